@@ -1,0 +1,62 @@
+#include "testlib.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int fa_test_failures = 0;
+int fa_test_checks = 0;
+
+double fa_test_rel_err(const float *a, const double *b, size_t n) {
+  double diff = 0, ref = 0;
+  for (size_t i = 0; i < n; i++) {
+    double d = (double)a[i] - b[i];
+    diff += d * d;
+    ref += b[i] * b[i];
+  }
+  if (ref == 0) return sqrt(diff);
+  return sqrt(diff / ref);
+}
+
+double fa_test_rel_err_ff(const float *a, const float *b, size_t n) {
+  double diff = 0, ref = 0;
+  for (size_t i = 0; i < n; i++) {
+    double d = (double)a[i] - (double)b[i];
+    diff += d * d;
+    ref += (double)b[i] * b[i];
+  }
+  if (ref == 0) return sqrt(diff);
+  return sqrt(diff / ref);
+}
+
+static const char *join(const char *dir, const char *rel) {
+  static _Thread_local char buf[4][4096];
+  static _Thread_local int slot = 0;
+  slot = (slot + 1) % 4;
+  snprintf(buf[slot], sizeof buf[slot], "%s/%s", dir, rel);
+  return buf[slot];
+}
+
+const char *fa_test_source_path(const char *rel) { return join(FA_SOURCE_DIR, rel); }
+const char *fa_test_shared_path(const char *rel) { return join(FA_SHARED_DIR, rel); }
+
+const char *fa_test_tmpdir(const char *test_name) {
+  static char dir[4096];
+  snprintf(dir, sizeof dir, "%s/test-tmp/%s", FA_BUILD_DIR, test_name);
+  char cmd[8400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+  if (system(cmd) != 0) {
+    fprintf(stderr, "cannot create %s\n", dir);
+    exit(1);
+  }
+  return dir;
+}
+
+int fa_test_exit(void) {
+  if (fa_test_failures) {
+    fprintf(stderr, "%d of %d checks failed\n", fa_test_failures, fa_test_checks);
+    return 1;
+  }
+  printf("all %d checks passed\n", fa_test_checks);
+  return 0;
+}

@@ -1,0 +1,36 @@
+/* A small test harness: checks that count failures, and helpers to compare
+ * float arrays against references. A test program returns fa_test_exit(). */
+#ifndef FA_TESTS_TESTLIB_H
+#define FA_TESTS_TESTLIB_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+extern int fa_test_failures;
+extern int fa_test_checks;
+
+#define FA_CHECK(cond, ...)                                              \
+  do {                                                                   \
+    fa_test_checks++;                                                    \
+    if (!(cond)) {                                                       \
+      fa_test_failures++;                                                \
+      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
+      fprintf(stderr, __VA_ARGS__);                                      \
+      fprintf(stderr, "\n");                                             \
+    }                                                                    \
+  } while (0)
+
+/* ||a - b||_2 / ||b||_2 with a float result against a double reference;
+ * 0 when both are zero, and when only the reference is zero the norm of a. */
+double fa_test_rel_err(const float *a, const double *b, size_t n);
+double fa_test_rel_err_ff(const float *a, const float *b, size_t n);
+
+/* Path of a file under the repository (FA_SOURCE_DIR) or shared data. */
+const char *fa_test_source_path(const char *rel);
+const char *fa_test_shared_path(const char *rel);
+/* A fresh empty directory for the test's files, under the build tree. */
+const char *fa_test_tmpdir(const char *test_name);
+
+int fa_test_exit(void);
+
+#endif
