@@ -1,0 +1,34 @@
+/* CPU convolution and GEMM kernels: raw float32 arrays, no autograd.
+ *
+ * Layouts (all contiguous, row-major):
+ *   x  (n, c_in, h_in, w_in)      input, NCHW
+ *   w  (c_out, c_in, k, k)        filters, OIHW
+ *   y  (n, c_out, h_out, w_out)   output, h_out = (h_in + 2*pad - k)/stride + 1
+ * Each kernel overwrites its output. Threads: OpenMP (omp_get_max_threads()). */
+#ifndef FA_BACKEND_CPU_CONV_H
+#define FA_BACKEND_CPU_CONV_H
+
+#include <stdbool.h>
+
+typedef struct {
+  int n, c_in, h_in, w_in;
+  int c_out, k, stride, pad;
+  int h_out, w_out;
+} fa_conv_geom;
+
+/* Fills h_out and w_out from the other fields. */
+void fa_conv_geom_finish(fa_conv_geom *g);
+
+/* y = conv2d(x, w) (cross-correlation, zero padding, no bias) */
+void fa_cpu_conv2d_forward(const fa_conv_geom *g, const float *x, const float *w, float *y);
+/* gx = d<gy, conv2d(x, w)>/dx, i.e. the transposed convolution of gy with w */
+void fa_cpu_conv2d_grad_input(const fa_conv_geom *g, const float *gy, const float *w, float *gx);
+/* gw = d<gy, conv2d(x, w)>/dw */
+void fa_cpu_conv2d_grad_weight(const fa_conv_geom *g, const float *gy, const float *x, float *gw);
+
+/* C (m x n) = alpha * op(A) op(B) + beta * C; op(A) is (m x k), op(B) (k x n);
+ * A is stored (m x k) or, when trans_a, (k x m); likewise B. Row-major, packed. */
+void fa_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+                  const float *b, float beta, float *c);
+
+#endif
