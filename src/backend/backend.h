@@ -1,0 +1,63 @@
+/* The kernel table: every computation the op layer asks of a device.
+ *
+ * Kernels work on raw float32 arrays and know nothing of autograd. Shapes
+ * are right-aligned to 4 dims (leading 1s). The CPU backend fills this
+ * table; a CUDA backend fills the same table with device pointers. */
+#ifndef FA_BACKEND_BACKEND_H
+#define FA_BACKEND_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "backend/cpu/conv.h"
+
+typedef enum {
+  FA_UNARY_RELU,        /* max(x, 0) */
+  FA_UNARY_STEP,        /* x > 0 ? 1 : 0 */
+  FA_UNARY_SIGN,        /* -1, 0, 1 */
+  FA_UNARY_SQRT,
+  FA_UNARY_EXP,
+  FA_UNARY_CLAMP,       /* min(max(x, p0), p1) */
+  FA_UNARY_CLAMP_MASK,  /* p0 <= x <= p1 ? 1 : 0 */
+  FA_UNARY_AFFINE,      /* p0 * x + p1 */
+} fa_unary_kind;
+
+typedef enum { FA_BINARY_ADD, FA_BINARY_SUB, FA_BINARY_MUL, FA_BINARY_DIV } fa_binary_kind;
+
+typedef struct {
+  const char *name;
+  /* y[i] = f(x[i]; p0, p1); y may be x */
+  void (*unary)(fa_unary_kind kind, size_t n, const float *x, float *y, float p0, float p1);
+  /* out = a (op) b with broadcasting: each dim of a and b is out's or 1 */
+  void (*binary)(fa_binary_kind kind, const int out_shape[4], const float *a, const int a_shape[4],
+                 const float *b, const int b_shape[4], float *out);
+  /* y = x summed over the dims where y_shape is 1 and x_shape is not */
+  void (*sum_to)(const int x_shape[4], const float *x, const int y_shape[4], float *y);
+  /* y = x repeated along the dims where x_shape is 1 */
+  void (*expand)(const int x_shape[4], const float *x, const int y_shape[4], float *y);
+  void (*fill)(size_t n, float value, float *y);
+  /* y += alpha * x */
+  void (*axpy)(size_t n, float alpha, const float *x, float *y);
+  /* row-wise log-softmax of a (rows, cols) matrix */
+  void (*log_softmax)(int rows, int cols, const float *x, float *y);
+  /* x (n, c, h, w) -> y (n, c, h/k, w/k): window means */
+  void (*avg_pool)(const int x_shape[4], int k, const float *x, float *y);
+  /* the adjoint: g (n, c, h/k, w/k) -> x (n, c, h, w), each value / k^2 */
+  void (*avg_pool_adjoint)(const int x_shape[4], int k, const float *g, float *x);
+  /* y = window maxima, mask (x's shape) = 1 at the first maximum of each window */
+  void (*max_pool)(const int x_shape[4], int k, const float *x, float *y, float *mask);
+  /* dst row r = src row idx[r] (rows of row_len floats) */
+  void (*gather_rows)(size_t row_len, int n_idx, const int *idx, const float *src, float *dst);
+  /* dst row idx[r] += src row r */
+  void (*scatter_add_rows)(size_t row_len, int n_idx, const int *idx, const float *src, float *dst);
+  void (*sgemm)(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+                const float *b, float beta, float *c);
+  void (*conv2d_forward)(const fa_conv_geom *g, const float *x, const float *w, float *y);
+  void (*conv2d_grad_input)(const fa_conv_geom *g, const float *gy, const float *w, float *gx);
+  void (*conv2d_grad_weight)(const fa_conv_geom *g, const float *gy, const float *x, float *gw);
+} fa_kernel_table;
+
+/* The active backend's kernels (the CPU one in this build). */
+const fa_kernel_table *fa_kernels(void);
+
+#endif

@@ -1,0 +1,21 @@
+/* CPU implementations of the non-convolution kernels of backend/backend.h. */
+#ifndef FA_BACKEND_CPU_ELEMENTWISE_H
+#define FA_BACKEND_CPU_ELEMENTWISE_H
+
+#include "backend/backend.h"
+
+void fa_cpu_unary(fa_unary_kind kind, size_t n, const float *x, float *y, float p0, float p1);
+void fa_cpu_binary(fa_binary_kind kind, const int out_shape[4], const float *a, const int a_shape[4],
+                   const float *b, const int b_shape[4], float *out);
+void fa_cpu_sum_to(const int x_shape[4], const float *x, const int y_shape[4], float *y);
+void fa_cpu_expand(const int x_shape[4], const float *x, const int y_shape[4], float *y);
+void fa_cpu_fill(size_t n, float value, float *y);
+void fa_cpu_axpy(size_t n, float alpha, const float *x, float *y);
+void fa_cpu_log_softmax(int rows, int cols, const float *x, float *y);
+void fa_cpu_avg_pool(const int x_shape[4], int k, const float *x, float *y);
+void fa_cpu_avg_pool_adjoint(const int x_shape[4], int k, const float *g, float *x);
+void fa_cpu_max_pool(const int x_shape[4], int k, const float *x, float *y, float *mask);
+void fa_cpu_gather_rows(size_t row_len, int n_idx, const int *idx, const float *src, float *dst);
+void fa_cpu_scatter_add_rows(size_t row_len, int n_idx, const int *idx, const float *src, float *dst);
+
+#endif

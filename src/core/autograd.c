@@ -1,0 +1,172 @@
+#include "core/autograd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/op_def.h"
+#include "core/ops.h"
+#include "backend/backend.h"
+
+static _Thread_local bool grad_enabled = true;
+static uint64_t next_seq = 1;
+static uint64_t next_pass = 1;
+
+bool fa_set_grad_enabled(bool enabled) {
+  bool was = grad_enabled;
+  grad_enabled = enabled;
+  return was;
+}
+
+bool fa_grad_enabled(void) { return grad_enabled; }
+
+fa_tensor *fa_record(fa_tensor *out, const fa_op_def *op, int n_inputs, fa_tensor *const *inputs,
+                     const fa_op_attrs *attrs) {
+  if (!out || !grad_enabled) return out;
+  bool needed = false;
+  for (int i = 0; i < n_inputs; i++) needed |= inputs[i] && inputs[i]->requires_grad;
+  if (!needed) return out;
+  fa_node *node = fa_arena_alloc(fa_arena_current(), sizeof *node);
+  if (!node) return NULL;
+  memset(node, 0, sizeof *node);
+  node->op = op;
+  node->seq = next_seq++;
+  node->n_inputs = n_inputs;
+  for (int i = 0; i < n_inputs; i++) node->inputs[i] = inputs[i];
+  node->output = out;
+  if (attrs) node->attrs = *attrs;
+  out->node = node;
+  out->requires_grad = true;
+  return out;
+}
+
+static int by_seq_descending(const void *a, const void *b) {
+  uint64_t sa = (*(fa_node *const *)a)->seq, sb = (*(fa_node *const *)b)->seq;
+  return sa < sb ? 1 : sa > sb ? -1 : 0;
+}
+
+/* The nodes `output` depends on, newest first; NULL on arena overflow. */
+static fa_node **collect_nodes(fa_tensor *output, int *count) {
+  uint64_t visit = next_pass++;
+  fa_arena *arena = fa_arena_current();
+  int cap = 1024, n = 0, top = 0;
+  fa_node **found = fa_arena_alloc(arena, (size_t)cap * sizeof *found);
+  fa_node **stack = fa_arena_alloc(arena, (size_t)cap * sizeof *stack);
+  if (!found || !stack) return NULL;
+  stack[top++] = output->node;
+  output->node->visit_id = visit;
+  while (top) {
+    fa_node *node = stack[--top];
+    if (n == cap || top + FA_MAX_OP_INPUTS > cap) {
+      /* grow both: the arena keeps the old copies until the step ends */
+      fa_node **f2 = fa_arena_alloc(arena, (size_t)cap * 2 * sizeof *f2);
+      fa_node **s2 = fa_arena_alloc(arena, (size_t)cap * 2 * sizeof *s2);
+      if (!f2 || !s2) return NULL;
+      memcpy(f2, found, (size_t)n * sizeof *f2);
+      memcpy(s2, stack, (size_t)top * sizeof *s2);
+      found = f2;
+      stack = s2;
+      cap *= 2;
+    }
+    found[n++] = node;
+    for (int i = 0; i < node->n_inputs; i++) {
+      fa_node *in = node->inputs[i] ? node->inputs[i]->node : NULL;
+      if (in && in->visit_id != visit) {
+        in->visit_id = visit;
+        stack[top++] = in;
+      }
+    }
+  }
+  qsort(found, (size_t)n, sizeof *found, by_seq_descending);
+  *count = n;
+  return found;
+}
+
+static fa_status accumulate(fa_tensor *t, fa_tensor *g, uint64_t pass) {
+  if (t->pass_id != pass) {
+    t->pass_id = pass;
+    t->pass_grad = g;
+    return FA_OK;
+  }
+  t->pass_grad = fa_add(t->pass_grad, g);
+  return t->pass_grad ? FA_OK : fa_error_code();
+}
+
+/* Runs the backward pass from scalar `output`; afterwards every tensor it
+ * reached holds its gradient in pass_grad (valid while pass_id == pass). */
+static fa_status run_backward(fa_tensor *output, bool create_graph, uint64_t pass) {
+  char buf[64];
+  if (!output) return fa_error_code() ? fa_error_code() : fa_error_set(FA_ERR_INVALID, "gradient of a NULL tensor");
+  if (output->numel != 1)
+    return fa_error_set(FA_ERR_INVALID, "gradients are taken of a scalar, not of a tensor of shape %s",
+                        fa_shape_str(output, buf, sizeof buf));
+  if (!output->requires_grad)
+    return fa_error_set(FA_ERR_INVALID,
+                        "the output does not require a gradient: no input of it requires one, "
+                        "or it was computed with grad mode off");
+  bool was = fa_set_grad_enabled(create_graph);
+  fa_status status = FA_OK;
+  output->pass_id = pass;
+  output->pass_grad = fa_full(output->ndim, output->shape, 1.0f);
+  if (!output->pass_grad) status = fa_error_code();
+  int count = 0;
+  fa_node **nodes = (status == FA_OK && output->node) ? collect_nodes(output, &count) : NULL;
+  if (status == FA_OK && output->node && !nodes) status = fa_error_code();
+  for (int k = 0; k < count && status == FA_OK; k++) {
+    fa_node *node = nodes[k];
+    if (node->output->pass_id != pass) continue;  /* no gradient reached it */
+    fa_tensor *grad_in[FA_MAX_OP_INPUTS] = {0};
+    node->op->backward(node, node->output->pass_grad, grad_in);
+    for (int i = 0; i < node->n_inputs && status == FA_OK; i++) {
+      fa_tensor *in = node->inputs[i];
+      if (!in || !in->requires_grad) continue;
+      if (!grad_in[i]) {
+        if (fa_error_code() != FA_OK) status = fa_error_code();
+        continue;
+      }
+      status = accumulate(in, grad_in[i], pass);
+    }
+  }
+  fa_set_grad_enabled(was);
+  return status;
+}
+
+fa_status fa_grad(fa_tensor *output, fa_tensor *const *inputs, int n_inputs, bool create_graph,
+                  fa_tensor **grads) {
+  for (int i = 0; i < n_inputs; i++) {
+    if (!inputs[i] || !inputs[i]->requires_grad)
+      return fa_error_set(FA_ERR_INVALID,
+                          "input %d of fa_grad does not require a gradient: mark it with "
+                          "requires_grad (or make it a parameter) before computing with it",
+                          i);
+  }
+  fa_error_clear();
+  uint64_t pass = next_pass++;
+  fa_status status = run_backward(output, create_graph, pass);
+  if (status != FA_OK) return status;
+  for (int i = 0; i < n_inputs; i++) {
+    grads[i] = inputs[i]->pass_id == pass ? inputs[i]->pass_grad : fa_zeros_like(inputs[i]);
+    if (!grads[i]) return fa_error_code();
+  }
+  return FA_OK;
+}
+
+fa_status fa_backward(fa_tensor *loss) {
+  fa_error_clear();
+  uint64_t pass = next_pass++;
+  fa_status status = run_backward(loss, false, pass);
+  if (status != FA_OK) return status;
+  /* parameters are leaves: find them among the inputs of the reached nodes */
+  int count = 0;
+  fa_node **nodes = loss->node ? collect_nodes(loss, &count) : NULL;
+  if (loss->node && !nodes) return fa_error_code();
+  for (int k = 0; k < count; k++) {
+    for (int i = 0; i < nodes[k]->n_inputs; i++) {
+      fa_tensor *p = nodes[k]->inputs[i];
+      if (!p || !p->grad || p->pass_id != pass) continue;
+      fa_kernels()->axpy(p->numel, 1.0f, p->pass_grad->data, p->grad->data);
+      p->pass_id = 0;  /* accumulate once even when several nodes use p */
+    }
+  }
+  return FA_OK;
+}

@@ -1,0 +1,91 @@
+/* The op set: every computation on tensors, closed under differentiation.
+ *
+ * Each op checks its shapes, computes eagerly through the backend and, when
+ * grad mode is on and an input requires a gradient, records a node whose
+ * backward is written with these same ops (so it can be differentiated
+ * again). Results live in the current arena. On a shape error or arena
+ * overflow an op returns NULL with a message (fa_error_message()); an op
+ * given a NULL input returns NULL too, so errors flow through compositions
+ * and are checked once at the end. */
+#ifndef FA_CORE_OPS_H
+#define FA_CORE_OPS_H
+
+#include "core/tensor.h"
+
+/* ---- elementwise, with broadcasting: each dim of a and b (right-aligned)
+ *      is equal or 1, e.g. (N,C,H,W) with (1,C,1,1), (N,1,1,1) or () ---- */
+fa_tensor *fa_add(fa_tensor *a, fa_tensor *b);
+fa_tensor *fa_sub(fa_tensor *a, fa_tensor *b);
+fa_tensor *fa_mul(fa_tensor *a, fa_tensor *b);
+fa_tensor *fa_div(fa_tensor *a, fa_tensor *b);
+/* scale * x + shift, with constants */
+fa_tensor *fa_affine(fa_tensor *x, float scale, float shift);
+fa_tensor *fa_scale(fa_tensor *x, float scale);
+fa_tensor *fa_relu(fa_tensor *x);
+fa_tensor *fa_sqrt(fa_tensor *x);
+fa_tensor *fa_exp(fa_tensor *x);
+/* min(max(x, lo), hi); the gradient passes where lo <= x <= hi */
+fa_tensor *fa_clamp(fa_tensor *x, float lo, float hi);
+/* Not differentiable (their gradient is zero almost everywhere): results
+ * never require a gradient. */
+fa_tensor *fa_sign(fa_tensor *x);
+fa_tensor *fa_step(fa_tensor *x);                            /* x > 0 ? 1 : 0 */
+fa_tensor *fa_clamp_mask(fa_tensor *x, float lo, float hi);  /* lo <= x <= hi ? 1 : 0 */
+
+/* ---- reductions and shapes ---- */
+/* Sums x down to `shape` (same rank as x or fewer dims, right-aligned),
+ * over every dim where shape has 1: (N,C,H,W) -> (1,C,1,1) per channel. */
+fa_tensor *fa_sum_to(fa_tensor *x, int ndim, const int *shape);
+fa_tensor *fa_mean_to(fa_tensor *x, int ndim, const int *shape);
+/* Repeats x along its size-1 dims up to `shape`. */
+fa_tensor *fa_expand(fa_tensor *x, int ndim, const int *shape);
+fa_tensor *fa_sum(fa_tensor *x);   /* a scalar (0 dims) */
+fa_tensor *fa_mean(fa_tensor *x);
+/* Same data, new shape of the same size. */
+fa_tensor *fa_reshape(fa_tensor *x, int ndim, const int *shape);
+fa_tensor *fa_flatten(fa_tensor *x); /* (N, ...) -> (N, rest) */
+/* Rows of x (its first dim): out row r = x row idx[r]; and the adjoint,
+ * out (n_rows, ...) zero but row idx[r] += x row r. idx is copied. */
+fa_tensor *fa_select_rows(fa_tensor *x, int n_idx, const int *idx);
+fa_tensor *fa_scatter_rows(fa_tensor *x, int n_rows, int n_idx, const int *idx);
+
+/* ---- linear algebra and convolution ---- */
+/* op(a) @ op(b) of 2-D tensors, op transposing when asked. */
+fa_tensor *fa_matmul(fa_tensor *a, fa_tensor *b, bool trans_a, bool trans_b);
+/* x (N,Ci,H,W), w (Co,Ci,k,k), b (Co) or NULL -> (N,Co,Ho,Wo); zero padding. */
+fa_tensor *fa_conv2d(fa_tensor *x, fa_tensor *w, fa_tensor *b, int stride, int pad);
+/* The gradient of conv2d with respect to its input: gy (N,Co,Ho,Wo) with w
+ * -> (N,Ci,h_in,w_in). */
+fa_tensor *fa_conv2d_grad_input(fa_tensor *gy, fa_tensor *w, int h_in, int w_in, int stride, int pad);
+/* The gradient with respect to the filters: gy with x -> (Co,Ci,k,k). */
+fa_tensor *fa_conv2d_grad_weight(fa_tensor *gy, fa_tensor *x, int k, int stride, int pad);
+
+/* ---- pooling ---- */
+fa_tensor *fa_avg_pool(fa_tensor *x, int k);          /* (N,C,H,W) -> (N,C,H/k,W/k) */
+fa_tensor *fa_avg_pool_adjoint(fa_tensor *g, int k);  /* (N,C,h,w) -> (N,C,h*k,w*k), / k^2 */
+fa_tensor *fa_max_pool(fa_tensor *x, int k);          /* window k, stride k */
+
+/* ---- softmax and losses ---- */
+fa_tensor *fa_log_softmax(fa_tensor *x);   /* rows of (N, K) */
+fa_tensor *fa_softmax(fa_tensor *x);
+/* (N, K) constant rows, 1 at labels[i]; NULL on a label outside [0, K) */
+fa_tensor *fa_one_hot(int n, int k, const int *labels);
+/* -log softmax(logits)[i, labels[i]] per example: (N) */
+fa_tensor *fa_cross_entropy_per_example(fa_tensor *logits, const int *labels);
+/* Its mean over the batch: a scalar. */
+fa_tensor *fa_cross_entropy(fa_tensor *logits, const int *labels);
+
+/* ---- layers composed of the ops above ---- */
+/* x (N, in) w (out, in) b (out) or NULL -> (N, out) */
+fa_tensor *fa_linear(fa_tensor *x, fa_tensor *w, fa_tensor *b);
+/* Batch norm of x (N,C,H,W) with scale gamma and shift beta (C). Training:
+ * batch statistics, and running_mean/var (C, persistent) updated in place
+ * with `momentum` and the unbiased batch variance. Evaluation: the running
+ * statistics. */
+fa_tensor *fa_batch_norm(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, fa_tensor *running_mean,
+                         fa_tensor *running_var, bool training, float momentum, float eps);
+/* Per-example cosine similarity of a and b (N, ...): (N). Rows must be
+ * non-zero (leave zero rows out first, e.g. with fa_select_rows). */
+fa_tensor *fa_cosine_per_example(fa_tensor *a, fa_tensor *b);
+
+#endif

@@ -1,0 +1,130 @@
+/* Elementwise ops: broadcasting arithmetic, affine maps, activations, masks. */
+#include <string.h>
+
+#include "backend/backend.h"
+#include "core/error.h"
+#include "core/op_def.h"
+#include "core/ops.h"
+
+/* ---- broadcasting binary ops ---- */
+
+/* out's shape from a's and b's (right-aligned; each dim equal or 1) */
+static bool broadcast_shape(const fa_tensor *a, const fa_tensor *b, int *ndim, int shape[4], const char *op) {
+  int as[4], bs[4];
+  fa_shape4(a, as);
+  fa_shape4(b, bs);
+  *ndim = a->ndim > b->ndim ? a->ndim : b->ndim;
+  for (int d = 0; d < 4; d++) {
+    if (as[d] != bs[d] && as[d] != 1 && bs[d] != 1) {
+      char sa[64], sb[64];
+      fa_error_set(FA_ERR_INVALID, "%s: shapes %s and %s do not broadcast", op, fa_shape_str(a, sa, sizeof sa),
+                   fa_shape_str(b, sb, sizeof sb));
+      return false;
+    }
+    shape[d] = as[d] > bs[d] ? as[d] : bs[d];
+  }
+  /* keep only the trailing ndim dims */
+  memmove(shape, shape + 4 - *ndim, (size_t)*ndim * sizeof *shape);
+  return true;
+}
+
+static fa_tensor *binary(fa_binary_kind kind, const fa_op_def *def, fa_tensor *a, fa_tensor *b) {
+  if (FA_ANY_NULL2(a, b)) return NULL;
+  int ndim, shape[4];
+  if (!broadcast_shape(a, b, &ndim, shape, def->name)) return NULL;
+  fa_tensor *out = fa_tensor_new(ndim, shape);
+  if (!out) return NULL;
+  int os[4], as[4], bs[4];
+  fa_shape4(out, os);
+  fa_shape4(a, as);
+  fa_shape4(b, bs);
+  fa_kernels()->binary(kind, os, a->data, as, b->data, bs, out->data);
+  fa_tensor *inputs[2] = {a, b};
+  return fa_record(out, def, 2, inputs, NULL);
+}
+
+/* the gradient of a broadcast operand: g summed back to its shape */
+static fa_tensor *unbroadcast(fa_tensor *g, const fa_tensor *like) {
+  return fa_same_shape(g, like) ? g : fa_sum_to(g, like->ndim, like->shape);
+}
+
+static void add_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+  if (node->inputs[0]->requires_grad) grad_in[0] = unbroadcast(g, node->inputs[0]);
+  if (node->inputs[1]->requires_grad) grad_in[1] = unbroadcast(g, node->inputs[1]);
+}
+static const fa_op_def add_def = {"add", add_backward};
+fa_tensor *fa_add(fa_tensor *a, fa_tensor *b) { return binary(FA_BINARY_ADD, &add_def, a, b); }
+
+static void sub_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+  if (node->inputs[0]->requires_grad) grad_in[0] = unbroadcast(g, node->inputs[0]);
+  if (node->inputs[1]->requires_grad) grad_in[1] = fa_scale(unbroadcast(g, node->inputs[1]), -1.0f);
+}
+static const fa_op_def sub_def = {"sub", sub_backward};
+fa_tensor *fa_sub(fa_tensor *a, fa_tensor *b) { return binary(FA_BINARY_SUB, &sub_def, a, b); }
+
+static void mul_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+  fa_tensor *a = node->inputs[0], *b = node->inputs[1];
+  if (a->requires_grad) grad_in[0] = unbroadcast(fa_mul(g, b), a);
+  if (b->requires_grad) grad_in[1] = unbroadcast(fa_mul(g, a), b);
+}
+static const fa_op_def mul_def = {"mul", mul_backward};
+fa_tensor *fa_mul(fa_tensor *a, fa_tensor *b) { return binary(FA_BINARY_MUL, &mul_def, a, b); }
+
+/* y = a / b: dy/da = 1/b, dy/db = -a/b^2 */
+static void div_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+  fa_tensor *a = node->inputs[0], *b = node->inputs[1];
+  if (a->requires_grad) grad_in[0] = unbroadcast(fa_div(g, b), a);
+  if (b->requires_grad) grad_in[1] = unbroadcast(fa_scale(fa_div(fa_mul(g, a), fa_mul(b, b)), -1.0f), b);
+}
+static const fa_op_def div_def = {"div", div_backward};
+fa_tensor *fa_div(fa_tensor *a, fa_tensor *b) { return binary(FA_BINARY_DIV, &div_def, a, b); }
+
+/* ---- unary maps ---- */
+
+static fa_tensor *unary(fa_unary_kind kind, const fa_op_def *def, fa_tensor *x, float p0, float p1) {
+  if (!x) return NULL;
+  fa_tensor *out = fa_tensor_new(x->ndim, x->shape);
+  if (!out) return NULL;
+  fa_kernels()->unary(kind, x->numel, x->data, out->data, p0, p1);
+  if (!def) return out;  /* not differentiable: a constant */
+  fa_op_attrs attrs = {.floats = {p0, p1}};
+  return fa_record(out, def, 1, &x, &attrs);
+}
+
+static void affine_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+  grad_in[0] = fa_scale(g, node->attrs.floats[0]);
+}
+static const fa_op_def affine_def = {"affine", affine_backward};
+fa_tensor *fa_affine(fa_tensor *x, float scale, float shift) {
+  return unary(FA_UNARY_AFFINE, &affine_def, x, scale, shift);
+}
+fa_tensor *fa_scale(fa_tensor *x, float scale) { return fa_affine(x, scale, 0.0f); }
+
+static void relu_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+  grad_in[0] = fa_mul(g, fa_step(node->inputs[0]));
+}
+static const fa_op_def relu_def = {"relu", relu_backward};
+fa_tensor *fa_relu(fa_tensor *x) { return unary(FA_UNARY_RELU, &relu_def, x, 0, 0); }
+
+/* d sqrt(x) = 1 / (2 sqrt(x)), written with the output so it stays differentiable */
+static void sqrt_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+  grad_in[0] = fa_div(fa_scale(g, 0.5f), node->output);
+}
+static const fa_op_def sqrt_def = {"sqrt", sqrt_backward};
+fa_tensor *fa_sqrt(fa_tensor *x) { return unary(FA_UNARY_SQRT, &sqrt_def, x, 0, 0); }
+
+static void exp_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+  grad_in[0] = fa_mul(g, node->output);
+}
+static const fa_op_def exp_def = {"exp", exp_backward};
+fa_tensor *fa_exp(fa_tensor *x) { return unary(FA_UNARY_EXP, &exp_def, x, 0, 0); }
+
+static void clamp_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+  grad_in[0] = fa_mul(g, fa_clamp_mask(node->inputs[0], node->attrs.floats[0], node->attrs.floats[1]));
+}
+static const fa_op_def clamp_def = {"clamp", clamp_backward};
+fa_tensor *fa_clamp(fa_tensor *x, float lo, float hi) { return unary(FA_UNARY_CLAMP, &clamp_def, x, lo, hi); }
+
+fa_tensor *fa_sign(fa_tensor *x) { return unary(FA_UNARY_SIGN, NULL, x, 0, 0); }
+fa_tensor *fa_step(fa_tensor *x) { return unary(FA_UNARY_STEP, NULL, x, 0, 0); }
+fa_tensor *fa_clamp_mask(fa_tensor *x, float lo, float hi) { return unary(FA_UNARY_CLAMP_MASK, NULL, x, lo, hi); }

@@ -1,0 +1,62 @@
+/* Tensors: float32, up to 4 dimensions, contiguous row-major (NCHW).
+ *
+ * A tensor made during a step lives in the current arena (core/arena.h);
+ * parameters, their gradients and optimiser state live in a persistent
+ * store (fa_store). A tensor knows the autograd node that produced it
+ * (NULL for leaves) and whether a gradient flows to it. */
+#ifndef FA_CORE_TENSOR_H
+#define FA_CORE_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FA_MAX_DIMS 4
+
+typedef struct fa_node fa_node;
+
+typedef struct fa_tensor {
+  int ndim;
+  int shape[FA_MAX_DIMS];
+  size_t numel;
+  float *data;
+  bool requires_grad;
+  fa_node *node;            /* producer; NULL for a leaf */
+  struct fa_tensor *grad;   /* persistent leaves: where fa_backward accumulates */
+  const char *name;         /* persistent tensors: the PyTorch state_dict name */
+  /* autograd bookkeeping for one backward pass (see core/autograd.c) */
+  struct fa_tensor *pass_grad;
+  uint64_t pass_id;
+} fa_tensor;
+
+/* ---- step tensors (current arena); NULL and an error message on failure ---- */
+fa_tensor *fa_tensor_new(int ndim, const int *shape);             /* uninitialised */
+fa_tensor *fa_zeros(int ndim, const int *shape);
+fa_tensor *fa_full(int ndim, const int *shape, float value);
+fa_tensor *fa_tensor_from(int ndim, const int *shape, const float *data); /* copies */
+fa_tensor *fa_zeros_like(const fa_tensor *x);
+/* A leaf that shares x's data and records nothing: gradients stop here. */
+fa_tensor *fa_detach(const fa_tensor *x);
+
+/* ---- shapes ---- */
+bool fa_same_shape(const fa_tensor *a, const fa_tensor *b);
+/* "(2, 3, 4)" into buf; returns buf. */
+const char *fa_shape_str(const fa_tensor *x, char *buf, size_t len);
+/* The shape right-aligned into 4 dims, leading dims 1. */
+void fa_shape4(const fa_tensor *x, int out[4]);
+
+/* ---- persistent store: parameters, gradients, optimiser state ---- */
+typedef struct fa_store fa_store;
+fa_store *fa_store_create(void);
+void fa_store_destroy(fa_store *store);
+/* A zero-filled persistent tensor named `name` (copied). */
+fa_tensor *fa_store_new(fa_store *store, const char *name, int ndim, const int *shape);
+/* A trainable parameter: requires_grad, with a zeroed ->grad of its shape. */
+fa_tensor *fa_store_param(fa_store *store, const char *name, int ndim, const int *shape);
+int fa_store_count(const fa_store *store);
+fa_tensor *fa_store_get(const fa_store *store, int i);
+fa_tensor *fa_store_find(const fa_store *store, const char *name);
+/* Sets every parameter's ->grad to zero. */
+void fa_store_zero_grad(fa_store *store);
+
+#endif
