@@ -71,7 +71,8 @@ OP_CASES = {
     "sqrt": ([rand(2, 3, 4, 5, lo=0.5, hi=2.0)], torch.sqrt),
     "exp": ([rand(2, 3, 4, 5)], torch.exp),
     "clamp": ([rand(2, 3, 4, 5)], lambda x: torch.clamp(x, -0.5, 0.5)),
-    "sign": ([rand(2, 3, 4, 5)], torch.sign),
+    # sign's gradient is zero: fastadv makes its result a constant, as for a comparison
+    "sign": ([rand(2, 3, 4, 5)], lambda x: torch.sign(x).detach()),
     "sum_channel": ([rand(2, 3, 4, 5)], lambda x: x.sum((0, 2, 3), keepdim=True)),
     "sum_example": ([rand(2, 3, 4, 5)], lambda x: x.sum((1, 2, 3), keepdim=True)),
     "sum_rows": ([rand(5, 7)], lambda x: x.sum(0, keepdim=True)),
@@ -127,12 +128,12 @@ def main(out_dir):
         if y.requires_grad:
             l1 = (y * u).sum()
             gs = torch.autograd.grad(l1, xs, create_graph=True, allow_unused=True)
-            gs = [torch.zeros_like(x) if g is None else g for g in gs]
+            gs = [torch.zeros_like(x) if g is None else g for g, x in zip(gs, xs)]
             vs = [rand(*x.shape) for x in xs]
             l2 = sum((g * v).sum() for g, v in zip(gs, vs))
             if l2.requires_grad:
                 hs = torch.autograd.grad(l2, xs, allow_unused=True)
-                hs = [torch.zeros_like(x) if h is None else h for h in hs]
+                hs = [torch.zeros_like(x) if h is None else h for h, x in zip(hs, xs)]
             else:
                 hs = [torch.zeros_like(x) for x in xs]
             for i, (g, v, h) in enumerate(zip(gs, vs, hs)):
