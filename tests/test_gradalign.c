@@ -1,0 +1,159 @@
+/* The GradAlign-shaped check on PreAct ResNet-18 (full architecture at width
+ * 8, batch 4, training-mode batch norm) against PyTorch float64
+ * (scripts/gen_gradalign_fixture.py):
+ *   CE(model(x + delta)) + lam * (1 - mean cos(grad_x CE(model(x)), grad_x CE(model(x + eta))))
+ * with both input gradients taken with create_graph, so the regulariser's
+ * parameter gradient goes through double backpropagation. Each parameter
+ * tensor's gradient must match to relative error <= 1e-3. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "io/safetensors.h"
+#include "nn/model.h"
+#include "testlib.h"
+
+#define TOL 1e-3
+
+static fa_st_file *fixture;
+
+/* The fixture's weights: lowbias32 of (fnv1a(name) + i * golden), scaled as
+ * the paper's init (the same formula as the generator). */
+static void fill_hashed(fa_tensor *t) {
+  uint32_t key = 2166136261u;
+  for (const char *c = t->name; *c; c++) key = (key ^ (uint8_t)*c) * 16777619u;
+  for (size_t i = 0; i < t->numel; i++) {
+    uint32_t x = key + (uint32_t)i * 0x9E3779B9u;
+    x ^= x >> 16;
+    x *= 0x7FEB352Du;
+    x ^= x >> 15;
+    x *= 0x846CA68Bu;
+    x ^= x >> 16;
+    double u = (double)(x >> 8) / 16777216.0 * 2.0 - 1.0, v;
+    if (t->ndim == 4)
+      v = u * sqrt(3.0) * sqrt(2.0 / (t->shape[2] * t->shape[3] * t->shape[0]));
+    else if (t->ndim == 2)
+      v = u * sqrt(3.0) * sqrt(2.0 / t->shape[1]);
+    else if (strcmp(t->name + strlen(t->name) - 7, ".weight") == 0)
+      v = 1.0 + 0.1 * u;
+    else
+      v = 0.1 * u;
+    t->data[i] = (float)v;
+  }
+}
+
+static fa_tensor *load(const char *name, int ndim, const int *shape) {
+  int64_t s64[4];
+  for (int i = 0; i < ndim; i++) s64[i] = shape[i];
+  fa_tensor *t = fa_tensor_new(ndim, shape);
+  if (fa_st_copy(fixture, name, FA_DTYPE_F32, ndim, s64, t->data) != FA_OK) {
+    fprintf(stderr, "%s\n", fa_error_message());
+    exit(1);
+  }
+  return t;
+}
+
+static double compare(const char *name, const float *got, size_t n) {
+  const fa_st_tensor *ref = fa_st_find(fixture, name);
+  FA_CHECK(ref && ref->nbytes / fa_dtype_size(ref->dtype) == n, "%s: missing or wrong size", name);
+  if (!ref || ref->nbytes / fa_dtype_size(ref->dtype) != n) return INFINITY;
+  double *r = malloc(n * sizeof *r);
+  fa_st_copy(fixture, name, FA_DTYPE_F64, ref->ndim, ref->shape, r);
+  double err = fa_test_rel_err(got, r, n);
+  free(r);
+  FA_CHECK(err <= TOL, "%s: relative error %.3g", name, err);
+  return err;
+}
+
+/* g = d CE(model(x + d)) / d d at d = 0, recorded for double backprop */
+static fa_tensor *input_grad(fa_model *model, fa_tensor *x, const int *labels) {
+  fa_tensor *d = fa_zeros(x->ndim, x->shape);
+  d->requires_grad = true;
+  fa_tensor *g = NULL;
+  fa_tensor *loss = fa_cross_entropy(fa_model_forward(model, fa_add(x, d), true), labels);
+  FA_CHECK(fa_grad(loss, &d, 1, true, &g) == FA_OK, "input grad: %s", fa_error_message());
+  return g;
+}
+
+int main(void) {
+  fixture = fa_st_open(fa_test_source_path("tests/fixtures/gradalign_resnet18.safetensors"));
+  if (!fixture) {
+    fprintf(stderr, "%s\n", fa_error_message());
+    return 1;
+  }
+  float lam = (float)atof(fa_st_meta(fixture, "lambda"));
+  fa_model_config cfg = {.arch = FA_ARCH_RESNET18, .in_channels = 3, .height = 32, .width = 32,
+                         .n_classes = 10, .resnet_width = atoi(fa_st_meta(fixture, "width"))};
+  fa_model *model = fa_model_create(&cfg);
+  fa_store *store = fa_model_store(model);
+  fa_rng init = fa_rng_stream(0, FA_STREAM_INIT);
+  fa_model_init(model, &init); /* running statistics 0 and 1; the weights are replaced below */
+  for (int i = 0; i < fa_store_count(store); i++) {
+    fa_tensor *t = fa_store_get(store, i);
+    if (t->requires_grad) fill_hashed(t);
+  }
+  fa_arena *arena = fa_arena_create((size_t)4 << 30);
+  fa_arena_set_current(arena);
+
+  const int xs[4] = {4, 3, 32, 32};
+  fa_tensor *x = load("x", 4, xs), *delta = load("delta", 4, xs), *eta = load("eta", 4, xs);
+  fa_tensor *lab = load("labels", 1, xs);
+  int labels[4];
+  for (int i = 0; i < 4; i++) labels[i] = (int)lab->data[i];
+
+  fa_tensor *g1 = input_grad(model, x, labels);
+  fa_tensor *loss_ce = fa_cross_entropy(fa_model_forward(model, fa_add(x, delta), true), labels);
+  fa_tensor *g2 = input_grad(model, fa_add(x, eta), labels);
+  fa_tensor *cos = fa_cosine_per_example(g1, g2);
+  fa_tensor *reg = fa_scale(fa_affine(fa_mean(cos), -1.0f, 1.0f), lam);
+  FA_CHECK(reg != NULL, "reg: %s", fa_error_message());
+  compare("g1", g1->data, g1->numel);
+  compare("g2", g2->data, g2->numel);
+  compare("cos", cos->data, cos->numel);
+  compare("loss_ce", loss_ce->data, 1);
+  compare("reg", reg->data, 1);
+
+  /* the regulariser alone through fa_grad, then CE + reg through fa_backward */
+  int n_params = 0;
+  fa_tensor *params[256], *grads[256];
+  for (int i = 0; i < fa_store_count(store); i++)
+    if (fa_store_get(store, i)->requires_grad) params[n_params++] = fa_store_get(store, i);
+  FA_CHECK(fa_grad(reg, params, n_params, false, grads) == FA_OK, "reg grad: %s", fa_error_message());
+  fa_store_zero_grad(store);
+  FA_CHECK(fa_backward(fa_add(loss_ce, reg)) == FA_OK, "backward: %s", fa_error_message());
+  double worst_reg = 0, worst_total = 0;
+  for (int i = 0; i < n_params; i++) {
+    char name[256];
+    snprintf(name, sizeof name, "grad_reg.%s", params[i]->name);
+    worst_reg = fmax(worst_reg, compare(name, grads[i]->data, grads[i]->numel));
+    /* total = CE part + reg part, from the two reference gradients */
+    const fa_st_tensor *ce = fa_st_find(fixture, (snprintf(name, sizeof name, "grad_ce.%s", params[i]->name), name));
+    double *total = malloc(params[i]->numel * sizeof *total), *part = malloc(params[i]->numel * sizeof *part);
+    fa_st_copy(fixture, name, FA_DTYPE_F64, ce->ndim, ce->shape, total);
+    snprintf(name, sizeof name, "grad_reg.%s", params[i]->name);
+    fa_st_copy(fixture, name, FA_DTYPE_F64, ce->ndim, ce->shape, part);
+    for (size_t j = 0; j < params[i]->numel; j++) total[j] += part[j];
+    double err = fa_test_rel_err(params[i]->grad->data, total, params[i]->numel);
+    FA_CHECK(err <= TOL, "total gradient of %s: relative error %.3g", params[i]->name, err);
+    worst_total = fmax(worst_total, err);
+    free(total);
+    free(part);
+  }
+  for (int i = 0; i < fa_store_count(store); i++) {
+    fa_tensor *t = fa_store_get(store, i);
+    if (t->requires_grad) continue;
+    char name[256];
+    snprintf(name, sizeof name, "buffer.%s", t->name);
+    compare(name, t->data, t->numel);
+  }
+  printf("%d parameter tensors; worst relative error: reg gradient %.3g, total gradient %.3g\n", n_params,
+         worst_reg, worst_total);
+  printf("arena high-water mark: %.1f MiB\n", fa_arena_high_water(arena) / 1048576.0);
+  fa_arena_destroy(arena);
+  fa_model_destroy(model);
+  fa_st_close(fixture);
+  return fa_test_exit();
+}
