@@ -1,0 +1,128 @@
+/* The engine's contract beyond the numbers: arenas and marks, grad mode,
+ * accumulation, and a clear error (never a crash or a silent wrong answer)
+ * for every misuse. */
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "testlib.h"
+
+static bool error_mentions(const char *needle) { return strstr(fa_error_message(), needle) != NULL; }
+
+static void test_arena(void) {
+  fa_arena *arena = fa_arena_create(1 << 20);
+  fa_arena_set_current(arena);
+  fa_arena_mark outer = fa_arena_get_mark(arena);
+  fa_tensor *a = fa_zeros(2, (int[]){16, 16});
+  FA_CHECK(a && ((uintptr_t)a->data % 64) == 0, "aligned data");
+  fa_arena_mark inner = fa_arena_get_mark(arena);
+  fa_tensor *b = fa_zeros(2, (int[]){64, 64});
+  size_t peak = fa_arena_used(arena);
+  FA_CHECK(b != NULL && peak > inner, "inner allocation");
+  fa_arena_release(arena, inner);
+  FA_CHECK(fa_arena_used(arena) == inner, "release to the inner mark");
+  FA_CHECK(fa_arena_high_water(arena) == peak, "high-water mark %zu, peak %zu", fa_arena_high_water(arena), peak);
+  fa_arena_release(arena, outer);
+  FA_CHECK(fa_arena_used(arena) == outer, "release to the outer mark");
+
+  /* overflow: a clear error, and NULL flows through a composition */
+  fa_tensor *big = fa_zeros(2, (int[]){1024, 1024});
+  FA_CHECK(big == NULL && fa_error_code() == FA_ERR_NOMEM && error_mentions("arena overflow"),
+           "overflow error: %s", fa_error_message());
+  fa_tensor *x = fa_full(1, (int[]){4}, 1.0f);
+  FA_CHECK(fa_relu(fa_add(x, big)) == NULL && error_mentions("arena overflow"), "error flows: %s",
+           fa_error_message());
+  fa_arena_destroy(arena);
+  FA_CHECK(fa_arena_current() == NULL, "destroyed arena is no longer current");
+  FA_CHECK(fa_zeros(1, (int[]){4}) == NULL && error_mentions("no current arena"), "no arena: %s",
+           fa_error_message());
+}
+
+static void test_shape_errors(void) {
+  fa_tensor *a = fa_full(2, (int[]){2, 3}, 1.0f), *b = fa_full(2, (int[]){3, 2}, 1.0f);
+  FA_CHECK(fa_add(a, b) == NULL && error_mentions("do not broadcast") && error_mentions("(2, 3)"),
+           "broadcast: %s", fa_error_message());
+  FA_CHECK(fa_matmul(a, a, false, false) == NULL && error_mentions("inner sizes"), "matmul: %s",
+           fa_error_message());
+  FA_CHECK(fa_matmul(a, a, false, true) != NULL, "matmul with a transpose fits");
+  fa_tensor *x = fa_zeros(4, (int[]){1, 3, 8, 8}), *w = fa_zeros(4, (int[]){4, 2, 3, 3});
+  FA_CHECK(fa_conv2d(x, w, NULL, 1, 1) == NULL && error_mentions("channels must agree"), "conv: %s",
+           fa_error_message());
+  FA_CHECK(fa_conv2d(a, w, NULL, 1, 1) == NULL && error_mentions("4-D"), "conv 2-D: %s", fa_error_message());
+  FA_CHECK(fa_reshape(a, 2, (int[]){4, 2}) == NULL && error_mentions("elements"), "reshape: %s",
+           fa_error_message());
+  FA_CHECK(fa_avg_pool(fa_zeros(4, (int[]){1, 1, 5, 5}), 2) == NULL && error_mentions("divisible"), "pool: %s",
+           fa_error_message());
+  FA_CHECK(fa_one_hot(2, 3, (int[]){1, 3}) == NULL && error_mentions("outside [0, 3)"), "label: %s",
+           fa_error_message());
+  FA_CHECK(fa_select_rows(a, 1, (int[]){2}) == NULL && error_mentions("row index 2"), "rows: %s",
+           fa_error_message());
+  FA_CHECK(fa_tensor_new(5, (int[]){1, 1, 1, 1, 1}) == NULL && error_mentions("dimensions"), "5-D: %s",
+           fa_error_message());
+  FA_CHECK(fa_zeros(2, (int[]){2, -1}) == NULL && error_mentions("bad tensor dimension"), "negative: %s",
+           fa_error_message());
+  FA_CHECK(fa_sum_to(a, 2, (int[]){2, 2}) == NULL, "sum_to to a non-matching shape");
+}
+
+static void test_grad_errors_and_modes(void) {
+  fa_tensor *x = fa_full(1, (int[]){3}, 2.0f), *c = fa_full(1, (int[]){3}, 5.0f);
+  x->requires_grad = true;
+  fa_tensor *loss = fa_sum(fa_mul(x, x)), *g = NULL;
+  /* an input that does not require a gradient */
+  FA_CHECK(fa_grad(loss, &c, 1, false, &g) == FA_ERR_INVALID && error_mentions("does not require a gradient"),
+           "input without grad: %s", fa_error_message());
+  /* a non-scalar output */
+  FA_CHECK(fa_grad(fa_mul(x, x), &x, 1, false, &g) == FA_ERR_INVALID && error_mentions("scalar"),
+           "non-scalar: %s", fa_error_message());
+  /* grad mode off records nothing */
+  bool was = fa_set_grad_enabled(false);
+  fa_tensor *quiet = fa_sum(fa_mul(x, x));
+  fa_set_grad_enabled(was);
+  FA_CHECK(!quiet->requires_grad && quiet->node == NULL, "no-grad records nothing");
+  FA_CHECK(fa_grad(quiet, &x, 1, false, &g) == FA_ERR_INVALID && error_mentions("grad mode off"),
+           "no-grad output: %s", fa_error_message());
+  /* d sum(x^2)/dx = 2x; a second input the loss does not use gets zeros */
+  fa_tensor *unused = fa_full(1, (int[]){2}, 1.0f);
+  unused->requires_grad = true;
+  fa_tensor *ins[2] = {x, unused}, *gs[2];
+  FA_CHECK(fa_grad(loss, ins, 2, false, gs) == FA_OK, "grad: %s", fa_error_message());
+  FA_CHECK(gs[0]->data[0] == 4.0f && gs[1]->data[0] == 0.0f && gs[1]->numel == 2, "values %g %g",
+           gs[0]->data[0], gs[1]->data[0]);
+  FA_CHECK(!gs[0]->requires_grad, "without create_graph the gradient is a constant");
+  /* with create_graph the gradient is differentiable: d/dx sum(2x * x) = 4x */
+  FA_CHECK(fa_grad(loss, &x, 1, true, gs) == FA_OK && gs[0]->requires_grad, "create_graph");
+  fa_tensor *h;
+  FA_CHECK(fa_grad(fa_sum(fa_mul(gs[0], x)), &x, 1, false, &h) == FA_OK && h->data[1] == 8.0f, "second order %g",
+           h ? h->data[1] : -1.0);
+  /* sign is a constant: differentiating through it is an error, not a zero by accident */
+  FA_CHECK(!fa_sign(x)->requires_grad, "sign does not require a gradient");
+}
+
+static void test_backward_accumulates(void) {
+  fa_store *store = fa_store_create();
+  fa_tensor *p = fa_store_param(store, "w", 1, (int[]){2});
+  p->data[0] = 1.0f;
+  p->data[1] = -3.0f;
+  FA_CHECK(fa_store_param(store, "w", 1, (int[]){2}) == NULL && error_mentions("already holds"), "duplicate: %s",
+           fa_error_message());
+  for (int rep = 0; rep < 2; rep++) FA_CHECK(fa_backward(fa_sum(fa_mul(p, p))) == FA_OK, "backward");
+  FA_CHECK(p->grad->data[0] == 4.0f && p->grad->data[1] == -12.0f, "accumulated %g %g", p->grad->data[0],
+           p->grad->data[1]);
+  /* a parameter used twice in one graph gets the sum of both uses, once */
+  fa_store_zero_grad(store);
+  FA_CHECK(fa_backward(fa_sum(fa_add(p, fa_scale(p, 3.0f)))) == FA_OK, "backward");
+  FA_CHECK(p->grad->data[0] == 4.0f, "two uses: %g", p->grad->data[0]);
+  fa_store_destroy(store);
+}
+
+int main(void) {
+  test_arena();
+  fa_arena *arena = fa_arena_create(64 << 20);
+  fa_arena_set_current(arena);
+  test_shape_errors();
+  test_grad_errors_and_modes();
+  test_backward_accumulates();
+  fa_arena_destroy(arena);
+  return fa_test_exit();
+}
