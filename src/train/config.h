@@ -1,0 +1,80 @@
+/* The settings of a training or evaluation run: every flag of the paper's
+ * train.py and eval.py, with the same names, defaults and meaning
+ * (SPEC.md section 6). The command-line parser fills these structs; the
+ * training loop and the evaluator read them. Radii and step sizes are in
+ * pixel units of 1/255 as on the command line. */
+#ifndef FA_TRAIN_CONFIG_H
+#define FA_TRAIN_CONFIG_H
+
+#include <stdbool.h>
+
+#define FA_NAME_MAX 256
+#define FA_PATH_MAX 4096
+
+typedef enum { FA_SCHEDULE_CYCLIC, FA_SCHEDULE_PIECEWISE } fa_lr_schedule;
+
+typedef enum {
+  FA_ATTACK_FGSM,
+  FA_ATTACK_PGD,
+  FA_ATTACK_PGD_CORNER,
+  FA_ATTACK_RANDOM_CORNER,
+  FA_ATTACK_NONE,
+} fa_attack_kind;
+
+typedef enum { FA_INIT_ZERO, FA_INIT_RANDOM } fa_attack_init;
+
+typedef struct {
+  char dataset[FA_NAME_MAX];       /* --dataset cifar10 */
+  char model[FA_NAME_MAX];         /* --model resnet18 | cnn | lenet */
+  char data_dir[FA_PATH_MAX];      /* --data_dir, "" for the search order */
+  int batch_size;                  /* --batch_size 128 */
+  int batch_size_eval;             /* --batch_size_eval 256 */
+  int epochs;                      /* --epochs 30 */
+  fa_lr_schedule lr_schedule;      /* --lr_schedule cyclic */
+  float lr_max;                    /* --lr_max 0.2 */
+  float weight_decay;              /* --weight_decay 5e-4 */
+  fa_attack_kind attack;           /* --attack fgsm */
+  float eps;                       /* --eps 8 (/255) */
+  int attack_iters;                /* --attack_iters 10: PGD steps of the periodic statistics */
+  int pgd_train_n_iters;           /* --pgd_train_n_iters 10 */
+  float pgd_alpha_train;           /* --pgd_alpha_train 2 (/255) */
+  float fgsm_alpha;                /* --fgsm_alpha 1.25 (times eps) */
+  int minibatch_replay;            /* --minibatch_replay 1; > 1 is "AT for Free" */
+  fa_attack_init attack_init;      /* --attack_init random */
+  float grad_align_cos_lambda;     /* --grad_align_cos_lambda 0 */
+  int seed;                        /* --seed 0 */
+  int eval_iter_freq;              /* --eval_iter_freq 200 */
+  int n_eval_every_k_iter;         /* --n_eval_every_k_iter 256 */
+  int n_layers;                    /* --n_layers 1 (cnn) */
+  int n_filters_cnn;               /* --n_filters_cnn 16 (cnn) */
+  int n_final_eval;                /* --n_final_eval -1: all test examples */
+  bool eval_early_stopped_model;   /* --eval_early_stopped_model */
+  bool half_prec;                  /* --half_prec (not honoured on a CPU: float32) */
+  int gpu;                         /* --gpu 0 (not honoured on a CPU build) */
+  bool debug;                      /* --debug: a short run on a few batches */
+  char out_dir[FA_PATH_MAX];       /* --out_dir . : where models/ and logs/ go */
+} fa_train_config;
+
+typedef struct {
+  char dataset[FA_NAME_MAX];       /* --dataset cifar10 */
+  char model[FA_NAME_MAX];         /* --model resnet18, or a checkpoint name (the paper's README) */
+  char model_path[FA_PATH_MAX];    /* --model_path: a run name in models/ or a file */
+  char data_dir[FA_PATH_MAX];      /* --data_dir */
+  char set[16];                    /* --set test | train */
+  float eps;                       /* --eps 8 (/255) */
+  int n_eval;                      /* --n_eval 256 (-1: all) */
+  int batch_size_eval;             /* --batch_size_eval 1024 */
+  int attack_iters;                /* --attack_iters 50 */
+  int n_restarts;                  /* --n_restarts 10 */
+  int n_layers, n_filters_cnn;     /* the cnn's shape, when not in the checkpoint */
+  bool early_stopped_model;        /* --early_stopped_model */
+  bool half_prec;                  /* --half_prec */
+  int gpu;                         /* --gpu */
+  int seed;                        /* --seed 0 */
+  char out_dir[FA_PATH_MAX];       /* --out_dir . */
+} fa_eval_config;
+
+void fa_train_config_defaults(fa_train_config *c);
+void fa_eval_config_defaults(fa_eval_config *c);
+
+#endif
