@@ -92,9 +92,21 @@ static fa_status accumulate(fa_tensor *t, fa_tensor *g, uint64_t pass) {
   return t->pass_grad ? FA_OK : fa_error_code();
 }
 
-/* Runs the backward pass from scalar `output`; afterwards every tensor it
- * reached holds its gradient in pass_grad (valid while pass_id == pass). */
-static fa_status run_backward(fa_tensor *output, bool create_graph, uint64_t pass) {
+/* A tensor whose gradient the pass delivers: a requested input of fa_grad,
+ * or, for fa_backward, a persistent parameter. */
+static bool is_target(const fa_tensor *t, uint64_t pass, bool to_params) {
+  return to_params ? (t->node == NULL && t->grad != NULL && t->requires_grad) : t->target_id == pass;
+}
+
+static bool on_path(const fa_tensor *t, uint64_t pass, bool to_params) {
+  return t && t->requires_grad && (is_target(t, pass, to_params) || (t->node && t->node->needed_id == pass));
+}
+
+/* Runs the backward pass from scalar `output` through the nodes on a path
+ * to a target only (like PyTorch's autograd.grad, nothing else is
+ * computed). Afterwards every target reached holds its gradient in
+ * pass_grad (valid while pass_id == pass). */
+static fa_status run_backward(fa_tensor *output, bool create_graph, bool to_params, uint64_t pass) {
   char buf[64];
   if (!output) return fa_error_code() ? fa_error_code() : fa_error_set(FA_ERR_INVALID, "gradient of a NULL tensor");
   if (output->numel != 1)
@@ -104,27 +116,34 @@ static fa_status run_backward(fa_tensor *output, bool create_graph, uint64_t pas
     return fa_error_set(FA_ERR_INVALID,
                         "the output does not require a gradient: no input of it requires one, "
                         "or it was computed with grad mode off");
-  bool was = fa_set_grad_enabled(create_graph);
-  fa_status status = FA_OK;
   output->pass_id = pass;
   output->pass_grad = fa_full(output->ndim, output->shape, 1.0f);
-  if (!output->pass_grad) status = fa_error_code();
+  if (!output->pass_grad) return fa_error_code();
+  if (!output->node) return FA_OK;  /* the output is itself a leaf */
   int count = 0;
-  fa_node **nodes = (status == FA_OK && output->node) ? collect_nodes(output, &count) : NULL;
-  if (status == FA_OK && output->node && !nodes) status = fa_error_code();
+  fa_node **nodes = collect_nodes(output, &count);
+  if (!nodes) return fa_error_code();
+  /* oldest first: a node is needed when one of its inputs is a target or
+   * the output of a needed node */
+  for (int k = count - 1; k >= 0; k--)
+    for (int i = 0; i < nodes[k]->n_inputs; i++)
+      if (on_path(nodes[k]->inputs[i], pass, to_params)) nodes[k]->needed_id = pass;
+  bool was = fa_set_grad_enabled(create_graph);
+  fa_status status = FA_OK;
   for (int k = 0; k < count && status == FA_OK; k++) {
     fa_node *node = nodes[k];
-    if (node->output->pass_id != pass) continue;  /* no gradient reached it */
+    if (node->needed_id != pass || node->output->pass_id != pass) continue;
+    bool want[FA_MAX_OP_INPUTS] = {false};
+    for (int i = 0; i < node->n_inputs; i++) want[i] = on_path(node->inputs[i], pass, to_params);
     fa_tensor *grad_in[FA_MAX_OP_INPUTS] = {0};
-    node->op->backward(node, node->output->pass_grad, grad_in);
+    node->op->backward(node, node->output->pass_grad, want, grad_in);
     for (int i = 0; i < node->n_inputs && status == FA_OK; i++) {
-      fa_tensor *in = node->inputs[i];
-      if (!in || !in->requires_grad) continue;
+      if (!want[i]) continue;
       if (!grad_in[i]) {
         if (fa_error_code() != FA_OK) status = fa_error_code();
         continue;
       }
-      status = accumulate(in, grad_in[i], pass);
+      status = accumulate(node->inputs[i], grad_in[i], pass);
     }
   }
   fa_set_grad_enabled(was);
@@ -142,7 +161,8 @@ fa_status fa_grad(fa_tensor *output, fa_tensor *const *inputs, int n_inputs, boo
   }
   fa_error_clear();
   uint64_t pass = next_pass++;
-  fa_status status = run_backward(output, create_graph, pass);
+  for (int i = 0; i < n_inputs; i++) inputs[i]->target_id = pass;
+  fa_status status = run_backward(output, create_graph, false, pass);
   if (status != FA_OK) return status;
   for (int i = 0; i < n_inputs; i++) {
     grads[i] = inputs[i]->pass_id == pass ? inputs[i]->pass_grad : fa_zeros_like(inputs[i]);
@@ -154,16 +174,16 @@ fa_status fa_grad(fa_tensor *output, fa_tensor *const *inputs, int n_inputs, boo
 fa_status fa_backward(fa_tensor *loss) {
   fa_error_clear();
   uint64_t pass = next_pass++;
-  fa_status status = run_backward(loss, false, pass);
+  fa_status status = run_backward(loss, false, true, pass);
   if (status != FA_OK) return status;
-  /* parameters are leaves: find them among the inputs of the reached nodes */
+  /* the parameters reached: inputs of the needed nodes holding this pass's gradient */
   int count = 0;
   fa_node **nodes = loss->node ? collect_nodes(loss, &count) : NULL;
   if (loss->node && !nodes) return fa_error_code();
   for (int k = 0; k < count; k++) {
     for (int i = 0; i < nodes[k]->n_inputs; i++) {
       fa_tensor *p = nodes[k]->inputs[i];
-      if (!p || !p->grad || p->pass_id != pass) continue;
+      if (!p || !is_target(p, pass, true) || p->pass_id != pass) continue;
       fa_kernels()->axpy(p->numel, 1.0f, p->pass_grad->data, p->grad->data);
       p->pass_id = 0;  /* accumulate once even when several nodes use p */
     }

@@ -27,13 +27,16 @@ struct fa_node {
   fa_tensor *output;
   fa_op_attrs attrs;
   uint64_t visit_id;                   /* traversal bookkeeping */
+  uint64_t needed_id;                  /* on a path to a target in this pass */
 };
 
 struct fa_op_def {
   const char *name;
-  /* Sets grad_in[i] (NULL: no contribution) for each input i requiring a
-   * gradient, given grad_out (the output's shape). Public ops only. */
-  void (*backward)(const fa_node *node, fa_tensor *grad_out, fa_tensor **grad_in);
+  /* Sets grad_in[i] (NULL: no contribution) for each input i with want[i]
+   * (the inputs on a path to what is differentiated), given grad_out (the
+   * output's shape). Public ops only. A node is only asked when at least
+   * one of its inputs is wanted, so a one-input op need not look. */
+  void (*backward)(const fa_node *node, fa_tensor *grad_out, const bool *want, fa_tensor **grad_in);
 };
 
 /* After an op computed `out` from inputs: if grad mode is on and an input

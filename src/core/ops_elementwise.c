@@ -48,33 +48,33 @@ static fa_tensor *unbroadcast(fa_tensor *g, const fa_tensor *like) {
   return fa_same_shape(g, like) ? g : fa_sum_to(g, like->ndim, like->shape);
 }
 
-static void add_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
-  if (node->inputs[0]->requires_grad) grad_in[0] = unbroadcast(g, node->inputs[0]);
-  if (node->inputs[1]->requires_grad) grad_in[1] = unbroadcast(g, node->inputs[1]);
+static void add_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  if (want[0]) grad_in[0] = unbroadcast(g, node->inputs[0]);
+  if (want[1]) grad_in[1] = unbroadcast(g, node->inputs[1]);
 }
 static const fa_op_def add_def = {"add", add_backward};
 fa_tensor *fa_add(fa_tensor *a, fa_tensor *b) { return binary(FA_BINARY_ADD, &add_def, a, b); }
 
-static void sub_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
-  if (node->inputs[0]->requires_grad) grad_in[0] = unbroadcast(g, node->inputs[0]);
-  if (node->inputs[1]->requires_grad) grad_in[1] = fa_scale(unbroadcast(g, node->inputs[1]), -1.0f);
+static void sub_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  if (want[0]) grad_in[0] = unbroadcast(g, node->inputs[0]);
+  if (want[1]) grad_in[1] = fa_scale(unbroadcast(g, node->inputs[1]), -1.0f);
 }
 static const fa_op_def sub_def = {"sub", sub_backward};
 fa_tensor *fa_sub(fa_tensor *a, fa_tensor *b) { return binary(FA_BINARY_SUB, &sub_def, a, b); }
 
-static void mul_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void mul_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   fa_tensor *a = node->inputs[0], *b = node->inputs[1];
-  if (a->requires_grad) grad_in[0] = unbroadcast(fa_mul(g, b), a);
-  if (b->requires_grad) grad_in[1] = unbroadcast(fa_mul(g, a), b);
+  if (want[0]) grad_in[0] = unbroadcast(fa_mul(g, b), a);
+  if (want[1]) grad_in[1] = unbroadcast(fa_mul(g, a), b);
 }
 static const fa_op_def mul_def = {"mul", mul_backward};
 fa_tensor *fa_mul(fa_tensor *a, fa_tensor *b) { return binary(FA_BINARY_MUL, &mul_def, a, b); }
 
 /* y = a / b: dy/da = 1/b, dy/db = -a/b^2 */
-static void div_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void div_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   fa_tensor *a = node->inputs[0], *b = node->inputs[1];
-  if (a->requires_grad) grad_in[0] = unbroadcast(fa_div(g, b), a);
-  if (b->requires_grad) grad_in[1] = unbroadcast(fa_scale(fa_div(fa_mul(g, a), fa_mul(b, b)), -1.0f), b);
+  if (want[0]) grad_in[0] = unbroadcast(fa_div(g, b), a);
+  if (want[1]) grad_in[1] = unbroadcast(fa_scale(fa_div(fa_mul(g, a), fa_mul(b, b)), -1.0f), b);
 }
 static const fa_op_def div_def = {"div", div_backward};
 fa_tensor *fa_div(fa_tensor *a, fa_tensor *b) { return binary(FA_BINARY_DIV, &div_def, a, b); }
@@ -91,7 +91,8 @@ static fa_tensor *unary(fa_unary_kind kind, const fa_op_def *def, fa_tensor *x, 
   return fa_record(out, def, 1, &x, &attrs);
 }
 
-static void affine_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void affine_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_scale(g, node->attrs.floats[0]);
 }
 static const fa_op_def affine_def = {"affine", affine_backward};
@@ -100,26 +101,30 @@ fa_tensor *fa_affine(fa_tensor *x, float scale, float shift) {
 }
 fa_tensor *fa_scale(fa_tensor *x, float scale) { return fa_affine(x, scale, 0.0f); }
 
-static void relu_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void relu_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_mul(g, fa_step(node->inputs[0]));
 }
 static const fa_op_def relu_def = {"relu", relu_backward};
 fa_tensor *fa_relu(fa_tensor *x) { return unary(FA_UNARY_RELU, &relu_def, x, 0, 0); }
 
 /* d sqrt(x) = 1 / (2 sqrt(x)), written with the output so it stays differentiable */
-static void sqrt_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void sqrt_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_div(fa_scale(g, 0.5f), node->output);
 }
 static const fa_op_def sqrt_def = {"sqrt", sqrt_backward};
 fa_tensor *fa_sqrt(fa_tensor *x) { return unary(FA_UNARY_SQRT, &sqrt_def, x, 0, 0); }
 
-static void exp_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void exp_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_mul(g, node->output);
 }
 static const fa_op_def exp_def = {"exp", exp_backward};
 fa_tensor *fa_exp(fa_tensor *x) { return unary(FA_UNARY_EXP, &exp_def, x, 0, 0); }
 
-static void clamp_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void clamp_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_mul(g, fa_clamp_mask(node->inputs[0], node->attrs.floats[0], node->attrs.floats[1]));
 }
 static const fa_op_def clamp_def = {"clamp", clamp_backward};

@@ -14,11 +14,11 @@
 /* C = op(A) op(B):
  *   dA = dC op(B)^T          (A stored as is)    or  op(B) dC^T  (A stored transposed)
  *   dB = op(A)^T dC          (B stored as is)    or  dC^T op(A)  (B stored transposed) */
-static void matmul_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void matmul_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   fa_tensor *a = node->inputs[0], *b = node->inputs[1];
   bool ta = node->attrs.ints[0], tb = node->attrs.ints[1];
-  if (a->requires_grad) grad_in[0] = ta ? fa_matmul(b, g, tb, true) : fa_matmul(g, b, false, !tb);
-  if (b->requires_grad) grad_in[1] = tb ? fa_matmul(g, a, true, ta) : fa_matmul(a, g, !ta, false);
+  if (want[0]) grad_in[0] = ta ? fa_matmul(b, g, tb, true) : fa_matmul(g, b, false, !tb);
+  if (want[1]) grad_in[1] = tb ? fa_matmul(g, a, true, ta) : fa_matmul(a, g, !ta, false);
 }
 static const fa_op_def matmul_def = {"matmul", matmul_backward};
 
@@ -67,11 +67,11 @@ static bool is4d(const fa_tensor *t, const char *op, const char *what) {
   return false;
 }
 
-static void conv2d_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void conv2d_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   fa_tensor *x = node->inputs[0], *w = node->inputs[1];
   int stride = node->attrs.ints[0], pad = node->attrs.ints[1];
-  if (x->requires_grad) grad_in[0] = fa_conv2d_grad_input(g, w, x->shape[2], x->shape[3], stride, pad);
-  if (w->requires_grad) grad_in[1] = fa_conv2d_grad_weight(g, x, w->shape[2], stride, pad);
+  if (want[0]) grad_in[0] = fa_conv2d_grad_input(g, w, x->shape[2], x->shape[3], stride, pad);
+  if (want[1]) grad_in[1] = fa_conv2d_grad_weight(g, x, w->shape[2], stride, pad);
 }
 static const fa_op_def conv2d_def = {"conv2d", conv2d_backward};
 
@@ -97,11 +97,11 @@ fa_tensor *fa_conv2d(fa_tensor *x, fa_tensor *w, fa_tensor *b, int stride, int p
   return fa_add(y, fa_reshape(b, 4, (int[]){1, b->shape[0], 1, 1}));
 }
 
-static void grad_input_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void grad_input_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   fa_tensor *gy = node->inputs[0], *w = node->inputs[1];
   int stride = node->attrs.ints[0], pad = node->attrs.ints[1];
-  if (gy->requires_grad) grad_in[0] = conv2d_nobias(g, w, stride, pad);
-  if (w->requires_grad) grad_in[1] = fa_conv2d_grad_weight(gy, g, w->shape[2], stride, pad);
+  if (want[0]) grad_in[0] = conv2d_nobias(g, w, stride, pad);
+  if (want[1]) grad_in[1] = fa_conv2d_grad_weight(gy, g, w->shape[2], stride, pad);
 }
 static const fa_op_def grad_input_def = {"conv2d_grad_input", grad_input_backward};
 
@@ -122,11 +122,11 @@ fa_tensor *fa_conv2d_grad_input(fa_tensor *gy, fa_tensor *w, int h_in, int w_in,
   return fa_record(out, &grad_input_def, 2, inputs, &attrs);
 }
 
-static void grad_weight_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void grad_weight_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   fa_tensor *gy = node->inputs[0], *x = node->inputs[1];
   int stride = node->attrs.ints[0], pad = node->attrs.ints[1];
-  if (gy->requires_grad) grad_in[0] = conv2d_nobias(x, g, stride, pad);
-  if (x->requires_grad) grad_in[1] = fa_conv2d_grad_input(gy, g, x->shape[2], x->shape[3], stride, pad);
+  if (want[0]) grad_in[0] = conv2d_nobias(x, g, stride, pad);
+  if (want[1]) grad_in[1] = fa_conv2d_grad_input(gy, g, x->shape[2], x->shape[3], stride, pad);
 }
 static const fa_op_def grad_weight_def = {"conv2d_grad_weight", grad_weight_backward};
 

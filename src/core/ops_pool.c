@@ -16,7 +16,8 @@ static bool pool_shape(const fa_tensor *x, int k, const char *op) {
   return true;
 }
 
-static void avg_pool_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void avg_pool_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_avg_pool_adjoint(g, node->attrs.ints[0]);
 }
 static const fa_op_def avg_pool_def = {"avg_pool", avg_pool_backward};
@@ -30,7 +31,8 @@ fa_tensor *fa_avg_pool(fa_tensor *x, int k) {
   return fa_record(out, &avg_pool_def, 1, &x, &attrs);
 }
 
-static void avg_pool_adjoint_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void avg_pool_adjoint_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_avg_pool(g, node->attrs.ints[0]);
 }
 static const fa_op_def avg_pool_adjoint_def = {"avg_pool_adjoint", avg_pool_adjoint_backward};
@@ -48,7 +50,8 @@ fa_tensor *fa_avg_pool_adjoint(fa_tensor *g, int k) {
 }
 
 /* gx = mask * (k^2 * avg_pool_adjoint(g)): g copied to its window, kept at the maximum */
-static void max_pool_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void max_pool_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  (void)want; /* one input: always wanted when asked */
   int k = node->attrs.ints[0];
   grad_in[0] = fa_mul(node->attrs.saved, fa_scale(fa_avg_pool_adjoint(g, k), (float)(k * k)));
 }

@@ -30,7 +30,8 @@ static void shape4_of(int ndim, const int *shape, int out[4]) {
   for (int i = 0; i < 4; i++) out[i] = i < 4 - ndim ? 1 : shape[i - (4 - ndim)];
 }
 
-static void sum_to_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void sum_to_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_expand(g, node->inputs[0]->ndim, node->inputs[0]->shape);
 }
 static const fa_op_def sum_to_def = {"sum_to", sum_to_backward};
@@ -52,7 +53,8 @@ fa_tensor *fa_mean_to(fa_tensor *x, int ndim, const int *shape) {
   return s ? fa_scale(s, (float)s->numel / (float)x->numel) : NULL;
 }
 
-static void expand_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void expand_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_sum_to(g, node->inputs[0]->ndim, node->inputs[0]->shape);
 }
 static const fa_op_def expand_def = {"expand", expand_backward};
@@ -74,7 +76,8 @@ fa_tensor *fa_mean(fa_tensor *x) { return fa_mean_to(x, 0, NULL); }
 
 /* ---- reshape: a view sharing x's data ---- */
 
-static void reshape_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void reshape_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_reshape(g, node->inputs[0]->ndim, node->inputs[0]->shape);
 }
 static const fa_op_def reshape_def = {"reshape", reshape_backward};
@@ -115,7 +118,8 @@ static int *copy_index(int n_idx, const int *idx, int n_rows, const char *op) {
   return copy;
 }
 
-static void select_rows_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void select_rows_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_scatter_rows(g, node->inputs[0]->shape[0], node->attrs.ints[0], node->attrs.index);
 }
 static const fa_op_def select_rows_def = {"select_rows", select_rows_backward};
@@ -137,7 +141,8 @@ fa_tensor *fa_select_rows(fa_tensor *x, int n_idx, const int *idx) {
   return fa_record(out, &select_rows_def, 1, &x, &attrs);
 }
 
-static void scatter_rows_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void scatter_rows_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_select_rows(g, node->attrs.ints[0], node->attrs.index);
 }
 static const fa_op_def scatter_rows_def = {"scatter_rows", scatter_rows_backward};

@@ -5,7 +5,8 @@
 #include "core/op_def.h"
 #include "core/ops.h"
 
-static void log_softmax_backward(const fa_node *node, fa_tensor *g, fa_tensor **grad_in) {
+static void log_softmax_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  (void)want; /* one input: always wanted when asked */
   int rows = g->shape[0];
   fa_tensor *row_sums = fa_sum_to(g, 2, (int[]){rows, 1});
   grad_in[0] = fa_sub(g, fa_mul(fa_exp(node->output), row_sums));

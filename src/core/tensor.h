@@ -26,7 +26,8 @@ typedef struct fa_tensor {
   const char *name;         /* persistent tensors: the PyTorch state_dict name */
   /* autograd bookkeeping for one backward pass (see core/autograd.c) */
   struct fa_tensor *pass_grad;
-  uint64_t pass_id;
+  uint64_t pass_id;         /* pass_grad belongs to this pass */
+  uint64_t target_id;       /* fa_grad asked for this tensor's gradient in this pass */
 } fa_tensor;
 
 /* ---- step tensors (current arena); NULL and an error message on failure ---- */
