@@ -1,0 +1,120 @@
+#include "adv/attack.h"
+
+#include "backend/backend.h"
+#include "core/arena.h"
+#include "core/autograd.h"
+#include "core/ops.h"
+
+fa_tensor *fa_input_grad(fa_model *model, bool training, fa_tensor *x, fa_tensor *delta, const int *y, bool clip,
+                         bool create_graph, fa_tensor **logits_out) {
+  bool was = fa_set_grad_enabled(true);
+  fa_tensor *d = fa_detach(delta), *g = NULL;
+  if (d) d->requires_grad = true;
+  fa_tensor *input = fa_add(x, d);
+  if (clip) input = fa_clamp(input, 0.0f, 1.0f);
+  fa_tensor *logits = fa_model_forward(model, input, training);
+  fa_tensor *loss = fa_cross_entropy(logits, y);
+  if (loss && fa_grad(loss, &d, 1, create_graph, &g) != FA_OK) g = NULL;
+  fa_set_grad_enabled(was);
+  if (logits_out) *logits_out = logits;
+  return g;
+}
+
+fa_tensor *fa_uniform_delta(const fa_tensor *x, float eps, fa_rng *rng) {
+  fa_tensor *d = fa_tensor_new(x->ndim, x->shape);
+  if (d) fa_rng_fill_uniform(rng, d->data, d->numel, -eps, eps);
+  return d;
+}
+
+void fa_project_box(const fa_tensor *x, fa_tensor *delta) {
+  const fa_kernel_table *k = fa_kernels();
+  int s[4];
+  fa_shape4(x, s);
+  k->binary(FA_BINARY_ADD, s, x->data, s, delta->data, s, delta->data);
+  k->unary(FA_UNARY_CLAMP, delta->numel, delta->data, delta->data, 0.0f, 1.0f);
+  k->binary(FA_BINARY_SUB, s, delta->data, s, x->data, s, delta->data);
+}
+
+void fa_project_ball(fa_tensor *delta, float eps) {
+  fa_kernels()->unary(FA_UNARY_CLAMP, delta->numel, delta->data, delta->data, -eps, eps);
+}
+
+/* delta <- delta + step * sign(g) */
+static void sign_step(fa_tensor *delta, const fa_tensor *g, float step) {
+  const fa_kernel_table *k = fa_kernels();
+  fa_tensor *s = fa_sign((fa_tensor *)g);
+  if (s) k->axpy(delta->numel, step, s->data, delta->data);
+}
+
+fa_tensor *fa_fgsm(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta0, float eps,
+                   float step, bool create_graph, fa_tensor **grad_out) {
+  fa_tensor *delta = fa_tensor_from(delta0->ndim, delta0->shape, delta0->data);
+  fa_tensor *g = delta ? fa_input_grad(model, training, x, delta0, y, true, create_graph, NULL) : NULL;
+  if (grad_out) *grad_out = g;
+  if (!g) return NULL;
+  bool was = fa_set_grad_enabled(false);
+  sign_step(delta, g, step);
+  fa_project_ball(delta, eps);
+  fa_project_box(x, delta);
+  fa_set_grad_enabled(was);
+  return delta;
+}
+
+fa_tensor *fa_pgd(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta0, float eps,
+                  float alpha, int n_iter) {
+  fa_tensor *delta = fa_tensor_from(delta0->ndim, delta0->shape, delta0->data);
+  if (!delta) return NULL;
+  fa_arena *arena = fa_arena_current();
+  for (int it = 0; it < n_iter; it++) {
+    fa_arena_mark mark = fa_arena_get_mark(arena);
+    fa_tensor *g = fa_input_grad(model, training, x, delta, y, false, false, NULL);
+    if (!g) return NULL;
+    sign_step(delta, g, alpha);
+    fa_project_box(x, delta);
+    fa_project_ball(delta, eps);
+    fa_arena_release(arena, mark);
+  }
+  return delta;
+}
+
+fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const int *y, float eps, float alpha, int n_iter,
+                           int n_restarts, fa_rng *rng, fa_tensor **loss_out) {
+  int n = x->shape[0];
+  fa_tensor *best = fa_zeros(x->ndim, x->shape), *best_loss = fa_full(1, &n, -1.0f);
+  if (!best_loss) return NULL;
+  size_t row = x->numel / (size_t)n;
+  fa_arena *arena = fa_arena_current();
+  bool was = fa_set_grad_enabled(false);
+  for (int r = 0; r < n_restarts; r++) {
+    fa_arena_mark mark = fa_arena_get_mark(arena);
+    fa_tensor *start = fa_uniform_delta(x, eps, rng);
+    if (start) fa_project_box(x, start);
+    fa_tensor *delta = start ? fa_pgd(model, false, x, y, start, eps, alpha, n_iter) : NULL;
+    fa_tensor *loss = delta ? fa_cross_entropy_per_example(fa_model_forward(model, fa_add(x, delta), false), y) : NULL;
+    if (!loss) {
+      fa_set_grad_enabled(was);
+      return NULL;
+    }
+    for (int i = 0; i < n; i++)
+      if (loss->data[i] >= best_loss->data[i]) {
+        best_loss->data[i] = loss->data[i];
+        fa_kernels()->gather_rows(row, 1, &i, delta->data, best->data + (size_t)i * row);
+      }
+    fa_arena_release(arena, mark);
+  }
+  fa_set_grad_enabled(was);
+  if (loss_out) *loss_out = best_loss;
+  return best;
+}
+
+int fa_count_correct(const fa_tensor *logits, const int *y) {
+  int n = logits->shape[0], k = logits->shape[1], correct = 0;
+  for (int i = 0; i < n; i++) {
+    const float *row = logits->data + (size_t)i * k;
+    int arg = 0;
+    for (int j = 1; j < k; j++)
+      if (row[j] > row[arg]) arg = j;
+    correct += arg == y[i];
+  }
+  return correct;
+}

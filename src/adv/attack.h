@@ -1,0 +1,53 @@
+/* Adversarial perturbations in the L-infinity ball (SPEC.md sections 4, 5).
+ *
+ * x is a clean batch (N, C, H, W) in [0, 1], y its labels, delta a
+ * perturbation of x's shape; eps and step sizes are in [0, 1] units (the
+ * command line's /255 already divided). The model runs in training mode
+ * (batch statistics, updating the running ones) when `training`, as the
+ * paper's training step does for its attacks, else in evaluation mode.
+ * Attack iterations record nothing for autograd and release their
+ * intermediates; the results live in the current arena. */
+#ifndef FA_ADV_ATTACK_H
+#define FA_ADV_ATTACK_H
+
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "nn/model.h"
+
+/* g = d CE(model(x + delta), y) / d delta (mean cross-entropy over the
+ * batch), the model seeing clip(x + delta) to [0, 1] when `clip`. With
+ * create_graph, g stays differentiable with respect to the parameters
+ * (double backpropagation). logits_out, when not NULL, gets the logits. */
+fa_tensor *fa_input_grad(fa_model *model, bool training, fa_tensor *x, fa_tensor *delta, const int *y, bool clip,
+                         bool create_graph, fa_tensor **logits_out);
+
+/* Uniform in [-eps, eps], from the attack stream. */
+fa_tensor *fa_uniform_delta(const fa_tensor *x, float eps, fa_rng *rng);
+/* delta <- clip(x + delta, 0, 1) - x, in place */
+void fa_project_box(const fa_tensor *x, fa_tensor *delta);
+/* delta <- clamp(delta, -eps, eps), in place */
+void fa_project_ball(fa_tensor *delta, float eps);
+
+/* One FGSM step from delta0: g at clip(x + delta0);
+ * delta = clamp(delta0 + step * sign(g), -eps, eps), then into the box.
+ * grad_out (optional) gets g, recorded for double backprop when
+ * create_graph (GradAlign reuses it as g1). */
+fa_tensor *fa_fgsm(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta0, float eps,
+                   float step, bool create_graph, fa_tensor **grad_out);
+
+/* n_iter PGD steps from delta0: delta += alpha * sign(g), into the box,
+ * into the ball; g of CE(model(x + delta)). */
+fa_tensor *fa_pgd(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta0, float eps,
+                  float alpha, int n_iter);
+
+/* The evaluation PGD: n_restarts runs of fa_pgd from uniform random starts
+ * (put into the box), in evaluation mode; each example keeps the delta of
+ * highest cross-entropy, a later restart winning a tie. loss_out (optional,
+ * (N)) gets those losses. */
+fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const int *y, float eps, float alpha, int n_iter,
+                           int n_restarts, fa_rng *rng, fa_tensor **loss_out);
+
+/* Number of rows of logits (N, K) whose argmax is the label. */
+int fa_count_correct(const fa_tensor *logits, const int *y);
+
+#endif

@@ -1,0 +1,37 @@
+/* The periodic statistics of a training run (SPEC.md section 5): how robust
+ * the model is now and how aligned its input gradients are, the signals of
+ * catastrophic overfitting. */
+#ifndef FA_TRAIN_STATISTICS_H
+#define FA_TRAIN_STATISTICS_H
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "nn/model.h"
+
+/* A fixed set of examples, materialised once: x (n, C, H, W) in [0, 1]. */
+typedef struct {
+  int n;
+  float *x;
+  int *y;
+} fa_example_set;
+
+typedef struct {
+  double clean_acc, fgsm_acc, pgd_acc, pgd_loss;
+  double cos_fgsm_pgd;  /* mean cos(delta_FGSM, delta_PGD) */
+  double grad_align;    /* mean cos(grad at x, grad at x + eta) */
+  double train_pgd_acc; /* PGD accuracy on the training examples: drives early stopping */
+} fa_periodic_stats;
+
+/* In evaluation mode on `test` and `train`, batches of batch_size: clean,
+ * FGSM (one step of eps from 0) and PGD (n_iter steps of eps/4, one random
+ * restart) accuracy, PGD loss, the two cosines (0/0 counts as 1), and PGD
+ * accuracy on `train`. eps in [0, 1] units. */
+fa_status fa_periodic_stats_compute(fa_model *model, const fa_example_set *test, const fa_example_set *train,
+                                    float eps, int n_iter, int batch_size, fa_rng *rng, fa_periodic_stats *out);
+
+/* For the cnn: the L2 norm of each first-layer filter and of its outgoing
+ * weights in the next layer (the paper's Figure 6). Writes n_filters values
+ * to each array; FA_ERR_INVALID for another architecture. */
+fa_status fa_cnn_filter_norms(const fa_model *model, double *filter_norms, double *outgoing_norms);
+
+#endif

@@ -1,0 +1,106 @@
+#include "train/step.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "adv/attack.h"
+#include "adv/gradalign.h"
+#include "core/autograd.h"
+#include "core/ops.h"
+
+fa_status fa_trainer_init(fa_trainer *t, const fa_train_config *config, fa_model *model) {
+  memset(t, 0, sizeof *t);
+  t->config = config;
+  t->model = model;
+  t->attack_rng = fa_rng_stream((uint64_t)config->seed, FA_STREAM_ATTACK);
+  if (config->minibatch_replay > 1) {
+    const fa_model_config *m = fa_model_get_config(model);
+    size_t n = (size_t)config->batch_size * m->in_channels * m->height * m->width;
+    t->replay_delta = calloc(n, sizeof(float));
+    if (!t->replay_delta) return fa_error_set(FA_ERR_NOMEM, "out of memory for the AT-for-Free perturbation");
+  }
+  return FA_OK;
+}
+
+void fa_trainer_free(fa_trainer *t) {
+  free(t->replay_delta);
+  t->replay_delta = NULL;
+}
+
+/* The attack's starting point: zero, uniform in the ball, or Free's carried delta. */
+static fa_tensor *start_delta(fa_trainer *t, fa_tensor *x, float eps, bool project) {
+  const fa_train_config *c = t->config;
+  if (t->replay_delta && c->attack == FA_ATTACK_FGSM) return fa_tensor_from(x->ndim, x->shape, t->replay_delta);
+  if (c->attack_init == FA_INIT_ZERO) return fa_zeros(x->ndim, x->shape);
+  fa_tensor *d = fa_uniform_delta(x, eps, &t->attack_rng);
+  if (d && project) fa_project_box(x, d);
+  return d;
+}
+
+fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const int *y, float ramp, fa_step_stats *stats) {
+  const fa_train_config *c = t->config;
+  fa_model *model = t->model;
+  bool grad_align = c->grad_align_cos_lambda > 0;
+  float eps = c->eps / 255.0f * (c->attack == FA_ATTACK_FGSM ? 1.0f : ramp);
+  fa_tensor *delta = NULL, *g1 = NULL;
+  int n = x->shape[0];
+
+  switch (c->attack) {
+    case FA_ATTACK_FGSM: {
+      /* g1 = grad at clip(x + delta0); delta = clamp(delta0 + alpha eps sign(g1), -eps, eps), in the box */
+      fa_tensor *delta0 = start_delta(t, x, eps, false);
+      delta = delta0 ? fa_fgsm(model, true, x, y, delta0, eps, ramp * c->fgsm_alpha * eps, grad_align, &g1) : NULL;
+      if (delta && t->replay_delta) memcpy(t->replay_delta, delta->data, delta->numel * sizeof(float));
+      break;
+    }
+    case FA_ATTACK_PGD:
+    case FA_ATTACK_PGD_CORNER: {
+      fa_tensor *delta0 = start_delta(t, x, eps, true);
+      delta = delta0 ? fa_pgd(model, true, x, y, delta0, eps, c->pgd_alpha_train / 255.0f, c->pgd_train_n_iters)
+                     : NULL;
+      if (delta && c->attack == FA_ATTACK_PGD_CORNER) {
+        delta = fa_scale(fa_sign(delta), eps);
+        if (delta) fa_project_box(x, delta);
+      }
+      break;
+    }
+    case FA_ATTACK_RANDOM_CORNER: {
+      fa_tensor *noise = fa_uniform_delta(x, 1.0f, &t->attack_rng);
+      delta = fa_scale(fa_sign(noise), eps);
+      break;
+    }
+    case FA_ATTACK_NONE: delta = fa_zeros(x->ndim, x->shape); break;
+  }
+  if (!delta) return fa_error_code();
+  if (!g1) {
+    /* attacks other than FGSM: the input gradient at x, for the statistics and as GradAlign's g1 */
+    fa_tensor *zero = fa_zeros(x->ndim, x->shape);
+    g1 = zero ? fa_input_grad(model, true, x, zero, y, true, grad_align, NULL) : NULL;
+    if (!g1) return fa_error_code();
+  }
+
+  /* loss = CE(model(clip(x + delta)), y) + lambda (1 - mean cos(g1, g2)), g2 at x + eta */
+  fa_tensor *logits = fa_model_forward(model, fa_clamp(fa_add(x, delta), 0.0f, 1.0f), true);
+  fa_tensor *loss = fa_cross_entropy(logits, y), *reg = NULL;
+  if (grad_align) {
+    fa_tensor *eta = fa_uniform_delta(x, eps, &t->attack_rng);
+    fa_tensor *g2 = eta ? fa_input_grad(model, true, fa_add(x, eta), fa_zeros(x->ndim, x->shape), y, false, true,
+                                        NULL)
+                        : NULL;
+    reg = fa_grad_align_reg(g1, g2, c->grad_align_cos_lambda);
+    loss = reg ? fa_add(loss, reg) : NULL;
+  }
+  if (!loss) return fa_error_code();
+  fa_store_zero_grad(fa_model_store(model));
+  fa_status status = fa_backward(loss);
+  if (status != FA_OK) return status;
+
+  float reg_value = reg ? reg->data[0] : 0.0f;
+  stats->loss += (double)(loss->data[0] - reg_value) * n;
+  stats->reg += (double)reg_value * n;
+  stats->correct += fa_count_correct(logits, y);
+  stats->grad_norm += fa_mean_row_norm(g1) * n;
+  stats->delta_norm += fa_mean_row_norm(delta) * n;
+  stats->n += n;
+  return FA_OK;
+}

@@ -1,0 +1,38 @@
+/* One training step of the paper (SPEC.md section 4): the attack, the loss
+ * with GradAlign, and the parameter gradients. */
+#ifndef FA_TRAIN_STEP_H
+#define FA_TRAIN_STEP_H
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "nn/model.h"
+#include "train/config.h"
+
+typedef struct {
+  const fa_train_config *config;
+  fa_model *model;
+  fa_rng attack_rng;        /* FA_STREAM_ATTACK: random starts, eta */
+  float *replay_delta;      /* AT for Free: the delta carried across iterations (B*C*H*W), else NULL */
+} fa_trainer;
+
+/* Sums over the examples of steps since the last report. */
+typedef struct {
+  double loss, reg;         /* per-step values times the batch size */
+  double correct;           /* on the training adversarial examples */
+  double grad_norm;         /* sum of ||g1_i||_2 */
+  double delta_norm;        /* sum of ||delta_i||_2 */
+  int n;                    /* examples */
+} fa_step_stats;
+
+fa_status fa_trainer_init(fa_trainer *t, const fa_train_config *config, fa_model *model);
+void fa_trainer_free(fa_trainer *t);
+
+/* One step on the batch x (B, C, H, W), labels y: fills every parameter's
+ * ->grad with the gradient of CE(model(clip(x + delta)), y) + reg (the
+ * gradients are zeroed first) and adds to *stats. `ramp` in [0, 1] scales
+ * the FGSM step (fgsm) or the radius (pgd): the SVHN warm-up; 1 otherwise.
+ * Everything but the gradients lives in the current arena. */
+fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const int *y, float ramp, fa_step_stats *stats);
+
+#endif
