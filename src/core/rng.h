@@ -15,7 +15,8 @@ typedef enum {
   FA_STREAM_INIT = 1,      /* weight initialisation */
   FA_STREAM_SHUFFLE = 2,   /* per-epoch data order */
   FA_STREAM_AUGMENT = 3,   /* crops and flips */
-  FA_STREAM_ATTACK = 4,    /* random starts, eta of GradAlign, restarts */
+  FA_STREAM_ATTACK = 4,    /* training: random starts, eta of GradAlign, statistics */
+  FA_STREAM_EVAL = 5,      /* final evaluation: PGD restarts (same for train and eval) */
 } fa_stream_purpose;
 
 typedef struct {
