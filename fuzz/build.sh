@@ -4,7 +4,7 @@
 # A target names the sources and libraries it needs in a comment line:
 #   fuzz-build: src/io/safetensors.c src/core/error.c -lcjson
 # Then run with a scratch corpus first (libFuzzer adds to the first directory):
-#   mkdir -p fuzz/out/corpus_safetensors && nice -n 19 fuzz/out/fuzz_safetensors fuzz/out/corpus fuzz/corpus/safetensors
+#   mkdir -p fuzz/out/corpus_safetensors && nice -n 19 fuzz/out/fuzz_safetensors fuzz/out/corpus_safetensors fuzz/corpus/safetensors
 set -eu
 cd "$(dirname "$0")/.."
 mkdir -p fuzz/out
