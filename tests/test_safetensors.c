@@ -191,6 +191,8 @@ static void test_write_rejects_bad_arguments(void) {
   FA_CHECK(fa_st_write(path, &latin1, 1, NULL, NULL, 0) == FA_ERR_INVALID, "non-UTF-8 name");
   fa_st_tensor neg = {"a", FA_DTYPE_F32, 1, {-2}, 8, x};
   FA_CHECK(fa_st_write(path, &neg, 1, NULL, NULL, 0) == FA_ERR_INVALID, "negative dimension");
+  fa_st_tensor neg0 = {"a", FA_DTYPE_F32, 2, {0, -2}, 0, x};
+  FA_CHECK(fa_st_write(path, &neg0, 1, NULL, NULL, 0) == FA_ERR_INVALID, "negative with a zero dimension");
   const char *k[2] = {"k", "k"}, *v[2] = {"1", "2"};
   FA_CHECK(fa_st_write(path, NULL, 0, k, v, 2) == FA_ERR_INVALID && strstr(fa_error_message(), "twice"),
            "duplicate metadata keys: %s", fa_error_message());
