@@ -22,7 +22,7 @@ DTYPES = {
     "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
     "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?",
 }
-MAX_HEADER = 100 << 20
+MAX_HEADER = 16 << 20  # as FA_ST_MAX_HEADER in src/io/safetensors.h
 
 
 def _dtype_name(dtype):

@@ -86,18 +86,18 @@ static bool st_utf8_ok(const unsigned char *s, size_t n) {
   return true;
 }
 
-/* Bytes of a tensor of this shape, or false on overflow. A zero dimension
- * makes it empty, whatever the others are. */
+/* Bytes of a tensor of this shape, or false on a negative dimension or
+ * overflow. A zero dimension makes it empty, whatever the others are. */
 static bool st_nbytes(fa_dtype dtype, int ndim, const int64_t *shape, size_t *out) {
   size_t n = fa_dtype_size(dtype);
-  for (int d = 0; d < ndim; d++)
-    if (shape[d] == 0) {
-      *out = 0;
-      return true;
-    }
-  for (int d = 0; d < ndim; d++)
-    if (shape[d] < 0 || __builtin_mul_overflow(n, (uint64_t)shape[d], &n)) return false;
-  *out = n;
+  bool empty = false;
+  for (int d = 0; d < ndim; d++) {
+    if (shape[d] < 0) return false;
+    empty |= shape[d] == 0;
+  }
+  for (int d = 0; d < ndim && !empty; d++)
+    if (__builtin_mul_overflow(n, (uint64_t)shape[d], &n)) return false;
+  *out = empty ? 0 : n;
   return true;
 }
 

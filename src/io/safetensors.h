@@ -22,7 +22,7 @@
  *
  * Memory: the reader allocates the data size (no more than the file holds)
  * plus the parsed header (linear in the header size, itself bounded by the
- * file size). Every tensor's data pointer is aligned to at least its element
+ * file size and FA_ST_MAX_HEADER). Every tensor's data pointer is aligned to at least its element
  * size: the data buffer is 64-byte aligned, and a file whose offsets are not
  * multiples of their element size (fa_st_write never makes one) is copied
  * into a realigned buffer at open.
@@ -39,7 +39,11 @@
 #include "core/error.h"
 
 #define FA_ST_MAX_DIMS 8
-#define FA_ST_MAX_HEADER ((uint64_t)100 << 20) /* 100 MiB */
+/* Header limit: 16 MiB holds ~150,000 tensor entries (ResNet-18 needs ~120
+ * and 12 KiB); the reference implementation allows 100 MB, but a hostile
+ * header of tiny JSON values can make the parsed tree ~45 times its size,
+ * so this bounds what one file can make the reader allocate (~0.7 GiB). */
+#define FA_ST_MAX_HEADER ((uint64_t)16 << 20)
 
 typedef enum {
   FA_DTYPE_F64,
