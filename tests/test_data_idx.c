@@ -6,48 +6,16 @@
 
 enum { N = 7, SIDE = 28, IMG = SIDE * SIDE };
 
-/* An IDX ubyte file: header for `dims` then `data_len` bytes of `data`. */
-static size_t make_idx(uint8_t *out, int ndim, const uint32_t *dims, const uint8_t *data, size_t data_len) {
-  out[0] = out[1] = 0;
-  out[2] = 0x08;
-  out[3] = (uint8_t)ndim;
-  for (int i = 0; i < ndim; i++)
-    for (int b = 0; b < 4; b++) out[4 + 4 * i + b] = (uint8_t)(dims[i] >> (24 - 8 * b));
-  memcpy(out + 4 + 4 * ndim, data, data_len);
-  return 4 + 4 * (size_t)ndim + data_len;
-}
-
-static uint8_t pixel(int i, int p) { return (uint8_t)(i * 31 + p * 7 + p / 28); }
-
-/* Writes a split of N images and labels into dir, plain or gzip. */
-static void write_split(const char *dir, const char *split, int gzip, uint8_t label_of_last) {
-  static uint8_t pixels[N * IMG], labels[N], file[16 + N * IMG];
-  for (int i = 0; i < N; i++) {
-    for (int p = 0; p < IMG; p++) pixels[i * IMG + p] = pixel(i, p);
-    labels[i] = (uint8_t)((i * 3) % 10);
-  }
-  labels[N - 1] = label_of_last;
-  char path[8192];
-  uint32_t image_dims[3] = {N, SIDE, SIDE}, label_dims[1] = {N};
-  const char *images = fa_mnist_images_file(split), *labels_name = fa_mnist_labels_file(split);
-  size_t len = make_idx(file, 3, image_dims, pixels, sizeof pixels);
-  snprintf(path, sizeof path, "%s/%s%s", dir, images, gzip ? ".gz" : "");
-  gzip ? write_gzip(path, file, len) : write_bytes(path, file, len);
-  len = make_idx(file, 1, label_dims, labels, sizeof labels);
-  snprintf(path, sizeof path, "%s/%s%s", dir, labels_name, gzip ? ".gz" : "");
-  gzip ? write_gzip(path, file, len) : write_bytes(path, file, len);
-}
-
 static void test_round_trip(const char *dir, int gzip) {
-  write_split(dir, "train", gzip, 9);
+  write_mnist_split(dir, "train", N, gzip, 9);
   fa_dataset ds;
   fa_status st = fa_mnist_read(dir, "train", &ds);
   FA_CHECK(st == FA_OK, "read %s: %s", gzip ? "gzip" : "plain", fa_error_message());
   if (st) return;
   int same = ds.n == N && ds.c == 1 && ds.h == SIDE && ds.w == SIDE && ds.n_classes == 10;
   for (int i = 0; i < N && same; i++) {
-    same &= ds.labels[i] == (i == N - 1 ? 9 : (i * 3) % 10);
-    for (int p = 0; p < IMG; p++) same &= ds.images[i * IMG + p] == pixel(i, p);
+    same &= ds.labels[i] == (i == N - 1 ? 9 : mnist_label(i));
+    for (int p = 0; p < IMG; p++) same &= ds.images[i * IMG + p] == mnist_pixel(i, p);
   }
   FA_CHECK(same, "%s IDX pair read back exactly", gzip ? "gzip" : "plain");
   fa_dataset_free(&ds);
@@ -136,18 +104,18 @@ static void test_hostile(const char *dir) {
 /* Files that parse as IDX but are not an MNIST pair. */
 static void test_wrong_pairs(const char *dir) {
   fa_dataset ds;
-  write_split(dir, "test", 0, 10);
+  write_mnist_split(dir, "test", N, 0, 10);
   CHECK_ERROR(fa_mnist_read(dir, "test", &ds), "t10k-labels-idx1-ubyte", "label 6 is 10");
 
   static uint8_t file[16 + N * 32 * 32], data[N * 32 * 32];
   char path[8192];
-  write_split(dir, "test", 0, 1);
+  write_mnist_split(dir, "test", N, 0, 1);
   uint32_t dims32[3] = {N, 32, 32};
   snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte", dir);
   write_bytes(path, file, make_idx(file, 3, dims32, data, sizeof data));
   CHECK_ERROR(fa_mnist_read(dir, "test", &ds), "t10k-images-idx3-ubyte", "n x 28 x 28");
 
-  write_split(dir, "test", 0, 1);
+  write_mnist_split(dir, "test", N, 0, 1);
   uint32_t fewer[1] = {N - 1};
   snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte", dir);
   write_bytes(path, file, make_idx(file, 1, fewer, data, N - 1));

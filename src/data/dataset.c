@@ -105,22 +105,22 @@ static const dataset_info datasets[] = {
 };
 #define N_DATASETS (sizeof datasets / sizeof datasets[0])
 
-/* The roots searched, in order; returns their count. */
-static int data_roots(const char *data_dir, const char *roots[4]) {
+/* The roots searched, in order, and how each was chosen; returns their count. */
+static int data_roots(const char *data_dir, const char *roots[4], const char *origins[4]) {
   int n = 0;
   const char *env = getenv("FASTADV_DATA");
-  if (data_dir && *data_dir) roots[n++] = data_dir;
-  if (env && *env) roots[n++] = env;
-  roots[n++] = "data";
-  roots[n++] = SYSTEM_DATA_ROOT;
+  if (data_dir && *data_dir) origins[n] = "--data_dir ", roots[n++] = data_dir;
+  if (env && *env) origins[n] = "$FASTADV_DATA ", roots[n++] = env;
+  origins[n] = "", roots[n++] = "./data";
+  origins[n] = "system ", roots[n++] = SYSTEM_DATA_ROOT;
   return n;
 }
 
 /* Finds the first directory holding the split's files, or explains. */
 static fa_status locate(const dataset_info *info, const char *split, const char *data_dir, char *dir,
                         size_t size) {
-  const char *roots[4];
-  int n_roots = data_roots(data_dir, roots);
+  const char *roots[4], *origins[4];
+  int n_roots = data_roots(data_dir, roots, origins);
   char expected[512];
   for (int r = 0; r < n_roots; r++)
     for (const char *const *sub = info->family->subdirs; *sub; sub++) {
@@ -128,12 +128,12 @@ static fa_status locate(const dataset_info *info, const char *split, const char 
       if (info->family->has_split(dir, split, expected, sizeof expected)) return FA_OK;
     }
   char searched[512] = "", subdirs[256] = "";
-  for (int r = 0; r < n_roots; r++) appendf(searched, sizeof searched, "%s%s", r ? ", " : "", roots[r]);
+  for (int r = 0; r < n_roots; r++)
+    appendf(searched, sizeof searched, "%s%s%s", r ? ", " : "", origins[r], roots[r]);
   for (const char *const *sub = info->family->subdirs; *sub; sub++)
     appendf(subdirs, sizeof subdirs, "%s%s/", *subdirs ? ", " : "", **sub ? *sub : ".");
   return fa_error_set(FA_ERR_IO, "data set %s (%s split) not found: expected the files %s in one "
-                      "directory. Searched the roots %s (--data_dir, $FASTADV_DATA, ./data, system), in each "
-                      "the subdirectories %s. %s is published at %s; put its files in one of these "
+                      "directory. Searched the roots %s, in each the subdirectories %s. %s is published at %s; put its files in one of these "
                       "directories or pass --data_dir.", info->name, split, expected, searched, subdirs,
                       info->name, info->family->published);
 }

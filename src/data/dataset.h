@@ -5,7 +5,7 @@
  * holds every file of the split wins):
  *   1. data_dir (the --data_dir flag), when not NULL
  *   2. $FASTADV_DATA
- *   3. ./data
+ *   3. ./data (relative to the working directory)
  *   4. /usr/share/datasets (Debian's dataset-* packages)
  * Inside each of these roots, per data set:
  *   cifar10*: cifar10/cifar-10-batches-bin/, cifar-10-batches-bin/, cifar10/, the root itself

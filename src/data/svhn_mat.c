@@ -62,8 +62,8 @@ static fa_status read_element(const uint8_t *buf, size_t len, size_t at, const c
     return fa_error_set(FA_ERR_FORMAT, "%s: %s declares %u bytes but only %zu remain: the file is "
                         "truncated or corrupt; download it again", source, what, e->nbytes, left);
   e->data = buf + at + 8;
-  size_t end = at + 8 + e->nbytes, padded = (end + 7) & ~(size_t)7;
-  /* compressed elements are not padded to 8 bytes */
+  size_t end = at + 8 + e->nbytes, padded = at + 8 + (((size_t)e->nbytes + 7) & ~(size_t)7);
+  /* payloads are padded to 8 bytes, except compressed ones */
   e->next = e->type == MI_COMPRESSED || padded > len ? end : padded;
   return FA_OK;
 }
