@@ -43,7 +43,7 @@ static void test_hostile(const char *dir) {
   CHECK_ERROR(fa_idx_read(path, &a), "long-idx", "trailing data");
 
   snprintf(path, sizeof path, "%s/zip-file", dir);
-  write_bytes(path, "PK\x03\x04 a zip archive", 20);
+  write_bytes(path, "PK\x03\x04 a zip archive", 19);
   CHECK_ERROR(fa_idx_read(path, &a), "zip-file", "not an IDX file");
 
   file[2] = 0x0d;  /* float values */
