@@ -95,13 +95,17 @@ static void request_prefetch(fa_loader *l) {
 }
 
 /* Takes the prefetched batch for the current state; 0 when the slot holds
- * no batch for it. */
+ * no batch for it, or the worker has not started it yet (then it is
+ * withdrawn and the caller builds it: never wait for a thread that the
+ * machine has not scheduled). */
 static int take_prefetched(fa_loader *l, float *x, int *y, int *n) {
   if (!l->has_thread) return 0;
   int taken = 0;
   pthread_mutex_lock(&l->lock);
-  if (l->slot != SLOT_EMPTY && l->slot_position == l->state.position &&
-      l->slot_counter == l->state.augment.counter) {
+  if (l->slot == SLOT_PENDING) {
+    l->slot = SLOT_EMPTY;
+  } else if (l->slot != SLOT_EMPTY && l->slot_position == l->state.position &&
+             l->slot_counter == l->state.augment.counter) {
     while (l->slot != SLOT_READY) pthread_cond_wait(&l->changed, &l->lock);
     *n = l->slot_n;
     memcpy(x, l->slot_x, (size_t)*n * l->image_floats * sizeof *x);
