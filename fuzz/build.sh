@@ -3,6 +3,7 @@
 # (clang and libclang-rt-14-dev: FASTADV_SETUP_EXTRA=1 scripts/setup.sh).
 # A target names the sources and libraries it needs in a comment line:
 #   fuzz-build: src/io/safetensors.c src/core/error.c -lcjson
+# (shell patterns like src/data/*.c are expanded).
 # Then run with a scratch corpus first (libFuzzer adds to the first directory):
 #   mkdir -p fuzz/out/corpus_safetensors && nice -n 19 fuzz/out/fuzz_safetensors fuzz/out/corpus_safetensors fuzz/corpus/safetensors
 set -eu
@@ -12,10 +13,8 @@ for target in fuzz/fuzz_*.c; do
   name=$(basename "$target" .c)
   deps=$(sed -n 's|^.*fuzz-build: *\([^*]*\).*|\1|p' "$target" | head -n 1)
   echo "building fuzz/out/$name"
-  set -f # deps is split into words, never globbed
   # shellcheck disable=SC2086
   clang -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -Isrc "$target" $deps -o "fuzz/out/$name"
-  set +f
 done
