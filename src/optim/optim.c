@@ -1,0 +1,176 @@
+/* SGD with momentum and Adam, as PyTorch 1.13 computes them: see optim.h.
+ * Each update is one pass over a parameter's floats, threaded on large
+ * tensors; every element is computed alone, so results do not depend on the
+ * thread count. */
+#include "optim/optim.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* below this many elements an update runs on one thread */
+#define PAR_MIN 32768
+/* the step count is a float32 whole number: exact below 2^24 */
+#define STEP_LIMIT 16777216.0f
+
+typedef enum { OPT_SGD, OPT_ADAM } opt_kind;
+
+/* One parameter and its state tensors (s1, s2 of its shape; s2 Adam only). */
+typedef struct {
+  fa_tensor *p;
+  fa_tensor *s1; /* SGD: momentum_buffer; Adam: exp_avg */
+  fa_tensor *s2; /* Adam: exp_avg_sq */
+} slot;
+
+struct fa_optimizer {
+  opt_kind kind;
+  float momentum;              /* SGD */
+  float beta1, beta2, eps;     /* Adam */
+  float weight_decay;
+  fa_store *state;
+  fa_tensor *step;             /* (1,) */
+  slot *slots;
+  int n_slots;
+};
+
+static bool trainable(const fa_tensor *t) { return t->requires_grad && t->grad; }
+
+/* The state tensor "<param>.<what>" of p's shape; NULL if there is no `what`. */
+static fa_status state_like(fa_store *state, const fa_tensor *p, const char *what, fa_tensor **out) {
+  *out = NULL;
+  if (!what) return FA_OK;
+  char name[1024];
+  if (snprintf(name, sizeof name, "%s.%s", p->name, what) >= (int)sizeof name)
+    return fa_error_set(FA_ERR_INVALID, "parameter name too long: %s", p->name);
+  *out = fa_store_new(state, name, p->ndim, p->shape);
+  return *out ? FA_OK : fa_error_code();
+}
+
+/* An optimiser over the trainable tensors of `params`, with state tensors
+ * "<param>.<s1>" and, if s2 is not NULL, "<param>.<s2>". */
+static fa_optimizer *optimizer_create(opt_kind kind, fa_store *params, const char *s1,
+                                      const char *s2) {
+  fa_optimizer *opt = calloc(1, sizeof *opt);
+  if (!opt) goto nomem;
+  opt->kind = kind;
+  opt->slots = calloc((size_t)fa_store_count(params) + 1, sizeof *opt->slots);
+  opt->state = fa_store_create();
+  if (!opt->slots || !opt->state) goto nomem;
+  for (int i = 0; i < fa_store_count(params); i++) {
+    fa_tensor *p = fa_store_get(params, i);
+    if (!trainable(p)) continue;
+    slot *sl = &opt->slots[opt->n_slots++];
+    sl->p = p;
+    if (state_like(opt->state, p, s1, &sl->s1) != FA_OK ||
+        state_like(opt->state, p, s2, &sl->s2) != FA_OK)
+      goto fail;
+  }
+  opt->step = fa_store_new(opt->state, "step", 1, (int[]){1});
+  if (!opt->step) goto fail;
+  return opt;
+nomem:
+  fa_error_set(FA_ERR_NOMEM, "out of memory creating an optimiser");
+fail:
+  fa_optimizer_destroy(opt);
+  return NULL;
+}
+
+static bool in_unit(float x) { return x >= 0.0f && x < 1.0f; }
+
+fa_optimizer *fa_sgd_create(fa_store *params, float momentum, float weight_decay) {
+  if (!in_unit(momentum) || !(weight_decay >= 0.0f && isfinite(weight_decay))) {
+    fa_error_set(FA_ERR_INVALID, "SGD needs momentum in [0, 1) and weight decay >= 0, not %g and %g",
+                 momentum, weight_decay);
+    return NULL;
+  }
+  fa_optimizer *opt = optimizer_create(OPT_SGD, params, "momentum_buffer", NULL);
+  if (!opt) return NULL;
+  opt->momentum = momentum;
+  opt->weight_decay = weight_decay;
+  return opt;
+}
+
+fa_optimizer *fa_adam_create(fa_store *params, float beta1, float beta2, float eps,
+                             float weight_decay) {
+  if (!in_unit(beta1) || !in_unit(beta2) || !(eps > 0.0f && isfinite(eps)) ||
+      !(weight_decay >= 0.0f && isfinite(weight_decay))) {
+    fa_error_set(FA_ERR_INVALID,
+                 "Adam needs betas in [0, 1), eps > 0 and weight decay >= 0, not %g, %g, %g and %g",
+                 beta1, beta2, eps, weight_decay);
+    return NULL;
+  }
+  fa_optimizer *opt = optimizer_create(OPT_ADAM, params, "exp_avg", "exp_avg_sq");
+  if (!opt) return NULL;
+  opt->beta1 = beta1;
+  opt->beta2 = beta2;
+  opt->eps = eps;
+  opt->weight_decay = weight_decay;
+  return opt;
+}
+
+void fa_optimizer_destroy(fa_optimizer *opt) {
+  if (!opt) return;
+  fa_store_destroy(opt->state);
+  free(opt->slots);
+  free(opt);
+}
+
+fa_store *fa_optimizer_state(const fa_optimizer *opt) { return opt->state; }
+
+long fa_optimizer_steps(const fa_optimizer *opt) { return (long)opt->step->data[0]; }
+
+/* p (n), g (n), buf (n): buf = momentum * buf + d with d = g + wd * p, then
+ * p -= lr * buf. The buffer starts at zero, so the first step sets it to d,
+ * as PyTorch does. */
+static void sgd_update(size_t n, float *restrict p, const float *restrict g,
+                       float *restrict buf, float lr, float momentum, float wd) {
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+  for (size_t i = 0; i < n; i++) {
+    float d = g[i] + wd * p[i];
+    buf[i] = momentum * buf[i] + d;
+    p[i] -= lr * buf[i];
+  }
+}
+
+/* p (n), g (n), m (n), v (n): the Adam moments of d = g + wd * p, then
+ * p -= step_size * m / (sqrt(v) / bc2_sqrt + eps). */
+static void adam_update(size_t n, float *restrict p, const float *restrict g, float *restrict m,
+                        float *restrict v, const fa_optimizer *opt, float step_size,
+                        float bc2_sqrt) {
+  const float beta1 = opt->beta1, beta2 = opt->beta2, eps = opt->eps, wd = opt->weight_decay;
+  const float one_m_beta1 = (float)(1.0 - (double)beta1), one_m_beta2 = (float)(1.0 - (double)beta2);
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+  for (size_t i = 0; i < n; i++) {
+    float d = g[i] + wd * p[i];
+    float mi = beta1 * m[i] + one_m_beta1 * d;
+    float vi = beta2 * v[i] + one_m_beta2 * d * d;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
+  }
+}
+
+fa_status fa_optimizer_step(fa_optimizer *opt, float lr) {
+  if (!(lr >= 0.0f && isfinite(lr)))
+    return fa_error_set(FA_ERR_INVALID, "the learning rate must be finite and >= 0, not %g", lr);
+  float steps = opt->step->data[0];
+  if (!(steps >= 0.0f && steps < STEP_LIMIT && steps == floorf(steps)))
+    return fa_error_set(FA_ERR_INVALID,
+                        "the optimiser's step count %g is not a whole number in [0, 2^24): "
+                        "was its state restored from a damaged checkpoint?", steps);
+  double step = steps + 1.0;
+  /* PyTorch computes the bias corrections in double from the float step */
+  double step_size = lr / (1.0 - pow(opt->beta1, step));
+  double bc2_sqrt = sqrt(1.0 - pow(opt->beta2, step));
+  for (int i = 0; i < opt->n_slots; i++) {
+    const slot *sl = &opt->slots[i];
+    if (opt->kind == OPT_SGD)
+      sgd_update(sl->p->numel, sl->p->data, sl->p->grad->data, sl->s1->data, lr, opt->momentum,
+                 opt->weight_decay);
+    else
+      adam_update(sl->p->numel, sl->p->data, sl->p->grad->data, sl->s1->data, sl->s2->data, opt,
+                  (float)step_size, (float)bc2_sqrt);
+  }
+  opt->step->data[0] = (float)step;
+  return FA_OK;
+}

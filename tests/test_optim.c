@@ -1,0 +1,263 @@
+/* Optimisers and learning-rate schedules against PyTorch float64 references
+ * (tests/fixtures/optim.safetensors, made by scripts/gen_optim_fixtures.py):
+ * every step of SGD and Adam with weight decay and changing learning rates,
+ * relative error <= 1e-6; only trainable tensors updated; a large tensor
+ * (the threaded path) updated exactly as its small tile; state saved and
+ * restored into a fresh optimiser resumes bit for bit; the schedules at every
+ * iteration of several runs. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/safetensors.h"
+#include "optim/optim.h"
+#include "optim/schedule.h"
+#include "testlib.h"
+
+#define TOL 1e-6
+#define STEPS 6
+#define N_PARAMS 4
+#define TILES 700 /* "tiled" = conv.weight (54 floats) 700 times: above the threaded size */
+
+static const struct {
+  const char *name;
+  int ndim, shape[4];
+} PARAMS[N_PARAMS] = {
+    {"conv.weight", 4, {2, 3, 3, 3}}, {"fc.weight", 2, {4, 5}}, {"bn.bias", 1, {6}}, {"scale", 1, {1}}};
+
+static fa_st_file *fixtures;
+static double worst[2]; /* per optimiser case: the largest relative error seen */
+
+static const fa_st_tensor *fixture(const char *fmt, const char *a, const char *b, int k) {
+  char key[256];
+  snprintf(key, sizeof key, fmt, a, b, k);
+  const fa_st_tensor *st = fa_st_find(fixtures, key);
+  if (!st) {
+    fprintf(stderr, "fixture %s missing\n", key);
+    exit(1);
+  }
+  return st;
+}
+
+/* Copies "<case>.<param>.<what><k>" (k < 0: no index) into out as float32. */
+static void load(const char *c, const char *param, const char *what, int k, float *out) {
+  char fmt[64];
+  snprintf(fmt, sizeof fmt, k < 0 ? "%%s.%%s.%s" : "%%s.%%s.%s%%d", what);
+  const fa_st_tensor *st = fixture(fmt, c, param, k);
+  if (fa_st_copy(fixtures, st->name, FA_DTYPE_F32, st->ndim, st->shape, out) != FA_OK) {
+    fprintf(stderr, "%s\n", fa_error_message());
+    exit(1);
+  }
+}
+
+static void expect(int ci, const char *c, const char *param, const char *what, int k,
+                   const fa_tensor *got) {
+  char fmt[64];
+  snprintf(fmt, sizeof fmt, k < 0 ? "%%s.%%s.%s" : "%%s.%%s.%s%%d", what);
+  const fa_st_tensor *st = fixture(fmt, c, param, k);
+  FA_CHECK(got != NULL, "%s: no tensor", st->name);
+  if (!got) return;
+  FA_CHECK(st->nbytes == got->numel * sizeof(double), "%s: size", st->name);
+  double err = fa_test_rel_err(got->data, (const double *)st->data, got->numel);
+  FA_CHECK(err <= TOL, "%s: relative error %.3g", st->name, err);
+  if (err > worst[ci]) worst[ci] = err;
+}
+
+/* The fixture's parameters, a large "tiled" one, a frozen parameter (with a
+ * gradient but requires_grad off) and a buffer, the last two filled with 7s. */
+static fa_store *make_store(const char *c) {
+  fa_store *s = fa_store_create();
+  for (int i = 0; i < N_PARAMS; i++) {
+    fa_tensor *p = fa_store_param(s, PARAMS[i].name, PARAMS[i].ndim, PARAMS[i].shape);
+    load(c, PARAMS[i].name, "init", -1, p->data);
+  }
+  fa_tensor *tiled = fa_store_param(s, "tiled", 2, (int[]){TILES, 54});
+  for (int t = 0; t < TILES; t++) load(c, "conv.weight", "init", -1, tiled->data + 54 * t);
+  fa_tensor *frozen = fa_store_param(s, "frozen.weight", 1, (int[]){5});
+  frozen->requires_grad = false;
+  fa_tensor *buffer = fa_store_new(s, "bn.running_mean", 1, (int[]){5});
+  for (int i = 0; i < 5; i++) frozen->data[i] = frozen->grad->data[i] = buffer->data[i] = 7.0f;
+  return s;
+}
+
+static void set_grads(fa_store *s, const char *c, int k) {
+  for (int i = 0; i < N_PARAMS; i++)
+    load(c, PARAMS[i].name, "grad", k, fa_store_find(s, PARAMS[i].name)->grad->data);
+  fa_tensor *tiled = fa_store_find(s, "tiled");
+  for (int t = 0; t < TILES; t++) load(c, "conv.weight", "grad", k, tiled->grad->data + 54 * t);
+}
+
+static float lr_of(const char *c, int k) {
+  const fa_st_tensor *st = fixture("%s.lr%s", c, "", 0);
+  return (float)((const double *)st->data)[k];
+}
+
+static fa_optimizer *make_opt(const char *c, fa_store *s) {
+  if (strcmp(c, "sgd") == 0) return fa_sgd_create(s, 0.9f, 0.05f);
+  return fa_adam_create(s, 0.9f, 0.999f, 1e-8f, 0.05f);
+}
+
+static void check_untouched(fa_store *s, fa_optimizer *opt) {
+  for (int i = 0; i < 5; i++) {
+    FA_CHECK(fa_store_find(s, "frozen.weight")->data[i] == 7.0f, "a frozen parameter changed");
+    FA_CHECK(fa_store_find(s, "bn.running_mean")->data[i] == 7.0f, "a buffer changed");
+  }
+  fa_store *state = fa_optimizer_state(opt);
+  for (int i = 0; i < fa_store_count(state); i++) {
+    const char *name = fa_store_get(state, i)->name;
+    FA_CHECK(strncmp(name, "frozen", 6) != 0 && strncmp(name, "bn.running", 10) != 0,
+             "state %s for a tensor that is not trained", name);
+  }
+}
+
+static void test_against_pytorch(int ci, const char *c, const char *const *state_names, int n_state) {
+  fa_store *s = make_store(c);
+  fa_optimizer *opt = make_opt(c, s);
+  FA_CHECK(opt != NULL, "%s: %s", c, fa_error_message());
+  fa_store *state = fa_optimizer_state(opt);
+  FA_CHECK(fa_store_count(state) == (N_PARAMS + 1) * n_state + 1, "%s: %d state tensors", c,
+           fa_store_count(state));
+  for (int k = 0; k < STEPS; k++) {
+    set_grads(s, c, k);
+    FA_CHECK(fa_optimizer_step(opt, lr_of(c, k)) == FA_OK, "%s", fa_error_message());
+    for (int i = 0; i < N_PARAMS; i++) expect(ci, c, PARAMS[i].name, "after", k, fa_store_find(s, PARAMS[i].name));
+    const fa_tensor *conv = fa_store_find(s, "conv.weight"), *tiled = fa_store_find(s, "tiled");
+    for (int t = 0; t < TILES; t++)
+      FA_CHECK(memcmp(tiled->data + 54 * t, conv->data, 54 * sizeof(float)) == 0,
+               "%s step %d: tile %d differs from conv.weight", c, k, t);
+  }
+  FA_CHECK(fa_optimizer_steps(opt) == STEPS, "%s: %ld steps", c, fa_optimizer_steps(opt));
+  for (int i = 0; i < N_PARAMS; i++)
+    for (int j = 0; j < n_state; j++) {
+      char name[128];
+      snprintf(name, sizeof name, "%s.%s", PARAMS[i].name, state_names[j]);
+      expect(ci, c, PARAMS[i].name, state_names[j], -1, fa_store_find(state, name));
+    }
+  check_untouched(s, opt);
+  fa_optimizer_destroy(opt);
+  fa_store_destroy(s);
+}
+
+/* Copies every tensor of `from` into the tensor of the same name in `to`. */
+static void copy_by_name(fa_store *to, const fa_store *from) {
+  for (int i = 0; i < fa_store_count(from); i++) {
+    const fa_tensor *src = fa_store_get(from, i);
+    fa_tensor *dst = fa_store_find(to, src->name);
+    FA_CHECK(dst && dst->numel == src->numel, "no tensor %s to restore into", src->name);
+    if (dst && dst->numel == src->numel) memcpy(dst->data, src->data, src->numel * sizeof(float));
+  }
+}
+
+/* Three steps, a snapshot of parameters and state, three more steps; then a
+ * fresh store and optimiser restored from the snapshot take the same three
+ * steps and must end bit-identical. */
+static void test_resume(const char *c) {
+  fa_store *s = make_store(c), *snap_params = make_store(c), *resumed = make_store(c);
+  fa_optimizer *opt = make_opt(c, s), *snap_opt = make_opt(c, snap_params);
+  for (int k = 0; k < STEPS; k++) {
+    if (k == STEPS / 2) {
+      copy_by_name(snap_params, s);
+      copy_by_name(fa_optimizer_state(snap_opt), fa_optimizer_state(opt));
+    }
+    set_grads(s, c, k);
+    fa_optimizer_step(opt, lr_of(c, k));
+  }
+  copy_by_name(resumed, snap_params);
+  fa_optimizer *opt2 = make_opt(c, resumed);
+  copy_by_name(fa_optimizer_state(opt2), fa_optimizer_state(snap_opt));
+  FA_CHECK(fa_optimizer_steps(opt2) == STEPS / 2, "%s: resumed at step %ld", c, fa_optimizer_steps(opt2));
+  for (int k = STEPS / 2; k < STEPS; k++) {
+    set_grads(resumed, c, k);
+    fa_optimizer_step(opt2, lr_of(c, k));
+  }
+  for (int i = 0; i < fa_store_count(s); i++) {
+    const fa_tensor *a = fa_store_get(s, i), *b = fa_store_find(resumed, a->name);
+    FA_CHECK(memcmp(a->data, b->data, a->numel * sizeof(float)) == 0, "%s: resumed %s differs", c, a->name);
+  }
+  fa_store *st1 = fa_optimizer_state(opt), *st2 = fa_optimizer_state(opt2);
+  for (int i = 0; i < fa_store_count(st1); i++) {
+    const fa_tensor *a = fa_store_get(st1, i), *b = fa_store_find(st2, a->name);
+    FA_CHECK(memcmp(a->data, b->data, a->numel * sizeof(float)) == 0, "%s: resumed state %s differs", c, a->name);
+  }
+  fa_optimizer_destroy(opt);
+  fa_optimizer_destroy(snap_opt);
+  fa_optimizer_destroy(opt2);
+  fa_store_destroy(s);
+  fa_store_destroy(snap_params);
+  fa_store_destroy(resumed);
+}
+
+static void test_misuse(void) {
+  fa_store *s = make_store("sgd");
+  FA_CHECK(fa_sgd_create(s, 1.0f, 0.0f) == NULL, "momentum 1 accepted");
+  FA_CHECK(fa_sgd_create(s, 0.9f, -1.0f) == NULL, "negative weight decay accepted");
+  FA_CHECK(fa_adam_create(s, 0.9f, 0.999f, 0.0f, 0.0f) == NULL, "eps 0 accepted");
+  FA_CHECK(fa_adam_create(s, 0.9f, NAN, 1e-8f, 0.0f) == NULL, "beta2 NaN accepted");
+  fa_optimizer *opt = fa_sgd_create(s, 0.9f, 0.0f);
+  set_grads(s, "sgd", 0);
+  float before = fa_store_find(s, "scale")->data[0];
+  FA_CHECK(fa_optimizer_step(opt, NAN) == FA_ERR_INVALID, "NaN learning rate accepted");
+  FA_CHECK(fa_optimizer_step(opt, -0.1f) == FA_ERR_INVALID, "negative learning rate accepted");
+  fa_store_find(fa_optimizer_state(opt), "step")->data[0] = 1.5f;
+  FA_CHECK(fa_optimizer_step(opt, 0.1f) == FA_ERR_INVALID, "step count 1.5 accepted");
+  FA_CHECK(strstr(fa_error_message(), "step count") != NULL, "message: %s", fa_error_message());
+  FA_CHECK(fa_store_find(s, "scale")->data[0] == before, "a failed step changed a parameter");
+  fa_optimizer_destroy(opt);
+  fa_store_destroy(s);
+}
+
+static const struct {
+  fa_lr_schedule kind;
+  const char *name;
+  int epochs, batches;
+  float lr_max;
+} SCHEDULES[] = {
+    {FA_SCHEDULE_CYCLIC, "cyclic", 30, 7, 0.2f},      {FA_SCHEDULE_CYCLIC, "cyclic", 7, 5, 0.05f},
+    {FA_SCHEDULE_CYCLIC, "cyclic", 1, 3, 0.2f},       {FA_SCHEDULE_CYCLIC, "cyclic", 5, 4, 0.3f},
+    {FA_SCHEDULE_CYCLIC, "cyclic", 3, 2, 0.15f},      {FA_SCHEDULE_PIECEWISE, "piecewise", 30, 7, 0.2f},
+    {FA_SCHEDULE_PIECEWISE, "piecewise", 7, 5, 0.05f}, {FA_SCHEDULE_PIECEWISE, "piecewise", 1, 3, 0.2f},
+    {FA_SCHEDULE_PIECEWISE, "piecewise", 4, 8, 0.1f},
+};
+
+static void test_schedules(void) {
+  double worst_sched = 0;
+  int exact = 0, total = 0;
+  for (size_t c = 0; c < sizeof SCHEDULES / sizeof SCHEDULES[0]; c++) {
+    char key[128];
+    snprintf(key, sizeof key, "sched.%s.%d.%d.lr", SCHEDULES[c].name, SCHEDULES[c].epochs, SCHEDULES[c].batches);
+    const fa_st_tensor *st = fixture("%s%s", key, "", 0);
+    const double *ref = st->data;
+    int n = SCHEDULES[c].batches, j = 0;
+    FA_CHECK(st->nbytes == sizeof(double) * (size_t)(1 + SCHEDULES[c].epochs * n), "%s: size", key);
+    for (int epoch = 0; epoch <= SCHEDULES[c].epochs; epoch++)
+      for (int i = 0; i < (epoch == 0 ? 1 : n); i++, j++) {
+        double t = fa_epoch_fraction(epoch, i, n);
+        float lr = fa_lr_at(SCHEDULES[c].kind, SCHEDULES[c].lr_max, SCHEDULES[c].epochs, t);
+        double err = ref[j] == 0 ? fabs(lr) : fabs(lr - ref[j]) / fabs(ref[j]);
+        FA_CHECK(err <= TOL, "%s: epoch %d batch %d: %.9g, numpy %.9g", key, epoch, i, lr, ref[j]);
+        if (err > worst_sched) worst_sched = err;
+        exact += lr == (float)ref[j];
+        total++;
+      }
+  }
+  printf("schedules: %d iterations, worst relative error %.3g, %d equal to numpy's value in float32\n",
+         total, worst_sched, exact);
+}
+
+int main(void) {
+  fixtures = fa_st_open(fa_test_source_path("tests/fixtures/optim.safetensors"));
+  if (!fixtures) {
+    fprintf(stderr, "%s\n", fa_error_message());
+    return 1;
+  }
+  const char *sgd_state[] = {"momentum_buffer"}, *adam_state[] = {"exp_avg", "exp_avg_sq"};
+  test_against_pytorch(0, "sgd", sgd_state, 1);
+  test_against_pytorch(1, "adam", adam_state, 2);
+  printf("worst relative error against PyTorch float64: sgd %.3g, adam %.3g\n", worst[0], worst[1]);
+  test_resume("sgd");
+  test_resume("adam");
+  test_misuse();
+  test_schedules();
+  fa_st_close(fixtures);
+  return fa_test_exit();
+}
