@@ -1,0 +1,211 @@
+#include "io/metrics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "io/progress.h"
+
+struct fa_metrics {
+  FILE *jsonl, *log, *echo;
+  char *jsonl_path, *log_path;
+  struct timespec start;
+  bool write_failed;
+};
+
+static const char *const reserved_keys[] = {"iteration", "epoch", "time_s"};
+
+static double seconds_since(const struct timespec *start) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (double)(now.tv_sec - start->tv_sec) + 1e-9 * (double)(now.tv_nsec - start->tv_nsec);
+}
+
+static char *path_join(const char *dir, const char *name, const char *ext) {
+  size_t len = strlen(dir) + strlen(name) + strlen(ext) + 2;
+  char *s = malloc(len);
+  if (s) snprintf(s, len, "%s/%s%s", dir, name, ext);
+  return s;
+}
+
+static FILE *open_append(const char *path) {
+  FILE *fp = fopen(path, "a");
+  if (!fp) fa_error_set(FA_ERR_IO, "cannot open %s for writing: %s; check that the directory is writable", path,
+                        strerror(errno));
+  return fp;
+}
+
+fa_metrics *fa_metrics_open(const char *dir, const char *run_name, FILE *echo) {
+  if (!*run_name || strchr(run_name, '/')) {
+    fa_error_set(FA_ERR_INVALID, "run name \"%s\" cannot name a file: it must be non-empty and have no '/'",
+                 run_name);
+    return NULL;
+  }
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    fa_error_set(FA_ERR_IO, "cannot create the log directory %s: %s", dir, strerror(errno));
+    return NULL;
+  }
+  fa_metrics *m = calloc(1, sizeof *m);
+  if (!m || !(m->jsonl_path = path_join(dir, run_name, ".jsonl")) || !(m->log_path = path_join(dir, run_name, ".log"))) {
+    fa_error_set(FA_ERR_NOMEM, "out of memory opening the metrics of run %s", run_name);
+    fa_metrics_close(m);
+    return NULL;
+  }
+  m->echo = echo;
+  clock_gettime(CLOCK_MONOTONIC, &m->start);
+  if (!(m->jsonl = open_append(m->jsonl_path)) || !(m->log = open_append(m->log_path))) {
+    fa_metrics_close(m);
+    return NULL;
+  }
+  return m;
+}
+
+fa_status fa_metrics_close(fa_metrics *m) {
+  if (!m) return FA_OK;
+  bool failed = m->write_failed;
+  if (m->jsonl && fclose(m->jsonl) != 0) failed = true;
+  if (m->log && fclose(m->log) != 0) failed = true;
+  fa_status st = failed ? fa_error_set(FA_ERR_IO, "could not write all metrics to %s and %s (disk full?)",
+                                       m->jsonl_path, m->log_path)
+                        : FA_OK;
+  free(m->jsonl_path);
+  free(m->log_path);
+  free(m);
+  return st;
+}
+
+/* Flushes a file after a report; remembers and reports a failure. */
+static fa_status finish_write(fa_metrics *m, FILE *fp, const char *path) {
+  if (fflush(fp) == 0 && !ferror(fp)) return FA_OK;
+  m->write_failed = true;
+  return fa_error_set(FA_ERR_IO, "cannot write to %s: %s; check the free disk space", path, strerror(errno));
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+static void json_string(FILE *fp, const char *s) {
+  fputc('"', fp);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') fprintf(fp, "\\%c", c);
+    else if (c < 0x20) fprintf(fp, "\\u%04x", c);
+    else fputc(c, fp);
+  }
+  fputc('"', fp);
+}
+
+/* The shortest of %.15g, %.16g, %.17g that reads back exactly; null for
+ * NaN and Inf. */
+static void json_number(FILE *fp, double v) {
+  if (!isfinite(v)) {
+    fputs("null", fp);
+    return;
+  }
+  char buf[32];
+  for (int digits = 15; digits <= 17; digits++) {
+    snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (strtod(buf, NULL) == v) break;
+  }
+  fputs(buf, fp);
+}
+
+/* ------------------------------------------------------------- log lines */
+
+/* Writes "[YYYY-MM-DD HH:MM:SS] <text>\n" to the log and the echo. */
+static fa_status log_line(fa_metrics *m, const char *text) {
+  char stamp[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  localtime_r(&now, &tm);
+  strftime(stamp, sizeof stamp, "[%Y-%m-%d %H:%M:%S] ", &tm);
+  fprintf(m->log, "%s%s\n", stamp, text);
+  fa_status st = finish_write(m, m->log, m->log_path);
+  if (m->echo) {
+    /* on a terminal, clear a progress bar drawn on the current line */
+    fprintf(m->echo, "%s%s%s\n", fa_progress_is_terminal(m->echo) ? "\r\033[K" : "", stamp, text);
+    fflush(m->echo);
+  }
+  return st;
+}
+
+static void append(char *buf, size_t len, size_t *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t len, size_t *at, const char *fmt, ...) {
+  if (*at >= len) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(buf + *at, len - *at, fmt, ap);
+  va_end(ap);
+  if (k > 0) *at += (size_t)k;
+}
+
+/* "1-200: [train] loss 2.303, acc 10.00%  [test] acc_clean 10.16% (0.21m)" */
+static void format_report(char *buf, size_t len, long iteration, int epoch, int n, const char *const *keys,
+                          const double *values, double minutes) {
+  size_t at = 0;
+  append(buf, len, &at, "%d-%ld:", epoch, iteration);
+  const char *section = NULL;
+  size_t section_len = 0;
+  for (int i = 0; i < n; i++) {
+    const char *dot = strchr(keys[i], '.');
+    size_t slen = dot ? (size_t)(dot - keys[i]) : 0;
+    const char *name = dot ? dot + 1 : keys[i];
+    bool same = i > 0 && slen == section_len && (slen == 0 || strncmp(keys[i], section, slen) == 0);
+    if (same) append(buf, len, &at, ",");
+    else if (slen) append(buf, len, &at, "%s[%.*s]", i ? "  " : " ", (int)slen, keys[i]);
+    section = keys[i];
+    section_len = slen;
+    if (strstr(name, "acc") && isfinite(values[i])) append(buf, len, &at, " %s %.2f%%", name, 100 * values[i]);
+    else append(buf, len, &at, " %s %.4g", name, values[i]);
+  }
+  append(buf, len, &at, " (%.2fm)", minutes);
+}
+
+static fa_status check_keys(int n, const char *const *keys, int n_shown) {
+  if (n < 0 || n_shown < 0 || n_shown > n)
+    return fa_error_set(FA_ERR_INVALID, "metrics report: %d values with %d shown; need 0 <= shown <= values", n,
+                        n_shown);
+  for (int i = 0; i < n; i++) {
+    if (!keys[i] || !*keys[i]) return fa_error_set(FA_ERR_INVALID, "metrics report: key %d is empty", i);
+    for (size_t r = 0; r < sizeof reserved_keys / sizeof *reserved_keys; r++)
+      if (strcmp(keys[i], reserved_keys[r]) == 0)
+        return fa_error_set(FA_ERR_INVALID, "metrics report: \"%s\" is written by the metrics file itself", keys[i]);
+    for (int j = 0; j < i; j++)
+      if (strcmp(keys[i], keys[j]) == 0)
+        return fa_error_set(FA_ERR_INVALID, "metrics report: key \"%s\" appears twice", keys[i]);
+  }
+  return FA_OK;
+}
+
+fa_status fa_metrics_report(fa_metrics *m, long iteration, int epoch, int n, const char *const *keys,
+                            const double *values, int n_shown) {
+  fa_status st = check_keys(n, keys, n_shown);
+  if (st) return st;
+  double elapsed = seconds_since(&m->start);
+  fprintf(m->jsonl, "{\"iteration\": %ld, \"epoch\": %d, \"time_s\": ", iteration, epoch);
+  json_number(m->jsonl, round(elapsed * 1000) / 1000);
+  for (int i = 0; i < n; i++) {
+    fputs(", ", m->jsonl);
+    json_string(m->jsonl, keys[i]);
+    fputs(": ", m->jsonl);
+    json_number(m->jsonl, values[i]);
+  }
+  fputs("}\n", m->jsonl);
+  st = finish_write(m, m->jsonl, m->jsonl_path);
+  char line[2048];
+  format_report(line, sizeof line, iteration, epoch, n_shown, keys, values, elapsed / 60);
+  fa_status st_log = log_line(m, line);
+  return st ? st : st_log;
+}
+
+fa_status fa_metrics_log(fa_metrics *m, const char *fmt, ...) {
+  char line[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  return log_line(m, line);
+}

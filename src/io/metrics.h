@@ -1,0 +1,46 @@
+/* A run's metrics: a machine-readable JSON-lines file and a human log.
+ *
+ * <dir>/<run>.jsonl gets one JSON object per report, on one line:
+ *   {"iteration": 200, "epoch": 1, "time_s": 12.5, "train.loss": 2.303, ...}
+ * with the caller's keys in the order given. Numbers are written with the
+ * fewest digits that read back to the same double. NaN and +-Inf, which
+ * JSON cannot hold, are written as null, so every line stays valid JSON
+ * (a reader sees a missing number, never a parse error).
+ *
+ * <dir>/<run>.log gets the human lines, in the style of the paper's
+ * train.py, each prefixed with the local time "[YYYY-MM-DD HH:MM:SS] ":
+ *   1-200: [train] loss 2.303, acc 10.00%  [test] acc_clean 10.16%, cos_x_eta 0.8123 (0.21m)
+ * A key "section.name" goes under "[section]"; keys without a section come
+ * first, unbracketed. A value whose name contains "acc" is printed as a
+ * percentage with 2 decimals, others with 4 significant digits; the time
+ * since the file was opened ends the line, in minutes. The same lines go to
+ * `echo` (stdout in the program) when it is not NULL.
+ *
+ * Both files are opened for appending (a resumed run continues them) and
+ * flushed after every report, so a crash loses nothing already reported. */
+#ifndef FA_IO_METRICS_H
+#define FA_IO_METRICS_H
+
+#include <stdio.h>
+
+#include "core/error.h"
+
+typedef struct fa_metrics fa_metrics;
+
+/* Opens the two files for run `run_name` in `dir` (created if missing,
+ * one level). NULL and a message on failure. */
+fa_metrics *fa_metrics_open(const char *dir, const char *run_name, FILE *echo);
+/* Closes the files; an error if the last writes could not be completed. */
+fa_status fa_metrics_close(fa_metrics *m);
+
+/* One report of n named numbers. Keys must be unique, non-empty and not
+ * "iteration", "epoch" or "time_s". The JSON line holds all n; the log
+ * line shows the first n_shown (n_shown <= n: per-filter norms, say, can
+ * go to the JSON file only). */
+fa_status fa_metrics_report(fa_metrics *m, long iteration, int epoch, int n, const char *const *keys,
+                            const double *values, int n_shown);
+
+/* A free-form human line (final results, warnings) to the log and echo. */
+fa_status fa_metrics_log(fa_metrics *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
