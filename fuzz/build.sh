@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 mkdir -p fuzz/out
 for target in fuzz/fuzz_*.c; do
   name=$(basename "$target" .c)
-  deps=$(sed -n 's|^.*fuzz-build: *\([^*]*\).*|\1|p' "$target" | head -n 1)
+  deps=$(sed -n 's|^.*fuzz-build: *||p' "$target" | head -n 1 | sed 's|\*/.*$||')
   echo "building fuzz/out/$name"
   # shellcheck disable=SC2086
   clang -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \

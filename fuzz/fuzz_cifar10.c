@@ -1,5 +1,5 @@
 /* libFuzzer target: the CIFAR-10 batch reader on arbitrary bytes. */
-/* fuzz-build: src/data/*.c src/core/error.c src/core/rng.c -lz -lm -lpthread */
+// fuzz-build: src/data/*.c src/core/error.c src/core/rng.c -lz -lm -lpthread
 #include <stdlib.h>
 
 #include "data/cifar10.h"

@@ -1,5 +1,5 @@
 /* libFuzzer target: the IDX reader (plain and gzip) on arbitrary bytes. */
-/* fuzz-build: src/data/*.c src/core/error.c src/core/rng.c -lz -lm -lpthread */
+// fuzz-build: src/data/*.c src/core/error.c src/core/rng.c -lz -lm -lpthread
 #include <stdlib.h>
 
 #include "data/idx.h"

@@ -1,5 +1,5 @@
 /* libFuzzer target: the SVHN MAT-file reader on arbitrary bytes. */
-/* fuzz-build: src/data/*.c src/core/error.c src/core/rng.c -lz -lm -lpthread */
+// fuzz-build: src/data/*.c src/core/error.c src/core/rng.c -lz -lm -lpthread
 #include <stdlib.h>
 
 #include "data/svhn_mat.h"
