@@ -17,7 +17,6 @@ g1 = grad_x CE(model(x)), g2 = grad_x CE(model(x + eta)), both with
 create_graph (double backpropagation), and the running statistics after the
 three forward passes (order: g1, CE, g2).
 """
-import math
 import os
 import sys
 
@@ -28,6 +27,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_py  # noqa: E402
+from fixture_common import fill_hashed  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
 WIDTH, BATCH, CLASSES, EPS, LAM = 8, 4, 10, 8 / 255, 0.2
@@ -69,34 +69,6 @@ class PreActResNet18(nn.Module):
         return self.linear(F.avg_pool2d(out, 4).flatten(1))
 
 
-def hash_uniform(name, n):
-    """n values in [-1, 1) from lowbias32 of (fnv1a(name) + i * golden); exact in C too."""
-    key = 2166136261
-    for b in name.encode():
-        key = ((key ^ b) * 16777619) & 0xFFFFFFFF
-    x = (key + np.arange(n, dtype=np.uint64) * 0x9E3779B9) & 0xFFFFFFFF
-    x ^= x >> 16
-    x = (x * 0x7FEB352D) & 0xFFFFFFFF
-    x ^= x >> 15
-    x = (x * 0x846CA68B) & 0xFFFFFFFF
-    x ^= x >> 16
-    return (x >> 8).astype(np.float64) / 16777216.0 * 2.0 - 1.0
-
-
-def hashed_value(name, shape):
-    """The test's weights: the paper's init scale, deterministic values."""
-    u = hash_uniform(name, int(np.prod(shape)))
-    if len(shape) == 4:
-        v = u * math.sqrt(3) * math.sqrt(2.0 / (shape[2] * shape[3] * shape[0]))
-    elif len(shape) == 2:
-        v = u * math.sqrt(3) * math.sqrt(2.0 / shape[1])
-    elif name.endswith(".weight"):
-        v = 1.0 + 0.1 * u
-    else:
-        v = 0.1 * u
-    return torch.tensor(v.astype(np.float32).astype(np.float64).reshape(shape))
-
-
 def input_grad(model, x, y):
     d = torch.zeros_like(x, requires_grad=True)
     loss = F.cross_entropy(model(x + d), y)
@@ -110,10 +82,8 @@ def cos_per_example(a, b):
 
 def main(out_dir):
     model = PreActResNet18(WIDTH, CLASSES).train()
+    fill_hashed(model)
     params = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, p in params.items():
-            p.copy_(hashed_value(name, tuple(p.shape)))
     rng = np.random.default_rng(2020)
     f32 = lambda a: torch.tensor(a.astype(np.float32).astype(np.float64))  # noqa: E731
     x = f32(rng.uniform(0, 1, (BATCH, 3, 32, 32)))

@@ -20,31 +20,6 @@
 
 static fa_st_file *fixture;
 
-/* The fixture's weights: lowbias32 of (fnv1a(name) + i * golden), scaled as
- * the paper's init (the same formula as the generator). */
-static void fill_hashed(fa_tensor *t) {
-  uint32_t key = 2166136261u;
-  for (const char *c = t->name; *c; c++) key = (key ^ (uint8_t)*c) * 16777619u;
-  for (size_t i = 0; i < t->numel; i++) {
-    uint32_t x = key + (uint32_t)i * 0x9E3779B9u;
-    x ^= x >> 16;
-    x *= 0x7FEB352Du;
-    x ^= x >> 15;
-    x *= 0x846CA68Bu;
-    x ^= x >> 16;
-    double u = (double)(x >> 8) / 16777216.0 * 2.0 - 1.0, v;
-    if (t->ndim == 4)
-      v = u * sqrt(3.0) * sqrt(2.0 / (t->shape[2] * t->shape[3] * t->shape[0]));
-    else if (t->ndim == 2)
-      v = u * sqrt(3.0) * sqrt(2.0 / t->shape[1]);
-    else if (strcmp(t->name + strlen(t->name) - 7, ".weight") == 0)
-      v = 1.0 + 0.1 * u;
-    else
-      v = 0.1 * u;
-    t->data[i] = (float)v;
-  }
-}
-
 static fa_tensor *load(const char *name, int ndim, const int *shape) {
   int64_t s64[4];
   for (int i = 0; i < ndim; i++) s64[i] = shape[i];
@@ -93,7 +68,7 @@ int main(void) {
   fa_model_init(model, &init); /* running statistics 0 and 1; the weights are replaced below */
   for (int i = 0; i < fa_store_count(store); i++) {
     fa_tensor *t = fa_store_get(store, i);
-    if (t->requires_grad) fill_hashed(t);
+    if (t->requires_grad) fa_test_fill_hashed(t);
   }
   fa_arena *arena = fa_arena_create((size_t)4 << 30);
   fa_arena_set_current(arena);

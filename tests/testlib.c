@@ -1,8 +1,11 @@
 #include "testlib.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/tensor.h"
 
 int fa_test_failures = 0;
 int fa_test_checks = 0;
@@ -50,6 +53,29 @@ const char *fa_test_tmpdir(const char *test_name) {
     exit(1);
   }
   return dir;
+}
+
+void fa_test_fill_hashed(fa_tensor *t) {
+  uint32_t key = 2166136261u;
+  for (const char *c = t->name; *c; c++) key = (key ^ (uint8_t)*c) * 16777619u;
+  size_t len = strlen(t->name);
+  bool weight = len >= 7 && strcmp(t->name + len - 7, ".weight") == 0;
+  for (size_t i = 0; i < t->numel; i++) {
+    uint32_t x = key + (uint32_t)i * 0x9E3779B9u;
+    x ^= x >> 16;
+    x *= 0x7FEB352Du;
+    x ^= x >> 15;
+    x *= 0x846CA68Bu;
+    x ^= x >> 16;
+    double u = (double)(x >> 8) / 16777216.0 * 2.0 - 1.0, v;
+    if (t->ndim == 4)
+      v = u * sqrt(3.0) * sqrt(2.0 / (t->shape[2] * t->shape[3] * t->shape[0]));
+    else if (t->ndim == 2)
+      v = u * sqrt(3.0) * sqrt(2.0 / t->shape[1]);
+    else
+      v = weight ? 1.0 + 0.1 * u : 0.1 * u;
+    t->data[i] = (float)v;
+  }
 }
 
 int fa_test_exit(void) {

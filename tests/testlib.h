@@ -31,6 +31,12 @@ const char *fa_test_shared_path(const char *rel);
 /* A fresh empty directory for the test's files, under the build tree. */
 const char *fa_test_tmpdir(const char *test_name);
 
+/* The fixtures' weights (scripts/fixture_common.py, hashed_value): values
+ * from an integer hash of the tensor's name and index, at the scale of the
+ * paper's init, identical to what the fixture scripts compute. */
+struct fa_tensor;
+void fa_test_fill_hashed(struct fa_tensor *t);
+
 int fa_test_exit(void);
 
 #endif

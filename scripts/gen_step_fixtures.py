@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""PyTorch float64 references for one training step of every attack type.
+
+Run with Debian's python3-torch:  /usr/bin/python3 scripts/gen_step_fixtures.py tests/fixtures
+
+For the cnn (1 layer, 4 filters, Adam) and PreAct ResNet-18 (width 4, SGD
+with momentum) in training mode, from hashed weights (fixture_common), one
+batch of 8 and fastadv's own attack noise (the Philox stream of seed 0,
+reproduced in fixture_common), it runs the paper's training step
+(SPEC.md section 4) as src/train/step.c does, then the optimiser step, and
+stores per attack the parameter gradients, the updated parameters and the
+running statistics:  "<attack>.grad.<param>", "<attack>.param.<param>",
+"<attack>.buffer.<name>". Attacks: fgsm (zero init), fgsm_rs (random init),
+pgd (3 steps, random init), free (minibatch replay 2: two iterations on the
+batch, the perturbation carried), gradalign (fgsm zero init + lambda 0.2).
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_py  # noqa: E402
+from fixture_common import STREAM_ATTACK, Stream, fill_hashed  # noqa: E402
+from gen_gradalign_fixture import PreActResNet18  # noqa: E402
+
+torch.set_default_dtype(torch.float64)
+f32 = np.float32
+EPS = float(f32(8) / f32(255))
+ALPHA_PGD = float(f32(2) / f32(255))
+ATTACKS = {
+    "fgsm": dict(attack="fgsm", init="zero", m=1, lam=0.0),
+    "fgsm_rs": dict(attack="fgsm", init="random", m=1, lam=0.0),
+    "pgd": dict(attack="pgd", init="random", m=1, lam=0.0, iters=3),
+    "free": dict(attack="fgsm", init="zero", m=2, lam=0.0),
+    "gradalign": dict(attack="fgsm", init="zero", m=1, lam=0.2),
+}
+
+
+class CNN(nn.Module):
+    def __init__(self, in_ch, hw, filters, classes):
+        super().__init__()
+        self._model = nn.Sequential(nn.Conv2d(in_ch, filters, 3, 1, 1), nn.ReLU(), nn.Flatten(),
+                                    nn.Linear(filters * hw * hw, classes))
+
+    def forward(self, x):
+        return self._model(x)
+
+
+def input_grad(model, x, delta, y, clip, create_graph):
+    d = delta.clone().requires_grad_(True)
+    inp = torch.clamp(x + d, 0, 1) if clip else x + d
+    loss = F.cross_entropy(model(inp), y)
+    return torch.autograd.grad(loss, d, create_graph=create_graph)[0]
+
+
+def box(x, delta):
+    return torch.clamp(x + delta, 0, 1) - x
+
+
+def step(model, opt, lr, x, y, a, stream, carried):
+    """One training step as src/train/step.c; returns the carried delta (Free)."""
+    ga = a["lam"] > 0
+    if a["attack"] == "fgsm":
+        if a["m"] > 1:
+            delta0 = carried
+        elif a["init"] == "random":
+            delta0 = torch.tensor(stream.uniform(x.shape, -EPS, EPS).astype(np.float64))
+        else:
+            delta0 = torch.zeros_like(x)
+        g1 = input_grad(model, x, delta0, y, True, ga)
+        step_size = float(f32(f32(1.0) * f32(1.25)) * f32(EPS))
+        delta = torch.clamp(delta0 + step_size * torch.sign(g1.detach()), -EPS, EPS)
+        delta = box(x, delta)
+        carried = delta
+    else:  # pgd, random start put into the box
+        delta = box(x, torch.tensor(stream.uniform(x.shape, -EPS, EPS).astype(np.float64)))
+        for _ in range(a["iters"]):
+            g = input_grad(model, x, delta, y, False, False)
+            delta = torch.clamp(box(x, delta + ALPHA_PGD * torch.sign(g)), -EPS, EPS)
+        g1 = input_grad(model, x, torch.zeros_like(x), y, True, ga)
+    loss = F.cross_entropy(model(torch.clamp(x + delta, 0, 1)), y)
+    if ga:
+        eta = torch.tensor(stream.uniform(x.shape, -EPS, EPS).astype(np.float64))
+        g2 = input_grad(model, x + eta, torch.zeros_like(x), y, False, True)
+        keep = (g1.flatten(1).norm(dim=1) != 0) & (g2.flatten(1).norm(dim=1) != 0)
+        a1, a2 = g1[keep].flatten(1), g2[keep].flatten(1)
+        cos = (a1 / a1.norm(dim=1, keepdim=True) * (a2 / a2.norm(dim=1, keepdim=True))).sum(1)
+        loss = loss + a["lam"] * (1.0 - cos.mean())
+    opt.zero_grad()
+    loss.backward()
+    grads = {n: p.grad.detach().clone() for n, p in model.named_parameters()}
+    opt.step()
+    return carried, grads
+
+
+def make(kind):
+    if kind == "cnn":
+        return CNN(1, 28, 4, 10), (8, 1, 28, 28)
+    return PreActResNet18(4, 10), (8, 3, 32, 32)
+
+
+def main(out_dir):
+    rng = np.random.default_rng(7)
+    for kind, lr in (("cnn", 0.003), ("resnet18", 0.05)):
+        out = {}
+        _, shape = make(kind)
+        x = torch.tensor(rng.uniform(0, 1, shape).astype(np.float32).astype(np.float64))
+        y = torch.tensor(rng.integers(0, 10, shape[0]), dtype=torch.int64)
+        out["x"], out["labels"] = x, y
+        for name, a in ATTACKS.items():
+            model, _ = make(kind)
+            model.train()
+            fill_hashed(model)
+            if kind == "cnn":
+                opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=5e-4)
+            else:
+                opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+            stream = Stream(0, STREAM_ATTACK)
+            carried = torch.zeros_like(x)
+            for _ in range(a["m"]):
+                carried, grads = step(model, opt, lr, x, y, a, stream, carried)
+            for n, p in model.named_parameters():
+                out[f"{name}.grad.{n}"] = grads[n].float()
+                out[f"{name}.param.{n}"] = p.detach().float()
+            for n, b in model.named_buffers():
+                if "running" in n:
+                    out[f"{name}.buffer.{n}"] = b.float()
+        out = {k: v.detach().numpy() for k, v in out.items()}
+        path = os.path.join(out_dir, f"step_{kind}.safetensors")
+        safetensors_py.save(path, out, {"generator": "scripts/gen_step_fixtures.py", "lr": repr(lr)})
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures")

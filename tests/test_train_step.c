@@ -1,0 +1,128 @@
+/* One full training step of each attack type against PyTorch float64
+ * (scripts/gen_step_fixtures.py): same weights, batch and attack noise (the
+ * fixture script reproduces fastadv's Philox stream), then the optimiser
+ * step. Per parameter tensor, the gradient and the updated weights must
+ * match to relative error <= 1e-4 (1e-3 with GradAlign); the running
+ * statistics too. For the cnn (Adam) and PreAct ResNet-18 (SGD), training mode. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "io/safetensors.h"
+#include "nn/model.h"
+#include "optim/optim.h"
+#include "testlib.h"
+#include "train/step.h"
+
+static fa_st_file *fixture;
+
+typedef struct {
+  const char *name;
+  fa_attack_kind attack;
+  fa_attack_init init;
+  int replay, pgd_iters;
+  float lambda;
+} attack_case;
+
+static const attack_case attacks[] = {
+    {"fgsm", FA_ATTACK_FGSM, FA_INIT_ZERO, 1, 0, 0.0f},
+    {"fgsm_rs", FA_ATTACK_FGSM, FA_INIT_RANDOM, 1, 0, 0.0f},
+    {"pgd", FA_ATTACK_PGD, FA_INIT_RANDOM, 1, 3, 0.0f},
+    {"free", FA_ATTACK_FGSM, FA_INIT_ZERO, 2, 0, 0.0f},
+    {"gradalign", FA_ATTACK_FGSM, FA_INIT_ZERO, 1, 0, 0.2f},
+};
+
+static double compare(const char *key, const float *got, size_t n, double tol) {
+  const fa_st_tensor *ref = fa_st_find(fixture, key);
+  FA_CHECK(ref && ref->nbytes == n * sizeof(float), "%s: missing or wrong size", key);
+  if (!ref || ref->nbytes != n * sizeof(float)) return INFINITY;
+  double err = fa_test_rel_err_ff(got, (const float *)ref->data, n);
+  FA_CHECK(err <= tol, "%s: relative error %.3g", key, err);
+  return err;
+}
+
+static void run_case(const char *kind, const fa_model_config *mc, const attack_case *a, float lr, fa_tensor *x,
+                     const int *y) {
+  fa_model *model = fa_model_create(mc);
+  fa_rng init = fa_rng_stream(0, FA_STREAM_INIT);
+  fa_model_init(model, &init);
+  fa_store *store = fa_model_store(model);
+  for (int i = 0; i < fa_store_count(store); i++)
+    if (fa_store_get(store, i)->requires_grad) fa_test_fill_hashed(fa_store_get(store, i));
+  fa_optimizer *opt = mc->arch == FA_ARCH_CNN ? fa_adam_create(store, 0.9f, 0.999f, 1e-8f, 5e-4f)
+                                              : fa_sgd_create(store, 0.9f, 5e-4f);
+  fa_train_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.attack = a->attack;
+  cfg.attack_init = a->init;
+  cfg.eps = 8;
+  cfg.fgsm_alpha = 1.25f;
+  cfg.pgd_alpha_train = 2;
+  cfg.pgd_train_n_iters = a->pgd_iters;
+  cfg.minibatch_replay = a->replay;
+  cfg.grad_align_cos_lambda = a->lambda;
+  cfg.batch_size = x->shape[0];
+  fa_trainer trainer;
+  FA_CHECK(fa_trainer_init(&trainer, &cfg, model) == FA_OK, "trainer");
+  fa_step_stats stats = {0};
+  for (int r = 0; r < a->replay; r++) {
+    fa_arena_mark mark = fa_arena_get_mark(fa_arena_current());
+    FA_CHECK(fa_train_step(&trainer, x, y, 1.0f, &stats) == FA_OK, "%s %s step: %s", kind, a->name,
+             fa_error_message());
+    fa_arena_release(fa_arena_current(), mark);
+    if (r + 1 < a->replay) FA_CHECK(fa_optimizer_step(opt, lr) == FA_OK, "optimizer step");
+  }
+  double tol = a->lambda > 0 ? 1e-3 : 1e-4, worst_grad = 0;
+  char key[256];
+  for (int i = 0; i < fa_store_count(store); i++) {
+    fa_tensor *t = fa_store_get(store, i);
+    if (!t->requires_grad) continue;
+    snprintf(key, sizeof key, "%s.grad.%s", a->name, t->name);
+    worst_grad = fmax(worst_grad, compare(key, t->grad->data, t->numel, tol));
+  }
+  FA_CHECK(fa_optimizer_step(opt, lr) == FA_OK, "optimizer step");
+  double worst_param = 0;
+  for (int i = 0; i < fa_store_count(store); i++) {
+    fa_tensor *t = fa_store_get(store, i);
+    snprintf(key, sizeof key, "%s.%s.%s", a->name, t->requires_grad ? "param" : "buffer", t->name);
+    worst_param = fmax(worst_param, compare(key, t->data, t->numel, tol));
+  }
+  printf("%-9s %-10s worst relative error: gradients %.2g, parameters and buffers %.2g\n", kind, a->name,
+         worst_grad, worst_param);
+  fa_trainer_free(&trainer);
+  fa_optimizer_destroy(opt);
+  fa_model_destroy(model);
+}
+
+static void run_model(const char *kind, const fa_model_config *mc) {
+  char path[256];
+  snprintf(path, sizeof path, "tests/fixtures/step_%s.safetensors", kind);
+  fixture = fa_st_open(fa_test_source_path(path));
+  FA_CHECK(fixture != NULL, "%s", fa_error_message());
+  if (!fixture) return;
+  const fa_st_tensor *xs = fa_st_find(fixture, "x");
+  int shape[4] = {(int)xs->shape[0], (int)xs->shape[1], (int)xs->shape[2], (int)xs->shape[3]};
+  fa_tensor *x = fa_tensor_new(4, shape);
+  fa_st_copy(fixture, "x", FA_DTYPE_F32, 4, xs->shape, x->data);
+  int64_t labels64[64];
+  fa_st_copy(fixture, "labels", FA_DTYPE_I64, 1, (int64_t[]){shape[0]}, labels64);
+  int y[64];
+  for (int i = 0; i < shape[0]; i++) y[i] = (int)labels64[i];
+  float lr = (float)atof(fa_st_meta(fixture, "lr"));
+  for (size_t a = 0; a < sizeof attacks / sizeof attacks[0]; a++) run_case(kind, mc, &attacks[a], lr, x, y);
+  fa_st_close(fixture);
+}
+
+int main(void) {
+  fa_arena *arena = fa_arena_create((size_t)4 << 30);
+  fa_arena_set_current(arena);
+  fa_model_config cnn = {.arch = FA_ARCH_CNN, .in_channels = 1, .height = 28, .width = 28, .n_classes = 10,
+                         .n_layers = 1, .n_filters = 4};
+  fa_model_config resnet = {.arch = FA_ARCH_RESNET18, .in_channels = 3, .height = 32, .width = 32,
+                            .n_classes = 10, .resnet_width = 4};
+  run_model("cnn", &cnn);
+  run_model("resnet18", &resnet);
+  fa_arena_destroy(arena);
+  return fa_test_exit();
+}
