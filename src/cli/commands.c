@@ -1,0 +1,194 @@
+#include "cli/commands.h"
+
+#include <limits.h>
+#include <string.h>
+
+/* Enum fields are written as int. */
+_Static_assert(sizeof(fa_lr_schedule) == sizeof(int), "enum flags are int-sized");
+_Static_assert(sizeof(fa_attack_kind) == sizeof(int), "enum flags are int-sized");
+_Static_assert(sizeof(fa_attack_init) == sizeof(int), "enum flags are int-sized");
+
+static const fa_flag_choice dataset_choices[] = {
+    {.name = "cifar10"},        {.name = "svhn"},
+    {.name = "mnist"},          {.name = "fmnist"},
+    {.name = "cifar10_binary"}, {.name = "cifar10_binary_gs"},
+    {.name = NULL}};
+static const fa_flag_choice model_choices[] = {
+    {.name = "resnet18"}, {.name = "cnn"}, {.name = "lenet"}, {.name = NULL}};
+static const fa_flag_choice schedule_choices[] = {
+    {.name = "cyclic", .value = FA_SCHEDULE_CYCLIC},
+    {.name = "piecewise", .value = FA_SCHEDULE_PIECEWISE},
+    {.name = NULL}};
+static const fa_flag_choice attack_choices[] = {
+    {.name = "fgsm", .value = FA_ATTACK_FGSM},
+    {.name = "pgd", .value = FA_ATTACK_PGD},
+    {.name = "pgd_corner", .value = FA_ATTACK_PGD_CORNER},
+    {.name = "random_corner", .value = FA_ATTACK_RANDOM_CORNER},
+    {.name = "none", .value = FA_ATTACK_NONE},
+    /* The paper's train.py lists "free" but has no code for it. */
+    {.name = "free", .value = FA_ATTACK_FGSM,
+     .alias = "training with fgsm; AT for Free is fgsm with --minibatch_replay > 1, as in the paper's scripts"},
+    {.name = NULL}};
+static const fa_flag_choice init_choices[] = {
+    {.name = "zero", .value = FA_INIT_ZERO}, {.name = "random", .value = FA_INIT_RANDOM}, {.name = NULL}};
+static const fa_flag_choice set_choices[] = {{.name = "test"}, {.name = "train"}, {.name = NULL}};
+
+/* What this CPU build does instead of the paper's GPU options. */
+#define HALF_PREC_NOTICE "this build computes on the CPU in float32; running in float32"
+#define GPU_NOTICE "this build has no GPU support; running on the CPU (OMP_NUM_THREADS sets the threads)"
+
+#define DATA_DIR_HELP \
+  "where the data set's files are; when not given: $FASTADV_DATA, ./data, /usr/share/datasets"
+
+#define T fa_train_config
+static const fa_flag train_flags[] = {
+    {FA_FLAG_FIELD(T, dataset), .type = FA_FLAG_NAME, .choices = dataset_choices, .help = "the data set"},
+    {FA_FLAG_FIELD(T, model), .type = FA_FLAG_NAME, .choices = model_choices,
+     .help = "the architecture (resnet18 trains with SGD, cnn and lenet with Adam)"},
+    {FA_FLAG_FIELD(T, data_dir), .type = FA_FLAG_STRING, .metavar = "DIR", .help = DATA_DIR_HELP},
+    {FA_FLAG_FIELD(T, out_dir), .type = FA_FLAG_STRING, .metavar = "DIR",
+     .help = "where models/ and logs/ are written"},
+    {FA_FLAG_FIELD(T, epochs), .type = FA_FLAG_INT, .min = 1, .max = 100000,
+     .help = "training epochs, after an epoch 0 of one step that only measures"},
+    {FA_FLAG_FIELD(T, batch_size), .type = FA_FLAG_INT, .min = 1, .max = 65536,
+     .help = "training batch size"},
+    {FA_FLAG_FIELD(T, batch_size_eval), .type = FA_FLAG_INT, .min = 1, .max = 65536,
+     .help = "batch size of the final evaluation"},
+    {FA_FLAG_FIELD(T, lr_schedule), .type = FA_FLAG_ENUM, .choices = schedule_choices,
+     .help = "learning-rate schedule"},
+    {FA_FLAG_FIELD(T, lr_max), .type = FA_FLAG_FLOAT, .min = 0, .max = 100,
+     .help = "peak learning rate of the schedule"},
+    {FA_FLAG_FIELD(T, weight_decay), .type = FA_FLAG_FLOAT, .min = 0, .max = 1,
+     .help = "weight decay (L2), added to the gradient"},
+    {FA_FLAG_FIELD(T, attack), .type = FA_FLAG_ENUM, .choices = attack_choices,
+     .help = "the training attack"},
+    {FA_FLAG_FIELD(T, eps), .type = FA_FLAG_FLOAT, .min = 0, .max = 255,
+     .help = "radius of the L-inf ball, in pixel units of 1/255"},
+    {FA_FLAG_FIELD(T, attack_init), .type = FA_FLAG_ENUM, .choices = init_choices,
+     .help = "start of the fgsm and pgd attacks, 0 or uniform in the eps-ball (random: FGSM-RS)"},
+    {FA_FLAG_FIELD(T, fgsm_alpha), .type = FA_FLAG_FLOAT, .min = 0, .max = 100,
+     .help = "FGSM step size, in multiples of eps"},
+    {FA_FLAG_FIELD(T, pgd_train_n_iters), .type = FA_FLAG_INT, .min = 1, .max = 100000,
+     .help = "PGD steps per training batch (--attack=pgd or pgd_corner)"},
+    {FA_FLAG_FIELD(T, pgd_alpha_train), .type = FA_FLAG_FLOAT, .min = 0, .max = 255,
+     .help = "PGD step size in training, in pixel units of 1/255"},
+    {FA_FLAG_FIELD(T, minibatch_replay), .type = FA_FLAG_INT, .min = 1, .max = 1000,
+     .help = "iterations on each minibatch; more than 1 with fgsm is AT for Free"},
+    {FA_FLAG_FIELD(T, grad_align_cos_lambda), .type = FA_FLAG_FLOAT, .min = 0, .max = 1e6,
+     .help = "weight lambda of the GradAlign regulariser lambda * (1 - cos); 0 turns it off"},
+    {FA_FLAG_FIELD(T, attack_iters), .type = FA_FLAG_INT, .min = 1, .max = 100000,
+     .help = "PGD steps of the periodic robust accuracy"},
+    {FA_FLAG_FIELD(T, eval_iter_freq), .type = FA_FLAG_INT, .min = 1, .max = INT_MAX,
+     .help = "iterations between two reports of the periodic statistics"},
+    {FA_FLAG_FIELD(T, n_eval_every_k_iter), .type = FA_FLAG_INT, .min = 1, .max = 10000000,
+     .help = "examples the periodic statistics are measured on"},
+    {FA_FLAG_FIELD(T, n_final_eval), .type = FA_FLAG_INT, .min = 1, .max = INT_MAX,
+     .minus_one_means_all = true, .help = "test examples of the final PGD-50-10 evaluation"},
+    {FA_FLAG_FIELD(T, eval_early_stopped_model), .type = FA_FLAG_BOOL,
+     .help = "also evaluate the early-stopped model (best train PGD accuracy) at the end"},
+    {FA_FLAG_FIELD(T, n_layers), .type = FA_FLAG_INT, .min = 1, .max = 100,
+     .help = "conv layers of the cnn model"},
+    {FA_FLAG_FIELD(T, n_filters_cnn), .type = FA_FLAG_INT, .min = 1, .max = 4096,
+     .help = "filters of each conv layer of the cnn model"},
+    {FA_FLAG_FIELD(T, seed), .type = FA_FLAG_INT, .min = 0, .max = INT_MAX,
+     .help = "random seed of the run (initialisation, shuffling, augmentation, attack noise)"},
+    {FA_FLAG_FIELD(T, debug), .type = FA_FLAG_BOOL,
+     .help = "a short run on a few batches, with a PGD-10-3 final evaluation"},
+    {FA_FLAG_FIELD(T, half_prec), .type = FA_FLAG_BOOL, .help = "half precision (GPU builds)",
+     .notice = HALF_PREC_NOTICE},
+    {FA_FLAG_FIELD(T, gpu), .type = FA_FLAG_INT, .min = 0, .max = 1023, .help = "GPU index (GPU builds)",
+     .notice = GPU_NOTICE},
+    {.name = "fname", .type = FA_FLAG_IGNORED, .metavar = "NAME", .help = "unused, as in the paper's train.py",
+     .notice = "ignored, as in the paper's train.py: runs are named from their hyper-parameters"},
+};
+#undef T
+
+#define E fa_eval_config
+static const fa_flag eval_flags[] = {
+    {FA_FLAG_FIELD(E, model_path), .type = FA_FLAG_STRING, .metavar = "PATH",
+     .help = "the checkpoint: a run name in models/ or a file"},
+    {FA_FLAG_FIELD(E, model), .type = FA_FLAG_STRING, .metavar = "NAME",
+     .help = "the architecture (resnet18 | cnn | lenet) when the checkpoint does not say; any other name is "
+             "taken as --model_path, as in the paper's README"},
+    {FA_FLAG_FIELD(E, dataset), .type = FA_FLAG_NAME, .choices = dataset_choices, .help = "the data set"},
+    {FA_FLAG_FIELD(E, set), .type = FA_FLAG_NAME, .choices = set_choices,
+     .help = "the split evaluated on"},
+    {FA_FLAG_FIELD(E, data_dir), .type = FA_FLAG_STRING, .metavar = "DIR", .help = DATA_DIR_HELP},
+    {FA_FLAG_FIELD(E, out_dir), .type = FA_FLAG_STRING, .metavar = "DIR",
+     .help = "the directory holding models/"},
+    {FA_FLAG_FIELD(E, eps), .type = FA_FLAG_FLOAT, .min = 0, .max = 255,
+     .help = "radius of the L-inf ball, in pixel units of 1/255"},
+    {FA_FLAG_FIELD(E, n_eval), .type = FA_FLAG_INT, .min = 1, .max = INT_MAX, .minus_one_means_all = true,
+     .help = "examples evaluated, the first ones of the split"},
+    {FA_FLAG_FIELD(E, batch_size_eval), .type = FA_FLAG_INT, .min = 1, .max = 65536,
+     .help = "evaluation batch size"},
+    {FA_FLAG_FIELD(E, attack_iters), .type = FA_FLAG_INT, .min = 1, .max = 100000,
+     .help = "PGD steps of each restart (PGD-50-10)"},
+    {FA_FLAG_FIELD(E, n_restarts), .type = FA_FLAG_INT, .min = 1, .max = 10000,
+     .help = "PGD restarts; each example keeps its strongest"},
+    {FA_FLAG_FIELD(E, early_stopped_model), .type = FA_FLAG_BOOL,
+     .help = "evaluate the early-stopped model of the checkpoint instead of the last one"},
+    {FA_FLAG_FIELD(E, n_layers), .type = FA_FLAG_INT, .min = 1, .max = 100,
+     .help = "conv layers of the cnn model, when the checkpoint does not say"},
+    {FA_FLAG_FIELD(E, n_filters_cnn), .type = FA_FLAG_INT, .min = 1, .max = 4096,
+     .help = "filters of each conv layer of the cnn model, when the checkpoint does not say"},
+    {FA_FLAG_FIELD(E, seed), .type = FA_FLAG_INT, .min = 0, .max = INT_MAX,
+     .help = "random seed of the PGD random starts"},
+    {FA_FLAG_FIELD(E, half_prec), .type = FA_FLAG_BOOL, .help = "half precision (GPU builds)",
+     .notice = HALF_PREC_NOTICE},
+    {FA_FLAG_FIELD(E, gpu), .type = FA_FLAG_INT, .min = 0, .max = 1023, .help = "GPU index (GPU builds)",
+     .notice = GPU_NOTICE},
+    {.name = "n_hidden_fc", .type = FA_FLAG_IGNORED, .metavar = "N",
+     .help = "unused: the width of the paper's fc model, which fastadv does not have",
+     .notice = "ignored: it sizes the paper's fc model, which fastadv does not have"},
+};
+#undef E
+
+static const fa_flag_table train_table = {"fastadv train", train_flags, sizeof train_flags / sizeof *train_flags};
+static const fa_flag_table eval_table = {"fastadv eval", eval_flags, sizeof eval_flags / sizeof *eval_flags};
+
+static void train_defaults(void *config) { fa_train_config_defaults(config); }
+static void eval_defaults(void *config) { fa_eval_config_defaults(config); }
+
+static bool is_architecture(const char *name) {
+  for (const fa_flag_choice *c = model_choices; c->name; c++)
+    if (strcmp(c->name, name) == 0) return true;
+  return false;
+}
+
+/* The paper's README evaluates with --model='<run name>': a --model that is
+ * not an architecture names the checkpoint, and the architecture is left
+ * empty, to be read from the checkpoint. */
+static fa_status eval_finish(void *config) {
+  fa_eval_config *c = config;
+  if (!is_architecture(c->model)) {
+    if (c->model_path[0])
+      return fa_error_set(FA_ERR_INVALID,
+                          "--model=%.64s is not an architecture (resnet18, cnn, lenet), so it names a checkpoint, "
+                          "but --model_path=%.64s names one too; give one of them",
+                          c->model, c->model_path);
+    snprintf(c->model_path, sizeof c->model_path, "%s", c->model);
+    c->model[0] = '\0';
+  }
+  if (!c->model_path[0])
+    return fa_error_set(FA_ERR_INVALID,
+                        "no checkpoint to evaluate: give --model_path=<run name or file> "
+                        "(or the paper's --model=<run name>)");
+  return FA_OK;
+}
+
+const fa_cli_command fa_cli_train = {
+    "train", "train a model with fast adversarial training (FGSM, GradAlign, PGD, ...)",
+    &train_table, sizeof(fa_train_config), train_defaults, NULL};
+
+const fa_cli_command fa_cli_eval = {
+    "eval", "evaluate a checkpoint: clean accuracy and PGD-50-10",
+    &eval_table, sizeof(fa_eval_config), eval_defaults, eval_finish};
+
+fa_status fa_cli_parse(const fa_cli_command *command, int argc, char *const argv[], void *config,
+                       bool *help, fa_flag_notices *notices) {
+  command->set_defaults(config);
+  fa_status status = fa_flags_parse(command->flags, config, argc, argv, help, notices);
+  if (status != FA_OK || *help || !command->finish) return status;
+  return command->finish(config);
+}

@@ -1,0 +1,32 @@
+/* The commands of the fastadv program and their flags (SPEC.md section 6):
+ * `train` (the paper's train.py) and `eval` (the paper's eval.py). Parsing
+ * only: running a command is main.c's business, so this links with nothing
+ * but the config and the error module (tests and the fuzzer use it alone). */
+#ifndef FA_CLI_COMMANDS_H
+#define FA_CLI_COMMANDS_H
+
+#include "cli/flags.h"
+#include "train/config.h"
+
+typedef struct {
+  const char *name;     /* "train" */
+  const char *summary;  /* one line for the usage */
+  const fa_flag_table *flags;
+  size_t config_size;   /* the struct the flags fill */
+  void (*set_defaults)(void *config);
+  /* Checks that involve several flags, after all are parsed; NULL if none. */
+  fa_status (*finish)(void *config);
+} fa_cli_command;
+
+extern const fa_cli_command fa_cli_train;  /* fills an fa_train_config */
+extern const fa_cli_command fa_cli_eval;   /* fills an fa_eval_config */
+
+/* Fills `config` (config_size bytes) with the command's defaults, then with
+ * the flags in argv (the arguments after the command's name). On an error,
+ * FA_ERR_INVALID and a one-line message; at --help, *help and FA_OK.
+ * `notices`: flags accepted but not honoured as written, to be said when
+ * the command line is good. */
+fa_status fa_cli_parse(const fa_cli_command *command, int argc, char *const argv[], void *config,
+                       bool *help, fa_flag_notices *notices);
+
+#endif

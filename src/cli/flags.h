@@ -1,0 +1,79 @@
+/* A table-driven parser for `--flag=value` command lines.
+ *
+ * A command describes its flags in one table: name (the config field's name),
+ * type, where the value goes in the config struct, the accepted range or
+ * choices, and the help text. The parser fills the struct from argv; the
+ * help printer shows every flag with its default, read from a struct filled
+ * with the defaults. Nothing here prints or exits: errors come back as an
+ * fa_status with a one-line message (fa_error_message), notices through a
+ * callback, so the parser can be tested and fuzzed. */
+#ifndef FA_CLI_FLAGS_H
+#define FA_CLI_FLAGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/error.h"
+
+typedef enum {
+  FA_FLAG_INT,      /* int field, a whole number in [min, max] */
+  FA_FLAG_FLOAT,    /* float field, a finite number in [min, max] */
+  FA_FLAG_BOOL,     /* bool field: --name sets it, --name=true|false too */
+  FA_FLAG_STRING,   /* char[size] field: any non-empty text that fits */
+  FA_FLAG_NAME,     /* char[size] field: one of `choices` */
+  FA_FLAG_ENUM,     /* int-sized enum field: the value of one of `choices` */
+  FA_FLAG_IGNORED,  /* takes a value and stores nothing; `notice` says why */
+} fa_flag_type;
+
+typedef struct {
+  const char *name;
+  int value;          /* what an FA_FLAG_ENUM field is set to */
+  const char *alias;  /* non-NULL: accepted, not listed, with this notice */
+} fa_flag_choice;
+
+typedef struct {
+  const char *name;               /* without the leading "--" */
+  fa_flag_type type;
+  size_t offset;                  /* of the field in the config struct */
+  size_t size;                    /* of the field */
+  double min, max;                /* accepted range of a number */
+  bool minus_one_means_all;       /* an int that also takes -1, meaning "all" */
+  const fa_flag_choice *choices;  /* NAME and ENUM: ends with a {NULL} entry */
+  const char *metavar;            /* what the value is, in the help ("DIR") */
+  const char *help;
+  const char *notice;             /* non-NULL: said when the flag is given */
+} fa_flag;
+
+/* The name, offset and size of a config field in a table entry:
+ *   {FA_FLAG_FIELD(fa_train_config, epochs), .type = FA_FLAG_INT, ...} */
+#define FA_FLAG_FIELD(Type, field) \
+  .name = #field, .offset = offsetof(Type, field), .size = sizeof(((Type *)0)->field)
+
+typedef struct {
+  const char *command;  /* "fastadv train": how messages and help name it */
+  const fa_flag *flags;
+  size_t count;
+} fa_flag_table;
+
+enum { FA_FLAGS_MAX = 64, FA_NOTICE_MAX = 256 };
+
+/* What a command line said that is accepted but not honoured as written
+ * (a GPU option on a CPU build, an alias): at most one notice per flag. */
+typedef struct {
+  int count;
+  char text[FA_FLAGS_MAX][FA_NOTICE_MAX];
+} fa_flag_notices;
+
+/* Sets the fields of `config` named by argv[0..argc-1] (the arguments after
+ * the command; a table has at most FA_FLAGS_MAX flags). Stops at the first
+ * error: FA_ERR_INVALID with a one-line message naming the flag and what it
+ * accepts. Sets *help and returns FA_OK at --help or -h. `notices` is
+ * cleared, then filled. */
+fa_status fa_flags_parse(const fa_flag_table *table, void *config, int argc, char *const argv[],
+                         bool *help, fa_flag_notices *notices);
+
+/* Every flag with its meaning and its value in `defaults`. */
+void fa_flags_print_help(FILE *out, const fa_flag_table *table, const void *defaults);
+
+#endif

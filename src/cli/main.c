@@ -1,0 +1,76 @@
+/* fastadv: the command-line program. `fastadv train ...` is the paper's
+ * `python train.py ...`, `fastadv eval ...` its `python eval.py ...`.
+ * Exit status: the run's (0 done, 1 failed); 2 for a command line that is
+ * wrong, before any work starts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "train/run.h"
+
+enum { EXIT_USAGE = 2 };
+
+static int run_train(const void *config) { return fa_run_train(config); }
+static int run_eval(const void *config) { return fa_run_eval(config); }
+
+static const struct {
+  const fa_cli_command *command;
+  int (*run)(const void *config);
+} jobs[] = {
+    {&fa_cli_train, run_train},
+    {&fa_cli_eval, run_eval},
+};
+enum { N_JOBS = sizeof jobs / sizeof *jobs };
+
+static void print_usage(FILE *out) {
+  fprintf(out, "usage: fastadv COMMAND [--flag=value ...]\n\ncommands:\n");
+  for (int i = 0; i < N_JOBS; i++) fprintf(out, "  %-8s%s\n", jobs[i].command->name, jobs[i].command->summary);
+  fprintf(out, "\n'fastadv COMMAND --help' lists the flags of a command.\n");
+}
+
+static int run_command(const fa_cli_command *command, int (*run)(const void *), int argc, char **argv) {
+  void *config = calloc(1, command->config_size);
+  fa_flag_notices *notices = malloc(sizeof *notices);
+  if (!config || !notices) {
+    free(config);
+    free(notices);
+    fprintf(stderr, "fastadv: out of memory\n");
+    return 1;
+  }
+  bool help;
+  int exit_status;
+  if (fa_cli_parse(command, argc, argv, config, &help, notices) != FA_OK) {
+    fprintf(stderr, "fastadv %s: %s\n", command->name, fa_error_message());
+    exit_status = EXIT_USAGE;
+  } else if (help) {
+    printf("fastadv %s: %s\n\n", command->name, command->summary);
+    command->set_defaults(config);  /* the flags before --help are not the defaults */
+    fa_flags_print_help(stdout, command->flags, config);
+    exit_status = EXIT_SUCCESS;
+  } else {
+    for (int i = 0; i < notices->count; i++) fprintf(stderr, "fastadv %s: note: %s\n", command->name, notices->text[i]);
+    exit_status = run(config);
+  }
+  free(config);
+  free(notices);
+  return exit_status;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return EXIT_USAGE;
+  }
+  const char *name = argv[1];
+  if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+    print_usage(stdout);
+    return EXIT_SUCCESS;
+  }
+  for (int i = 0; i < N_JOBS; i++)
+    if (strcmp(jobs[i].command->name, name) == 0) return run_command(jobs[i].command, jobs[i].run, argc - 2, argv + 2);
+  fprintf(stderr, "fastadv: unknown command '%.64s'; the commands are", name);
+  for (int i = 0; i < N_JOBS; i++) fprintf(stderr, "%s %s", i ? "," : "", jobs[i].command->name);
+  fprintf(stderr, " (fastadv --help)\n");
+  return EXIT_USAGE;
+}
