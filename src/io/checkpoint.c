@@ -356,7 +356,7 @@ static fa_status mismatch(const fa_checkpoint *ckpt, const fa_model *model, cons
   char more[32] = "";
   if (p->count > MAX_LISTED) snprintf(more, sizeof more, "; and %d more", p->count - MAX_LISTED);
   return fa_error_set(FA_ERR_FORMAT,
-                      "checkpoint %s does not fit the %s model (%d problem%s): %s%s.%s Build the model from the "
+                      "checkpoint %s does not fit the model, a %s (%d problem%s): %s%s.%s Build the model from the "
                       "file's metadata (fastadv eval does) or give the settings it was trained with; the model "
                       "was left unchanged.",
                       ckpt->path, want, p->count, p->count == 1 ? "" : "s", p->text, more, have);
