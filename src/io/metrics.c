@@ -155,7 +155,8 @@ static void format_report(char *buf, size_t len, long iteration, int epoch, int 
     const char *name = dot ? dot + 1 : keys[i];
     bool same = i > 0 && slen == section_len && (slen == 0 || strncmp(keys[i], section, slen) == 0);
     if (same) append(buf, len, &at, ",");
-    else if (slen) append(buf, len, &at, "%s[%.*s]", i ? "  " : " ", (int)slen, keys[i]);
+    else if (i) append(buf, len, &at, " "); /* two spaces between groups */
+    if (!same && slen) append(buf, len, &at, " [%.*s]", (int)slen, keys[i]);
     section = keys[i];
     section_len = slen;
     if (strstr(name, "acc") && isfinite(values[i])) append(buf, len, &at, " %s %.2f%%", name, 100 * values[i]);
