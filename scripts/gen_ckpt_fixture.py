@@ -9,8 +9,9 @@ PyTorch state_dict):
   ckpt_resnet18w2.safetensors  PreAct ResNet-18 at width 2 (so the file is small),
                                random batch-norm statistics, num_batches_tracked 7
 and ckpt_logits.safetensors with, for each model, 4 fixed images
-"<model>.x_u8" (U8 pixels, the input is x_u8 / 255 in float32) and PyTorch's evaluation-mode logits "<model>.logits" computed in
-float64 from the float32 weights. tests/test_checkpoint.c loads the
+"<model>.x_u8" (U8 pixels; the input is x_u8 / 255 in float32) and PyTorch's
+evaluation-mode logits "<model>.logits", computed in float64 from the
+float32 weights. tests/test_checkpoint.c loads the
 checkpoints in C and compares its logits with these.
 """
 import os

@@ -97,7 +97,7 @@ def main():
         k, v = pair.split("=", 1)
         extra[k] = v
     try:
-        obj = torch.load(args.state_dict, map_location="cpu")
+        obj = torch.load(args.state_dict, map_location="cpu", weights_only=True)  # no code from the file runs
     except Exception as e:  # noqa: BLE001 - any unreadable file
         fail(f"cannot read {args.state_dict} with torch.load: {e}")
     state = clean(pick_state_dict(obj, args.key, args.state_dict))

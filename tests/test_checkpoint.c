@@ -250,7 +250,8 @@ static void check_bad_inputs(void) {
 
   edit_open(&e, good);
   *edit_find(&e, "_model.5.weight") = (fa_st_tensor){"_model.5.weight", FA_DTYPE_F32, 2, {10, 300}, sizeof big, big};
-  REFUSED(edit_write(&e, "shape.safetensors"), target, "\"_model.5.weight\" has shape (10, 300) in the file but (10, 256) in the model");
+  REFUSED(edit_write(&e, "shape.safetensors"), target,
+          "\"_model.5.weight\" has shape (10, 300) in the file but (10, 256) in the model");
 
   edit_open(&e, good);
   edit_find(&e, "_model.0.weight")->dtype = FA_DTYPE_I32; /* same size, so only the dtype is wrong */
@@ -268,7 +269,8 @@ static void check_bad_inputs(void) {
   fa_model *m8 = random_model(&c8, 7);
   const char *wide = tmp_path("wide.safetensors");
   FA_CHECK(fa_ckpt_save(wide, m8, 0, NULL, 0, run_meta) == FA_OK, "%s", fa_error_message());
-  REFUSED(wide, target, "does not fit the model, a cnn (n_layers 2, n_filters 4)", "describes a cnn (n_layers 2, n_filters 8)");
+  REFUSED(wide, target, "does not fit the model, a cnn (n_layers 2, n_filters 4)",
+          "The file holds a cnn (n_layers 2, n_filters 8)");
   fa_model_destroy(m8);
 
   /* another architecture */
@@ -355,6 +357,34 @@ static void check_bad_inputs(void) {
 
   fa_model_destroy(target);
   fa_model_destroy(m);
+}
+
+/* num_batches_tracked: optional (older PyTorch files lack it), but an I64
+ * scalar when present. */
+static void check_num_batches_tracked(void) {
+  const char *src = fa_test_source_path("tests/fixtures/ckpt_resnet18w2.safetensors");
+  fa_checkpoint *ck = fa_ckpt_open(src);
+  fa_model *target = ck ? fa_ckpt_load_model(ck) : NULL;
+  fa_ckpt_close(ck);
+  FA_CHECK(target, "%s", fa_error_message());
+  if (!target) return;
+  editable e;
+  edit_open(&e, src);
+  for (int i = 0; i < e.n; i++)
+    if (strstr(e.t[i].name, ".num_batches_tracked")) e.t[i--] = e.t[--e.n];
+  ck = fa_ckpt_open(edit_write(&e, "no_nbt.safetensors"));
+  int64_t nbt = -1;
+  FA_CHECK(fa_ckpt_load(ck, target, NULL, 0, &nbt) == FA_OK && nbt == 0, "without num_batches_tracked: %s",
+           fa_error_message());
+  fa_ckpt_close(ck);
+
+  static const float one = 1;
+  edit_open(&e, src);
+  *edit_find(&e, "layer2.1.bn2.num_batches_tracked") =
+      (fa_st_tensor){"layer2.1.bn2.num_batches_tracked", FA_DTYPE_F32, 0, {0}, sizeof one, &one};
+  REFUSED(edit_write(&e, "f32_nbt.safetensors"), target, "\"layer2.1.bn2.num_batches_tracked\" is F32",
+          "PyTorch writes an I64 scalar");
+  fa_model_destroy(target);
 }
 
 /* ------------------------------------------------------ dtype conversion */
@@ -511,6 +541,7 @@ int main(void) {
   check_round_trip(&lenet, "lenet.safetensors");
   check_round_trip(&binary, "cnn_binary_gs.safetensors");
   check_bad_inputs();
+  check_num_batches_tracked();
   check_conversions();
   check_pytorch_fixture("cnn4", 0);
   check_pytorch_fixture("resnet18w2", 7);

@@ -50,7 +50,8 @@ fa_metrics *fa_metrics_open(const char *dir, const char *run_name, FILE *echo) {
     return NULL;
   }
   fa_metrics *m = calloc(1, sizeof *m);
-  if (!m || !(m->jsonl_path = path_join(dir, run_name, ".jsonl")) || !(m->log_path = path_join(dir, run_name, ".log"))) {
+  if (!m || !(m->jsonl_path = path_join(dir, run_name, ".jsonl")) ||
+      !(m->log_path = path_join(dir, run_name, ".log"))) {
     fa_error_set(FA_ERR_NOMEM, "out of memory opening the metrics of run %s", run_name);
     fa_metrics_close(m);
     return NULL;
