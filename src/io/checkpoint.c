@@ -346,20 +346,22 @@ static void check_leftovers(problems *p, const fa_checkpoint *ckpt, const fa_mod
 }
 
 static fa_status mismatch(const fa_checkpoint *ckpt, const fa_model *model, const problems *p) {
-  char want[128], have[160] = "";
+  char want[128], have[128] = "", more[32] = "";
   describe_config(fa_model_get_config(model), want, sizeof want);
   fa_model_config c;
-  if (fa_ckpt_config(ckpt, &c) == FA_OK) {
-    char d[128];
-    snprintf(have, sizeof have, " The file's metadata describes a %s.", describe_config(&c, d, sizeof d));
-  }
-  char more[32] = "";
+  if (fa_ckpt_config(ckpt, &c) == FA_OK) describe_config(&c, have, sizeof have);
   if (p->count > MAX_LISTED) snprintf(more, sizeof more, "; and %d more", p->count - MAX_LISTED);
-  return fa_error_set(FA_ERR_FORMAT,
-                      "checkpoint %s does not fit the %s model (%d problem%s): %s%s.%s Build the model from the "
-                      "file's metadata (fastadv eval does) or give the settings it was trained with; the model "
-                      "was left unchanged.",
-                      ckpt->path, want, p->count, p->count == 1 ? "" : "s", p->text, more, have);
+  const char *hint = "The file is damaged or was edited: save or convert it again "
+                     "(scripts/torch_to_safetensors.py for PyTorch state_dicts)";
+  char other[256];
+  if (*have && strcmp(have, want) != 0) {
+    snprintf(other, sizeof other, "The file holds a %s: build the model from the file's metadata (fastadv eval "
+                                  "does) or give the settings it was trained with", have);
+    hint = other;
+  }
+  return fa_error_set(FA_ERR_FORMAT, "checkpoint %s does not fit the model, a %s (%d problem%s): %s%s. %s; "
+                                     "the model was left unchanged.",
+                      ckpt->path, want, p->count, p->count == 1 ? "" : "s", p->text, more, hint);
 }
 
 static float half_to_float(uint16_t h) {
@@ -406,7 +408,11 @@ fa_status fa_ckpt_load(const fa_checkpoint *ckpt, fa_model *model, const fa_ckpt
                        int64_t *num_batches_tracked) {
   const fa_model_config *c = fa_model_get_config(model);
   const char *arch = fa_ckpt_meta(ckpt, "arch");
-  if (arch && strcmp(arch, fa_arch_name(c->arch)) != 0)
+  fa_arch file_arch;
+  if (arch && !fa_arch_from_name(arch, &file_arch))
+    return fa_error_set(FA_ERR_FORMAT, "checkpoint %s holds a \"%s\" model, which this build does not know; the "
+                                       "model was left unchanged", ckpt->path, arch);
+  if (arch && file_arch != c->arch)
     return fa_error_set(FA_ERR_INVALID, "checkpoint %s holds a %s model, not a %s: use --model %s (or let the "
                                         "file's metadata choose the model); the model was left unchanged",
                         ckpt->path, arch, fa_arch_name(c->arch), arch);

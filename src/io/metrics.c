@@ -50,7 +50,8 @@ fa_metrics *fa_metrics_open(const char *dir, const char *run_name, FILE *echo) {
     return NULL;
   }
   fa_metrics *m = calloc(1, sizeof *m);
-  if (!m || !(m->jsonl_path = path_join(dir, run_name, ".jsonl")) || !(m->log_path = path_join(dir, run_name, ".log"))) {
+  if (!m || !(m->jsonl_path = path_join(dir, run_name, ".jsonl")) ||
+      !(m->log_path = path_join(dir, run_name, ".log"))) {
     fa_error_set(FA_ERR_NOMEM, "out of memory opening the metrics of run %s", run_name);
     fa_metrics_close(m);
     return NULL;
@@ -155,7 +156,8 @@ static void format_report(char *buf, size_t len, long iteration, int epoch, int 
     const char *name = dot ? dot + 1 : keys[i];
     bool same = i > 0 && slen == section_len && (slen == 0 || strncmp(keys[i], section, slen) == 0);
     if (same) append(buf, len, &at, ",");
-    else if (slen) append(buf, len, &at, "%s[%.*s]", i ? "  " : " ", (int)slen, keys[i]);
+    else if (i) append(buf, len, &at, " "); /* two spaces between groups */
+    if (!same && slen) append(buf, len, &at, " [%.*s]", (int)slen, keys[i]);
     section = keys[i];
     section_len = slen;
     if (strstr(name, "acc") && isfinite(values[i])) append(buf, len, &at, " %s %.2f%%", name, 100 * values[i]);
