@@ -153,5 +153,6 @@ int main(void) {
   check_conv(2, 256, 8, 8, 512, 3, 2, 1);
   check_conv(2, 256, 8, 8, 512, 1, 2, 0);
   check_conv(2, 512, 4, 4, 512, 3, 1, 1);
+  fa_cpu_conv_release();
   return fa_test_exit();
 }

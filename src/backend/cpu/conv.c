@@ -1,202 +1,253 @@
-/* Convolution by lowering to GEMM (im2col / col2im), images taken in groups so
- * that small feature maps still give the GEMM wide matrices.
+/* Convolution kernels on oneDNN primitives, cached per geometry.
  *
- * For a group of G images, with CKK = c_in*k*k and P = h_out*w_out:
- *   col (CKK, G*P)     column b*P + p holds the receptive field of pixel p of image b
- *   ymat (c_out, G*P)  the outputs (or output gradients) of the group, channel-major
- *   forward      ymat = W (c_out, CKK) . col,      then scattered to y (G, c_out, P)
- *   grad_input   col  = W^T (CKK, c_out) . ymat,   then col2im into gx (G, c_in, h_in, w_in)
- *   grad_weight  gw  += ymat . col^T (CKK, c_out)  over all groups */
+ * Our tensors stay NCHW / OIHW. oneDNN's fast convolutions want blocked
+ * layouts (nChw16c, OIhw16i16o, ...), so each call reorders its inputs into
+ * the primitive's layout, runs the primitive, and reorders its output back;
+ * the blocked copies and the primitive's scratchpad live in one growing
+ * workspace shared by every call. Measured choices (docs/PERFORMANCE.md):
+ *   - layouts: chosen by oneDNN ("any"), except grad-input with fewer than
+ *     16 input channels (the first layer), where the blocked kernel is slow
+ *     and the plain NCHW (GEMM-based) primitive is 2-6x faster;
+ *   - algorithm: FA_CONV_ALG below.
+ * Not re-entrant: call from one thread at a time (each call is itself
+ * OpenMP-parallel over omp_get_max_threads() threads). */
 #include "backend/cpu/conv.h"
 
+#include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define FA_CONV_ALG dnnl_convolution_direct
 
 void fa_conv_geom_finish(fa_conv_geom *g) {
   g->h_out = (g->h_in + 2 * g->pad - g->k) / g->stride + 1;
   g->w_out = (g->w_in + 2 * g->pad - g->k) / g->stride + 1;
 }
 
-/* ---- scratch: one growing buffer, reused by every call (not re-entrant) ---- */
+/* oneDNN failing on a valid geometry is a bug or a broken install, not a user error. */
+static void dnnl_ok(dnnl_status_t s, const char *what) {
+  if (s == dnnl_success) return;
+  fprintf(stderr, "fastadv: oneDNN %s failed (status %d)\n", what, (int)s);
+  abort();
+}
 
-static float *ws_data;
-static size_t ws_floats;
+/* ---- engine, stream, workspace ---- */
 
-static float *workspace(size_t floats) {
-  if (floats > ws_floats) {
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+static char *ws_data;
+static size_t ws_bytes;
+
+static void ensure_engine(void) {
+  if (engine) return;
+  dnnl_ok(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine_create");
+  dnnl_ok(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "stream_create");
+}
+
+static char *workspace(size_t bytes) {
+  if (bytes > ws_bytes) {
     free(ws_data);
-    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-    ws_data = aligned_alloc(64, bytes);
+    ws_bytes = (bytes + 4095) / 4096 * 4096;
+    ws_data = aligned_alloc(4096, ws_bytes);
     if (!ws_data) {
-      fprintf(stderr, "fastadv: out of memory for %zu bytes of convolution scratch\n", bytes);
+      fprintf(stderr, "fastadv: out of memory for %zu bytes of convolution workspace\n", ws_bytes);
       abort();
     }
-    ws_floats = floats;
   }
   return ws_data;
 }
 
-/* ---- lowering ---- */
+/* ---- one cached convolution: a primitive and the reorders around it ---- */
 
-/* Output columns ow in [*lo, *hi) whose input column ow*stride - pad + kj lies in [0, w_in). */
-static void valid_range(int w_in, int w_out, int stride, int pad, int kj, int *lo, int *hi) {
-  int a = pad - kj, b = w_in - 1 + pad - kj; /* need a <= ow*stride <= b */
-  int l = a <= 0 ? 0 : (a + stride - 1) / stride;
-  int h = b < 0 ? -1 : b / stride;
-  *lo = l;
-  *hi = h + 1 < w_out ? h + 1 : w_out;
-  if (*hi < *lo) *hi = *lo;
-}
+typedef enum { FWD, BWD_DATA, BWD_WEIGHTS } conv_dir;
+enum { ROLE_X, ROLE_W, ROLE_Y, ROLES }; /* x or gx (n,c_in,h_in,w_in); w or gw (OIHW); y or gy */
 
-/* One row (c, ki, kj) of col for one image: dst (P) <- x (c_in, h_in, w_in) */
-static void im2col_row(const fa_conv_geom *g, const float *xc, int ki, int kj, float *dst) {
-  int lo, hi;
-  valid_range(g->w_in, g->w_out, g->stride, g->pad, kj, &lo, &hi);
-  for (int oh = 0; oh < g->h_out; oh++) {
-    float *d = dst + (long)oh * g->w_out;
-    int ih = oh * g->stride - g->pad + ki;
-    if (ih < 0 || ih >= g->h_in) {
-      memset(d, 0, sizeof(float) * g->w_out);
-      continue;
-    }
-    const float *s = xc + (long)ih * g->w_in - g->pad + kj;
-    for (int ow = 0; ow < lo; ow++) d[ow] = 0.0f;
-    if (g->stride == 1)
-      memcpy(d + lo, s + lo, sizeof(float) * (hi - lo));
-    else
-      for (int ow = lo; ow < hi; ow++) d[ow] = s[ow * g->stride];
-    for (int ow = hi; ow < g->w_out; ow++) d[ow] = 0.0f;
-  }
-}
-
-/* col (CKK, G*P) <- images x (G, c_in, h_in, w_in) */
-static void im2col(const fa_conv_geom *g, int group, const float *x, float *col) {
-  const int kk = g->k * g->k, rows = g->c_in * kk;
-  const long p = (long)g->h_out * g->w_out, ld = group * p, img = (long)g->c_in * g->h_in * g->w_in;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int b = 0; b < group; b++)
-    for (int r = 0; r < rows; r++) {
-      int c = r / kk, ki = r % kk / g->k, kj = r % g->k;
-      im2col_row(g, x + b * img + (long)c * g->h_in * g->w_in, ki, kj, col + r * ld + b * p);
-    }
-}
-
-/* images gx (G, c_in, h_in, w_in) <- sum of the receptive fields in col (CKK, G*P) */
-static void col2im(const fa_conv_geom *g, int group, const float *col, float *gx) {
-  const int kk = g->k * g->k;
-  const long p = (long)g->h_out * g->w_out, ld = group * p, plane = (long)g->h_in * g->w_in;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int b = 0; b < group; b++)
-    for (int c = 0; c < g->c_in; c++) {
-      float *xc = gx + ((long)b * g->c_in + c) * plane;
-      memset(xc, 0, sizeof(float) * plane);
-      for (int ki = 0; ki < g->k; ki++)
-        for (int kj = 0; kj < g->k; kj++) {
-          const float *src = col + ((long)c * kk + ki * g->k + kj) * ld + b * p;
-          int lo, hi;
-          valid_range(g->w_in, g->w_out, g->stride, g->pad, kj, &lo, &hi);
-          for (int oh = 0; oh < g->h_out; oh++) {
-            int ih = oh * g->stride - g->pad + ki;
-            if (ih < 0 || ih >= g->h_in) continue;
-            float *d = xc + (long)ih * g->w_in - g->pad + kj;
-            const float *s = src + (long)oh * g->w_out;
-            for (int ow = lo; ow < hi; ow++) d[ow * g->stride] += s[ow];
-          }
-        }
-    }
-}
-
-/* Copies the G*C planes of P floats between t (G, C, P) and mat (C, G*P),
- * from src to dst; src_is_mat says which of the two layouts src has. */
-static void regroup(int group, int channels, long p, const float *src, float *dst, bool src_is_mat) {
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int b = 0; b < group; b++)
-    for (int c = 0; c < channels; c++) {
-      long in_mat = (long)c * group * p + b * p, in_t = ((long)b * channels + c) * p;
-      memcpy(dst + (src_is_mat ? in_t : in_mat), src + (src_is_mat ? in_mat : in_t), sizeof(float) * p);
-    }
-}
-
-/* ---- grouping ---- */
-
-enum { FA_CONV_TARGET_COLS = 1024 }; /* columns per GEMM: G*P reaches at least this */
+/* The execute argument of each role, and which role is the output, per direction. */
+static const int role_arg[3][ROLES] = {
+    [FWD] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
+    [BWD_DATA] = {DNNL_ARG_DIFF_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_DST},
+    [BWD_WEIGHTS] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_DST},
+};
+static const int out_role[3] = {[FWD] = ROLE_Y, [BWD_DATA] = ROLE_X, [BWD_WEIGHTS] = ROLE_W};
 
 typedef struct {
-  int group;      /* images per GEMM */
-  long cols;      /* group * P */
-  float *col;     /* (CKK, cols), or NULL when col is the input itself (1x1, stride 1, pad 0) */
-  float *mat;     /* (c_out, cols), or NULL when group == 1 (y / gy used in place) */
-} conv_plan;
+  fa_conv_geom g;
+  conv_dir dir;
+  int threads; /* primitives partition their work for a thread count */
+  dnnl_primitive_t conv;
+  dnnl_memory_desc_t user[ROLES], inner[ROLES]; /* NCHW/OIHW, and the primitive's layout */
+  dnnl_primitive_t reorder[ROLES];              /* user <-> inner; NULL when the layouts agree */
+  size_t offset[ROLES], scratch_offset;         /* workspace byte offsets of inner copies, scratchpad */
+  size_t bytes;                                 /* workspace bytes this entry needs */
+} conv_entry;
 
-static conv_plan plan(const fa_conv_geom *g) {
-  const long p = (long)g->h_out * g->w_out, ckk = (long)g->c_in * g->k * g->k;
-  conv_plan pl;
-  pl.group = (int)((FA_CONV_TARGET_COLS + p - 1) / p);
-  if (pl.group > g->n) pl.group = g->n;
-  if (pl.group < 1) pl.group = 1;
-  pl.cols = pl.group * p;
-  int direct = g->k == 1 && g->stride == 1 && g->pad == 0;
-  size_t col_floats = direct && pl.group == 1 ? 0 : (size_t)(ckk * pl.cols);
-  size_t mat_floats = pl.group == 1 ? 0 : (size_t)g->c_out * pl.cols;
-  float *ws = workspace(col_floats + mat_floats + 1);
-  pl.col = col_floats ? ws : NULL;
-  pl.mat = mat_floats ? ws + col_floats : NULL;
-  return pl;
+static conv_entry *cache;
+static int cache_len, cache_cap;
+
+static dnnl_primitive_t make_primitive(const_dnnl_primitive_desc_t pd, const char *what) {
+  dnnl_primitive_t p;
+  dnnl_ok(dnnl_primitive_create(&p, pd), what);
+  return p;
 }
 
-/* ---- the three kernels ---- */
+static dnnl_primitive_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to) {
+  dnnl_primitive_desc_t pd;
+  dnnl_ok(dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, NULL), "reorder_desc");
+  dnnl_primitive_t p = make_primitive(pd, "reorder_create");
+  dnnl_primitive_desc_destroy(pd);
+  return p;
+}
 
-void fa_cpu_conv2d_forward(const fa_conv_geom *g, const float *x, const float *w, float *y) {
-  const long p = (long)g->h_out * g->w_out, ckk = (long)g->c_in * g->k * g->k;
-  const long x_img = (long)g->c_in * g->h_in * g->w_in, y_img = g->c_out * p;
-  conv_plan pl = plan(g);
-  for (int b0 = 0; b0 < g->n; b0 += pl.group) {
-    int gsz = g->n - b0 < pl.group ? g->n - b0 : pl.group;
-    const float *col = x + b0 * x_img;
-    if (pl.col) {
-      im2col(g, gsz, x + b0 * x_img, pl.col);
-      col = pl.col;
-    }
-    float *ymat = pl.mat ? pl.mat : y + b0 * y_img;
-    fa_cpu_sgemm(false, false, g->c_out, (int)(gsz * p), (int)ckk, 1.0f, w, col, 0.0f, ymat);
-    if (pl.mat) regroup(gsz, g->c_out, p, pl.mat, y + b0 * y_img, true);
+static size_t align_up(size_t b) { return (b + 4095) / 4096 * 4096; }
+
+static void build_entry(conv_entry *e) {
+  const fa_conv_geom *g = &e->g;
+  dnnl_dims_t xd = {g->n, g->c_in, g->h_in, g->w_in}, wd = {g->c_out, g->c_in, g->k, g->k},
+              yd = {g->n, g->c_out, g->h_out, g->w_out}, strides = {g->stride, g->stride},
+              pad_l = {g->pad, g->pad},
+              pad_r = {(g->h_out - 1) * g->stride + g->k - g->h_in - g->pad,
+                       (g->w_out - 1) * g->stride + g->k - g->w_in - g->pad};
+  dnnl_ok(dnnl_memory_desc_init_by_tag(&e->user[ROLE_X], 4, xd, dnnl_f32, dnnl_nchw), "md");
+  dnnl_ok(dnnl_memory_desc_init_by_tag(&e->user[ROLE_W], 4, wd, dnnl_f32, dnnl_oihw), "md");
+  dnnl_ok(dnnl_memory_desc_init_by_tag(&e->user[ROLE_Y], 4, yd, dnnl_f32, dnnl_nchw), "md");
+  const bool plain = e->dir == BWD_DATA && g->c_in < 16;
+  dnnl_memory_desc_t md[ROLES];
+  for (int r = 0; r < ROLES; r++) {
+    md[r] = e->user[r];
+    if (!plain) dnnl_ok(dnnl_memory_desc_init_by_tag(&md[r], 4, md[r].dims, dnnl_f32, dnnl_format_tag_any), "md");
   }
+
+  dnnl_primitive_attr_t attr;
+  dnnl_ok(dnnl_primitive_attr_create(&attr), "attr_create");
+  dnnl_ok(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad_mode");
+  dnnl_convolution_desc_t fd, cd;
+  dnnl_ok(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, FA_CONV_ALG, &md[ROLE_X],
+                                             &md[ROLE_W], NULL, &md[ROLE_Y], strides, pad_l, pad_r),
+          "forward_desc");
+  dnnl_primitive_desc_t fwd_pd, pd;
+  dnnl_ok(dnnl_primitive_desc_create(&fwd_pd, &fd, attr, engine, NULL), "forward_pd");
+  if (e->dir == FWD) {
+    pd = fwd_pd;
+  } else {
+    if (e->dir == BWD_DATA)
+      dnnl_ok(dnnl_convolution_backward_data_desc_init(&cd, FA_CONV_ALG, &md[ROLE_X], &md[ROLE_W], &md[ROLE_Y],
+                                                       strides, pad_l, pad_r),
+              "backward_data_desc");
+    else
+      dnnl_ok(dnnl_convolution_backward_weights_desc_init(&cd, FA_CONV_ALG, &md[ROLE_X], &md[ROLE_W], NULL,
+                                                          &md[ROLE_Y], strides, pad_l, pad_r),
+              "backward_weights_desc");
+    dnnl_ok(dnnl_primitive_desc_create(&pd, &cd, attr, engine, fwd_pd), "backward_pd");
+    dnnl_primitive_desc_destroy(fwd_pd);
+  }
+  dnnl_primitive_attr_destroy(attr);
+
+  e->bytes = 0;
+  for (int r = 0; r < ROLES; r++) {
+    e->inner[r] = *dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, role_arg[e->dir][r]);
+    e->reorder[r] = NULL;
+    if (dnnl_memory_desc_equal(&e->inner[r], &e->user[r])) continue;
+    e->reorder[r] = r == out_role[e->dir] ? make_reorder(&e->inner[r], &e->user[r])
+                                          : make_reorder(&e->user[r], &e->inner[r]);
+    e->offset[r] = e->bytes;
+    e->bytes += align_up(dnnl_memory_desc_get_size(&e->inner[r]));
+  }
+  e->scratch_offset = e->bytes;
+  e->bytes += align_up(dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)));
+  e->conv = make_primitive(pd, "convolution_create");
+  dnnl_primitive_desc_destroy(pd);
+}
+
+static const conv_entry *lookup(const fa_conv_geom *g, conv_dir dir) {
+  ensure_engine();
+  const int threads = omp_get_max_threads();
+  for (int i = 0; i < cache_len; i++)
+    if (cache[i].dir == dir && cache[i].threads == threads && !memcmp(&cache[i].g, g, sizeof *g))
+      return &cache[i];
+  if (cache_len == cache_cap) {
+    int cap = cache_cap ? 2 * cache_cap : 16;
+    conv_entry *c = realloc(cache, (size_t)cap * sizeof *c);
+    if (!c) {
+      fprintf(stderr, "fastadv: out of memory for the convolution cache\n");
+      abort();
+    }
+    cache = c, cache_cap = cap;
+  }
+  conv_entry *e = &cache[cache_len++];
+  memset(e, 0, sizeof *e);
+  e->g = *g, e->dir = dir, e->threads = threads;
+  build_entry(e);
+  return e;
+}
+
+static dnnl_memory_t wrap(const dnnl_memory_desc_t *md, void *data) {
+  dnnl_memory_t m;
+  dnnl_ok(dnnl_memory_create(&m, md, engine, data), "memory_create");
+  return m;
+}
+
+static void exec(dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args) {
+  dnnl_ok(dnnl_primitive_execute(p, stream, nargs, args), "execute");
+}
+
+/* Runs the cached convolution on user tensors data[ROLES] (the output role is overwritten). */
+static void run(const fa_conv_geom *g, conv_dir dir, float *data[ROLES]) {
+  const conv_entry *e = lookup(g, dir);
+  char *ws = workspace(e->bytes);
+  dnnl_memory_t user[ROLES], inner[ROLES];
+  for (int r = 0; r < ROLES; r++) {
+    user[r] = wrap(&e->user[r], data[r]);
+    inner[r] = e->reorder[r] ? wrap(&e->inner[r], ws + e->offset[r]) : user[r];
+    if (e->reorder[r] && r != out_role[dir])
+      exec(e->reorder[r], 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, user[r]}, {DNNL_ARG_TO, inner[r]}});
+  }
+  dnnl_memory_desc_t scratch_md;
+  dnnl_dims_t scratch_dims = {(dnnl_dim_t)(e->bytes - e->scratch_offset)};
+  dnnl_ok(dnnl_memory_desc_init_by_tag(&scratch_md, 1, scratch_dims, dnnl_u8, dnnl_a), "md");
+  dnnl_memory_t scratch = wrap(&scratch_md, ws + e->scratch_offset);
+  dnnl_exec_arg_t args[ROLES + 1];
+  for (int r = 0; r < ROLES; r++) args[r] = (dnnl_exec_arg_t){role_arg[dir][r], inner[r]};
+  args[ROLES] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, scratch};
+  exec(e->conv, ROLES + 1, args);
+  const int o = out_role[dir];
+  if (e->reorder[o])
+    exec(e->reorder[o], 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, inner[o]}, {DNNL_ARG_TO, user[o]}});
+  dnnl_ok(dnnl_stream_wait(stream), "stream_wait");
+  dnnl_memory_destroy(scratch);
+  for (int r = 0; r < ROLES; r++) {
+    if (e->reorder[r]) dnnl_memory_destroy(inner[r]);
+    dnnl_memory_destroy(user[r]);
+  }
+}
+
+/* The inputs are only read; oneDNN's memory objects take non-const handles. */
+void fa_cpu_conv2d_forward(const fa_conv_geom *g, const float *x, const float *w, float *y) {
+  run(g, FWD, (float *[ROLES]){(float *)x, (float *)w, y});
 }
 
 void fa_cpu_conv2d_grad_input(const fa_conv_geom *g, const float *gy, const float *w, float *gx) {
-  const long p = (long)g->h_out * g->w_out, ckk = (long)g->c_in * g->k * g->k;
-  const long x_img = (long)g->c_in * g->h_in * g->w_in, y_img = g->c_out * p;
-  conv_plan pl = plan(g);
-  for (int b0 = 0; b0 < g->n; b0 += pl.group) {
-    int gsz = g->n - b0 < pl.group ? g->n - b0 : pl.group;
-    const float *ymat = gy + b0 * y_img;
-    if (pl.mat) {
-      regroup(gsz, g->c_out, p, gy + b0 * y_img, pl.mat, false);
-      ymat = pl.mat;
-    }
-    float *col = pl.col ? pl.col : gx + b0 * x_img;
-    fa_cpu_sgemm(true, false, (int)ckk, (int)(gsz * p), g->c_out, 1.0f, w, ymat, 0.0f, col);
-    if (pl.col) col2im(g, gsz, pl.col, gx + b0 * x_img);
-  }
+  run(g, BWD_DATA, (float *[ROLES]){gx, (float *)w, (float *)gy});
 }
 
 void fa_cpu_conv2d_grad_weight(const fa_conv_geom *g, const float *gy, const float *x, float *gw) {
-  const long p = (long)g->h_out * g->w_out, ckk = (long)g->c_in * g->k * g->k;
-  const long x_img = (long)g->c_in * g->h_in * g->w_in, y_img = g->c_out * p;
-  conv_plan pl = plan(g);
-  if (g->n == 0) memset(gw, 0, sizeof(float) * g->c_out * ckk);
-  for (int b0 = 0; b0 < g->n; b0 += pl.group) {
-    int gsz = g->n - b0 < pl.group ? g->n - b0 : pl.group;
-    const float *ymat = gy + b0 * y_img, *col = x + b0 * x_img;
-    if (pl.mat) {
-      regroup(gsz, g->c_out, p, gy + b0 * y_img, pl.mat, false);
-      ymat = pl.mat;
-    }
-    if (pl.col) {
-      im2col(g, gsz, x + b0 * x_img, pl.col);
-      col = pl.col;
-    }
-    fa_cpu_sgemm(false, true, g->c_out, (int)ckk, (int)(gsz * p), 1.0f, ymat, col, b0 ? 1.0f : 0.0f, gw);
+  run(g, BWD_WEIGHTS, (float *[ROLES]){(float *)x, gw, (float *)gy});
+}
+
+void fa_cpu_conv_release(void) {
+  for (int i = 0; i < cache_len; i++) {
+    dnnl_primitive_destroy(cache[i].conv);
+    for (int r = 0; r < ROLES; r++)
+      if (cache[i].reorder[r]) dnnl_primitive_destroy(cache[i].reorder[r]);
+  }
+  free(cache);
+  cache = NULL, cache_len = cache_cap = 0;
+  free(ws_data);
+  ws_data = NULL, ws_bytes = 0;
+  if (engine) {
+    dnnl_stream_destroy(stream);
+    dnnl_engine_destroy(engine);
+    engine = NULL, stream = NULL;
   }
 }

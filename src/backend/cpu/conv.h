@@ -26,6 +26,10 @@ void fa_cpu_conv2d_grad_input(const fa_conv_geom *g, const float *gy, const floa
 /* gw = d<gy, conv2d(x, w)>/dw */
 void fa_cpu_conv2d_grad_weight(const fa_conv_geom *g, const float *gy, const float *x, float *gw);
 
+/* Frees the cached convolution primitives and their workspace (they are
+ * rebuilt on the next call). For a clean exit and leak checks. */
+void fa_cpu_conv_release(void);
+
 /* C (m x n) = alpha * op(A) op(B) + beta * C; op(A) is (m x k), op(B) (k x n);
  * A is stored (m x k) or, when trans_a, (k x m); likewise B. Row-major, packed. */
 void fa_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
