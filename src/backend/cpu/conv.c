@@ -8,7 +8,8 @@
  *   - layouts: chosen by oneDNN ("any"), except grad-input with fewer than
  *     16 input channels (the first layer), where the blocked kernel is slow
  *     and the plain NCHW (GEMM-based) primitive is 2-6x faster;
- *   - algorithm: FA_CONV_ALG below.
+ *   - algorithm: Winograd for the 3x3 stride-1 layers, direct otherwise
+ *     (see algorithm()).
  * Not re-entrant: call from one thread at a time (each call is itself
  * OpenMP-parallel over omp_get_max_threads() threads). */
 #include "backend/cpu/conv.h"
@@ -18,8 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define FA_CONV_ALG dnnl_convolution_direct
 
 void fa_conv_geom_finish(fa_conv_geom *g) {
   g->h_out = (g->h_in + 2 * g->pad - g->k) / g->stride + 1;
@@ -102,13 +101,51 @@ static dnnl_primitive_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_
 
 static size_t align_up(size_t b) { return (b + 4095) / 4096 * 4096; }
 
+/* Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions with 16+ channels in and
+ * out and at least 32 output tiles of 4x4: 2-2.7x faster than direct at batch
+ * 128 on ResNet-18's layers, relative error ~1e-6 (direct ~2e-7). Elsewhere
+ * (first layer, few tiles) direct is faster. */
+static dnnl_alg_kind_t algorithm(const fa_conv_geom *g) {
+  long tiles = (long)g->n * ((g->h_out + 3) / 4) * ((g->w_out + 3) / 4);
+  bool wino = g->k == 3 && g->stride == 1 && g->c_in >= 16 && g->c_out >= 16 && tiles >= 32;
+  return wino ? dnnl_convolution_winograd : dnnl_convolution_direct;
+}
+
+/* The primitive descriptor for e's direction, algorithm and layouts md[ROLES]
+ * (its forward counterpart is the hint oneDNN's backward passes need). */
+static dnnl_status_t make_pd(const conv_entry *e, dnnl_alg_kind_t alg, const dnnl_memory_desc_t md[ROLES],
+                             dnnl_primitive_desc_t *pd) {
+  const fa_conv_geom *g = &e->g;
+  dnnl_dims_t strides = {g->stride, g->stride}, pad_l = {g->pad, g->pad},
+              pad_r = {(g->h_out - 1) * g->stride + g->k - g->h_in - g->pad,
+                       (g->w_out - 1) * g->stride + g->k - g->w_in - g->pad};
+  dnnl_primitive_attr_t attr;
+  dnnl_ok(dnnl_primitive_attr_create(&attr), "attr_create");
+  dnnl_ok(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad_mode");
+  dnnl_convolution_desc_t fd, cd;
+  dnnl_primitive_desc_t fwd_pd = NULL;
+  dnnl_status_t s = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, alg, &md[ROLE_X], &md[ROLE_W],
+                                                       NULL, &md[ROLE_Y], strides, pad_l, pad_r);
+  if (s == dnnl_success) s = dnnl_primitive_desc_create(&fwd_pd, &fd, attr, engine, NULL);
+  if (s == dnnl_success && e->dir == FWD) {
+    *pd = fwd_pd;
+    fwd_pd = NULL;
+  } else if (s == dnnl_success) {
+    s = e->dir == BWD_DATA ? dnnl_convolution_backward_data_desc_init(&cd, alg, &md[ROLE_X], &md[ROLE_W],
+                                                                       &md[ROLE_Y], strides, pad_l, pad_r)
+                           : dnnl_convolution_backward_weights_desc_init(&cd, alg, &md[ROLE_X], &md[ROLE_W], NULL,
+                                                                          &md[ROLE_Y], strides, pad_l, pad_r);
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(pd, &cd, attr, engine, fwd_pd);
+  }
+  if (fwd_pd) dnnl_primitive_desc_destroy(fwd_pd);
+  dnnl_primitive_attr_destroy(attr);
+  return s;
+}
+
 static void build_entry(conv_entry *e) {
   const fa_conv_geom *g = &e->g;
   dnnl_dims_t xd = {g->n, g->c_in, g->h_in, g->w_in}, wd = {g->c_out, g->c_in, g->k, g->k},
-              yd = {g->n, g->c_out, g->h_out, g->w_out}, strides = {g->stride, g->stride},
-              pad_l = {g->pad, g->pad},
-              pad_r = {(g->h_out - 1) * g->stride + g->k - g->h_in - g->pad,
-                       (g->w_out - 1) * g->stride + g->k - g->w_in - g->pad};
+              yd = {g->n, g->c_out, g->h_out, g->w_out};
   dnnl_ok(dnnl_memory_desc_init_by_tag(&e->user[ROLE_X], 4, xd, dnnl_f32, dnnl_nchw), "md");
   dnnl_ok(dnnl_memory_desc_init_by_tag(&e->user[ROLE_W], 4, wd, dnnl_f32, dnnl_oihw), "md");
   dnnl_ok(dnnl_memory_desc_init_by_tag(&e->user[ROLE_Y], 4, yd, dnnl_f32, dnnl_nchw), "md");
@@ -118,31 +155,12 @@ static void build_entry(conv_entry *e) {
     md[r] = e->user[r];
     if (!plain) dnnl_ok(dnnl_memory_desc_init_by_tag(&md[r], 4, md[r].dims, dnnl_f32, dnnl_format_tag_any), "md");
   }
-
-  dnnl_primitive_attr_t attr;
-  dnnl_ok(dnnl_primitive_attr_create(&attr), "attr_create");
-  dnnl_ok(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad_mode");
-  dnnl_convolution_desc_t fd, cd;
-  dnnl_ok(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, FA_CONV_ALG, &md[ROLE_X],
-                                             &md[ROLE_W], NULL, &md[ROLE_Y], strides, pad_l, pad_r),
-          "forward_desc");
-  dnnl_primitive_desc_t fwd_pd, pd;
-  dnnl_ok(dnnl_primitive_desc_create(&fwd_pd, &fd, attr, engine, NULL), "forward_pd");
-  if (e->dir == FWD) {
-    pd = fwd_pd;
-  } else {
-    if (e->dir == BWD_DATA)
-      dnnl_ok(dnnl_convolution_backward_data_desc_init(&cd, FA_CONV_ALG, &md[ROLE_X], &md[ROLE_W], &md[ROLE_Y],
-                                                       strides, pad_l, pad_r),
-              "backward_data_desc");
-    else
-      dnnl_ok(dnnl_convolution_backward_weights_desc_init(&cd, FA_CONV_ALG, &md[ROLE_X], &md[ROLE_W], NULL,
-                                                          &md[ROLE_Y], strides, pad_l, pad_r),
-              "backward_weights_desc");
-    dnnl_ok(dnnl_primitive_desc_create(&pd, &cd, attr, engine, fwd_pd), "backward_pd");
-    dnnl_primitive_desc_destroy(fwd_pd);
-  }
-  dnnl_primitive_attr_destroy(attr);
+  dnnl_primitive_desc_t pd;
+  dnnl_alg_kind_t alg = algorithm(g);
+  dnnl_status_t s = make_pd(e, alg, md, &pd);
+  if (s == dnnl_unimplemented && alg != dnnl_convolution_direct) /* no Winograd kernel for this shape */
+    s = make_pd(e, dnnl_convolution_direct, md, &pd);
+  dnnl_ok(s, "convolution primitive descriptor");
 
   e->bytes = 0;
   for (int r = 0; r < ROLES; r++) {
