@@ -2,7 +2,7 @@
  * grad-input and grad-weight GFLOP/s for every PreAct ResNet-18 (CIFAR-10)
  * convolution at batch 128, each with its fraction of the square SGEMM rate.
  * Each figure is the median of REPS timed runs after one warm-up run.
- *   usage: bench_kernels [batch] [reps]     (defaults 128, 5) */
+ *   usage: bench_kernels [batch] [reps]     (defaults 128, 7) */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 #include "backend/cpu/conv.h"
 #include "core/rng.h"
 
-static int reps = 5;
+static int reps = 7;
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -98,27 +98,32 @@ static const layer resnet18[] = {
     {"512->512 @4", 512, 4, 512, 3, 1, 1},
 };
 
+/* Best GFLOP/s of the square SGEMMs 1024..2048: the reference rate. */
+static double square_sgemm(fa_rng *rng, bool print) {
+  double best = 0;
+  for (int s = 1024; s <= 2048; s *= 2) {
+    double gf = gemm_gflops(rng, false, false, s, s, s);
+    if (print) printf("  %4d x %4d x %4d  %7.1f GFLOP/s\n", s, s, s, gf);
+    if (gf > best) best = gf;
+  }
+  return best;
+}
+
 int main(int argc, char **argv) {
   int batch = argc > 1 ? atoi(argv[1]) : 128;
-  reps = argc > 2 ? atoi(argv[2]) : 5;
+  reps = argc > 2 ? atoi(argv[2]) : 7;
   if (batch < 1 || reps < 1 || reps > 64) {
     fprintf(stderr, "usage: bench_kernels [batch >= 1] [reps 1..64]\n");
     return 2;
   }
   fa_rng rng = fa_rng_stream(1, FA_STREAM_INIT);
-  printf("threads %d, batch %d, median of %d after 1 warm-up\n\n", omp_get_max_threads(), batch, reps);
+  printf("threads %d, batch %d, median of %d runs after 1 warm-up\n\nSGEMM (row-major, C = A B)\n",
+         omp_get_max_threads(), batch, reps);
+  const double peak = square_sgemm(&rng, true);
+  printf("  reference: %.1f GFLOP/s (frac below = conv GFLOP/s / reference)\n\n", peak);
 
-  printf("SGEMM (row-major, C = A B)        GFLOP/s\n");
-  double peak = 0;
-  for (int s = 1024; s <= 2048; s *= 2) {
-    double gf = gemm_gflops(&rng, false, false, s, s, s);
-    printf("  %4d x %4d x %4d               %7.1f\n", s, s, s, gf);
-    if (gf > peak) peak = gf;
-  }
-  printf("  reference (best square)         %7.1f\n\n", peak);
-
-  printf("%-20s %8s | %7s %5s | %7s %5s | %7s %5s | %s\n", "conv (batch 128)", "GFLOP", "fwd", "frac",
-         "gradin", "frac", "gradw", "frac", "GEMM-shape GFLOP/s (M x N x K: fwd, gradin, gradw)");
+  printf("%-19s %5s | %6s %4s | %6s %4s | %6s %4s | %7s | %s\n", "conv, GFLOP/s", "GFLOP", "fwd", "frac",
+         "gradin", "frac", "gradw", "frac", "scratch", "im2col GEMM M x N x K: GFLOP/s fwd, gradin, gradw");
   for (size_t l = 0; l < sizeof resnet18 / sizeof resnet18[0]; l++) {
     const layer *L = &resnet18[l];
     conv_case c = {.g = {.n = batch, .c_in = L->c_in, .h_in = L->hw, .w_in = L->hw, .c_out = L->c_out,
@@ -130,14 +135,18 @@ int main(int argc, char **argv) {
     c.y = random_floats(&rng, (size_t)batch * L->c_out * p);
     double flop = 2.0 * batch * L->c_out * p * ckk, gf[3];
     for (c.which = 0; c.which < 3; c.which++) gf[c.which] = flop / median_seconds(run_conv, &c) * 1e-9;
-    /* the same work as one GEMM over 4096 output pixels, for comparison */
+    /* the same layer lowered to one GEMM over 4096 output pixels, for comparison */
     double gg[3] = {gemm_gflops(&rng, false, false, L->c_out, 4096, (int)ckk),
                     gemm_gflops(&rng, true, false, (int)ckk, 4096, L->c_out),
                     gemm_gflops(&rng, false, true, L->c_out, (int)ckk, 4096)};
-    printf("%-20s %8.2f | %7.1f %5.2f | %7.1f %5.2f | %7.1f %5.2f | %ldx4096x%ld: %.0f, %.0f, %.0f\n", L->name,
-           flop * 1e-9, gf[0], gf[0] / peak, gf[1], gf[1] / peak, gf[2], gf[2] / peak, (long)L->c_out, ckk,
-           gg[0], gg[1], gg[2]);
+    printf("%-19s %5.2f | %6.1f %4.2f | %6.1f %4.2f | %6.1f %4.2f | %6.1fM | %4ld x 4096 x %4ld: %3.0f, %3.0f, %3.0f\n", L->name,
+           flop * 1e-9, gf[0], gf[0] / peak, gf[1], gf[1] / peak, gf[2], gf[2] / peak,
+           fa_cpu_conv_scratch_bytes() / 1048576.0, (long)L->c_out, ckk, gg[0], gg[1], gg[2]);
     free(c.x), free(c.w), free(c.y);
   }
+  printf("\nscratch high-water: %.1f MiB; square SGEMM again at the end: %.1f GFLOP/s "
+         "(far from the reference: the machine was busy)\n",
+         fa_cpu_conv_scratch_bytes() / 1048576.0, square_sgemm(&rng, false));
+  fa_cpu_conv_release();
   return 0;
 }

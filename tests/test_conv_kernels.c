@@ -144,6 +144,11 @@ int main(void) {
   check_conv(300, 2, 4, 4, 3, 3, 2, 1);
   check_conv(9, 3, 7, 7, 5, 1, 1, 0);
   check_conv(2, 8, 33, 33, 4, 1, 1, 0);
+  /* 1x1 without padding (GEMMs on NCHW): one group of several images, an
+   * uneven last group, stride 3 */
+  check_conv(3, 4, 5, 5, 6, 1, 1, 0);
+  check_conv(37, 6, 6, 6, 10, 1, 2, 0);
+  check_conv(5, 3, 10, 10, 4, 1, 3, 0);
   /* 3x3 stride 1 with 16+ channels and 32+ output tiles: Winograd (pad 2: no
    * Winograd kernel, direct instead) */
   check_conv(2, 16, 16, 16, 16, 3, 1, 1);

@@ -9,6 +9,7 @@
 #define FA_BACKEND_CPU_CONV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct {
   int n, c_in, h_in, w_in;
@@ -26,6 +27,10 @@ void fa_cpu_conv2d_grad_input(const fa_conv_geom *g, const float *gy, const floa
 /* gw = d<gy, conv2d(x, w)>/dw */
 void fa_cpu_conv2d_grad_weight(const fa_conv_geom *g, const float *gy, const float *x, float *gw);
 
+/* Bytes of scratch the convolution kernels hold now: one workspace that grows
+ * to the largest call's need and is reused (blocked copies of the tensors,
+ * oneDNN scratchpads, GEMM buffers). oneDNN's JIT code is not counted. */
+size_t fa_cpu_conv_scratch_bytes(void);
 /* Frees the cached convolution primitives and their workspace (they are
  * rebuilt on the next call). For a clean exit and leak checks. */
 void fa_cpu_conv_release(void);
