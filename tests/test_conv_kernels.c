@@ -4,6 +4,7 @@
  * kernels 1, 3, 5; stride 1, 2; padding 0..2; odd and non-square sizes;
  * the Winograd and the direct algorithms; repeated runs bit for bit. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,6 +175,15 @@ int main(void) {
   check_conv(1, 256, 8, 8, 512, 3, 2, 1);
   check_conv(2, 256, 8, 8, 512, 1, 2, 0);
   check_conv(1, 512, 4, 4, 512, 3, 1, 1);
+
+  /* a changed thread count is followed (OpenBLAS and the cached primitives) */
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  check_sgemm(false, true, 65, 33, 129, 1.0f, 0.0f);
+  check_conv(5, 16, 8, 8, 32, 3, 1, 1);
+  check_conv(4, 8, 9, 9, 16, 1, 2, 0);
+  omp_set_num_threads(threads);
+
   fa_cpu_conv_release();
   return fa_test_exit();
 }
