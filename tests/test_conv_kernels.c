@@ -83,7 +83,8 @@ static void check_conv(int n, int c_in, int hw_in, int w_in, int c_out, int k, i
   fa_cpu_conv2d_forward(&g, x, w, y2);
   fa_cpu_conv2d_grad_input(&g, gy, w, gx2);
   fa_cpu_conv2d_grad_weight(&g, gy, x, gw2);
-  FA_CHECK(!memcmp(y, y2, ny * sizeof *y) && !memcmp(gx, gx2, nx * sizeof *gx) && !memcmp(gw, gw2, nw * sizeof *gw),
+  FA_CHECK(!memcmp(y, y2, ny * sizeof *y) && !memcmp(gx, gx2, nx * sizeof *gx) &&
+               !memcmp(gw, gw2, nw * sizeof *gw),
            "n=%d c_in=%d %dx%d c_out=%d k=%d: repeated run differs", n, c_in, hw_in, w_in, c_out, k);
   free(x), free(w), free(gy), free(ry), free(rgx), free(rgw), free(y), free(gx), free(gw), free(y2), free(gx2),
       free(gw2);

@@ -1,4 +1,4 @@
-/* Convolutions on oneDNN primitives, cached per geometry (all but 1x1).
+/* Convolutions on oneDNN primitives, cached per geometry (all but unpadded 1x1).
  *
  * Our tensors stay NCHW / OIHW. oneDNN's fast convolutions want blocked
  * layouts (nChw16c, OIhw16i16o, ...), so each call reorders its inputs into
@@ -7,7 +7,7 @@
  * workspace shared by every call. Measured choices (docs/PERFORMANCE.md):
  *   - layouts: chosen by oneDNN ("any"), except grad-input with fewer than
  *     16 input channels (the first layer), where the blocked kernel is slow
- *     and the plain NCHW (GEMM-based) primitive is 2-6x faster;
+ *     and the plain NCHW (GEMM-based) primitive is 2.5-6x faster;
  *   - algorithm: Winograd for the 3x3 stride-1 layers, direct otherwise
  *     (see algorithm()). */
 #include "backend/cpu/conv_impl.h"
@@ -46,7 +46,8 @@ static const int role_arg[3][ROLES] = {
     [FA_CONV_GRAD_INPUT] = {DNNL_ARG_DIFF_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_DST},
     [FA_CONV_GRAD_WEIGHT] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_DST},
 };
-static const int out_role[3] = {[FA_CONV_FORWARD] = ROLE_Y, [FA_CONV_GRAD_INPUT] = ROLE_X, [FA_CONV_GRAD_WEIGHT] = ROLE_W};
+static const int out_role[3] = {
+    [FA_CONV_FORWARD] = ROLE_Y, [FA_CONV_GRAD_INPUT] = ROLE_X, [FA_CONV_GRAD_WEIGHT] = ROLE_W};
 
 typedef struct {
   fa_conv_geom g;
@@ -101,17 +102,18 @@ static dnnl_status_t make_pd(const conv_entry *e, dnnl_alg_kind_t alg, const dnn
   dnnl_ok(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad_mode");
   dnnl_convolution_desc_t fd, cd;
   dnnl_primitive_desc_t fwd_pd = NULL;
-  dnnl_status_t s = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, alg, &md[ROLE_X], &md[ROLE_W],
-                                                       NULL, &md[ROLE_Y], strides, pad_l, pad_r);
+  dnnl_status_t s = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, alg, &md[ROLE_X],
+                                                       &md[ROLE_W], NULL, &md[ROLE_Y], strides, pad_l, pad_r);
   if (s == dnnl_success) s = dnnl_primitive_desc_create(&fwd_pd, &fd, attr, engine, NULL);
   if (s == dnnl_success && e->dir == FA_CONV_FORWARD) {
     *pd = fwd_pd;
     fwd_pd = NULL;
   } else if (s == dnnl_success) {
-    s = e->dir == FA_CONV_GRAD_INPUT ? dnnl_convolution_backward_data_desc_init(&cd, alg, &md[ROLE_X], &md[ROLE_W],
-                                                                       &md[ROLE_Y], strides, pad_l, pad_r)
-                           : dnnl_convolution_backward_weights_desc_init(&cd, alg, &md[ROLE_X], &md[ROLE_W], NULL,
-                                                                          &md[ROLE_Y], strides, pad_l, pad_r);
+    s = e->dir == FA_CONV_GRAD_INPUT
+            ? dnnl_convolution_backward_data_desc_init(&cd, alg, &md[ROLE_X], &md[ROLE_W], &md[ROLE_Y],
+                                                       strides, pad_l, pad_r)
+            : dnnl_convolution_backward_weights_desc_init(&cd, alg, &md[ROLE_X], &md[ROLE_W], NULL,
+                                                          &md[ROLE_Y], strides, pad_l, pad_r);
     if (s == dnnl_success) s = dnnl_primitive_desc_create(pd, &cd, attr, engine, fwd_pd);
   }
   if (fwd_pd) dnnl_primitive_desc_destroy(fwd_pd);
@@ -130,7 +132,8 @@ static void build_entry(conv_entry *e) {
   dnnl_memory_desc_t md[ROLES];
   for (int r = 0; r < ROLES; r++) {
     md[r] = e->user[r];
-    if (!plain) dnnl_ok(dnnl_memory_desc_init_by_tag(&md[r], 4, md[r].dims, dnnl_f32, dnnl_format_tag_any), "md");
+    if (!plain)
+      dnnl_ok(dnnl_memory_desc_init_by_tag(&md[r], 4, md[r].dims, dnnl_f32, dnnl_format_tag_any), "md");
   }
   dnnl_primitive_desc_t pd;
   dnnl_alg_kind_t alg = algorithm(g);
@@ -150,7 +153,8 @@ static void build_entry(conv_entry *e) {
     e->bytes += align_up(dnnl_memory_desc_get_size(&e->inner[r]));
   }
   e->scratch_offset = e->bytes;
-  e->bytes += align_up(dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)));
+  e->bytes +=
+      align_up(dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)));
   e->conv = make_primitive(pd, "convolution_create");
   dnnl_primitive_desc_destroy(pd);
 }

@@ -36,7 +36,8 @@ static void gather(const float *t, int group, int channels, int h, int w, int s,
 }
 
 /* images t (G, C, h, w) <- mat (C, G*P) at the sampled pixels, zeros elsewhere */
-static void scatter(const float *mat, int group, int channels, int h, int w, int s, int ho, int wo, float *t) {
+static void scatter(const float *mat, int group, int channels, int h, int w, int s, int ho, int wo,
+                    float *t) {
   const long p = (long)ho * wo;
   for (int b = 0; b < group; b++)
     for (int c = 0; c < channels; c++) {
@@ -54,21 +55,24 @@ static void scatter(const float *mat, int group, int channels, int h, int w, int
 
 typedef struct {
   const fa_conv_geom *g;
-  int group;      /* images per group */
-  long p;         /* output pixels per image */
+  int group; /* images per group */
+  long p;    /* output pixels per image */
   float *x, *w, *y;
 } pw_call;
 
-/* Runs group i of the call; xbuf (c_in, G*P) and ybuf (c_out, G*P) are this thread's buffers, acc its
- * grad-weight sum (beta 0 on its first group). */
-static void run_group(const pw_call *c, fa_conv_dir dir, int i, float *xbuf, float *ybuf, float *acc, bool first) {
+/* Runs group i of the call; xbuf (c_in, G*P) and ybuf (c_out, G*P) are this
+ * thread's buffers, acc its grad-weight sum (beta 0 on its first group). */
+static void run_group(const pw_call *c, fa_conv_dir dir, int i, float *xbuf, float *ybuf, float *acc,
+                      bool first) {
   const fa_conv_geom *g = c->g;
   const int b0 = i * c->group, gs = g->n - b0 < c->group ? g->n - b0 : c->group, s = g->stride;
   const int cols = (int)(gs * c->p);
   float *xi = c->x + (long)b0 * g->c_in * g->h_in * g->w_in, *yi = c->y + b0 * g->c_out * c->p;
   const bool x_in_place = gs == 1 && s == 1, y_in_place = gs == 1;
-  if (dir != FA_CONV_GRAD_INPUT && !x_in_place) gather(xi, gs, g->c_in, g->h_in, g->w_in, s, g->h_out, g->w_out, xbuf);
-  if (dir != FA_CONV_FORWARD && !y_in_place) gather(yi, gs, g->c_out, g->h_out, g->w_out, 1, g->h_out, g->w_out, ybuf);
+  if (dir != FA_CONV_GRAD_INPUT && !x_in_place)
+    gather(xi, gs, g->c_in, g->h_in, g->w_in, s, g->h_out, g->w_out, xbuf);
+  if (dir != FA_CONV_FORWARD && !y_in_place)
+    gather(yi, gs, g->c_out, g->h_out, g->w_out, 1, g->h_out, g->w_out, ybuf);
   float *xm = x_in_place ? xi : xbuf, *ym = y_in_place ? yi : ybuf;
   if (dir == FA_CONV_FORWARD) {
     fa_cpu_sgemm(false, false, g->c_out, cols, g->c_in, 1.0f, c->w, xm, 0.0f, ym);
@@ -81,32 +85,45 @@ static void run_group(const pw_call *c, fa_conv_dir dir, int i, float *xbuf, flo
   }
 }
 
+/* This thread's share of the groups (all of them outside a parallel region).
+ * Thread t's buffers start at ws + t * per; grad-weight sums of threads > 0
+ * follow their buffers, thread 0 sums straight into gw. */
+static void run_groups(const pw_call *c, fa_conv_dir dir, int groups, float *ws, long per, int *team) {
+  const fa_conv_geom *g = c->g;
+  const int t = omp_get_thread_num();
+  if (t == 0) *team = omp_get_num_threads();
+  float *xbuf = ws + t * per, *ybuf = xbuf + (long)g->c_in * c->group * c->p;
+  float *acc = t == 0 ? c->w : ybuf + (long)g->c_out * c->group * c->p;
+  bool first = true;
+#pragma omp for schedule(static)
+  for (int i = 0; i < groups; i++) {
+    run_group(c, dir, i, xbuf, ybuf, acc, first);
+    first = false;
+  }
+  if (dir == FA_CONV_GRAD_WEIGHT && first) memset(acc, 0, sizeof(float) * g->c_out * g->c_in);
+}
+
 void fa_cpu_conv_pointwise(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y) {
   pw_call c = {.g = g, .p = (long)g->h_out * g->w_out, .x = x, .w = w, .y = y};
   c.group = (int)((FA_PW_COLS + c.p - 1) / c.p);
   if (c.group > g->n) c.group = g->n;
   const int groups = (g->n + c.group - 1) / c.group, threads = omp_get_max_threads();
-  const bool parallel = threads > 1 && groups >= threads;
-  const int slots = parallel ? threads : 1;
   const long wn = (long)g->c_out * g->c_in, bufs = (g->c_in + g->c_out) * c.group * c.p;
   const long per = bufs + (dir == FA_CONV_GRAD_WEIGHT ? wn : 0); /* floats per thread */
-  float *ws = fa_cpu_conv_workspace(sizeof(float) * (size_t)(slots * per));
-#pragma omp parallel if (parallel)
-  {
-    const int t = omp_get_thread_num();
-    float *xbuf = ws + t * per, *ybuf = xbuf + (long)g->c_in * c.group * c.p;
-    float *acc = t == 0 ? w : xbuf + bufs; /* thread 0 sums straight into gw */
-    bool first = true;
-#pragma omp for schedule(static)
-    for (int i = 0; i < groups; i++) {
-      run_group(&c, dir, i, xbuf, ybuf, acc, first);
-      first = false;
-    }
-    if (dir == FA_CONV_GRAD_WEIGHT && first) memset(acc, 0, sizeof(float) * wn);
+  /* Fewer groups than threads: no parallel region at all, since OpenBLAS
+   * would run nested in it, on fresh threads each call (measured 10x slower). */
+  const bool parallel = threads > 1 && groups >= threads;
+  float *ws = fa_cpu_conv_workspace(sizeof(float) * (size_t)((parallel ? threads : 1) * per));
+  int team = 1; /* threads the runtime gave */
+  if (parallel) {
+#pragma omp parallel
+    run_groups(&c, dir, groups, ws, per, &team);
+  } else {
+    run_groups(&c, dir, groups, ws, per, &team);
   }
-  if (dir == FA_CONV_GRAD_WEIGHT && slots > 1) {
+  if (dir == FA_CONV_GRAD_WEIGHT && team > 1) {
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < wn; i++)
-      for (int t = 1; t < slots; t++) w[i] += ws[t * per + bufs + i];
+      for (int t = 1; t < team; t++) w[i] += ws[t * per + bufs + i];
   }
 }

@@ -23,6 +23,6 @@ void fa_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, 
     return;
   }
   follow_omp_threads();
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              m, n, k, alpha, a, trans_a ? m : k, b, trans_b ? k : n, beta, c, n);
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n,
+              k, alpha, a, trans_a ? m : k, b, trans_b ? k : n, beta, c, n);
 }
