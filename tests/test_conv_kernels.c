@@ -2,7 +2,8 @@
  * (all four transpose combinations) against naive double-precision loops,
  * over geometries from 4x4 single-channel images to ResNet-18 layers:
  * kernels 1, 3, 5; stride 1, 2; padding 0..2; odd and non-square sizes;
- * the Winograd and the direct algorithms; repeated runs bit for bit. */
+ * the Winograd and the direct algorithms; repeated runs bit for bit; no
+ * writes past the outputs or into the inputs. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -20,11 +21,28 @@ static float *random_floats(size_t n) {
   return p;
 }
 
-/* Garbage the kernels must overwrite. */
+/* An output: n floats of garbage the kernels must overwrite, then a guard
+ * they must not touch (the libraries' code is not instrumented by ASan). */
+enum { GUARD = 64 };
+static const float guard_value = 1234.5f;
+
 static float *poisoned(size_t n) {
-  float *p = malloc(n * sizeof *p);
+  float *p = malloc((n + GUARD) * sizeof *p);
   for (size_t i = 0; i < n; i++) p[i] = NAN;
+  for (size_t i = n; i < n + GUARD; i++) p[i] = guard_value;
   return p;
+}
+
+static bool guard_intact(const float *p, size_t n) {
+  for (size_t i = n; i < n + GUARD; i++)
+    if (p[i] != guard_value) return false;
+  return true;
+}
+
+static float *copy_of(const float *p, size_t n) {
+  float *q = malloc(n * sizeof *q);
+  memcpy(q, p, n * sizeof *q);
+  return q;
 }
 
 /* All three products at once, from the definition: for every tap of the
@@ -68,6 +86,7 @@ static void check_conv(int n, int c_in, int hw_in, int w_in, int c_out, int k, i
   double *ry = calloc(ny, sizeof *ry), *rgx = calloc(nx, sizeof *rgx), *rgw = calloc(nw, sizeof *rgw);
   reference(&g, x, w, gy, ry, rgx, rgw);
 
+  float *x0 = copy_of(x, nx), *w0 = copy_of(w, nw), *gy0 = copy_of(gy, ny);
   float *y = poisoned(ny), *gx = poisoned(nx), *gw = poisoned(nw);
   fa_cpu_conv2d_forward(&g, x, w, y);
   fa_cpu_conv2d_grad_input(&g, gy, w, gx);
@@ -78,6 +97,11 @@ static void check_conv(int n, int c_in, int hw_in, int w_in, int c_out, int k, i
            "n=%d c_in=%d %dx%d c_out=%d k=%d stride=%d pad=%d: rel err forward %.2e grad_input %.2e "
            "grad_weight %.2e",
            n, c_in, hw_in, w_in, c_out, k, stride, pad, ey, egx, egw);
+  FA_CHECK(guard_intact(y, ny) && guard_intact(gx, nx) && guard_intact(gw, nw) &&
+               !memcmp(x, x0, nx * sizeof *x) && !memcmp(w, w0, nw * sizeof *w) &&
+               !memcmp(gy, gy0, ny * sizeof *gy),
+           "n=%d c_in=%d %dx%d c_out=%d k=%d: wrote past an output or into an input", n, c_in, hw_in, w_in,
+           c_out, k);
   /* a second run gives the same bits (runs must be reproducible) */
   float *y2 = poisoned(ny), *gx2 = poisoned(nx), *gw2 = poisoned(nw);
   fa_cpu_conv2d_forward(&g, x, w, y2);
@@ -86,8 +110,8 @@ static void check_conv(int n, int c_in, int hw_in, int w_in, int c_out, int k, i
   FA_CHECK(!memcmp(y, y2, ny * sizeof *y) && !memcmp(gx, gx2, nx * sizeof *gx) &&
                !memcmp(gw, gw2, nw * sizeof *gw),
            "n=%d c_in=%d %dx%d c_out=%d k=%d: repeated run differs", n, c_in, hw_in, w_in, c_out, k);
-  free(x), free(w), free(gy), free(ry), free(rgx), free(rgw), free(y), free(gx), free(gw), free(y2), free(gx2),
-      free(gw2);
+  free(x), free(w), free(gy), free(x0), free(w0), free(gy0), free(ry), free(rgx), free(rgw);
+  free(y), free(gx), free(gw), free(y2), free(gx2), free(gw2);
 }
 
 /* C (m x n) = alpha op(A) op(B) + beta C against a double loop. */

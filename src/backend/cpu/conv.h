@@ -4,7 +4,9 @@
  *   x  (n, c_in, h_in, w_in)      input, NCHW
  *   w  (c_out, c_in, k, k)        filters, OIHW
  *   y  (n, c_out, h_out, w_out)   output, h_out = (h_in + 2*pad - k)/stride + 1
- * Each kernel overwrites its output. Threads: OpenMP (omp_get_max_threads()). */
+ * Each kernel overwrites its output. Threads: OpenMP (omp_get_max_threads()).
+ * The convolutions share a primitive cache and one workspace: call them from
+ * one thread at a time, outside OpenMP parallel regions. */
 #ifndef FA_BACKEND_CPU_CONV_H
 #define FA_BACKEND_CPU_CONV_H
 
