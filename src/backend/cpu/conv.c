@@ -1,36 +1,64 @@
-/* TEMPORARY naive reference kernels (replaced by the conv branch). */
-#include "backend/cpu/conv.h"
-
+/* The convolution kernels of conv.h: each call picks an implementation
+ * (measurements in docs/PERFORMANCE.md, "Convolution kernels"):
+ *   1x1 without padding   conv_pointwise.c (GEMMs on NCHW, no reorders)
+ *   everything else       conv_dnnl.c (oneDNN, Winograd for 3x3 stride 1)
+ * Not re-entrant: call from one thread at a time; each call is itself
+ * OpenMP-parallel over omp_get_max_threads() threads. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "backend/cpu/conv_impl.h"
 
 void fa_conv_geom_finish(fa_conv_geom *g) {
   g->h_out = (g->h_in + 2 * g->pad - g->k) / g->stride + 1;
   g->w_out = (g->w_in + 2 * g->pad - g->k) / g->stride + 1;
 }
 
-#define FOR_EACH_TAP(g)                                                          \
-  for (int n = 0; n < g->n; n++)                                                 \
-    for (int o = 0; o < g->c_out; o++)                                           \
-      for (int i = 0; i < g->c_in; i++)                                          \
-        for (int oh = 0; oh < g->h_out; oh++)                                    \
-          for (int ow = 0; ow < g->w_out; ow++)                                  \
-            for (int kh = 0; kh < g->k; kh++)                                    \
-              for (int kw = 0; kw < g->k; kw++) {                                \
-                int ih = oh * g->stride - g->pad + kh, iw = ow * g->stride - g->pad + kw; \
-                if (ih < 0 || iw < 0 || ih >= g->h_in || iw >= g->w_in) continue; \
-                size_t xi = (((size_t)n * g->c_in + i) * g->h_in + ih) * g->w_in + iw; \
-                size_t wi = (((size_t)o * g->c_in + i) * g->k + kh) * g->k + kw;  \
-                size_t yi = (((size_t)n * g->c_out + o) * g->h_out + oh) * g->w_out + ow;
+static char *ws_data;
+static size_t ws_bytes;
 
+void *fa_cpu_conv_workspace(size_t bytes) {
+  if (bytes > ws_bytes) {
+    free(ws_data);
+    ws_bytes = (bytes + 4095) / 4096 * 4096;
+    ws_data = aligned_alloc(4096, ws_bytes);
+    if (!ws_data) {
+      fprintf(stderr, "fastadv: out of memory for %zu bytes of convolution workspace\n", ws_bytes);
+      abort();
+    }
+  }
+  return ws_data;
+}
+
+size_t fa_cpu_conv_scratch_bytes(void) { return ws_bytes; }
+
+static void conv(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y) {
+  if (g->n == 0) { /* an empty batch: only grad-weight has an output, zero */
+    if (dir == FA_CONV_GRAD_WEIGHT) memset(w, 0, sizeof(float) * g->c_out * g->c_in * g->k * g->k);
+    return;
+  }
+  if (g->k == 1 && g->pad == 0)
+    fa_cpu_conv_pointwise(g, dir, x, w, y);
+  else
+    fa_cpu_conv_dnnl(g, dir, x, w, y);
+}
+
+/* The inputs are only read; the roles share one signature, hence the casts. */
 void fa_cpu_conv2d_forward(const fa_conv_geom *g, const float *x, const float *w, float *y) {
-  memset(y, 0, sizeof(float) * g->n * g->c_out * g->h_out * g->w_out);
-  FOR_EACH_TAP(g) y[yi] += x[xi] * w[wi]; }
+  conv(g, FA_CONV_FORWARD, (float *)x, (float *)w, y);
 }
+
 void fa_cpu_conv2d_grad_input(const fa_conv_geom *g, const float *gy, const float *w, float *gx) {
-  memset(gx, 0, sizeof(float) * g->n * g->c_in * g->h_in * g->w_in);
-  FOR_EACH_TAP(g) gx[xi] += gy[yi] * w[wi]; }
+  conv(g, FA_CONV_GRAD_INPUT, gx, (float *)w, (float *)gy);
 }
+
 void fa_cpu_conv2d_grad_weight(const fa_conv_geom *g, const float *gy, const float *x, float *gw) {
-  memset(gw, 0, sizeof(float) * g->c_out * g->c_in * g->k * g->k);
-  FOR_EACH_TAP(g) gw[wi] += gy[yi] * x[xi]; }
+  conv(g, FA_CONV_GRAD_WEIGHT, (float *)x, gw, (float *)gy);
+}
+
+void fa_cpu_conv_release(void) {
+  fa_cpu_conv_dnnl_release();
+  free(ws_data);
+  ws_data = NULL, ws_bytes = 0;
 }

@@ -4,11 +4,14 @@
  *   x  (n, c_in, h_in, w_in)      input, NCHW
  *   w  (c_out, c_in, k, k)        filters, OIHW
  *   y  (n, c_out, h_out, w_out)   output, h_out = (h_in + 2*pad - k)/stride + 1
- * Each kernel overwrites its output. Threads: OpenMP (omp_get_max_threads()). */
+ * Each kernel overwrites its output. Threads: OpenMP (omp_get_max_threads()).
+ * The convolutions share a primitive cache and one workspace: call them from
+ * one thread at a time, outside OpenMP parallel regions. */
 #ifndef FA_BACKEND_CPU_CONV_H
 #define FA_BACKEND_CPU_CONV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct {
   int n, c_in, h_in, w_in;
@@ -25,6 +28,14 @@ void fa_cpu_conv2d_forward(const fa_conv_geom *g, const float *x, const float *w
 void fa_cpu_conv2d_grad_input(const fa_conv_geom *g, const float *gy, const float *w, float *gx);
 /* gw = d<gy, conv2d(x, w)>/dw */
 void fa_cpu_conv2d_grad_weight(const fa_conv_geom *g, const float *gy, const float *x, float *gw);
+
+/* Bytes of scratch the convolution kernels hold now: one workspace that grows
+ * to the largest call's need and is reused (blocked copies of the tensors,
+ * oneDNN scratchpads, GEMM buffers). oneDNN's JIT code is not counted. */
+size_t fa_cpu_conv_scratch_bytes(void);
+/* Frees the cached convolution primitives and their workspace (they are
+ * rebuilt on the next call). For a clean exit and leak checks. */
+void fa_cpu_conv_release(void);
 
 /* C (m x n) = alpha * op(A) op(B) + beta * C; op(A) is (m x k), op(B) (k x n);
  * A is stored (m x k) or, when trans_a, (k x m); likewise B. Row-major, packed. */

@@ -1,8 +1,28 @@
-/* TEMPORARY (replaced by the conv branch). */
+/* Single-precision GEMM: a thin wrapper over OpenBLAS (OpenMP build, so its
+ * threads are the same libgomp pool as ours and oneDNN's). */
 #include <cblas.h>
+#include <omp.h>
+
 #include "backend/cpu/conv.h"
-void fa_cpu_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *a, const float *b, float beta,
-                  float *c) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a,
-              ta ? m : k, b, tb ? k : n, beta, c, n);
+
+/* OpenBLAS fixes its thread count when it is loaded and ignores later
+ * omp_set_num_threads(); make it follow omp_get_max_threads(). Inside a
+ * parallel region OpenBLAS runs serially, and its count is left alone. */
+static void follow_omp_threads(void) {
+  if (omp_in_parallel()) return;
+  int t = omp_get_max_threads();
+  if (openblas_get_num_threads() != t) openblas_set_num_threads(t);
+}
+
+/* C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C, row-major, packed. */
+void fa_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+                  const float *b, float beta, float *c) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) { /* op(A) op(B) is zero: only the scaling of C remains */
+    for (long i = 0; i < (long)m * n; i++) c[i] = beta == 0.0f ? 0.0f : beta * c[i];
+    return;
+  }
+  follow_omp_threads();
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n,
+              k, alpha, a, trans_a ? m : k, b, trans_b ? k : n, beta, c, n);
 }

@@ -1,0 +1,158 @@
+/* Kernel benchmark: the machine's SGEMM GFLOP/s, then conv forward,
+ * grad-input and grad-weight GFLOP/s for every PreAct ResNet-18 (CIFAR-10)
+ * convolution at batch 128, each with its fraction of the square SGEMM rate.
+ * Each figure is the median of REPS timed runs after one warm-up run.
+ *   usage: bench_kernels [batch] [reps]     (defaults 128, 7) */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "backend/cpu/conv.h"
+#include "core/rng.h"
+
+static int reps = 7;
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+typedef void (*bench_fn)(const void *ctx);
+
+/* Median seconds of `reps` runs of fn after one warm-up run. */
+static double median_seconds(bench_fn fn, const void *ctx) {
+  double t[64];
+  fn(ctx);
+  for (int r = 0; r < reps; r++) {
+    double t0 = omp_get_wtime();
+    fn(ctx);
+    t[r] = omp_get_wtime() - t0;
+  }
+  qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+  return reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+}
+
+static float *random_floats(fa_rng *rng, size_t n) {
+  float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+  if (!p) {
+    fprintf(stderr, "bench_kernels: out of memory\n");
+    exit(1);
+  }
+  fa_rng_fill_uniform(rng, p, n, -1.0f, 1.0f);
+  return p;
+}
+
+/* ---- SGEMM ---- */
+
+typedef struct {
+  bool ta, tb;
+  int m, n, k;
+  float *a, *b, *c;
+} gemm_case;
+
+static void run_gemm(const void *ctx) {
+  const gemm_case *g = ctx;
+  fa_cpu_sgemm(g->ta, g->tb, g->m, g->n, g->k, 1.0f, g->a, g->b, 0.0f, g->c);
+}
+
+static double gemm_gflops(fa_rng *rng, bool ta, bool tb, int m, int n, int k) {
+  gemm_case g = {ta, tb, m, n, k, random_floats(rng, (size_t)m * k), random_floats(rng, (size_t)k * n),
+                 random_floats(rng, (size_t)m * n)};
+  double s = median_seconds(run_gemm, &g);
+  free(g.a), free(g.b), free(g.c);
+  return 2.0 * m * n * k / s * 1e-9;
+}
+
+/* ---- convolution ---- */
+
+typedef struct {
+  fa_conv_geom g;
+  int which; /* 0 forward, 1 grad-input, 2 grad-weight */
+  float *x, *w, *y;
+} conv_case;
+
+static void run_conv(const void *ctx) {
+  const conv_case *c = ctx;
+  if (c->which == 0) fa_cpu_conv2d_forward(&c->g, c->x, c->w, c->y);
+  if (c->which == 1) fa_cpu_conv2d_grad_input(&c->g, c->y, c->w, c->x);
+  if (c->which == 2) fa_cpu_conv2d_grad_weight(&c->g, c->y, c->x, c->w);
+}
+
+typedef struct {
+  const char *name;
+  int c_in, hw, c_out, k, stride, pad;
+} layer;
+
+/* The convolutions of PreAct ResNet-18 on 32x32 inputs (each distinct shape once). */
+static const layer resnet18[] = {
+    {"conv1 3->64 @32", 3, 32, 64, 3, 1, 1},
+    {"64->64 @32", 64, 32, 64, 3, 1, 1},
+    {"64->128 s2 @32", 64, 32, 128, 3, 2, 1},
+    {"sc 64->128 1x1 s2", 64, 32, 128, 1, 2, 0},
+    {"128->128 @16", 128, 16, 128, 3, 1, 1},
+    {"128->256 s2 @16", 128, 16, 256, 3, 2, 1},
+    {"sc 128->256 1x1 s2", 128, 16, 256, 1, 2, 0},
+    {"256->256 @8", 256, 8, 256, 3, 1, 1},
+    {"256->512 s2 @8", 256, 8, 512, 3, 2, 1},
+    {"sc 256->512 1x1 s2", 256, 8, 512, 1, 2, 0},
+    {"512->512 @4", 512, 4, 512, 3, 1, 1},
+};
+
+/* Best GFLOP/s of the square SGEMMs 1024..2048: the reference rate. */
+static double square_sgemm(fa_rng *rng, bool print) {
+  double best = 0;
+  for (int s = 1024; s <= 2048; s *= 2) {
+    double gf = gemm_gflops(rng, false, false, s, s, s);
+    if (print) printf("  %4d x %4d x %4d  %7.1f GFLOP/s\n", s, s, s, gf);
+    if (gf > best) best = gf;
+  }
+  return best;
+}
+
+int main(int argc, char **argv) {
+  int batch = argc > 1 ? atoi(argv[1]) : 128;
+  reps = argc > 2 ? atoi(argv[2]) : 7;
+  if (batch < 1 || reps < 1 || reps > 64) {
+    fprintf(stderr, "usage: bench_kernels [batch >= 1] [reps 1..64]\n");
+    return 2;
+  }
+  fa_rng rng = fa_rng_stream(1, FA_STREAM_INIT);
+  printf("threads %d, batch %d, median of %d runs after 1 warm-up\n\nSGEMM (row-major, C = A B)\n",
+         omp_get_max_threads(), batch, reps);
+  const double peak = square_sgemm(&rng, true);
+  printf("  reference: %.1f GFLOP/s (frac below = conv GFLOP/s / reference)\n\n", peak);
+
+  printf("%-19s %5s | %6s %4s | %6s %4s | %6s %4s | %7s | %s\n", "conv, GFLOP/s", "GFLOP", "fwd", "frac",
+         "gradin", "frac", "gradw", "frac", "scratch", "im2col GEMM M x N x K: GFLOP/s fwd, gradin, gradw");
+  size_t scratch_max = 0;
+  for (size_t l = 0; l < sizeof resnet18 / sizeof resnet18[0]; l++) {
+    const layer *L = &resnet18[l];
+    fa_cpu_conv_release(); /* so that the scratch column is this layer's own */
+    conv_case c = {.g = {.n = batch, .c_in = L->c_in, .h_in = L->hw, .w_in = L->hw, .c_out = L->c_out,
+                         .k = L->k, .stride = L->stride, .pad = L->pad}};
+    fa_conv_geom_finish(&c.g);
+    const long p = (long)c.g.h_out * c.g.w_out, ckk = (long)L->c_in * L->k * L->k;
+    c.x = random_floats(&rng, (size_t)batch * L->c_in * L->hw * L->hw);
+    c.w = random_floats(&rng, (size_t)L->c_out * ckk);
+    c.y = random_floats(&rng, (size_t)batch * L->c_out * p);
+    double flop = 2.0 * batch * L->c_out * p * ckk, gf[3];
+    for (c.which = 0; c.which < 3; c.which++) gf[c.which] = flop / median_seconds(run_conv, &c) * 1e-9;
+    const size_t scratch = fa_cpu_conv_scratch_bytes();
+    if (scratch > scratch_max) scratch_max = scratch;
+    /* the same layer lowered to one GEMM over 4096 output pixels, for comparison */
+    double gg[3] = {gemm_gflops(&rng, false, false, L->c_out, 4096, (int)ckk),
+                    gemm_gflops(&rng, true, false, (int)ckk, 4096, L->c_out),
+                    gemm_gflops(&rng, false, true, L->c_out, (int)ckk, 4096)};
+    printf("%-19s %5.2f | %6.1f %4.2f | %6.1f %4.2f | %6.1f %4.2f | %6.1fM | ", L->name, flop * 1e-9, gf[0],
+           gf[0] / peak, gf[1], gf[1] / peak, gf[2], gf[2] / peak, scratch / 1048576.0);
+    printf("%4ld x 4096 x %4ld: %3.0f, %3.0f, %3.0f\n", (long)L->c_out, ckk, gg[0], gg[1], gg[2]);
+    free(c.x), free(c.w), free(c.y);
+  }
+  const double again = square_sgemm(&rng, false);
+  printf("\nscratch of the largest layer: %.1f MiB\nsquare SGEMM at the end: %.1f GFLOP/s (%+.0f%%)%s\n",
+         scratch_max / 1048576.0, again, 100.0 * (again / peak - 1.0),
+         fabs(again / peak - 1.0) > 0.1 ? ": the machine was busy, the numbers are noisy" : "");
+  fa_cpu_conv_release();
+  return 0;
+}

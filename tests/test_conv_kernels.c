@@ -1,0 +1,216 @@
+/* The CPU convolution kernels (forward, grad-input, grad-weight) and sgemm
+ * (all four transpose combinations) against naive double-precision loops,
+ * over geometries from 4x4 single-channel images to ResNet-18 layers:
+ * kernels 1, 3, 5; stride 1, 2; padding 0..2; odd and non-square sizes;
+ * the Winograd and the direct algorithms; repeated runs bit for bit; no
+ * writes past the outputs or into the inputs. Under ASan/UBSan the oneDNN
+ * JIT code and OpenBLAS run uninstrumented (no reports from them, false or
+ * true), which is why the outputs carry guards. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/conv.h"
+#include "core/rng.h"
+#include "testlib.h"
+
+static fa_rng rng;
+
+static float *random_floats(size_t n) {
+  float *p = malloc(n * sizeof *p);
+  fa_rng_fill_uniform(&rng, p, n, -1.0f, 1.0f);
+  return p;
+}
+
+/* An output: n floats of garbage the kernels must overwrite, then a guard
+ * they must not touch (the libraries' code is not instrumented by ASan). */
+enum { GUARD = 64 };
+static const float guard_value = 1234.5f;
+
+static float *poisoned(size_t n) {
+  float *p = malloc((n + GUARD) * sizeof *p);
+  for (size_t i = 0; i < n; i++) p[i] = NAN;
+  for (size_t i = n; i < n + GUARD; i++) p[i] = guard_value;
+  return p;
+}
+
+static bool guard_intact(const float *p, size_t n) {
+  for (size_t i = n; i < n + GUARD; i++)
+    if (p[i] != guard_value) return false;
+  return true;
+}
+
+static float *copy_of(const float *p, size_t n) {
+  float *q = malloc(n * sizeof *q);
+  memcpy(q, p, n * sizeof *q);
+  return q;
+}
+
+/* All three products at once, from the definition: for every tap of the
+ * cross-correlation that lands inside the input,
+ *   y[b,o,oh,ow]  += x[b,c,ih,iw] * w[o,c,ki,kj]
+ *   gx[b,c,ih,iw] += gy[b,o,oh,ow] * w[o,c,ki,kj]
+ *   gw[o,c,ki,kj] += gy[b,o,oh,ow] * x[b,c,ih,iw]
+ * x (n, c_in, h_in, w_in), w (c_out, c_in, k, k), gy and y (n, c_out, h_out, w_out). */
+static void reference(const fa_conv_geom *g, const float *x, const float *w, const float *gy, double *y,
+                      double *gx, double *gw) {
+  const int k = g->k;
+  for (int b = 0; b < g->n; b++)
+    for (int o = 0; o < g->c_out; o++)
+      for (int c = 0; c < g->c_in; c++)
+        for (int ki = 0; ki < k; ki++)
+          for (int kj = 0; kj < k; kj++) {
+            const long wi = ((long)o * g->c_in + c) * k * k + ki * k + kj;
+            for (int oh = 0; oh < g->h_out; oh++) {
+              int ih = oh * g->stride - g->pad + ki;
+              if (ih < 0 || ih >= g->h_in) continue;
+              for (int ow = 0; ow < g->w_out; ow++) {
+                int iw = ow * g->stride - g->pad + kj;
+                if (iw < 0 || iw >= g->w_in) continue;
+                long xi = (((long)b * g->c_in + c) * g->h_in + ih) * g->w_in + iw;
+                long yi = (((long)b * g->c_out + o) * g->h_out + oh) * g->w_out + ow;
+                y[yi] += (double)x[xi] * w[wi];
+                gx[xi] += (double)gy[yi] * w[wi];
+                gw[wi] += (double)gy[yi] * x[xi];
+              }
+            }
+          }
+}
+
+static void check_conv(int n, int c_in, int hw_in, int w_in, int c_out, int k, int stride, int pad) {
+  fa_conv_geom g = {.n = n, .c_in = c_in, .h_in = hw_in, .w_in = w_in, .c_out = c_out, .k = k,
+                    .stride = stride, .pad = pad};
+  fa_conv_geom_finish(&g);
+  const size_t nx = (size_t)n * c_in * hw_in * w_in, nw = (size_t)c_out * c_in * k * k,
+               ny = (size_t)n * c_out * g.h_out * g.w_out;
+  float *x = random_floats(nx), *w = random_floats(nw), *gy = random_floats(ny);
+  double *ry = calloc(ny, sizeof *ry), *rgx = calloc(nx, sizeof *rgx), *rgw = calloc(nw, sizeof *rgw);
+  reference(&g, x, w, gy, ry, rgx, rgw);
+
+  float *x0 = copy_of(x, nx), *w0 = copy_of(w, nw), *gy0 = copy_of(gy, ny);
+  float *y = poisoned(ny), *gx = poisoned(nx), *gw = poisoned(nw);
+  fa_cpu_conv2d_forward(&g, x, w, y);
+  fa_cpu_conv2d_grad_input(&g, gy, w, gx);
+  fa_cpu_conv2d_grad_weight(&g, gy, x, gw);
+  double ey = fa_test_rel_err(y, ry, ny), egx = fa_test_rel_err(gx, rgx, nx),
+         egw = fa_test_rel_err(gw, rgw, nw);
+  FA_CHECK(ey <= 1e-5 && egx <= 1e-5 && egw <= 1e-5,
+           "n=%d c_in=%d %dx%d c_out=%d k=%d stride=%d pad=%d: rel err forward %.2e grad_input %.2e "
+           "grad_weight %.2e",
+           n, c_in, hw_in, w_in, c_out, k, stride, pad, ey, egx, egw);
+  FA_CHECK(guard_intact(y, ny) && guard_intact(gx, nx) && guard_intact(gw, nw) &&
+               !memcmp(x, x0, nx * sizeof *x) && !memcmp(w, w0, nw * sizeof *w) &&
+               !memcmp(gy, gy0, ny * sizeof *gy),
+           "n=%d c_in=%d %dx%d c_out=%d k=%d: wrote past an output or into an input", n, c_in, hw_in, w_in,
+           c_out, k);
+  /* a second run gives the same bits (runs must be reproducible) */
+  float *y2 = poisoned(ny), *gx2 = poisoned(nx), *gw2 = poisoned(nw);
+  fa_cpu_conv2d_forward(&g, x, w, y2);
+  fa_cpu_conv2d_grad_input(&g, gy, w, gx2);
+  fa_cpu_conv2d_grad_weight(&g, gy, x, gw2);
+  FA_CHECK(!memcmp(y, y2, ny * sizeof *y) && !memcmp(gx, gx2, nx * sizeof *gx) &&
+               !memcmp(gw, gw2, nw * sizeof *gw),
+           "n=%d c_in=%d %dx%d c_out=%d k=%d: repeated run differs", n, c_in, hw_in, w_in, c_out, k);
+  free(x), free(w), free(gy), free(x0), free(w0), free(gy0), free(ry), free(rgx), free(rgw);
+  free(y), free(gx), free(gw), free(y2), free(gx2), free(gw2);
+}
+
+/* C (m x n) = alpha op(A) op(B) + beta C against a double loop. */
+static void check_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, float beta) {
+  float *a = random_floats((size_t)m * k + 1), *b = random_floats((size_t)k * n + 1),
+        *c = random_floats((size_t)m * n);
+  double *ref = malloc((size_t)m * n * sizeof *ref);
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++) {
+      double s = 0;
+      for (int l = 0; l < k; l++)
+        s += (double)(ta ? a[(long)l * m + i] : a[(long)i * k + l]) *
+             (tb ? b[(long)j * k + l] : b[(long)l * n + j]);
+      ref[(long)i * n + j] = alpha * s + (double)beta * c[(long)i * n + j];
+    }
+  if (beta == 0.0f)
+    for (long i = 0; i < (long)m * n; i++) c[i] = NAN; /* beta 0 must ignore C */
+  fa_cpu_sgemm(ta, tb, m, n, k, alpha, a, b, beta, c);
+  double e = fa_test_rel_err(c, ref, (size_t)m * n);
+  FA_CHECK(e <= 1e-5, "sgemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g: rel err %.2e", ta, tb, m, n, k,
+           alpha, beta, e);
+  free(a), free(b), free(c), free(ref);
+}
+
+int main(void) {
+  rng = fa_rng_stream(7, FA_STREAM_INIT);
+
+  for (int t = 0; t < 4; t++) {
+    bool ta = t & 1, tb = t & 2;
+    check_sgemm(ta, tb, 1, 1, 1, 1.0f, 0.0f);
+    check_sgemm(ta, tb, 7, 13, 5, 1.0f, 0.0f);
+    check_sgemm(ta, tb, 33, 1, 70, -0.5f, 1.0f);
+    check_sgemm(ta, tb, 1, 65, 17, 2.0f, 0.25f);
+    check_sgemm(ta, tb, 129, 67, 300, 1.0f, 1.0f);
+    check_sgemm(ta, tb, 6, 5, 0, 1.0f, 0.5f); /* k = 0: C = beta C */
+  }
+
+  /* tiny and odd geometries: n c_in h w c_out k stride pad */
+  check_conv(1, 1, 4, 4, 1, 1, 1, 0);
+  check_conv(1, 1, 4, 4, 1, 3, 1, 1);
+  check_conv(1, 1, 4, 4, 1, 3, 2, 1);
+  check_conv(1, 1, 4, 4, 1, 5, 1, 2);
+  check_conv(1, 1, 4, 4, 1, 5, 2, 2);
+  check_conv(1, 1, 5, 5, 1, 3, 2, 0);
+  check_conv(2, 3, 7, 9, 4, 3, 2, 1);
+  check_conv(3, 2, 9, 7, 5, 5, 2, 2);
+  check_conv(2, 3, 6, 5, 3, 5, 1, 0);
+  check_conv(2, 3, 3, 3, 3, 5, 1, 2);
+  check_conv(2, 4, 5, 5, 2, 1, 2, 0);
+  check_conv(2, 5, 7, 7, 3, 1, 1, 1);
+  check_conv(2, 3, 8, 8, 4, 3, 1, 2);
+  check_conv(2, 3, 11, 11, 4, 3, 2, 0);
+  /* larger batches of small images */
+  check_conv(70, 8, 4, 4, 16, 3, 1, 1);
+  check_conv(67, 4, 5, 5, 3, 3, 2, 1);
+  check_conv(300, 2, 4, 4, 3, 3, 2, 1);
+  check_conv(9, 3, 7, 7, 5, 1, 1, 0);
+  check_conv(2, 8, 33, 33, 4, 1, 1, 0);
+  /* 1x1 without padding (GEMMs on NCHW): one group of several images, an
+   * uneven last group, stride 3 */
+  check_conv(3, 4, 5, 5, 6, 1, 1, 0);
+  check_conv(37, 6, 6, 6, 10, 1, 2, 0);
+  check_conv(5, 3, 10, 10, 4, 1, 3, 0);
+  /* 3x3 stride 1 with 16+ channels and 32+ output tiles: Winograd (pad 2: no
+   * Winograd kernel, direct instead) */
+  check_conv(2, 16, 16, 16, 16, 3, 1, 1);
+  check_conv(4, 16, 9, 11, 32, 3, 1, 1);
+  check_conv(8, 32, 8, 8, 16, 3, 1, 0);
+  check_conv(8, 16, 8, 8, 16, 3, 1, 2);
+  check_conv(8, 24, 8, 8, 20, 3, 1, 1);
+  /* lenet / cnn: 1x28x28 and 3x32x32 inputs, 4..64 filters */
+  check_conv(2, 1, 28, 28, 4, 5, 1, 2);
+  check_conv(2, 1, 28, 28, 32, 3, 1, 1);
+  check_conv(2, 32, 14, 14, 64, 3, 2, 1);
+  check_conv(2, 3, 32, 32, 16, 3, 1, 1);
+  check_conv(2, 16, 16, 16, 32, 5, 1, 0);
+  /* PreAct ResNet-18 layers (CIFAR), small batch */
+  check_conv(2, 3, 32, 32, 64, 3, 1, 1);
+  check_conv(1, 64, 32, 32, 64, 3, 1, 1);
+  check_conv(1, 64, 32, 32, 128, 3, 2, 1);
+  check_conv(2, 64, 32, 32, 128, 1, 2, 0);
+  check_conv(1, 128, 16, 16, 128, 3, 1, 1);
+  check_conv(1, 128, 16, 16, 256, 3, 2, 1);
+  check_conv(2, 128, 16, 16, 256, 1, 2, 0);
+  check_conv(1, 256, 8, 8, 256, 3, 1, 1);
+  check_conv(1, 256, 8, 8, 512, 3, 2, 1);
+  check_conv(2, 256, 8, 8, 512, 1, 2, 0);
+  check_conv(1, 512, 4, 4, 512, 3, 1, 1);
+
+  /* a changed thread count is followed (OpenBLAS and the cached primitives) */
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  check_sgemm(false, true, 65, 33, 129, 1.0f, 0.0f);
+  check_conv(5, 16, 8, 8, 32, 3, 1, 1);
+  check_conv(4, 8, 9, 9, 16, 1, 2, 0);
+  omp_set_num_threads(threads);
+
+  fa_cpu_conv_release();
+  return fa_test_exit();
+}
