@@ -242,6 +242,9 @@ static void test_schedules(void) {
   }
   printf("schedules: %d iterations, worst relative error %.3g, %d equal to numpy's value in float32\n",
          total, worst_sched, exact);
+  /* the constant schedule (fastadv's extra) is lr_max at every t */
+  for (double t = 0; t <= 7.0; t += 0.25)
+    FA_CHECK(fa_lr_at(FA_SCHEDULE_CONSTANT, 0.125f, 7, t) == 0.125f, "constant schedule at %g", t);
 }
 
 int main(void) {

@@ -18,6 +18,7 @@ static const fa_flag_choice model_choices[] = {
 static const fa_flag_choice schedule_choices[] = {
     {.name = "cyclic", .value = FA_SCHEDULE_CYCLIC},
     {.name = "piecewise", .value = FA_SCHEDULE_PIECEWISE},
+    {.name = "constant", .value = FA_SCHEDULE_CONSTANT},
     {.name = NULL}};
 static const fa_flag_choice attack_choices[] = {
     {.name = "fgsm", .value = FA_ATTACK_FGSM},
@@ -55,7 +56,7 @@ static const fa_flag train_flags[] = {
     {FA_FLAG_FIELD(T, batch_size_eval), .type = FA_FLAG_INT, .min = 1, .max = 65536,
      .help = "batch size of the final evaluation"},
     {FA_FLAG_FIELD(T, lr_schedule), .type = FA_FLAG_ENUM, .choices = schedule_choices,
-     .help = "learning-rate schedule"},
+     .help = "learning-rate schedule (constant, lr_max throughout, is an extra of fastadv)"},
     {FA_FLAG_FIELD(T, lr_max), .type = FA_FLAG_FLOAT, .min = 0, .max = 100,
      .help = "peak learning rate of the schedule"},
     {FA_FLAG_FIELD(T, weight_decay), .type = FA_FLAG_FLOAT, .min = 0, .max = 1,

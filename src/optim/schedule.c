@@ -20,6 +20,7 @@ static double np_interp(double x, const double *xp, const double *fp, int n) {
 
 float fa_lr_at(fa_lr_schedule kind, float lr_max, int epochs, double t) {
   double lr = lr_max;
+  if (kind == FA_SCHEDULE_CONSTANT) return lr_max;
   if (kind == FA_SCHEDULE_CYCLIC) {
     const double xp[3] = {0, epochs * 2 / 5, epochs}, fp[3] = {0, lr, 0};
     return (float)np_interp(t, xp, fp, 3);

@@ -11,7 +11,9 @@
 #define FA_NAME_MAX 256
 #define FA_PATH_MAX 4096
 
-typedef enum { FA_SCHEDULE_CYCLIC, FA_SCHEDULE_PIECEWISE } fa_lr_schedule;
+/* cyclic and piecewise are the paper's; constant (lr_max throughout) is an
+ * extra, for quick experiments such as the demonstration. */
+typedef enum { FA_SCHEDULE_CYCLIC, FA_SCHEDULE_PIECEWISE, FA_SCHEDULE_CONSTANT } fa_lr_schedule;
 
 typedef enum {
   FA_ATTACK_FGSM,
