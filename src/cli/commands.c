@@ -111,7 +111,8 @@ static const fa_flag eval_flags[] = {
     {FA_FLAG_FIELD(E, model), .type = FA_FLAG_STRING, .metavar = "NAME",
      .help = "the architecture (resnet18 | cnn | lenet) when the checkpoint does not say; any other name is "
              "taken as --model_path, as in the paper's README"},
-    {FA_FLAG_FIELD(E, dataset), .type = FA_FLAG_NAME, .choices = dataset_choices, .help = "the data set"},
+    {FA_FLAG_FIELD(E, dataset), .type = FA_FLAG_NAME, .choices = dataset_choices,
+     .help = "the data set (when not given: the one the checkpoint was trained on)"},
     {FA_FLAG_FIELD(E, set), .type = FA_FLAG_NAME, .choices = set_choices,
      .help = "the split evaluated on"},
     {FA_FLAG_FIELD(E, data_dir), .type = FA_FLAG_STRING, .metavar = "DIR", .help = DATA_DIR_HELP},

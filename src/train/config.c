@@ -44,21 +44,8 @@ void fa_eval_config_defaults(fa_eval_config *c) {
       .gpu = 0,
       .seed = 0,
   };
-  strcpy(c->dataset, "cifar10");
+  c->dataset[0] = '\0'; /* the checkpoint's data set */
   strcpy(c->model, "resnet18");
   strcpy(c->set, "test");
   strcpy(c->out_dir, ".");
-}
-
-fa_train_derived fa_train_config_derive(const fa_train_config *c) {
-  return (fa_train_derived){
-      .n_classes = strncmp(c->dataset, "cifar10_binary", strlen("cifar10_binary")) == 0 ? 2 : 10,
-      .eps = c->eps / 255.0f,
-      .pgd_alpha = c->eps / 4.0f / 255.0f,
-      .pgd_alpha_train = c->pgd_alpha_train / 255.0f,
-      .double_backprop = c->grad_align_cos_lambda > 0,
-      .free_at = c->attack == FA_ATTACK_FGSM && c->minibatch_replay > 1,
-      .final_attack_iters = c->debug ? 10 : 50,
-      .final_n_restarts = c->debug ? 3 : 10,
-  };
 }

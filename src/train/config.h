@@ -79,19 +79,5 @@ typedef struct {
 void fa_train_config_defaults(fa_train_config *c);
 void fa_eval_config_defaults(fa_eval_config *c);
 
-/* What the paper's train.py computes from its flags before training. Radii
- * and step sizes here are fractions of the pixel range [0, 1]. */
-typedef struct {
-  int n_classes;           /* 2 for cifar10_binary*, else 10 */
-  float eps;               /* eps / 255 */
-  float pgd_alpha;         /* eps / 4 / 255: the step of every evaluation PGD */
-  float pgd_alpha_train;   /* pgd_alpha_train / 255 */
-  bool double_backprop;    /* GradAlign on: grad_align_cos_lambda > 0 */
-  bool free_at;            /* fgsm with minibatch_replay > 1: delta persists */
-  int final_attack_iters;  /* PGD-50-10 at the end, PGD-10-3 with --debug */
-  int final_n_restarts;
-} fa_train_derived;
-
-fa_train_derived fa_train_config_derive(const fa_train_config *c);
 
 #endif
