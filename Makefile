@@ -3,7 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= 2
 
-.PHONY: all setup build test test-asan bench fixtures clean
+.PHONY: all setup build demo test test-asan bench fixtures clean
 
 all: build
 
@@ -13,6 +13,10 @@ setup:
 build: setup
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DFA_WERROR=ON >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The main job: FGSM vs FGSM + GradAlign on Fashion-MNIST, PGD-50-10, a table.
+demo: build
+	scripts/demo.sh runs/demo
 
 # The test command: installs what it needs, builds with warnings as errors,
 # runs every test, then the same suite under ASan + UBSan.
