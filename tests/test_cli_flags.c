@@ -1,6 +1,6 @@
 /* The fastadv command line: the flag parser on every flag type and form, the
  * paper's defaults and command lines, each error with its message, notices,
- * the eval --model rule, the derived values, the help; then the built
+ * the eval --model rule, the help; then the built
  * program's exit status and output on good and bad command lines. */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -8,10 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The parser is compiled into the fastadv program, not into the library the
- * tests link, so the test compiles its sources itself. */
-#include "cli/commands.c"
-#include "cli/flags.c"
+#include "cli/commands.h"
+#include "cli/flags.h"
 #include "testlib.h"
 
 static fa_flag_notices notices;
@@ -285,24 +283,8 @@ static void test_errors(void) {
 
 static const char *program = FA_BUILD_DIR "/fastadv";
 
-/* Runs `fastadv ARGS` (ARGS as a shell would read them); returns the exit
- * status and the standard output and error in the given buffers. */
 static int run_program(const char *args, char *out, char *err, size_t size) {
-  const char *dir = fa_test_tmpdir("test_cli_flags");
-  char command[8192];
-  snprintf(command, sizeof command, "'%s' %s >'%s/out' 2>'%s/err'", program, args, dir, dir);
-  int status = system(command);
-  const char *names[2] = {"out", "err"};
-  char *buffers[2] = {out, err};
-  for (int i = 0; i < 2; i++) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buffers[i], 1, size - 1, f) : 0;
-    buffers[i][n] = '\0';
-    if (f) fclose(f);
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return fa_test_run_fastadv(args, fa_test_tmpdir("test_cli_flags"), out, err, size);
 }
 
 static void expect_run(int line, const char *args, int want_status, const char *want_in_out, const char *want_in_err) {

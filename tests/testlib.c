@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "core/tensor.h"
 
@@ -76,6 +77,23 @@ void fa_test_fill_hashed(fa_tensor *t) {
       v = weight ? 1.0 + 0.1 * u : 0.1 * u;
     t->data[i] = (float)v;
   }
+}
+
+int fa_test_run_fastadv(const char *args, const char *dir, char *out, char *err, size_t size) {
+  char command[16384];
+  snprintf(command, sizeof command, "'%s/fastadv' %s >'%s/out' 2>'%s/err'", FA_BUILD_DIR, args, dir, dir);
+  int status = system(command);
+  const char *names[2] = {"out", "err"};
+  char *buffers[2] = {out, err};
+  for (int i = 0; i < 2; i++) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buffers[i], 1, size - 1, f) : 0;
+    buffers[i][n] = '\0';
+    if (f) fclose(f);
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 int fa_test_exit(void) {

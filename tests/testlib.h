@@ -31,6 +31,11 @@ const char *fa_test_shared_path(const char *rel);
 /* A fresh empty directory for the test's files, under the build tree. */
 const char *fa_test_tmpdir(const char *test_name);
 
+/* Runs the built `fastadv ARGS` (ARGS as a shell reads them) with its
+ * output captured in files of `dir`; returns the exit status (-1 when it
+ * did not exit) and the start of stdout and stderr in out and err. */
+int fa_test_run_fastadv(const char *args, const char *dir, char *out, char *err, size_t size);
+
 /* The fixtures' weights (scripts/fixture_common.py, hashed_value): values
  * from an integer hash of the tensor's name and index, at the scale of the
  * paper's init, identical to what the fixture scripts compute. */

@@ -1,0 +1,131 @@
+/* End to end on real Fashion-MNIST (Debian's dataset-fashion-mnist): one
+ * epoch of FGSM training of a small cnn through the fastadv program.
+ * Accuracy rises far above chance within a few hundred iterations; the log,
+ * the metrics file and the checkpoints exist and say the right things; and
+ * `fastadv eval` on the checkpoint reproduces the final numbers training
+ * printed, for the same examples. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/checkpoint.h"
+#include "testlib.h"
+
+#define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+
+static char out[1 << 20], err[1 << 20];
+
+/* The one file in dir whose name ends with suffix (and not with "_best" + suffix). */
+static const char *find_file(const char *dir, const char *suffix) {
+  static char path[8192];
+  DIR *d = opendir(dir);
+  const char *found = NULL;
+  for (struct dirent *e; d && (e = readdir(d));) {
+    size_t n = strlen(e->d_name), m = strlen(suffix);
+    if (n > m && strcmp(e->d_name + n - m, suffix) == 0 && !(n > m + 5 && !strncmp(e->d_name + n - m - 5, "_best", 5))) {
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      found = path;
+    }
+  }
+  if (d) closedir(d);
+  return found;
+}
+
+static char *read_all(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return NULL;
+  static char buf[1 << 20];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+  return buf;
+}
+
+int main(void) {
+  if (access(FMNIST, R_OK) != 0) {
+    printf("skipped: Fashion-MNIST is not installed (scripts/setup.sh installs dataset-fashion-mnist)\n");
+    return 0;
+  }
+  const char *dir = fa_test_tmpdir("test_e2e_train");
+  char args[8192];
+  snprintf(args, sizeof args,
+           "train --dataset=fmnist --model=cnn --n_filters_cnn=8 --epochs=1 --lr_schedule=constant --lr_max=0.002 "
+           "--attack=fgsm --eps=8 --attack_init=zero --eval_iter_freq=100 --n_eval_every_k_iter=128 "
+           "--attack_iters=5 --n_final_eval=200 --batch_size_eval=100 --out_dir='%s'",
+           dir);
+  int status = fa_test_run_fastadv(args, dir, out, err, sizeof out);
+  FA_CHECK(status == 0, "training exited %d: %s", status, err);
+
+  /* the metrics: one JSON object per report, at iterations 0, 100, ..., 400 */
+  char logs[4200], models[4200];
+  snprintf(logs, sizeof logs, "%s/logs", dir);
+  snprintf(models, sizeof models, "%s/models", dir);
+  const char *jsonl = find_file(logs, ".jsonl");
+  FA_CHECK(jsonl != NULL, "no metrics file in %s", logs);
+  char *text = jsonl ? read_all(jsonl) : NULL;
+  int reports = 0;
+  double first_acc = -1, last_acc = -1, last_align = -1;
+  for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+    cJSON *obj = cJSON_Parse(line);
+    FA_CHECK(obj != NULL, "metrics line is not JSON: %.80s", line);
+    if (!obj) continue;
+    cJSON *it = cJSON_GetObjectItem(obj, "iteration"), *acc = cJSON_GetObjectItem(obj, "test.acc_clean");
+    cJSON *align = cJSON_GetObjectItem(obj, "test.cos_x_eta");
+    if (it && acc && align) {
+      FA_CHECK(it->valuedouble == 100.0 * reports, "report %d at iteration %g", reports, it->valuedouble);
+      if (reports == 0) first_acc = acc->valuedouble;
+      last_acc = acc->valuedouble;
+      last_align = align->valuedouble;
+      reports++;
+    }
+    cJSON_Delete(obj);
+  }
+  FA_CHECK(reports == 5, "%d periodic reports, want 5 (iterations 0..400 of 1 + 468)", reports);
+  FA_CHECK(first_acc < 0.3 && last_acc > 0.6, "clean accuracy %.3f at initialisation, %.3f at the end", first_acc,
+           last_acc);
+  FA_CHECK(last_align > 0 && last_align <= 1, "alignment %.3f", last_align);
+
+  /* the human log ends with the final evaluation */
+  const char *log = find_file(logs, ".log");
+  char *log_text = log ? read_all(log) : NULL;
+  const char *final = log_text ? strstr(log_text, "[final: last model] clean acc ") : NULL;
+  double clean = -1, robust = -1;
+  FA_CHECK(final && sscanf(final, "[final: last model] clean acc %lf%%, pgd-50-10 acc %lf%%", &clean, &robust) == 2,
+           "no final line in the log");
+  FA_CHECK(clean > 60 && robust >= 0 && robust < clean, "final clean %.2f%%, PGD %.2f%%", clean, robust);
+  FA_CHECK(strstr(log_text ? log_text : "", "dataset=fmnist model=cnn eps=8.0 attack=fgsm") != NULL, "run name");
+
+  /* the checkpoints: last and best, with PyTorch names and the run in the metadata */
+  const char *ckpt_path = find_file(models, ".safetensors");
+  FA_CHECK(ckpt_path != NULL, "no checkpoint in %s", models);
+  char ckpt_copy[8192];
+  snprintf(ckpt_copy, sizeof ckpt_copy, "%s", ckpt_path ? ckpt_path : "");
+  fa_checkpoint *ckpt = ckpt_path ? fa_ckpt_open(ckpt_path) : NULL;
+  FA_CHECK(ckpt != NULL, "checkpoint: %s", fa_error_message());
+  if (ckpt) {
+    FA_CHECK(!strcmp(fa_ckpt_meta(ckpt, "arch"), "cnn") && !strcmp(fa_ckpt_meta(ckpt, "dataset"), "fmnist") &&
+                 !strcmp(fa_ckpt_meta(ckpt, "n_filters"), "8") && !strcmp(fa_ckpt_meta(ckpt, "iteration"), "469"),
+             "checkpoint metadata");
+    fa_model *model = fa_ckpt_load_model(ckpt);
+    FA_CHECK(model != NULL, "load: %s", fa_error_message());
+    fa_model_destroy(model);
+    fa_ckpt_close(ckpt);
+  }
+  char best[8300];
+  snprintf(best, sizeof best, "%.*s_best.safetensors", (int)(strlen(ckpt_copy) - strlen(".safetensors")), ckpt_copy);
+  FA_CHECK(access(best, R_OK) == 0, "no best checkpoint %s", best);
+
+  /* eval on the checkpoint: the numbers training printed */
+  snprintf(args, sizeof args, "eval --eps=8 --n_eval=200 --batch_size_eval=100 --model_path='%s'", ckpt_copy);
+  status = fa_test_run_fastadv(args, dir, out, err, sizeof out);
+  FA_CHECK(status == 0, "eval exited %d: %s", status, err);
+  double eval_clean = -1, eval_robust = -1;
+  const char *res = strstr(out, "clean acc ");
+  FA_CHECK(res && sscanf(res, "clean acc %lf%%, pgd-50-10 acc %lf%%", &eval_clean, &eval_robust) == 2,
+           "eval output: %s", out);
+  FA_CHECK(eval_clean == clean && eval_robust == robust, "eval %.2f%% / %.2f%%, training printed %.2f%% / %.2f%%",
+           eval_clean, eval_robust, clean, robust);
+  return fa_test_exit();
+}
