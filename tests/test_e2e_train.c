@@ -49,7 +49,7 @@ int main(void) {
     return 0;
   }
   const char *dir = fa_test_tmpdir("test_e2e_train");
-  char args[8192];
+  char args[16384];
   snprintf(args, sizeof args,
            "train --dataset=fmnist --model=cnn --n_filters_cnn=8 --epochs=1 --lr_schedule=constant --lr_max=0.002 "
            "--attack=fgsm --eps=8 --attack_init=zero --eval_iter_freq=100 --n_eval_every_k_iter=128 "
@@ -113,7 +113,7 @@ int main(void) {
     fa_model_destroy(model);
     fa_ckpt_close(ckpt);
   }
-  char best[8300];
+  char best[sizeof ckpt_copy + 32];
   snprintf(best, sizeof best, "%.*s_best.safetensors", (int)(strlen(ckpt_copy) - strlen(".safetensors")), ckpt_copy);
   FA_CHECK(access(best, R_OK) == 0, "no best checkpoint %s", best);
 
