@@ -24,8 +24,9 @@ static int count_args(char *const argv[]) {
 }
 
 /* PARSE(&fa_cli_train, &config, "--eps=4", ...) */
-#define PARSE(command, config, ...) \
-  fa_cli_parse(command, count_args((char *[]){__VA_ARGS__, NULL}), (char *[]){__VA_ARGS__, NULL}, config, &help, &notices)
+#define PARSE(command, config, ...)                                                                   \
+  fa_cli_parse(command, count_args((char *[]){__VA_ARGS__, NULL}), (char *[]){__VA_ARGS__, NULL}, config, \
+               &help, &notices)
 #define NEEDLES(...) ((const char *[]){__VA_ARGS__, NULL})
 
 /* The command line must fail with a one-line message holding every needle. */
@@ -319,14 +320,16 @@ static int run_program(const char *args, char *out, char *err, size_t size) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static void expect_run(int line, const char *args, int want_status, const char *want_in_out, const char *want_in_err) {
+static void expect_run(int line, const char *args, int want_status, const char *want_in_out,
+                       const char *want_in_err) {
   static char out[1 << 16], err[1 << 16];
   int status = run_program(args, out, err, sizeof out);
   FA_CHECK(status == want_status, "line %d: fastadv %s: exit %d, want %d (stderr: %s)", line, args, status,
            want_status, err);
-  if (want_in_out) FA_CHECK(strstr(out, want_in_out), "line %d: fastadv %s: '%s' not on stdout", line, args, want_in_out);
-  if (want_in_err) FA_CHECK(strstr(err, want_in_err), "line %d: fastadv %s: '%s' not on stderr: %s", line, args,
-                            want_in_err, err);
+  if (want_in_out)
+    FA_CHECK(strstr(out, want_in_out), "line %d: fastadv %s: '%s' not on stdout", line, args, want_in_out);
+  if (want_in_err)
+    FA_CHECK(strstr(err, want_in_err), "line %d: fastadv %s: '%s' not on stderr: %s", line, args, want_in_err, err);
 }
 #define EXPECT_RUN(args, status, in_out, in_err) expect_run(__LINE__, args, status, in_out, in_err)
 
