@@ -1,7 +1,10 @@
 /* libFuzzer target: the fastadv command-line parser on arbitrary arguments.
  *
  * Input: the first byte picks the command (even: train, odd: eval), the rest
- * is split at NUL bytes into the arguments after the command. Checks beyond
+ * is split at NUL bytes into the arguments after the command. So that every
+ * flag is reached, an argument "\x01" K VALUE becomes "--NAME=VALUE" and
+ * "\x02" K VALUE becomes "--NAME" "VALUE", NAME being flag K (mod the number
+ * of flags) of the command's table. Checks beyond
  * "no crash": an error has a one-line message without control characters;
  * a success leaves every field within what its flag accepts; notices are
  * one line each; the help prints with the parsed values as defaults.
@@ -21,7 +24,38 @@
 
 #include "cli/commands.h"
 
-enum { MAX_ARGS = 256 };
+enum { MAX_ARGS = 256, NAME_ROOM = 80 };
+
+/* Appends `text` to the arguments being built in `*end`, returns its start. */
+static char *append(char **end, const char *prefix, const char *text) {
+  char *start = *end;
+  *end += sprintf(*end, "%s%s", prefix, text) + 1;
+  return start;
+}
+
+/* Turns the NUL-separated `segments` into argv, naming flags as above. */
+static int make_args(const fa_flag_table *table, char *segments, size_t size, char *storage, char *argv[]) {
+  int argc = 0;
+  char *end = storage;
+  for (char *p = segments; p < segments + size && argc < MAX_ARGS - 1; p += strlen(p) + 1) {
+    bool naming = (p[0] == '\x01' || p[0] == '\x02') && p[1];
+    if (!naming) {
+      argv[argc++] = p;
+      continue;
+    }
+    const fa_flag *flag = &table->flags[(unsigned char)p[1] % table->count];
+    char name[NAME_ROOM];
+    snprintf(name, sizeof name, "--%s%s", flag->name, p[0] == '\x01' ? "=" : "");
+    if (p[0] == '\x01') {
+      argv[argc++] = append(&end, name, p + 2);
+    } else {
+      argv[argc++] = append(&end, name, "");
+      if (p[2]) argv[argc++] = p + 2;
+    }
+  }
+  argv[argc] = NULL;
+  return argc;
+}
 
 static bool is_one_line(const char *s) {
   for (; *s; s++)
@@ -72,13 +106,12 @@ static void check_fields(const fa_flag_table *table, const void *config) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0) return 0;
   const fa_cli_command *command = data[0] % 2 ? &fa_cli_eval : &fa_cli_train;
-  char *text = malloc(size);  /* the arguments, NUL-terminated */
-  memcpy(text, data + 1, size - 1);
-  text[size - 1] = '\0';
+  char *segments = malloc(size);  /* NUL-terminated */
+  memcpy(segments, data + 1, size - 1);
+  segments[size - 1] = '\0';
+  char *storage = malloc(size + MAX_ARGS * NAME_ROOM);
   char *argv[MAX_ARGS + 1];
-  int argc = 0;
-  for (char *p = text; p < text + size - 1 && argc < MAX_ARGS; p += strlen(p) + 1) argv[argc++] = p;
-  argv[argc] = NULL;
+  int argc = make_args(command->flags, segments, size - 1, storage, argv);
 
   void *config = malloc(command->config_size);
   static fa_flag_notices notices;
@@ -97,6 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fa_flags_print_help(devnull, command->flags, config);
   }
   free(config);
-  free(text);
+  free(storage);
+  free(segments);
   return 0;
 }
