@@ -164,11 +164,16 @@ static bool is_architecture(const char *name) {
 static fa_status eval_finish(void *config) {
   fa_eval_config *c = config;
   if (!is_architecture(c->model)) {
-    if (c->model_path[0])
+    if (c->model_path[0]) {
+      char architectures[128] = "";
+      for (const fa_flag_choice *m = model_choices; m->name; m++)
+        snprintf(architectures + strlen(architectures), sizeof architectures - strlen(architectures), "%s%s",
+                 m == model_choices ? "" : ", ", m->name);
       return fa_error_set(FA_ERR_INVALID,
-                          "--model=%.64s is not an architecture (resnet18, cnn, lenet), so it names a checkpoint, "
-                          "but --model_path=%.64s names one too; give one of them",
-                          c->model, c->model_path);
+                          "--model is not an architecture (%s), so it names a checkpoint, but --model_path "
+                          "names one too; give one of them",
+                          architectures);
+    }
     snprintf(c->model_path, sizeof c->model_path, "%s", c->model);
     c->model[0] = '\0';
   }

@@ -317,7 +317,8 @@ static fa_status unexpected_argument(const fa_flag_table *table, const char *arg
       return fa_error_set(FA_ERR_INVALID, "unexpected argument '%s': flags start with two dashes (-%s)",
                           shown_all(arg).text, shown_all(arg).text);
   }
-  return fa_error_set(FA_ERR_INVALID, "unexpected argument '%s': flags are written --name=value (%s --help lists every flag)",
+  return fa_error_set(FA_ERR_INVALID,
+                      "unexpected argument '%s': flags are written --name=value (%s --help lists every flag)",
                       shown_all(arg).text, table->command);
 }
 

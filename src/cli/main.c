@@ -49,7 +49,8 @@ static int run_command(const fa_cli_command *command, int (*run)(const void *), 
     fa_flags_print_help(stdout, command->flags, config);
     exit_status = EXIT_SUCCESS;
   } else {
-    for (int i = 0; i < notices->count; i++) fprintf(stderr, "fastadv %s: note: %s\n", command->name, notices->text[i]);
+    for (int i = 0; i < notices->count; i++)
+      fprintf(stderr, "fastadv %s: note: %s\n", command->name, notices->text[i]);
     exit_status = run(config);
   }
   free(config);
@@ -68,7 +69,8 @@ int main(int argc, char **argv) {
     return EXIT_SUCCESS;
   }
   for (int i = 0; i < N_JOBS; i++)
-    if (strcmp(jobs[i].command->name, name) == 0) return run_command(jobs[i].command, jobs[i].run, argc - 2, argv + 2);
+    if (strcmp(jobs[i].command->name, name) == 0)
+      return run_command(jobs[i].command, jobs[i].run, argc - 2, argv + 2);
   fprintf(stderr, "fastadv: unknown command '%.64s'; the commands are", name);
   for (int i = 0; i < N_JOBS; i++) fprintf(stderr, "%s %s", i ? "," : "", jobs[i].command->name);
   fprintf(stderr, " (fastadv --help)\n");
