@@ -9,12 +9,10 @@
  * a success leaves every field within what its flag accepts; notices are
  * one line each; the help prints with the parsed values as defaults.
  *
- * Build and run (from the repository root; clang and libclang-rt-14-dev):
+ * Build with fuzz/build.sh, run (from the repository root):
  *   mkdir -p fuzz/out/corpus/fuzz_flags
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -fno-sanitize-recover=undefined -Isrc src/cli/flags.c src/cli/commands.c \
- *     src/train/config.c src/core/error.c fuzz/fuzz_flags.c -lm -o fuzz/out/fuzz_flags
- *   nice -n 19 fuzz/out/fuzz_flags -max_total_time=600 -max_len=4096 fuzz/out/corpus/fuzz_flags */
+ *   nice -n 19 fuzz/out/fuzz_flags -max_total_time=600 -max_len=4096 fuzz/out/corpus/fuzz_flags
+ * fuzz-build: src/cli/flags.c src/cli/commands.c src/train/config.c src/core/error.c -lm */
 #include <ctype.h>
 #include <math.h>
 #include <stdint.h>
