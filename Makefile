@@ -34,7 +34,10 @@ bench: build
 # Regenerates the PyTorch float64 reference fixtures (needs python3-torch).
 fixtures:
 	FASTADV_SETUP_EXTRA=1 scripts/setup.sh
-	/usr/bin/python3 scripts/gen_fixtures.py tests/fixtures
+	for script in gen_fixtures gen_gradalign_fixture gen_step_fixtures gen_optim_fixtures gen_ckpt_fixture; do \
+	  /usr/bin/python3 scripts/$$script.py tests/fixtures || exit 1; done
+	/usr/bin/python3 scripts/gen_data_fixtures.py tests/fixtures/data_checks.txt
+	/usr/bin/python3 scripts/st_fixture.py write tests/fixtures/st_python.safetensors
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -22,51 +22,15 @@ import sys
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_py  # noqa: E402
+from fastadv_models import PreActResNet18  # noqa: E402
 from fixture_common import fill_hashed  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
 WIDTH, BATCH, CLASSES, EPS, LAM = 8, 4, 10, 8 / 255, 0.2
-
-
-class PreActBlock(nn.Module):
-    def __init__(self, inp, planes, stride):
-        super().__init__()
-        self.bn1 = nn.BatchNorm2d(inp)
-        self.conv1 = nn.Conv2d(inp, planes, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        if stride != 1 or inp != planes:
-            self.shortcut = nn.Sequential(nn.Conv2d(inp, planes, 1, stride, bias=False))
-
-    def forward(self, x):
-        out = self.conv1(F.relu(self.bn1(x)))
-        out = self.conv2(F.relu(self.bn2(out)))
-        return out + (self.shortcut(x) if hasattr(self, "shortcut") else x)
-
-
-class PreActResNet18(nn.Module):
-    def __init__(self, w, classes):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, w, 3, 1, 1, bias=False)
-        inp = w
-        for stage in range(4):
-            planes, blocks = w << stage, []
-            for j in range(2):
-                blocks.append(PreActBlock(inp, planes, 2 if (j == 0 and stage > 0) else 1))
-                inp = planes
-            setattr(self, f"layer{stage + 1}", nn.Sequential(*blocks))
-        self.linear = nn.Linear(8 * w, classes)
-
-    def forward(self, x):
-        out = self.conv1(x)
-        for stage in range(4):
-            out = getattr(self, f"layer{stage + 1}")(out)
-        return self.linear(F.avg_pool2d(out, 4).flatten(1))
 
 
 def input_grad(model, x, y):
@@ -81,7 +45,7 @@ def cos_per_example(a, b):
 
 
 def main(out_dir):
-    model = PreActResNet18(WIDTH, CLASSES).train()
+    model = PreActResNet18(3, CLASSES, WIDTH).train()
     fill_hashed(model)
     params = dict(model.named_parameters())
     rng = np.random.default_rng(2020)

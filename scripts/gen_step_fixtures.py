@@ -19,13 +19,12 @@ import sys
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_py  # noqa: E402
 from fixture_common import STREAM_ATTACK, Stream, fill_hashed  # noqa: E402
-from gen_gradalign_fixture import PreActResNet18  # noqa: E402
+from fastadv_models import CNN, PreActResNet18  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
 f32 = np.float32
@@ -38,16 +37,6 @@ ATTACKS = {
     "free": dict(attack="fgsm", init="zero", m=2, lam=0.0),
     "gradalign": dict(attack="fgsm", init="zero", m=1, lam=0.2),
 }
-
-
-class CNN(nn.Module):
-    def __init__(self, in_ch, hw, filters, classes):
-        super().__init__()
-        self._model = nn.Sequential(nn.Conv2d(in_ch, filters, 3, 1, 1), nn.ReLU(), nn.Flatten(),
-                                    nn.Linear(filters * hw * hw, classes))
-
-    def forward(self, x):
-        return self._model(x)
 
 
 def input_grad(model, x, delta, y, clip, create_graph):
@@ -99,8 +88,8 @@ def step(model, opt, lr, x, y, a, stream, carried):
 
 def make(kind):
     if kind == "cnn":
-        return CNN(1, 28, 4, 10), (8, 1, 28, 28)
-    return PreActResNet18(4, 10), (8, 3, 32, 32)
+        return CNN(1, 28, 28, 10, 1, 4), (8, 1, 28, 28)
+    return PreActResNet18(3, 10, 4), (8, 3, 32, 32)
 
 
 def main(out_dir):
