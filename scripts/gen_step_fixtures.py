@@ -13,6 +13,10 @@ running statistics:  "<attack>.grad.<param>", "<attack>.param.<param>",
 "<attack>.buffer.<name>". Attacks: fgsm (zero init), fgsm_rs (random init),
 pgd (3 steps, random init), free (minibatch replay 2: two iterations on the
 batch, the perturbation carried), gradalign (fgsm zero init + lambda 0.2).
+It also stores the evaluation PGD with restarts (SPEC.md section 5; model
+in evaluation mode, 5 steps of eps/4, 3 restarts from the FA_STREAM_EVAL
+stream of seed 0): the chosen delta and its loss per example,
+"pgd_restarts.delta" and "pgd_restarts.loss".
 """
 import os
 import sys
@@ -23,7 +27,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_py  # noqa: E402
-from fixture_common import STREAM_ATTACK, Stream, fill_hashed  # noqa: E402
+from fixture_common import STREAM_ATTACK, STREAM_EVAL, Stream, fill_hashed  # noqa: E402
 from fastadv_models import CNN, PreActResNet18  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
@@ -86,6 +90,22 @@ def step(model, opt, lr, x, y, a, stream, carried):
     return carried, grads
 
 
+def pgd_restarts(model, x, y, eps, alpha, n_iter, n_restarts, stream):
+    """The evaluation PGD: each example keeps the delta of highest loss, a later restart winning a tie."""
+    best = torch.zeros_like(x)
+    best_loss = torch.full((x.shape[0],), -1.0)
+    for _ in range(n_restarts):
+        delta = box(x, torch.tensor(stream.uniform(x.shape, -eps, eps).astype(np.float64)))
+        for _ in range(n_iter):
+            g = input_grad(model, x, delta, y, False, False)
+            delta = torch.clamp(box(x, delta + alpha * torch.sign(g)), -eps, eps)
+        with torch.no_grad():
+            loss = F.cross_entropy(model(x + delta), y, reduction="none")
+        wins = loss >= best_loss
+        best[wins], best_loss[wins] = delta[wins], loss[wins]
+    return best, best_loss
+
+
 def make(kind):
     if kind == "cnn":
         return CNN(1, 28, 28, 10, 1, 4), (8, 1, 28, 28)
@@ -118,6 +138,12 @@ def main(out_dir):
             for n, b in model.named_buffers():
                 if "running" in n:
                     out[f"{name}.buffer.{n}"] = b.float()
+        model, _ = make(kind)
+        fill_hashed(model)
+        model.eval()
+        alpha = float(f32(EPS) / f32(4))
+        delta, loss = pgd_restarts(model, x, y, EPS, alpha, 5, 3, Stream(0, STREAM_EVAL))
+        out["pgd_restarts.delta"], out["pgd_restarts.loss"] = delta.float(), loss.float()
         out = {k: v.detach().numpy() for k, v in out.items()}
         path = os.path.join(out_dir, f"step_{kind}.safetensors")
         safetensors_py.save(path, out, {"generator": "scripts/gen_step_fixtures.py", "lr": repr(lr)})

@@ -3,11 +3,14 @@
  * fixture script reproduces fastadv's Philox stream), then the optimiser
  * step. Per parameter tensor, the gradient and the updated weights must
  * match to relative error <= 1e-4 (1e-3 with GradAlign); the running
- * statistics too. For the cnn (Adam) and PreAct ResNet-18 (SGD), training mode. */
+ * statistics too. For the cnn (Adam) and PreAct ResNet-18 (SGD), training mode.
+ * Then the evaluation PGD with restarts (evaluation mode, the same starts):
+ * the same delta is chosen for each example. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "adv/attack.h"
 #include "core/arena.h"
 #include "io/safetensors.h"
 #include "nn/model.h"
@@ -95,6 +98,33 @@ static void run_case(const char *kind, const fa_model_config *mc, const attack_c
   fa_model_destroy(model);
 }
 
+/* PGD-5-3 in evaluation mode from FA_STREAM_EVAL of seed 0. A sign that
+ * flips on a gradient within rounding of zero moves one entry by 2 alpha, so
+ * entries may differ in a few places; the losses must agree. */
+static void check_pgd_restarts(const char *kind, const fa_model_config *mc, fa_tensor *x, const int *y) {
+  fa_model *model = fa_model_create(mc);
+  fa_rng init = fa_rng_stream(0, FA_STREAM_INIT);
+  fa_model_init(model, &init);
+  fa_store *store = fa_model_store(model);
+  for (int i = 0; i < fa_store_count(store); i++)
+    if (fa_store_get(store, i)->requires_grad) fa_test_fill_hashed(fa_store_get(store, i));
+  fa_rng rng = fa_rng_stream(0, FA_STREAM_EVAL);
+  float eps = 8 / 255.0f;
+  fa_tensor *loss = NULL, *delta = fa_pgd_restarts(model, x, y, eps, eps / 4.0f, 5, 3, &rng, &loss);
+  FA_CHECK(delta != NULL, "%s pgd_restarts: %s", kind, fa_error_message());
+  const fa_st_tensor *ref = fa_st_find(fixture, "pgd_restarts.delta");
+  if (delta && ref && ref->nbytes == delta->numel * sizeof(float)) {
+    const float *r = ref->data;
+    size_t differ = 0;
+    for (size_t i = 0; i < delta->numel; i++) differ += fabsf(delta->data[i] - r[i]) > 1e-6f;
+    FA_CHECK(differ * 1000 <= delta->numel, "%s: %zu of %zu delta entries differ", kind, differ, delta->numel);
+    double err = compare("pgd_restarts.loss", loss->data, loss->numel, 1e-4);
+    printf("%-9s pgd-5-3    %zu of %zu delta entries differ; loss relative error %.2g\n", kind, differ,
+           delta->numel, err);
+  }
+  fa_model_destroy(model);
+}
+
 static void run_model(const char *kind, const fa_model_config *mc) {
   char path[256];
   snprintf(path, sizeof path, "tests/fixtures/step_%s.safetensors", kind);
@@ -111,6 +141,7 @@ static void run_model(const char *kind, const fa_model_config *mc) {
   for (int i = 0; i < shape[0]; i++) y[i] = (int)labels64[i];
   float lr = (float)atof(fa_st_meta(fixture, "lr"));
   for (size_t a = 0; a < sizeof attacks / sizeof attacks[0]; a++) run_case(kind, mc, &attacks[a], lr, x, y);
+  check_pgd_restarts(kind, mc, x, y);
   fa_st_close(fixture);
 }
 
