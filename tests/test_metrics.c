@@ -215,9 +215,12 @@ static void check_progress_terminal(void) {
   fa_progress_finish(p);
   fclose(tty);
   fcntl(master, F_SETFL, O_NONBLOCK);
+  /* a pseudo-terminal hands the output over in pieces: read until it is drained */
   char buf[4096];
-  ssize_t got = read(master, buf, sizeof buf - 1);
-  buf[got > 0 ? got : 0] = '\0';
+  size_t have = 0;
+  for (ssize_t got; have < sizeof buf - 1 && (got = read(master, buf + have, sizeof buf - 1 - have)) > 0;)
+    have += (size_t)got;
+  buf[have] = '\0';
   FA_CHECK(strstr(buf, "\r\033[Ktrain [#####---------------]      5/20  25.0%"), "first bar: %s", buf);
   FA_CHECK(strstr(buf, "\r\033[Ktrain [####################]     20/20 100.0%"), "final bar: %s", buf);
   FA_CHECK(strstr(buf, "img/s") && strstr(buf, "left"), "rate and time left: %s", buf);
