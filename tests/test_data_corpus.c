@@ -1,7 +1,10 @@
 /* Replays the fuzz corpora (fuzz/corpus/<target>/) through the readers, so
  * that every input the fuzzers kept is re-checked by the plain and the
  * ASan+UBSan builds without clang. The seeds of fuzz/make_corpus.py
- * (valid files) must parse; every other input must only fail cleanly. */
+ * (valid files) must parse; any other input may parse or fail, but a
+ * failure's message must name the input, and ASan must see nothing.
+ * Inputs are replayed as they are: the targets' 'Z' mode (compress first) is
+ * left to the fuzzers. */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
