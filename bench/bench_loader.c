@@ -91,8 +91,8 @@ int main(int argc, char **argv) {
   }
   double cpu, waited;
   double one_core = run_epochs(&ds, 0, epochs, 0, &cpu, &waited);
-  printf("%s, batch 128, crop+flip+float, %d epochs, one thread: %.0f images/s (cpu %.2f s)\n", source, epochs,
-         one_core, cpu);
+  printf("%s, batch 128, crop+flip+float, %d epochs, one thread: %.0f images/s (%.0f images per cpu second)\n",
+         source, epochs, one_core, epochs * (double)(ds.n / 128 * 128) / cpu);
   double prefetched = run_epochs(&ds, 1, epochs, 0, &cpu, &waited);
   printf("same with the prefetch thread (consumer does no work): %.0f images/s (cpu %.2f s, both threads)\n",
          prefetched, cpu);

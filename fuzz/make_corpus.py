@@ -49,6 +49,9 @@ def main():
     save("fuzz_idx", "labels_plain", idx([5], [0, 1, 9, 3, 4]))
     save("fuzz_idx", "labels_gzip", gzip.compress(idx([5], [0, 1, 9, 3, 4]), mtime=0))
     save("fuzz_idx", "small_4d", idx([2, 1, 3, 2], range(12)))
+    # 'Z' + bytes: the target gzips the bytes first (see fuzz_idx.c)
+    save("fuzz_idx", "z_images", b"Z" + idx([2, 28, 28], img))
+    save("fuzz_idx", "z_labels", b"Z" + idx([5], [0, 1, 9, 3, 4]))
 
     rec = lambda label, seed: bytes([label]) + bytes((seed + 3 * i) % 256 for i in range(3072))
     save("fuzz_cifar10", "two_records", rec(3, 0) + rec(9, 100))
@@ -63,6 +66,9 @@ def main():
         tag = "compressed" if compressed else "plain"
         save("fuzz_svhn_mat", "xy_double_" + tag, mat_file([x_var, y_double]))
         save("fuzz_svhn_mat", "yx_uint8_other_" + tag, mat_file([other, y_uint8, x_var]))
+    # 'Z' + one element: the target wraps it in miCOMPRESSED (see fuzz_svhn_mat.c)
+    save("fuzz_svhn_mat", "z_x_variable", b"Z" + mat_variable("X", 9, [32, 32, 3, 1], 2, x, 0))
+    save("fuzz_svhn_mat", "z_y_variable", b"Z" + mat_variable("y", 6, [1, 1], 9, struct.pack("<d", 3.0), 0))
 
 
 if __name__ == "__main__":

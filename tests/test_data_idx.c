@@ -113,7 +113,7 @@ static void test_wrong_pairs(const char *dir) {
   uint32_t dims32[3] = {N, 32, 32};
   snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte", dir);
   write_bytes(path, file, make_idx(file, 3, dims32, data, sizeof data));
-  CHECK_ERROR(fa_mnist_read(dir, "test", &ds), "t10k-images-idx3-ubyte", "n x 28 x 28");
+  CHECK_ERROR(fa_mnist_read(dir, "test", &ds), "t10k-images-idx3-ubyte", "(7 x 32 x 32 ...); MNIST-like images are n x 28 x 28");
 
   write_mnist_split(dir, "test", N, 0, 1);
   uint32_t fewer[1] = {N - 1};

@@ -30,7 +30,7 @@ typedef enum {
 
 typedef struct {
   int n, c, h, w, n_classes;
-  fa_augment train_augment;
+  fa_augment train_augment;  /* set by fa_dataset_load from the name */
   uint8_t *images;  /* (n, c, h, w) */
   uint8_t *labels;  /* (n), each < n_classes */
 } fa_dataset;

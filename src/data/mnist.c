@@ -38,9 +38,9 @@ static fa_status read_file(const char *dir, const char *name, char *path, size_t
 static fa_status check_pair(const fa_idx_array *images, const char *images_path,
                             const fa_idx_array *labels, const char *labels_path) {
   if (images->ndim != 3 || images->dims[1] != SIDE || images->dims[2] != SIDE)
-    return fa_error_set(FA_ERR_FORMAT, "%s: images of %d dimensions (%u x %u x ...); MNIST-like images "
-                        "are n x 28 x 28: this is not an images file of MNIST or Fashion-MNIST",
-                        images_path, images->ndim, images->dims[0], images->ndim > 1 ? images->dims[1] : 0);
+    return fa_error_set(FA_ERR_FORMAT, "%s: an IDX array of %d dimensions (%u x %u x %u ...); MNIST-like "
+                        "images are n x 28 x 28: this is not an images file of MNIST or Fashion-MNIST",
+                        images_path, images->ndim, images->dims[0], images->dims[1], images->dims[2]);
   if (labels->ndim != 1)
     return fa_error_set(FA_ERR_FORMAT, "%s: labels of %d dimensions; a labels file is one vector: this "
                         "is not a labels file of MNIST or Fashion-MNIST", labels_path, labels->ndim);
