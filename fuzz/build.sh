@@ -2,8 +2,9 @@
 # Builds the libFuzzer targets of the data readers into fuzz/out/ with clang
 # (Debian: clang, libclang-rt-14-dev; FASTADV_SETUP_EXTRA=1 scripts/setup.sh).
 #   fuzz/build.sh
-#   nice -n 19 fuzz/out/fuzz_svhn_mat -max_total_time=600 -max_len=16384 -malloc_limit_mb=512 \
-#     fuzz/out/corpus/fuzz_svhn_mat fuzz/corpus/fuzz_svhn_mat
+#   nice -n 19 fuzz/out/fuzz_svhn_mat -max_total_time=600 -max_len=16384 -malloc_limit_mb=64 \
+#     -rss_limit_mb=1024 -timeout=120 fuzz/out/corpus/fuzz_svhn_mat fuzz/corpus/fuzz_svhn_mat
+# (docs/RELIABILITY.md records the runs and why these limits).
 # The run's corpus grows in fuzz/out/corpus/<target> (ignored); the seeds in
 # fuzz/corpus/<target> are committed (made by fuzz/make_corpus.py).
 set -euo pipefail
