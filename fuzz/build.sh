@@ -4,8 +4,10 @@
 # A target names the sources and libraries it needs in a comment line:
 #   fuzz-build: src/io/safetensors.c src/core/error.c -lcjson
 # (shell patterns like src/data/*.c are expanded).
-# Then run with a scratch corpus first (libFuzzer adds to the first directory):
-#   mkdir -p fuzz/out/corpus_safetensors && nice -n 19 fuzz/out/fuzz_safetensors fuzz/out/corpus_safetensors fuzz/corpus/safetensors
+# Then run with a scratch corpus first (libFuzzer adds to the first directory), e.g.
+#   mkdir -p fuzz/out/corpus/fuzz_svhn_mat && nice -n 19 fuzz/out/fuzz_svhn_mat -max_total_time=600 \
+#     -max_len=16384 -malloc_limit_mb=64 -rss_limit_mb=1024 -timeout=120 fuzz/out/corpus/fuzz_svhn_mat fuzz/corpus/fuzz_svhn_mat
+# (docs/RELIABILITY.md records each target's runs, flags and results).
 set -eu
 cd "$(dirname "$0")/.."
 mkdir -p fuzz/out
