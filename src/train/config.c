@@ -1,6 +1,10 @@
 #include "train/config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "train/run_name.h"
 
 void fa_train_config_defaults(fa_train_config *c) {
   *c = (fa_train_config){
@@ -26,6 +30,7 @@ void fa_train_config_defaults(fa_train_config *c) {
       .n_filters_cnn = 16,
       .n_final_eval = -1,
       .gpu = 0,
+      .checkpoint_every = 200,
   };
   strcpy(c->dataset, "cifar10");
   strcpy(c->model, "resnet18");
@@ -48,4 +53,29 @@ void fa_eval_config_defaults(fa_eval_config *c) {
   strcpy(c->model, "resnet18");
   strcpy(c->set, "test");
   strcpy(c->out_dir, ".");
+}
+
+static void word(char *out, size_t len, size_t *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void word(char *out, size_t len, size_t *at, const char *fmt, ...) {
+  if (*at >= len) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(out + *at, len - *at, fmt, ap);
+  va_end(ap);
+  *at += k > 0 ? (size_t)k : 0;
+}
+
+bool fa_train_config_fingerprint(const fa_train_config *c, char *out, size_t len) {
+  static const char *const schedules[] = {"cyclic", "piecewise", "constant"};
+  size_t at = 0;
+  /* floats with 9 significant digits: exact for float32 */
+  word(out, len, &at, "--dataset=%s --model=%s --batch_size=%d --epochs=%d --lr_schedule=%s --lr_max=%.9g "
+       "--weight_decay=%.9g --attack=%s --eps=%.9g --attack_init=%s --fgsm_alpha=%.9g --pgd_train_n_iters=%d "
+       "--pgd_alpha_train=%.9g --minibatch_replay=%d --grad_align_cos_lambda=%.9g --attack_iters=%d "
+       "--eval_iter_freq=%d --n_eval_every_k_iter=%d --n_layers=%d --n_filters_cnn=%d --seed=%d --debug=%s",
+       c->dataset, c->model, c->batch_size, c->epochs, schedules[c->lr_schedule], c->lr_max, c->weight_decay,
+       fa_attack_name(c->attack), c->eps, fa_attack_init_name(c->attack_init), c->fgsm_alpha, c->pgd_train_n_iters,
+       c->pgd_alpha_train, c->minibatch_replay, c->grad_align_cos_lambda, c->attack_iters, c->eval_iter_freq,
+       c->n_eval_every_k_iter, c->n_layers, c->n_filters_cnn, c->seed, c->debug ? "true" : "false");
+  return at < len;
 }
