@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "train/run_name.h"
@@ -65,17 +66,32 @@ static void word(char *out, size_t len, size_t *at, const char *fmt, ...) {
   *at += k > 0 ? (size_t)k : 0;
 }
 
+/* The fewest significant digits (6 to 9) that read back as the same float. */
+typedef struct {
+  char text[24];
+} float_text;
+
+static float_text shortest(float v) {
+  float_text t;
+  for (int digits = 6; digits <= 9; digits++) {
+    snprintf(t.text, sizeof t.text, "%.*g", digits, v);
+    if (strtof(t.text, NULL) == v) break;
+  }
+  return t;
+}
+
 bool fa_train_config_fingerprint(const fa_train_config *c, char *out, size_t len) {
   static const char *const schedules[] = {"cyclic", "piecewise", "constant"};
   size_t at = 0;
-  /* floats with 9 significant digits: exact for float32 */
-  word(out, len, &at, "--dataset=%s --model=%s --batch_size=%d --epochs=%d --lr_schedule=%s --lr_max=%.9g "
-       "--weight_decay=%.9g --attack=%s --eps=%.9g --attack_init=%s --fgsm_alpha=%.9g --pgd_train_n_iters=%d "
-       "--pgd_alpha_train=%.9g --minibatch_replay=%d --grad_align_cos_lambda=%.9g --attack_iters=%d "
+  word(out, len, &at, "--dataset=%s --model=%s --batch_size=%d --epochs=%d --lr_schedule=%s --lr_max=%s "
+       "--weight_decay=%s --attack=%s --eps=%s --attack_init=%s --fgsm_alpha=%s --pgd_train_n_iters=%d "
+       "--pgd_alpha_train=%s --minibatch_replay=%d --grad_align_cos_lambda=%s --attack_iters=%d "
        "--eval_iter_freq=%d --n_eval_every_k_iter=%d --n_layers=%d --n_filters_cnn=%d --seed=%d --debug=%s",
-       c->dataset, c->model, c->batch_size, c->epochs, schedules[c->lr_schedule], c->lr_max, c->weight_decay,
-       fa_attack_name(c->attack), c->eps, fa_attack_init_name(c->attack_init), c->fgsm_alpha, c->pgd_train_n_iters,
-       c->pgd_alpha_train, c->minibatch_replay, c->grad_align_cos_lambda, c->attack_iters, c->eval_iter_freq,
-       c->n_eval_every_k_iter, c->n_layers, c->n_filters_cnn, c->seed, c->debug ? "true" : "false");
+       c->dataset, c->model, c->batch_size, c->epochs, schedules[c->lr_schedule], shortest(c->lr_max).text,
+       shortest(c->weight_decay).text, fa_attack_name(c->attack), shortest(c->eps).text,
+       fa_attack_init_name(c->attack_init), shortest(c->fgsm_alpha).text, c->pgd_train_n_iters,
+       shortest(c->pgd_alpha_train).text, c->minibatch_replay, shortest(c->grad_align_cos_lambda).text,
+       c->attack_iters, c->eval_iter_freq, c->n_eval_every_k_iter, c->n_layers, c->n_filters_cnn, c->seed,
+       c->debug ? "true" : "false");
   return at < len;
 }

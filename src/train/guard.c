@@ -1,5 +1,6 @@
 #include "train/guard.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -29,3 +30,5 @@ const fa_tensor *fa_first_nonfinite(const fa_store *store, bool gradients, size_
   }
   return NULL;
 }
+
+const char *fa_nonfinite_name(double v) { return isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf"; }

@@ -20,4 +20,8 @@ bool fa_all_finite(const float *x, size_t n, size_t *first);
  * with that element's index and value; NULL when all are finite. */
 const fa_tensor *fa_first_nonfinite(const fa_store *store, bool gradients, size_t *index, float *value);
 
+/* "NaN", "+Inf" or "-Inf" for a non-finite value (printf's "-nan" says
+ * nothing useful). */
+const char *fa_nonfinite_name(double v);
+
 #endif

@@ -154,8 +154,8 @@ static fa_status check_stores_finite(const char *path, const fa_resume_stores *s
     const fa_tensor *t = stores[i] ? fa_first_nonfinite(stores[i], false, &index, &value) : NULL;
     if (t) {
       char why[256];
-      snprintf(why, sizeof why, "\"%s%s\" holds %g at element %zu (a run never saves a non-finite number)",
-               prefixes[i], t->name, value, index);
+      snprintf(why, sizeof why, "\"%s%s\" holds %s at element %zu (a run never saves a non-finite number)",
+               prefixes[i], t->name, fa_nonfinite_name(value), index);
       return damaged(path, why);
     }
   }

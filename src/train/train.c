@@ -13,6 +13,7 @@
  * iteration); --resume continues from it bit for bit. A NaN or Inf in the
  * loss, a gradient or a parameter stops the run before anything non-finite
  * is saved. Exit statuses: train/run.h. */
+#include <glob.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -124,6 +125,23 @@ static void resume_path(const fa_train_config *c, char *path, size_t len) {
   else snprintf(path, len, "%s/checkpoints/%s.safetensors", c->out_dir, c->resume);
 }
 
+/* A process killed while writing the checkpoint leaves its temporary file
+ * (io/safetensors.h: "<path>.tmp.<pid>.<n>"); the run that continues
+ * removes them. */
+static void remove_stale_temporaries(const char *checkpoint) {
+  char pattern[2 * FA_PATH_MAX + FA_RUN_NAME_MAX + 80];
+  size_t at = 0;
+  for (const char *c = checkpoint; *c && at + 3 < sizeof pattern; c++) {
+    if (strchr("*?[\\", *c)) pattern[at++] = '\\';
+    pattern[at++] = *c;
+  }
+  snprintf(pattern + at, sizeof pattern - at, ".tmp.*");
+  glob_t found = {0};
+  if (glob(pattern, 0, NULL, &found) == 0)
+    for (size_t i = 0; i < found.gl_pathc; i++) unlink(found.gl_pathv[i]);
+  globfree(&found);
+}
+
 static fa_resume_stores stores_of(run *r) {
   return (fa_resume_stores){r->model, fa_optimizer_state(r->opt), r->best, r->free_delta};
 }
@@ -214,6 +232,7 @@ static fa_status setup(run *r, const fa_train_config *c) {
   }
   if (!r->metrics) return fa_error_code();
   snprintf(r->checkpoint, sizeof r->checkpoint, "%s/%s.safetensors", checkpoints_dir, r->at.run_name);
+  remove_stale_temporaries(r->checkpoint);
   if (!(r->arena = fa_arena_create(FA_STEP_ARENA_BYTES))) return fa_error_code();
   fa_arena_set_current(r->arena);
   return FA_OK;
@@ -327,8 +346,9 @@ static fa_status guard_store(const fa_store *store, bool gradients, long iterati
   float value;
   const fa_tensor *t = fa_first_nonfinite(store, gradients, &index, &value);
   if (!t) return FA_OK;
-  return fa_error_set(FA_ERR_NUMERIC, "iteration %ld (epoch %d): %s %s holds %g at element %zu",
-                      iteration, epoch, gradients ? "the gradient of" : "the parameter", t->name, value, index);
+  return fa_error_set(FA_ERR_NUMERIC, "iteration %ld (epoch %d): %s %s holds %s at element %zu",
+                      iteration, epoch, gradients ? "the gradient of" : "the parameter", t->name,
+                      fa_nonfinite_name(value), index);
 }
 
 static fa_status final_eval(run *r, const char *which) {
@@ -363,10 +383,10 @@ static fa_status iterate(run *r, bool *have_batch) {
   fa_status st = x ? fa_train_step(&r->trainer, x, r->y, ramp, &p->since_report) : fa_error_code();
   fa_arena_release(r->arena, mark);
   if (st != FA_OK) return st;
-  if (!isfinite(p->since_report.loss - before.loss) || !isfinite(p->since_report.reg - before.reg))
-    return fa_error_set(FA_ERR_NUMERIC, "iteration %ld (epoch %d): the training loss is not finite (%g, regulariser "
-                        "%g)", p->iteration, p->epoch, (p->since_report.loss - before.loss) / r->count,
-                        (p->since_report.reg - before.reg) / r->count);
+  double loss = (p->since_report.loss - before.loss) / r->count, reg = (p->since_report.reg - before.reg) / r->count;
+  if (!isfinite(loss) || !isfinite(reg))
+    return fa_error_set(FA_ERR_NUMERIC, "iteration %ld (epoch %d): the training %s is %s", p->iteration, p->epoch,
+                        isfinite(reg) ? "loss" : "regulariser (GradAlign)", fa_nonfinite_name(isfinite(reg) ? loss : reg));
   fa_store *params = fa_model_store(r->model);
   if ((st = guard_store(params, true, p->iteration, p->epoch)) != FA_OK) return st;
   if (p->epoch > 0 && (st = fa_optimizer_step(r->opt, lr)) != FA_OK) return st;
