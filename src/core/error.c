@@ -11,6 +11,9 @@ fa_status fa_error_set(fa_status code, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(fa_error_text, sizeof fa_error_text, fmt, ap);
   va_end(ap);
+  /* one line, whatever a hostile file or argument put into it */
+  for (char *c = fa_error_text; *c; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
   fa_error_last = code;
   return code;
 }

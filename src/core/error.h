@@ -17,7 +17,9 @@ typedef enum {
 } fa_status;
 
 /* Records a printf-style message; returns `code` so callers can write
- * `return fa_error_set(FA_ERR_IO, "cannot open %s", path);`. */
+ * `return fa_error_set(FA_ERR_IO, "cannot open %s", path);`. Control
+ * characters (a newline in a name read from a hostile file, say) become
+ * '?', so a message is always one line. */
 fa_status fa_error_set(fa_status code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The last message recorded on this thread ("" when none). */

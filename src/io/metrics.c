@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "io/progress.h"
 
@@ -14,6 +15,7 @@ struct fa_metrics {
   FILE *jsonl, *log, *echo;
   char *jsonl_path, *log_path;
   struct timespec start;
+  double elapsed_before;  /* seconds of the run before this process (resumed runs) */
   bool write_failed;
 };
 
@@ -62,6 +64,42 @@ fa_metrics *fa_metrics_open(const char *dir, const char *run_name, FILE *echo) {
     fa_metrics_close(m);
     return NULL;
   }
+  return m;
+}
+
+static long long file_size(FILE *fp) {
+  struct stat st;
+  return fstat(fileno(fp), &st) == 0 ? (long long)st.st_size : -1;
+}
+
+fa_metrics_position fa_metrics_tell(const fa_metrics *m) {
+  return (fa_metrics_position){file_size(m->jsonl), file_size(m->log), m->elapsed_before + seconds_since(&m->start)};
+}
+
+/* Cuts `name` + ext in dir back to `bytes` when it is longer. */
+static fa_status cut_back(const char *dir, const char *run_name, const char *ext, long long bytes) {
+  char *path = path_join(dir, run_name, ext);
+  if (!path) return fa_error_set(FA_ERR_NOMEM, "out of memory reopening the metrics of run %s", run_name);
+  struct stat st;
+  fa_status status = FA_OK;
+  if (stat(path, &st) == 0 && st.st_size > bytes && truncate(path, bytes) != 0)
+    status = fa_error_set(FA_ERR_IO, "cannot cut %s back to its %lld bytes at the checkpoint: %s", path, bytes,
+                          strerror(errno));
+  free(path);
+  return status;
+}
+
+fa_metrics *fa_metrics_reopen(const char *dir, const char *run_name, FILE *echo, const fa_metrics_position *at) {
+  if (!*run_name || strchr(run_name, '/')) {
+    fa_error_set(FA_ERR_INVALID, "run name \"%s\" cannot name a file: it must be non-empty and have no '/'",
+                 run_name);
+    return NULL;
+  }
+  if (cut_back(dir, run_name, ".jsonl", at->jsonl_bytes) != FA_OK ||
+      cut_back(dir, run_name, ".log", at->log_bytes) != FA_OK)
+    return NULL;
+  fa_metrics *m = fa_metrics_open(dir, run_name, echo);
+  if (m) m->elapsed_before = at->elapsed_s;
   return m;
 }
 
@@ -186,7 +224,7 @@ fa_status fa_metrics_report(fa_metrics *m, long iteration, int epoch, int n, con
                             const double *values, int n_shown) {
   fa_status st = check_keys(n, keys, n_shown);
   if (st) return st;
-  double elapsed = seconds_since(&m->start);
+  double elapsed = m->elapsed_before + seconds_since(&m->start);
   fprintf(m->jsonl, "{\"iteration\": %ld, \"epoch\": %d, \"time_s\": ", iteration, epoch);
   json_number(m->jsonl, round(elapsed * 1000) / 1000);
   for (int i = 0; i < n; i++) {

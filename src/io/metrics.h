@@ -16,8 +16,12 @@
  * since the file was opened ends the line, in minutes. The same lines go to
  * `echo` (stdout in the program) when it is not NULL.
  *
- * Both files are opened for appending (a resumed run continues them) and
- * flushed after every report, so a crash loses nothing already reported. */
+ * Both files are opened for appending and flushed after every report, so a
+ * crash loses nothing already reported. A run that resumes from a
+ * checkpoint reopens them at the position the checkpoint recorded
+ * (fa_metrics_tell): what was written after it is cut off, because the
+ * resumed run writes it again, so the files hold each report once, as an
+ * uninterrupted run's do. */
 #ifndef FA_IO_METRICS_H
 #define FA_IO_METRICS_H
 
@@ -30,6 +34,17 @@ typedef struct fa_metrics fa_metrics;
 /* Opens the two files for run `run_name` in `dir` (created if missing,
  * one level). NULL and a message on failure. */
 fa_metrics *fa_metrics_open(const char *dir, const char *run_name, FILE *echo);
+/* Where the files end and the clock stands: recorded in a checkpoint. */
+typedef struct {
+  long long jsonl_bytes, log_bytes;
+  double elapsed_s;
+} fa_metrics_position;
+
+fa_metrics_position fa_metrics_tell(const fa_metrics *m);
+/* Opens the files of a run resumed at `at`: each is cut back to its
+ * recorded length (a shorter file is left as it is) and time_s continues
+ * from at->elapsed_s. */
+fa_metrics *fa_metrics_reopen(const char *dir, const char *run_name, FILE *echo, const fa_metrics_position *at);
 /* Closes the files; an error if the last writes could not be completed. */
 fa_status fa_metrics_close(fa_metrics *m);
 

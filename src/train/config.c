@@ -1,6 +1,11 @@
 #include "train/config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "train/run_name.h"
 
 void fa_train_config_defaults(fa_train_config *c) {
   *c = (fa_train_config){
@@ -26,6 +31,7 @@ void fa_train_config_defaults(fa_train_config *c) {
       .n_filters_cnn = 16,
       .n_final_eval = -1,
       .gpu = 0,
+      .checkpoint_every = 200,
   };
   strcpy(c->dataset, "cifar10");
   strcpy(c->model, "resnet18");
@@ -48,4 +54,44 @@ void fa_eval_config_defaults(fa_eval_config *c) {
   strcpy(c->model, "resnet18");
   strcpy(c->set, "test");
   strcpy(c->out_dir, ".");
+}
+
+static void word(char *out, size_t len, size_t *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void word(char *out, size_t len, size_t *at, const char *fmt, ...) {
+  if (*at >= len) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(out + *at, len - *at, fmt, ap);
+  va_end(ap);
+  *at += k > 0 ? (size_t)k : 0;
+}
+
+/* The fewest significant digits (6 to 9) that read back as the same float. */
+typedef struct {
+  char text[24];
+} float_text;
+
+static float_text shortest(float v) {
+  float_text t;
+  for (int digits = 6; digits <= 9; digits++) {
+    snprintf(t.text, sizeof t.text, "%.*g", digits, v);
+    if (strtof(t.text, NULL) == v) break;
+  }
+  return t;
+}
+
+bool fa_train_config_fingerprint(const fa_train_config *c, char *out, size_t len) {
+  static const char *const schedules[] = {"cyclic", "piecewise", "constant"};
+  size_t at = 0;
+  word(out, len, &at, "--dataset=%s --model=%s --batch_size=%d --epochs=%d --lr_schedule=%s --lr_max=%s "
+       "--weight_decay=%s --attack=%s --eps=%s --attack_init=%s --fgsm_alpha=%s --pgd_train_n_iters=%d "
+       "--pgd_alpha_train=%s --minibatch_replay=%d --grad_align_cos_lambda=%s --attack_iters=%d "
+       "--eval_iter_freq=%d --n_eval_every_k_iter=%d --n_layers=%d --n_filters_cnn=%d --seed=%d --debug=%s",
+       c->dataset, c->model, c->batch_size, c->epochs, schedules[c->lr_schedule], shortest(c->lr_max).text,
+       shortest(c->weight_decay).text, fa_attack_name(c->attack), shortest(c->eps).text,
+       fa_attack_init_name(c->attack_init), shortest(c->fgsm_alpha).text, c->pgd_train_n_iters,
+       shortest(c->pgd_alpha_train).text, c->minibatch_replay, shortest(c->grad_align_cos_lambda).text,
+       c->attack_iters, c->eval_iter_freq, c->n_eval_every_k_iter, c->n_layers, c->n_filters_cnn, c->seed,
+       c->debug ? "true" : "false");
+  return at < len;
 }

@@ -7,6 +7,7 @@
 #define FA_TRAIN_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define FA_NAME_MAX 256
 #define FA_PATH_MAX 4096
@@ -54,7 +55,9 @@ typedef struct {
   bool half_prec;                  /* --half_prec (not honoured on a CPU: float32) */
   int gpu;                         /* --gpu 0 (not honoured on a CPU build) */
   bool debug;                      /* --debug: a short run on a few batches */
-  char out_dir[FA_PATH_MAX];       /* --out_dir . : where models/ and logs/ go */
+  char out_dir[FA_PATH_MAX];       /* --out_dir . : where models/, logs/ and checkpoints/ go */
+  int checkpoint_every;            /* --checkpoint_every 200: iterations between resume checkpoints, 0: end only */
+  char resume[FA_PATH_MAX];        /* --resume: a run name in checkpoints/ or a checkpoint file, "" for a new run */
 } fa_train_config;
 
 typedef struct {
@@ -78,6 +81,12 @@ typedef struct {
 
 void fa_train_config_defaults(fa_train_config *c);
 void fa_eval_config_defaults(fa_eval_config *c);
+
+/* The settings that determine a run's numbers, as "--name=value" words
+ * separated by spaces (every train flag except where files are, how often
+ * checkpoints are written, and the final evaluation's size). A resumed run
+ * must have the same. Returns false when len is too small. */
+bool fa_train_config_fingerprint(const fa_train_config *c, char *out, size_t len);
 
 
 #endif

@@ -5,8 +5,17 @@
  * rate is set from the fractional epoch. Every eval_iter_freq iterations the
  * periodic statistics are reported, and the model with the best training
  * PGD accuracy is kept as "best". At the end the last and best models are
- * saved and evaluated with PGD-50-10. */
+ * saved and evaluated with PGD-50-10.
+ *
+ * Reliability: a resume checkpoint (train/resume.h) is written atomically
+ * at the start, every --checkpoint_every iterations, at the end of training
+ * and when SIGINT or SIGTERM asks the run to stop (after the current
+ * iteration); --resume continues from it bit for bit. A NaN or Inf in the
+ * loss, a gradient or a parameter stops the run before anything non-finite
+ * is saved. Exit statuses: train/run.h. */
+#include <glob.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +32,8 @@
 #include "optim/schedule.h"
 #include "train/evaluate.h"
 #include "train/run.h"
+#include "train/guard.h"
+#include "train/resume.h"
 #include "train/run_name.h"
 #include "train/statistics.h"
 #include "train/step.h"
@@ -42,18 +53,30 @@ typedef struct {
   fa_metrics *metrics;
   fa_progress *progress;
   fa_arena *arena;
-  float **best;             /* the best model's tensors, as the store's */
-  double best_train_pgd;
-  fa_step_stats since_report;
-  char name[1024], models_dir[FA_PATH_MAX + 16], logs_dir[FA_PATH_MAX + 16];
+  fa_store *best;           /* the best model: the model store's names and shapes */
+  fa_store *free_delta;     /* AT for Free's delta, as a store for checkpoints; NULL without replay */
+  fa_resume_point at;       /* the next iteration's place, the streams, best accuracy, report sums */
+  fa_loader_state batch_state; /* the loader before the current batch was drawn */
+  char models_dir[FA_PATH_MAX + 16], logs_dir[FA_PATH_MAX + 16], checkpoint[2 * FA_PATH_MAX + FA_RUN_NAME_MAX + 64];
+  long checkpoint_iteration;   /* of the last checkpoint written or read, -1 before */
+  bool stopped;             /* by a signal, after writing a checkpoint */
   float *x;                 /* the current batch */
-  int *y;
+  int *y, count;
 } run;
 
-static int fail(const char *what) {
-  fprintf(stderr, "fastadv train: %s: %s\n", what, fa_error_message());
-  return 1;
+/* SIGINT and SIGTERM ask the run to stop after the current iteration. The
+ * handler is reset when it runs (SA_RESETHAND): a second signal stops the
+ * process at once. */
+static volatile sig_atomic_t stop_signal;
+static void on_stop_signal(int signum) { stop_signal = signum; }
+
+static void catch_stop_signals(bool catch) {
+  struct sigaction sa = {.sa_handler = catch ? on_stop_signal : SIG_DFL, .sa_flags = catch ? SA_RESETHAND : 0};
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
 }
+
 
 static fa_status mkdir_p(const char *dir) {
   char path[FA_PATH_MAX + 16];
@@ -82,8 +105,72 @@ static fa_status load_examples(const fa_dataset *ds, int n, fa_example_set *set)
   return FA_OK;
 }
 
+/* A store with a tensor of the same name and shape for each of `like`'s. */
+static fa_store *store_like(const fa_store *like) {
+  fa_store *s = fa_store_create();
+  for (int i = 0; s && i < fa_store_count(like); i++) {
+    const fa_tensor *t = fa_store_get(like, i);
+    if (!fa_store_new(s, t->name, t->ndim, t->shape)) {
+      fa_store_destroy(s);
+      return NULL;
+    }
+  }
+  if (!s) fa_error_set(FA_ERR_NOMEM, "out of memory for a copy of the model");
+  return s;
+}
+
+/* --resume's checkpoint: a file path, or a run name in checkpoints/. */
+static void resume_path(const fa_train_config *c, char *path, size_t len) {
+  if (strchr(c->resume, '/') || access(c->resume, F_OK) == 0) snprintf(path, len, "%s", c->resume);
+  else snprintf(path, len, "%s/checkpoints/%s.safetensors", c->out_dir, c->resume);
+}
+
+/* A process killed while writing the checkpoint leaves its temporary file
+ * (io/safetensors.h: "<path>.tmp.<pid>.<n>"); the run that continues
+ * removes them. */
+static void remove_stale_temporaries(const char *checkpoint) {
+  char pattern[2 * FA_PATH_MAX + FA_RUN_NAME_MAX + 80];
+  size_t at = 0;
+  for (const char *c = checkpoint; *c && at + 3 < sizeof pattern; c++) {
+    if (strchr("*?[\\", *c)) pattern[at++] = '\\';
+    pattern[at++] = *c;
+  }
+  snprintf(pattern + at, sizeof pattern - at, ".tmp.*");
+  glob_t found = {0};
+  if (glob(pattern, 0, NULL, &found) == 0)
+    for (size_t i = 0; i < found.gl_pathc; i++) unlink(found.gl_pathv[i]);
+  globfree(&found);
+}
+
+static fa_resume_stores stores_of(run *r) {
+  return (fa_resume_stores){r->model, fa_optimizer_state(r->opt), r->best, r->free_delta};
+}
+
+/* Continues the run of --resume: the stores, the place, the streams and
+ * the loader from its checkpoint. */
+static fa_status resume(run *r) {
+  const fa_train_config *c = r->cfg;
+  char path[sizeof r->checkpoint];
+  resume_path(c, path, sizeof path);
+  if (access(path, R_OK) != 0)
+    return fa_error_set(FA_ERR_IO, "--resume: there is no checkpoint %s: give the run's name (the first line of "
+                        "its logs/<run>.log) with the same --out_dir, or the checkpoint file; start a new run "
+                        "without --resume", path);
+  fa_resume_stores stores = stores_of(r);
+  if (fa_resume_load(path, c, fa_loader_batches_per_epoch(r->loader), &stores, &r->at) != FA_OK ||
+      fa_loader_set_state(r->loader, &r->at.loader) != FA_OK)
+    return fa_error_code();
+  if (r->free_delta) memcpy(r->trainer.replay_delta, fa_store_get(r->free_delta, 0)->data,
+                            fa_store_get(r->free_delta, 0)->numel * sizeof(float));
+  r->trainer.attack_rng.counter = r->at.attack_counter;
+  r->stats_rng.counter = r->at.stats_counter;
+  r->checkpoint_iteration = r->at.iteration;
+  return FA_OK;
+}
+
 static fa_status setup(run *r, const fa_train_config *c) {
   r->cfg = c;
+  r->checkpoint_iteration = -1;
   const char *data_dir = c->data_dir[0] ? c->data_dir : NULL;
   if (fa_dataset_load(c->dataset, "train", data_dir, &r->train_set) != FA_OK ||
       fa_dataset_load(c->dataset, "test", data_dir, &r->test_set) != FA_OK)
@@ -117,31 +204,43 @@ static fa_status setup(run *r, const fa_train_config *c) {
   size_t image = (size_t)mc.in_channels * mc.height * mc.width;
   r->x = malloc((size_t)c->batch_size * image * sizeof *r->x);
   r->y = malloc((size_t)c->batch_size * sizeof *r->y);
-  int n_store = fa_store_count(params);
-  r->best = calloc((size_t)n_store, sizeof *r->best);
-  if (!r->x || !r->y || !r->best) return fa_error_set(FA_ERR_NOMEM, "out of memory for batches");
-  for (int i = 0; i < n_store; i++)
-    if (!(r->best[i] = malloc(fa_store_get(params, i)->numel * sizeof(float))))
-      return fa_error_set(FA_ERR_NOMEM, "out of memory for the best model");
-  r->best_train_pgd = -1;
+  if (!r->x || !r->y) return fa_error_set(FA_ERR_NOMEM, "out of memory for batches");
+  if (!(r->best = store_like(params))) return fa_error_code();
+  if (r->trainer.replay_delta) {
+    int shape[4] = {c->batch_size, mc.in_channels, mc.height, mc.width};
+    if (!(r->free_delta = fa_store_create()) || !fa_store_new(r->free_delta, "delta", 4, shape))
+      return fa_error_set(FA_ERR_NOMEM, "out of memory for the AT-for-Free perturbation");
+  }
+  r->at.best_train_pgd = -1;
+  r->at.loader = fa_loader_get_state(r->loader);
 
-  char stamp[32];
-  time_t now = time(NULL);
-  strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", localtime(&now));
-  fa_run_name(c, stamp, r->name, sizeof r->name);
   snprintf(r->models_dir, sizeof r->models_dir, "%s/models", c->out_dir);
   snprintf(r->logs_dir, sizeof r->logs_dir, "%s/logs", c->out_dir);
-  if (mkdir_p(r->models_dir) != FA_OK || mkdir_p(r->logs_dir) != FA_OK) return fa_error_code();
-  if (!(r->metrics = fa_metrics_open(r->logs_dir, r->name, stdout))) return fa_error_code();
+  char checkpoints_dir[FA_PATH_MAX + 16];
+  snprintf(checkpoints_dir, sizeof checkpoints_dir, "%s/checkpoints", c->out_dir);
+  if (mkdir_p(r->models_dir) != FA_OK || mkdir_p(r->logs_dir) != FA_OK || mkdir_p(checkpoints_dir) != FA_OK)
+    return fa_error_code();
+  if (c->resume[0]) {
+    if (resume(r) != FA_OK) return fa_error_code();
+    r->metrics = fa_metrics_reopen(r->logs_dir, r->at.run_name, stdout, &r->at.metrics);
+  } else {
+    char stamp[32];
+    time_t now = time(NULL);
+    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", localtime(&now));
+    fa_run_name(c, stamp, r->at.run_name, sizeof r->at.run_name);
+    r->metrics = fa_metrics_open(r->logs_dir, r->at.run_name, stdout);
+  }
+  if (!r->metrics) return fa_error_code();
+  snprintf(r->checkpoint, sizeof r->checkpoint, "%s/%s.safetensors", checkpoints_dir, r->at.run_name);
+  remove_stale_temporaries(r->checkpoint);
   if (!(r->arena = fa_arena_create(FA_STEP_ARENA_BYTES))) return fa_error_code();
   fa_arena_set_current(r->arena);
   return FA_OK;
 }
 
 static void teardown(run *r) {
-  if (r->best)
-    for (int i = 0; i < fa_store_count(fa_model_store(r->model)); i++) free(r->best[i]);
-  free(r->best);
+  fa_store_destroy(r->best);
+  fa_store_destroy(r->free_delta);
   free(r->x);
   free(r->y);
   free(r->stats_test.x);
@@ -162,11 +261,11 @@ static void teardown(run *r) {
 static void snapshot(run *r, bool restore) {
   fa_store *s = fa_model_store(r->model);
   for (int i = 0; i < fa_store_count(s); i++) {
-    fa_tensor *t = fa_store_get(s, i);
+    fa_tensor *t = fa_store_get(s, i), *b = fa_store_get(r->best, i);
     if (restore)
-      memcpy(t->data, r->best[i], t->numel * sizeof(float));
+      memcpy(t->data, b->data, t->numel * sizeof(float));
     else
-      memcpy(r->best[i], t->data, t->numel * sizeof(float));
+      memcpy(b->data, t->data, t->numel * sizeof(float));
   }
 }
 
@@ -177,11 +276,11 @@ static fa_status report(run *r, long iteration, int epoch, float lr) {
                                            r->cfg->attack_iters, r->cfg->batch_size_eval, &r->stats_rng, &ps);
   fa_arena_release(r->arena, mark);
   if (st != FA_OK) return st;
-  if (ps.train_pgd_acc >= r->best_train_pgd) {
-    r->best_train_pgd = ps.train_pgd_acc;
+  if (ps.train_pgd_acc >= r->at.best_train_pgd) {
+    r->at.best_train_pgd = ps.train_pgd_acc;
     snapshot(r, false);
   }
-  const fa_step_stats *s = &r->since_report;
+  const fa_step_stats *s = &r->at.since_report;
   double n = s->n > 0 ? s->n : 1;
   const char *keys[FA_MAX_REPORT] = {"train.loss", "train.reg", "train.acc", "train.grad_norm", "train.delta_norm",
                                      "train.lr", "test.acc_clean", "test.acc_fgsm", "test.acc_pgd",
@@ -204,20 +303,52 @@ static fa_status report(run *r, long iteration, int epoch, float lr) {
       values[n_keys++] = outgoing[f];
     }
   }
-  r->since_report = (fa_step_stats){0};
+  r->at.since_report = (fa_step_stats){0};
   return fa_metrics_report(r->metrics, iteration, epoch, n_keys, keys, values, n_shown);
 }
 
 static fa_status save(run *r, const char *suffix, long iteration, int epoch) {
   char path[FA_PATH_MAX + 1200], it[32], ep[32], eps[32];
-  snprintf(path, sizeof path, "%s/%s%s.safetensors", r->models_dir, r->name, suffix);
+  snprintf(path, sizeof path, "%s/%s%s.safetensors", r->models_dir, r->at.run_name, suffix);
   snprintf(it, sizeof it, "%ld", iteration);
   snprintf(ep, sizeof ep, "%d", epoch);
   snprintf(eps, sizeof eps, "%g", r->cfg->eps);
   const char *keys[] = {"run", "dataset", "eps", "epoch", "iteration"};
-  const char *values[] = {r->name, r->cfg->dataset, eps, ep, it};
+  const char *values[] = {r->at.run_name, r->cfg->dataset, eps, ep, it};
   fa_ckpt_meta_list meta = {keys, values, 5};
   return fa_ckpt_save(path, r->model, 0, NULL, 0, meta);
+}
+
+/* The resume checkpoint of the run as it stands between two iterations. */
+static fa_status write_checkpoint(run *r) {
+  r->at.loader = r->at.rep > 0 ? r->batch_state : fa_loader_get_state(r->loader);
+  r->at.attack_counter = r->trainer.attack_rng.counter;
+  r->at.stats_counter = r->stats_rng.counter;
+  r->at.metrics = fa_metrics_tell(r->metrics);
+  if (r->free_delta) memcpy(fa_store_get(r->free_delta, 0)->data, r->trainer.replay_delta,
+                            fa_store_get(r->free_delta, 0)->numel * sizeof(float));
+  fa_resume_stores stores = stores_of(r);
+  if (fa_resume_save(r->checkpoint, r->cfg, &stores, &r->at) != FA_OK) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", fa_error_message());
+    return fa_error_set(fa_error_code(), "iteration %ld: cannot write the resume checkpoint: %s; %s", r->at.iteration,
+                        why, r->checkpoint_iteration < 0 ? "no checkpoint of this run exists"
+                                                         : "the previous checkpoint is intact: free space, then "
+                                                           "resume from it");
+  }
+  r->checkpoint_iteration = r->at.iteration;
+  return FA_OK;
+}
+
+/* Stops the run when a value of the store (or its gradient) is not finite. */
+static fa_status guard_store(const fa_store *store, bool gradients, long iteration, int epoch) {
+  size_t index;
+  float value;
+  const fa_tensor *t = fa_first_nonfinite(store, gradients, &index, &value);
+  if (!t) return FA_OK;
+  return fa_error_set(FA_ERR_NUMERIC, "iteration %ld (epoch %d): %s %s holds %s at element %zu",
+                      iteration, epoch, gradients ? "the gradient of" : "the parameter", t->name,
+                      fa_nonfinite_name(value), index);
 }
 
 static fa_status final_eval(run *r, const char *which) {
@@ -229,58 +360,114 @@ static fa_status final_eval(run *r, const char *which) {
                         which, 100 * res.clean_acc, 100 * res.robust_acc, res.n, res.seconds);
 }
 
-static fa_status train(run *r) {
+/* One iteration at r->at: the batch (drawn when the place needs a new
+ * one), the step, the guards, the update and the report. */
+static fa_status iterate(run *r, bool *have_batch) {
   const fa_train_config *c = r->cfg;
+  fa_resume_point *p = &r->at;
   int batches = fa_loader_batches_per_epoch(r->loader), replay = c->minibatch_replay;
-  bool svhn = strcmp(c->dataset, "svhn") == 0;
-  long total = 1 + (long)c->epochs * batches * replay, iteration = 0;
-  fa_metrics_log(r->metrics, "run: %s", r->name);
-  r->progress = fa_progress_create(stderr, "train", total, 5.0);
-  for (int epoch = 0; epoch <= c->epochs; epoch++) {
-    fa_loader_begin_epoch(r->loader);
-    for (int i = 0; i < (epoch == 0 ? 1 : batches); i++) {
-      int count = fa_loader_next(r->loader, r->x, r->y);
-      if (count <= 0) return fa_error_set(FA_ERR_INVALID, "the loader ran out of batches");
-      float lr = epoch == 0 ? 0.0f : fa_lr_at(c->lr_schedule, c->lr_max, c->epochs, fa_epoch_fraction(epoch, i, batches));
-      for (int rep = 0; rep < replay && (epoch > 0 || rep == 0); rep++) {
-        fa_arena_mark mark = fa_arena_get_mark(r->arena);
-        fa_tensor *x = fa_tensor_from(4, (int[]){count, r->train_set.c, r->train_set.h, r->train_set.w}, r->x);
-        /* SVHN warm-up: the FGSM step or the PGD radius ramp up over the first 5 epochs */
-        float ramp = svhn ? fminf(1.0f, (float)iteration / (5.0f * batches * replay)) : 1.0f;
-        double loss_before = r->since_report.loss;
-        fa_status st = x ? fa_train_step(&r->trainer, x, r->y, ramp, &r->since_report) : fa_error_code();
-        fa_arena_release(r->arena, mark);
-        if (st != FA_OK) return st;
-        if (!isfinite(r->since_report.loss - loss_before))
-          return fa_error_set(FA_ERR_NUMERIC,
-                              "iteration %ld (epoch %d): the training loss is not finite; the run stops here and "
-                              "keeps the checkpoints written so far. Try a smaller --lr_max",
-                              iteration, epoch);
-        if (epoch > 0 && (st = fa_optimizer_step(r->opt, lr)) != FA_OK) return st;
-        if (iteration % c->eval_iter_freq == 0 && (st = report(r, iteration, epoch, lr)) != FA_OK) return st;
-        iteration++;
-        fa_progress_update(r->progress, iteration, iteration * (long)c->batch_size);
-      }
+  if (!*have_batch) {
+    if (p->batch == 0 && p->rep == 0) fa_loader_begin_epoch(r->loader);
+    r->batch_state = fa_loader_get_state(r->loader);
+    if ((r->count = fa_loader_next(r->loader, r->x, r->y)) <= 0)
+      return fa_error_set(FA_ERR_INVALID, "the loader ran out of batches");
+    *have_batch = true;
+  }
+  float lr = p->epoch == 0 ? 0.0f
+                           : fa_lr_at(c->lr_schedule, c->lr_max, c->epochs, fa_epoch_fraction(p->epoch, p->batch, batches));
+  fa_arena_mark mark = fa_arena_get_mark(r->arena);
+  fa_tensor *x = fa_tensor_from(4, (int[]){r->count, r->train_set.c, r->train_set.h, r->train_set.w}, r->x);
+  /* SVHN warm-up: the FGSM step or the PGD radius ramp up over the first 5 epochs */
+  float ramp = strcmp(c->dataset, "svhn") == 0 ? fminf(1.0f, (float)p->iteration / (5.0f * batches * replay)) : 1.0f;
+  fa_step_stats before = p->since_report;
+  fa_status st = x ? fa_train_step(&r->trainer, x, r->y, ramp, &p->since_report) : fa_error_code();
+  fa_arena_release(r->arena, mark);
+  if (st != FA_OK) return st;
+  double loss = (p->since_report.loss - before.loss) / r->count, reg = (p->since_report.reg - before.reg) / r->count;
+  if (!isfinite(loss) || !isfinite(reg))
+    return fa_error_set(FA_ERR_NUMERIC, "iteration %ld (epoch %d): the training %s is %s", p->iteration, p->epoch,
+                        isfinite(reg) ? "loss" : "regulariser (GradAlign)", fa_nonfinite_name(isfinite(reg) ? loss : reg));
+  fa_store *params = fa_model_store(r->model);
+  if ((st = guard_store(params, true, p->iteration, p->epoch)) != FA_OK) return st;
+  if (p->epoch > 0 && (st = fa_optimizer_step(r->opt, lr)) != FA_OK) return st;
+  /* the parameters, and the batch-norm statistics the forward passes updated */
+  if ((st = guard_store(params, false, p->iteration, p->epoch)) != FA_OK) return st;
+  if (p->iteration % c->eval_iter_freq == 0 && (st = report(r, p->iteration, p->epoch, lr)) != FA_OK) return st;
+  /* the next place */
+  p->iteration++;
+  if (++p->rep == (p->epoch == 0 ? 1 : replay)) {
+    p->rep = 0;
+    *have_batch = false;
+    if (++p->batch == (p->epoch == 0 ? 1 : batches)) {
+      p->batch = 0;
+      p->epoch++;
     }
   }
+  return FA_OK;
+}
+
+static fa_status train(run *r) {
+  const fa_train_config *c = r->cfg;
+  long total = 1 + (long)c->epochs * fa_loader_batches_per_epoch(r->loader) * c->minibatch_replay;
+  fa_status st = FA_OK;
+  if (c->resume[0])
+    fa_metrics_log(r->metrics, "resumed at iteration %ld of %ld from %s", r->at.iteration, total, r->checkpoint);
+  else
+    fa_metrics_log(r->metrics, "run: %s", r->at.run_name);
+  catch_stop_signals(true);
+  if (r->checkpoint_iteration < 0) st = write_checkpoint(r);
+  r->progress = fa_progress_create(stderr, "train", total - r->at.iteration, 5.0);
+  bool have_batch = false;
+  long first = r->at.iteration;
+  while (st == FA_OK && r->at.iteration < total) {
+    st = iterate(r, &have_batch);
+    if (st != FA_OK) break;
+    fa_progress_update(r->progress, r->at.iteration - first, (r->at.iteration - first) * (long)c->batch_size);
+    bool due = c->checkpoint_every > 0 && r->at.iteration % c->checkpoint_every == 0;
+    if (stop_signal || due || r->at.iteration == total) st = write_checkpoint(r);
+    if (st == FA_OK && stop_signal) {
+      r->stopped = true;
+      fa_metrics_log(r->metrics, "stopped by signal %d after %ld iterations; resume with the same flags and "
+                     "--resume='%s'", (int)stop_signal, r->at.iteration, r->at.run_name);
+      break;
+    }
+  }
+  catch_stop_signals(false);  /* the final evaluation can be stopped at once: the checkpoint holds the run */
   fa_progress_finish(r->progress);
   r->progress = NULL;
+  if (st == FA_ERR_NUMERIC) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", fa_error_message());
+    return fa_error_set(FA_ERR_NUMERIC, "%s. The run stops; nothing was saved after it. %s. Try a smaller --lr_max",
+                        why, r->checkpoint_iteration < 0 ? "It has no checkpoint" : "Its last good checkpoint is kept");
+  }
+  if (st != FA_OK || r->stopped) return st;
   /* the last model: saved and evaluated; then the best one */
-  fa_status st = save(r, "", iteration, c->epochs);
+  st = save(r, "", total, c->epochs);
   if (st == FA_OK) st = final_eval(r, "last");
   if (st != FA_OK) return st;
   snapshot(r, true);
-  st = save(r, "_best", iteration, c->epochs);
+  st = save(r, "_best", total, c->epochs);
   if (st == FA_OK && c->eval_early_stopped_model) st = final_eval(r, "best (early stopped)");
   return st;
 }
 
 int fa_run_train(const fa_train_config *config) {
   run r = {0};
+  stop_signal = 0;
   fa_status st = setup(&r, config);
   if (st == FA_OK) st = train(&r);
   if (r.progress) fa_progress_finish(r.progress);
-  int code = st == FA_OK ? 0 : fail("the run stopped");
+  int code = FA_EXIT_OK;
+  if (st != FA_OK) {
+    fprintf(stderr, "fastadv train: the run stopped: %s\n", fa_error_message());
+    if (r.metrics) fa_metrics_log(r.metrics, "the run stopped: %s", fa_error_message());
+    code = st == FA_ERR_NUMERIC ? FA_EXIT_NUMERIC : FA_EXIT_FAILED;
+  } else if (r.stopped) {
+    fprintf(stderr, "fastadv train: stopped; the checkpoint %s holds iteration %ld\n", r.checkpoint,
+            r.checkpoint_iteration);
+    code = FA_EXIT_STOPPED;
+  }
   teardown(&r);
   return code;
 }

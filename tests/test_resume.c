@@ -1,0 +1,450 @@
+/* Crash-safe training (docs/RELIABILITY.md, "Crash-safe runs"), through the
+ * fastadv program on real Fashion-MNIST:
+ *
+ * - the kill test: a short run is killed with SIGKILL at random times (drawn
+ *   from a seeded generator), resumed each time, and finally run to its
+ *   end; its final and best models and its metrics lines equal those of an
+ *   uninterrupted run bit for bit; the same with AT for Free (the carried
+ *   perturbation, replayed minibatches);
+ * - SIGTERM: the run finishes its iteration, writes a checkpoint and exits
+ *   with status 3; a resume under a file-size limit (a full disk) cannot
+ *   write its next checkpoint, exits 1 and leaves the previous checkpoint
+ *   byte for byte; resumed without the limit it ends bit-exact;
+ * - bad resumes: other flags, a missing checkpoint, a final model instead of
+ *   a checkpoint, edited metadata, a NaN in a tensor: each refused with its
+ *   message, exit 1; values that turn non-finite while training (a negative
+ *   Adam second moment, a parameter at 3e38) stop the run with exit 4 and a
+ *   message naming the iteration and the tensor, the checkpoint untouched.
+ *
+ * All runs use OMP_NUM_THREADS=1, the same for the reference and the
+ * resumed runs (bit-exactness holds for one machine, build and thread count). */
+#include <dirent.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/rng.h"
+#include "io/safetensors.h"
+#include "testlib.h"
+#include "train/guard.h"
+
+#define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+#define MAX_ARGS 40
+#define KILLS 5
+
+static const char *const base_flags[] = {
+    "--dataset=fmnist", "--model=cnn", "--n_filters_cnn=4", "--batch_size=32", "--debug",
+    "--lr_max=0.003", "--attack=fgsm", "--eps=8", "--grad_align_cos_lambda=0.5", "--eval_iter_freq=7",
+    "--n_eval_every_k_iter=32", "--attack_iters=2", "--n_final_eval=32", "--batch_size_eval=32",
+    "--checkpoint_every=2", NULL};
+
+typedef struct {
+  const char *extra[4];  /* flags besides base_flags, e.g. the Free flags */
+} variant;
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n + 1);
+  size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
+  fclose(f);
+  if (buf) buf[got] = '\0';
+  if (len) *len = got;
+  return buf;
+}
+
+/* The file in dir/sub whose name ends with suffix (not "_best" + suffix
+ * unless best), into path; false if none. */
+static bool find(const char *dir, const char *sub, const char *suffix, bool best, char *path, size_t len) {
+  char d[4300];
+  snprintf(d, sizeof d, "%s/%s", dir, sub);
+  DIR *h = opendir(d);
+  bool found = false;
+  for (struct dirent *e; h && (e = readdir(h));) {
+    size_t n = strlen(e->d_name), m = strlen(suffix);
+    if (n <= m || strcmp(e->d_name + n - m, suffix) != 0) continue;
+    bool is_best = n > m + 5 && strncmp(e->d_name + n - m - 5, "_best", 5) == 0;
+    if (is_best != best) continue;
+    snprintf(path, len, "%s/%s", d, e->d_name);
+    found = true;
+  }
+  if (h) closedir(h);
+  return found;
+}
+
+/* Counts leftover temporary files of the checkpoint writer in dir/checkpoints. */
+static int temporaries(const char *dir) {
+  char d[4300];
+  snprintf(d, sizeof d, "%s/checkpoints", dir);
+  DIR *h = opendir(d);
+  int n = 0;
+  for (struct dirent *e; h && (e = readdir(h));) n += strstr(e->d_name, ".tmp.") != NULL;
+  if (h) closedir(h);
+  return n;
+}
+
+typedef struct {
+  const variant *v;
+  const char *dir;
+  const char *resume;      /* run name or NULL */
+  const char *override;    /* one more flag, or NULL */
+  long fsize_limit;        /* RLIMIT_FSIZE in bytes, 0: none */
+} launch;
+
+/* Starts fastadv train; stdout and stderr go to dir/out and dir/err. */
+static pid_t start(const launch *l) {
+  const char *argv[MAX_ARGS];
+  int n = 0;
+  static char exe[4200], out_dir[4300], resume[4300];
+  snprintf(exe, sizeof exe, "%s/fastadv", FA_BUILD_DIR);
+  argv[n++] = exe;
+  argv[n++] = "train";
+  for (int i = 0; base_flags[i]; i++) argv[n++] = base_flags[i];
+  for (int i = 0; l->v->extra[i]; i++) argv[n++] = l->v->extra[i];
+  snprintf(out_dir, sizeof out_dir, "--out_dir=%s", l->dir);
+  argv[n++] = out_dir;
+  if (l->resume) {
+    snprintf(resume, sizeof resume, "--resume=%s", l->resume);
+    argv[n++] = resume;
+  }
+  if (l->override) argv[n++] = l->override;
+  argv[n] = NULL;
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    char path[4400];
+    snprintf(path, sizeof path, "%s/out", l->dir);
+    if (!freopen(path, "w", stdout)) _exit(127);
+    snprintf(path, sizeof path, "%s/err", l->dir);
+    if (!freopen(path, "w", stderr)) _exit(127);
+    setenv("OMP_NUM_THREADS", "1", 1);
+    if (l->fsize_limit) {
+      signal(SIGXFSZ, SIG_IGN);  /* writes past the limit fail with EFBIG, as on a full disk */
+      struct rlimit lim = {(rlim_t)l->fsize_limit, (rlim_t)l->fsize_limit};
+      setrlimit(RLIMIT_FSIZE, &lim);
+    }
+    execv(exe, (char *const *)argv);
+    _exit(127);
+  }
+  return pid;
+}
+
+static int finish(pid_t pid) {
+  int status;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int run_to_end(const launch *l, char *err, size_t len) {
+  int code = finish(start(l));
+  char path[4400];
+  snprintf(path, sizeof path, "%s/err", l->dir);
+  char *text = read_file(path, NULL);
+  snprintf(err, len, "%s", text ? text : "");
+  free(text);
+  return code;
+}
+
+/* The run name from the one checkpoint in dir/checkpoints, into name. */
+static bool run_name(const char *dir, char *name, size_t len) {
+  char path[4600];
+  if (!find(dir, "checkpoints", ".safetensors", false, path, sizeof path)) return false;
+  const char *base = strrchr(path, '/') + 1;
+  snprintf(name, len, "%.*s", (int)(strlen(base) - strlen(".safetensors")), base);
+  return true;
+}
+
+/* The "iteration" metadata of the run's checkpoint, -1 if none. */
+static long checkpoint_iteration(const char *dir) {
+  char path[4600];
+  if (!find(dir, "checkpoints", ".safetensors", false, path, sizeof path)) return -1;
+  fa_st_file *f = fa_st_open(path);
+  long it = f && fa_st_meta(f, "iteration") ? atol(fa_st_meta(f, "iteration")) : -1;
+  fa_st_close(f);
+  return it;
+}
+
+/* Whether two model files hold the same tensors, bit for bit. */
+static bool same_tensors(const char *a_path, const char *b_path, char *why, size_t len) {
+  fa_st_file *a = fa_st_open(a_path), *b = fa_st_open(b_path);
+  bool same = a && b && fa_st_count(a) == fa_st_count(b);
+  snprintf(why, len, "%s", same ? "" : "cannot open or different tensor counts");
+  for (int i = 0; same && i < fa_st_count(a); i++) {
+    const fa_st_tensor *x = fa_st_get(a, i), *y = fa_st_find(b, x->name);
+    same = y && x->nbytes == y->nbytes && memcmp(x->data, y->data, x->nbytes) == 0;
+    if (!same) snprintf(why, len, "tensor %s differs", x->name);
+  }
+  fa_st_close(a);
+  fa_st_close(b);
+  return same;
+}
+
+/* The metrics lines without their "time_s" values. */
+static char *metrics_without_time(const char *dir) {
+  char path[4600];
+  if (!find(dir, "logs", ".jsonl", false, path, sizeof path)) return NULL;
+  char *text = read_file(path, NULL);
+  for (char *t = text ? strstr(text, "\"time_s\": ") : NULL; t; t = strstr(t + 1, "\"time_s\": ")) {
+    size_t value = strcspn(t + 10, ",");
+    memmove(t + 10, t + 10 + value, strlen(t + 10 + value) + 1);
+  }
+  return text;
+}
+
+/* The final and best models and the metrics of dir equal the reference's. */
+static void check_same_as(const char *dir, const char *ref, const char *what) {
+  char a[4600], b[4600], why[256];
+  for (int best = 0; best <= 1; best++) {
+    bool found = find(dir, "models", ".safetensors", best, a, sizeof a) &&
+                 find(ref, "models", ".safetensors", best, b, sizeof b);
+    FA_CHECK(found, "%s: no %s model", what, best ? "best" : "final");
+    if (found) FA_CHECK(same_tensors(a, b, why, sizeof why), "%s: the %s model is not bit-exact: %s", what,
+                        best ? "best" : "final", why);
+  }
+  char *m = metrics_without_time(dir), *r = metrics_without_time(ref);
+  FA_CHECK(m && r && strcmp(m, r) == 0, "%s: the metrics lines differ from the uninterrupted run's", what);
+  free(m);
+  free(r);
+  FA_CHECK(temporaries(dir) == 0, "%s: %d temporary files left", what, temporaries(dir));
+}
+
+static void reset_dir(const char *dir) {
+  char cmd[8500];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+  if (system(cmd) != 0) exit(1);
+}
+
+/* SIGKILL at random times, resume each time, then run to the end. */
+static void kill_test(const variant *v, const char *ref, const char *dir, double seconds, uint64_t seed) {
+  fa_rng rng = fa_rng_stream(seed, FA_STREAM_EVAL);
+  reset_dir(dir);
+  char name[1100], err[8192];
+  int kills = 0;
+  printf("kill test %s (uninterrupted: %.2fs):", dir, seconds);
+  while (kills < KILLS) {
+    bool resumable = run_name(dir, name, sizeof name);
+    if (!resumable) reset_dir(dir); /* killed before its first checkpoint: start again */
+    launch l = {v, dir, resumable ? name : NULL, NULL, 0};
+    pid_t pid = start(&l);
+    double delay = seconds * (0.03 + 0.37 * fa_rng_uniform(&rng));
+    double until = now_s() + delay;
+    int status;
+    pid_t done = 0;
+    while (now_s() < until && (done = waitpid(pid, &status, WNOHANG)) == 0) usleep(2000);
+    if (done == pid) break; /* it finished before its kill time */
+    kill(pid, SIGKILL);
+    finish(pid);
+    kills++;
+    printf(" kill %d at %.0f ms -> checkpoint at iteration %ld;", kills, 1000 * delay, checkpoint_iteration(dir));
+  }
+  printf("\n");
+  FA_CHECK(kills == KILLS, "only %d kills landed before the run ended", kills);
+  FA_CHECK(run_name(dir, name, sizeof name), "no checkpoint after %d kills", kills);
+  launch l = {v, dir, name, NULL, 0};
+  int code = run_to_end(&l, err, sizeof err);
+  FA_CHECK(code == 0, "the last resume exited %d: %s", code, err);
+  check_same_as(dir, ref, dir);
+}
+
+/* SIGTERM, a resume that meets a full disk, then a resume to the end. */
+static void term_test(const variant *v, const char *ref, const char *dir) {
+  reset_dir(dir);
+  launch l = {v, dir, NULL, NULL, 0};
+  pid_t pid = start(&l);
+  while (checkpoint_iteration(dir) < 6 && waitpid(pid, NULL, WNOHANG) == 0) usleep(5000);
+  kill(pid, SIGTERM);
+  int code = finish(pid);
+  char path[4400], err[8192], name[1100], ckpt[4600];
+  snprintf(path, sizeof path, "%s/err", dir);
+  char *text = read_file(path, NULL);
+  FA_CHECK(code == 3, "SIGTERM: exit %d, want 3: %s", code, text ? text : "");
+  FA_CHECK(text && strstr(text, "stopped; the checkpoint"), "SIGTERM: message: %s", text ? text : "");
+  free(text);
+  FA_CHECK(run_name(dir, name, sizeof name) && find(dir, "checkpoints", ".safetensors", false, ckpt, sizeof ckpt),
+           "SIGTERM: no checkpoint");
+  size_t before_len, after_len;
+  char *before = read_file(ckpt, &before_len);
+  long it = checkpoint_iteration(dir);
+
+  launch full = {v, dir, name, NULL, 64 << 10};
+  code = run_to_end(&full, err, sizeof err);
+  char *after = read_file(ckpt, &after_len);
+  FA_CHECK(code == 1, "full disk: exit %d, want 1", code);
+  FA_CHECK(strstr(err, "cannot write the resume checkpoint") && strstr(err, "previous checkpoint is intact"),
+           "full disk: message: %s", err);
+  FA_CHECK(before && after && before_len == after_len && memcmp(before, after, before_len) == 0,
+           "full disk: the previous checkpoint changed");
+  FA_CHECK(temporaries(dir) == 0, "full disk: %d temporary files left", temporaries(dir));
+  printf("SIGTERM at iteration %ld; full disk: %s", it, err);
+  free(before);
+  free(after);
+
+  char cmd[13000];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s_mid' && cp -r '%s' '%s_mid'", dir, dir, dir);
+  FA_CHECK(system(cmd) == 0, "copy of the stopped run");
+  launch again = {v, dir, name, NULL, 0};
+  code = run_to_end(&again, err, sizeof err);
+  FA_CHECK(code == 0, "resume after SIGTERM exited %d: %s", code, err);
+  check_same_as(dir, ref, "SIGTERM + full disk + resume");
+}
+
+/* Rewrites the checkpoint src into dst with one change: tensor `name`'s
+ * element 0 set to value (name not NULL), or metadata `key` set to text. */
+static void edit_checkpoint(const char *src, const char *dst, const char *name, float value, const char *key,
+                            const char *text) {
+  fa_st_file *f = fa_st_open(src);
+  int n = fa_st_count(f), m = fa_st_meta_count(f);
+  fa_st_tensor *t = calloc((size_t)n, sizeof *t);
+  const char **keys = calloc((size_t)m, sizeof *keys), **values = calloc((size_t)m, sizeof *values);
+  float *changed = NULL;
+  for (int i = 0; i < n; i++) {
+    t[i] = *fa_st_get(f, i);
+    if (name && strcmp(t[i].name, name) == 0) {
+      changed = malloc(t[i].nbytes);
+      memcpy(changed, t[i].data, t[i].nbytes);
+      changed[0] = value;
+      t[i].data = changed;
+    }
+  }
+  for (int i = 0; i < m; i++) {
+    keys[i] = fa_st_meta_key(f, i);
+    values[i] = key && strcmp(keys[i], key) == 0 ? text : fa_st_meta(f, keys[i]);
+  }
+  FA_CHECK(fa_st_write(dst, t, n, keys, values, m) == FA_OK, "edit: %s", fa_error_message());
+  free(changed);
+  free(t);
+  free(keys);
+  free(values);
+  fa_st_close(f);
+}
+
+typedef struct {
+  const char *what;
+  const char *tensor;    /* edit: tensor element 0 ... */
+  float value;
+  const char *key;       /* ... or metadata key ... */
+  const char *text;
+  const char *override;  /* ... or a flag */
+  bool from_model;       /* resume from the final model file */
+  int code;
+  const char *message;   /* part of stderr */
+} bad_resume;
+
+/* Resumes of the stopped run in `stopped` (a copy each time) with one thing
+ * wrong; ref holds a finished run's final model. */
+static void bad_resumes(const variant *v, const char *ref, const char *stopped, const char *dir) {
+  const bad_resume cases[] = {
+      {"another --lr_max", .override = "--lr_max=0.002", .code = 1,
+       .message = "was trained with --lr_max=0.003, this command has --lr_max=0.002"},
+      {"a run that does not exist", .override = "--resume=no such run", .code = 1,
+       .message = "there is no checkpoint"},
+      {"the final model instead of a checkpoint", .from_model = true, .code = 1,
+       .message = "is not a resume checkpoint"},
+      {"an iteration that does not match the place", .key = "iteration", .text = "5", .code = 1,
+       .message = "iteration 5 does not match"},
+      {"a counter that is not a number", .key = "attack_rng_counter", .text = "-1", .code = 1,
+       .message = "metadata \"attack_rng_counter\" is \"-1\""},
+      {"a loader position past the epoch", .key = "loader.position", .text = "9", .code = 1,
+       .message = "cannot resume at epoch"},
+      {"a NaN in a parameter", .tensor = "_model.0.weight", .value = NAN, .code = 1,
+       .message = "\"_model.0.weight\" holds NaN at element 0"},
+      {"an Inf in the best model", .tensor = "best._model.0.bias", .value = INFINITY, .code = 1,
+       .message = "\"best._model.0.bias\" holds +Inf at element 0"},
+      {"a negative Adam second moment (NaN after the update)", .tensor = "optimizer._model.0.weight.exp_avg_sq",
+       .value = -1.0f, .code = 4, .message = "the parameter _model.0.weight holds NaN at element 0"},
+      {"a bias at 3e38 (the loss overflows)", .tensor = "_model.0.bias", .value = 3e38f, .code = 4,
+       .message = "the training loss is NaN"},
+  };
+  char name[1100], ckpt[4600], err[8192], path[4800];
+  FA_CHECK(find(stopped, "checkpoints", ".safetensors", false, ckpt, sizeof ckpt) &&
+               run_name(stopped, name, sizeof name),
+           "no checkpoint of the stopped run");
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    const bad_resume *c = &cases[i];
+    reset_dir(dir);
+    char cmd[20000];
+    snprintf(cmd, sizeof cmd, "cp -r '%s/checkpoints' '%s/logs' '%s/models' '%s/'", stopped, stopped, stopped, dir);
+    FA_CHECK(system(cmd) == 0, "copy");
+    find(dir, "checkpoints", ".safetensors", false, path, sizeof path);
+    if (c->tensor || c->key) edit_checkpoint(ckpt, path, c->tensor, c->value, c->key, c->text);
+    char model[4600], resume[4700];
+    find(ref, "models", ".safetensors", false, model, sizeof model);
+    snprintf(resume, sizeof resume, "%s", c->from_model ? model : name);
+    size_t before_len, after_len;
+    char *before = read_file(path, &before_len);
+    launch l = {v, dir, resume, c->override, 0};
+    int code = run_to_end(&l, err, sizeof err);
+    char *after = read_file(path, &after_len);
+    FA_CHECK(code == c->code && strstr(err, c->message), "%s: exit %d (want %d): %s", c->what, code, c->code, err);
+    FA_CHECK(before && after && before_len == after_len && !memcmp(before, after, before_len),
+             "%s: the checkpoint changed", c->what);
+    printf("bad resume, %s: exit %d: %s", c->what, code, err);
+    free(before);
+    free(after);
+  }
+}
+
+/* The guard finds a NaN or Inf anywhere in an array, at its first place. */
+static void guard_test(void) {
+  float x[1000];
+  for (int i = 0; i < 1000; i++) x[i] = (float)i - 500.0f;
+  size_t at = 0;
+  FA_CHECK(fa_all_finite(x, 1000, &at), "finite values flagged");
+  x[997] = INFINITY;
+  x[998] = NAN;
+  FA_CHECK(!fa_all_finite(x, 1000, &at) && at == 997, "Inf at 997: found %zu", at);
+  x[3] = -INFINITY;
+  FA_CHECK(!fa_all_finite(x, 1000, &at) && at == 3, "-Inf at 3: found %zu", at);
+  x[3] = 3.4e38f;
+  x[997] = x[998] = 1e-45f;  /* largest and subnormal finite values are fine */
+  FA_CHECK(fa_all_finite(x, 1000, &at), "extreme finite values flagged");
+}
+
+int main(void) {
+  guard_test();
+  if (access(FMNIST, R_OK) != 0) {
+    printf("skipped the runs: Fashion-MNIST is not installed (scripts/setup.sh installs dataset-fashion-mnist)\n");
+    return fa_test_exit();
+  }
+  const variant fgsm = {{"--epochs=12", NULL}},
+                free_at = {{"--epochs=5", "--minibatch_replay=3", "--attack_init=zero", NULL}};
+  const variant *variants[2] = {&fgsm, &free_at};
+  const char *names[2] = {"fgsm_gradalign", "free"};
+  char err[8192];
+  for (int k = 0; k < 2; k++) {
+    char ref[4000], dir[4200];
+    snprintf(ref, sizeof ref, "%.3900s", fa_test_tmpdir(names[k]));
+    snprintf(dir, sizeof dir, "%s_killed", ref);
+    launch l = {variants[k], ref, NULL, NULL, 0};
+    double t0 = now_s();
+    int code = run_to_end(&l, err, sizeof err);
+    double seconds = now_s() - t0;
+    FA_CHECK(code == 0, "uninterrupted run exited %d: %s", code, err);
+    if (code != 0) continue;
+    kill_test(variants[k], ref, dir, seconds, 1000 + (uint64_t)k);
+    if (k == 0) {
+      snprintf(dir, sizeof dir, "%s_term", ref);
+      term_test(variants[k], ref, dir);
+      char stopped[4300];
+      snprintf(stopped, sizeof stopped, "%s_mid", dir);
+      snprintf(dir, sizeof dir, "%s_bad", ref);
+      bad_resumes(variants[k], ref, stopped, dir);
+    }
+  }
+  return fa_test_exit();
+}
