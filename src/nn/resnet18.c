@@ -42,8 +42,8 @@ static fa_status block_make(preact_block *b, fa_store *s, const char *prefix, in
 }
 
 static fa_tensor *block_forward(const preact_block *b, fa_tensor *x, bool training) {
-  fa_tensor *out = fa_conv_layer_forward(&b->conv1, fa_relu(fa_bn_layer_forward(&b->bn1, x, training)));
-  out = fa_conv_layer_forward(&b->conv2, fa_relu(fa_bn_layer_forward(&b->bn2, out, training)));
+  fa_tensor *out = fa_conv_layer_forward(&b->conv1, fa_bn_relu_layer_forward(&b->bn1, x, training));
+  out = fa_conv_layer_forward(&b->conv2, fa_bn_relu_layer_forward(&b->bn2, out, training));
   fa_tensor *shortcut = b->shortcut.weight ? fa_conv_layer_forward(&b->shortcut, x) : x;
   return fa_add(out, shortcut);
 }

@@ -118,6 +118,45 @@ void fa_cpu_expand(const int xs[4], const float *x, const int ys[4], float *y) {
   }
 }
 
+void fa_cpu_channel_affine(const int xs[4], const float *x, const float *scale, const float *shift, bool relu,
+                           float *y) {
+  const size_t planes = (size_t)xs[0] * xs[1], plane = (size_t)xs[2] * xs[3];
+#pragma omp parallel for schedule(static) if (planes * plane > PAR_MIN)
+  for (size_t p = 0; p < planes; p++) {
+    const float s = scale[p % xs[1]], b = shift[p % xs[1]];
+    const float *xp = x + p * plane;
+    float *yp = y + p * plane;
+    if (relu) {
+#pragma omp simd
+      for (size_t i = 0; i < plane; i++) {
+        float v = xp[i] * s + b;
+        yp[i] = v > 0.0f ? v : 0.0f;
+      }
+    } else {
+#pragma omp simd
+      for (size_t i = 0; i < plane; i++) yp[i] = xp[i] * s + b;
+    }
+  }
+}
+
+void fa_cpu_channel_sq_dev(const int xs[4], const float *x, const float *mean, float *y) {
+  const int n = xs[0], c = xs[1];
+  const size_t plane = (size_t)xs[2] * xs[3];
+#pragma omp parallel for schedule(static) if (prod4(xs) > PAR_MIN)
+  for (int ch = 0; ch < c; ch++) {
+    const float m = mean[ch];
+    double acc = 0;
+    for (int b = 0; b < n; b++) {
+      const float *xp = x + ((size_t)b * c + ch) * plane;
+      float part = 0; /* one plane in float, the planes in double */
+#pragma omp simd reduction(+ : part)
+      for (size_t i = 0; i < plane; i++) part += (xp[i] - m) * (xp[i] - m);
+      acc += part;
+    }
+    y[ch] = (float)acc;
+  }
+}
+
 void fa_cpu_fill(size_t n, float value, float *y) {
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
   for (size_t i = 0; i < n; i++) y[i] = value;
