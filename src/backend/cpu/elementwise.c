@@ -33,7 +33,7 @@ void fa_cpu_unary(fa_unary_kind kind, size_t n, const float *x, float *y, float 
     case FA_UNARY_SIGN: UNARY_LOOP((float)((v > 0.0f) - (v < 0.0f)))
     case FA_UNARY_SQRT: UNARY_LOOP(sqrtf(v))
     case FA_UNARY_EXP: UNARY_LOOP(expf(v))
-    case FA_UNARY_CLAMP: UNARY_LOOP(fminf(fmaxf(v, p0), p1))
+    case FA_UNARY_CLAMP: UNARY_LOOP(v < p0 ? p0 : v > p1 ? p1 : v) /* fminf/fmaxf are calls here */
     case FA_UNARY_CLAMP_MASK: UNARY_LOOP((v >= p0 && v <= p1) ? 1.0f : 0.0f)
     case FA_UNARY_AFFINE: UNARY_LOOP(p0 * v + p1)
   }
