@@ -18,7 +18,10 @@ iterations, the same work per iteration) and the table says so.
 
 Raises its own session's CPU priority (echo -19 > /proc/self/autogroup):
 Linux autogroups share the CPU between sessions regardless of nice, and
-the machine is shared. --quick: fewer repetitions, for a check in ~4 minutes.
+the machine is shared. Both programs run with OMP_WAIT_POLICY=passive
+(threads sleep at barriers instead of spinning): on this busy 2-core
+machine a spinning thread whose partner was descheduled burnt the time of
+both, and the runs were 2-9x slower for both programs (docs/PERFORMANCE.md). --quick: fewer repetitions, for a check in ~4 minutes.
 """
 import argparse
 import json
@@ -92,7 +95,7 @@ def main():
             f.write("-19")
     except OSError as e:
         print(f"note: could not raise the autogroup priority ({e}); numbers may be noisy", file=sys.stderr)
-    env = dict(os.environ, OMP_NUM_THREADS="2")
+    env = dict(os.environ, OMP_NUM_THREADS="2", OMP_WAIT_POLICY="passive")
     bench = os.path.join(args.build, "bench", "bench_step")
     torch_bench = os.path.join(HERE, "bench_step_torch.py")
     sgemm_start = run_json([bench, "sgemm"], env)["gflops"]
@@ -111,7 +114,7 @@ def main():
     sgemm_end = run_json([bench, "sgemm"], env)["gflops"]
     sgemm = max(sgemm_start, sgemm_end)
 
-    print(f"machine: {machine()}; commit {commit()}; batch 128, float32, 2 threads")
+    print(f"machine: {machine()}; commit {commit()}; batch 128, float32, 2 threads, OMP_WAIT_POLICY=passive")
     print(f"SGEMM reference: {sgemm:.0f} GFLOP/s (start {sgemm_start:.0f}, end {sgemm_end:.0f})\n")
     print("| configuration | reps | fastadv img/s | PyTorch img/s | ratio | fastadv peak MiB | PyTorch peak MiB "
           "| fastadv GFLOP/s | of SGEMM |")
