@@ -10,59 +10,9 @@
 
 #include "backend/cpu/conv.h"
 #include "core/rng.h"
+#include "timing.h"
 
 static int reps = 7;
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-typedef void (*bench_fn)(const void *ctx);
-
-/* Median seconds of `reps` runs of fn after one warm-up run. */
-static double median_seconds(bench_fn fn, const void *ctx) {
-  double t[64];
-  fn(ctx);
-  for (int r = 0; r < reps; r++) {
-    double t0 = omp_get_wtime();
-    fn(ctx);
-    t[r] = omp_get_wtime() - t0;
-  }
-  qsort(t, (size_t)reps, sizeof t[0], cmp_double);
-  return reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
-}
-
-static float *random_floats(fa_rng *rng, size_t n) {
-  float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-  if (!p) {
-    fprintf(stderr, "bench_kernels: out of memory\n");
-    exit(1);
-  }
-  fa_rng_fill_uniform(rng, p, n, -1.0f, 1.0f);
-  return p;
-}
-
-/* ---- SGEMM ---- */
-
-typedef struct {
-  bool ta, tb;
-  int m, n, k;
-  float *a, *b, *c;
-} gemm_case;
-
-static void run_gemm(const void *ctx) {
-  const gemm_case *g = ctx;
-  fa_cpu_sgemm(g->ta, g->tb, g->m, g->n, g->k, 1.0f, g->a, g->b, 0.0f, g->c);
-}
-
-static double gemm_gflops(fa_rng *rng, bool ta, bool tb, int m, int n, int k) {
-  gemm_case g = {ta, tb, m, n, k, random_floats(rng, (size_t)m * k), random_floats(rng, (size_t)k * n),
-                 random_floats(rng, (size_t)m * n)};
-  double s = median_seconds(run_gemm, &g);
-  free(g.a), free(g.b), free(g.c);
-  return 2.0 * m * n * k / s * 1e-9;
-}
 
 /* ---- convolution ---- */
 
@@ -72,7 +22,7 @@ typedef struct {
   float *x, *w, *y;
 } conv_case;
 
-static void run_conv(const void *ctx) {
+static void run_conv(void *ctx) {
   const conv_case *c = ctx;
   if (c->which == 0) fa_cpu_conv2d_forward(&c->g, c->x, c->w, c->y);
   if (c->which == 1) fa_cpu_conv2d_grad_input(&c->g, c->y, c->w, c->x);
@@ -99,28 +49,17 @@ static const layer resnet18[] = {
     {"512->512 @4", 512, 4, 512, 3, 1, 1},
 };
 
-/* Best GFLOP/s of the square SGEMMs 1024..2048: the reference rate. */
-static double square_sgemm(fa_rng *rng, bool print) {
-  double best = 0;
-  for (int s = 1024; s <= 2048; s *= 2) {
-    double gf = gemm_gflops(rng, false, false, s, s, s);
-    if (print) printf("  %4d x %4d x %4d  %7.1f GFLOP/s\n", s, s, s, gf);
-    if (gf > best) best = gf;
-  }
-  return best;
-}
-
 int main(int argc, char **argv) {
   int batch = argc > 1 ? atoi(argv[1]) : 128;
   reps = argc > 2 ? atoi(argv[2]) : 7;
-  if (batch < 1 || reps < 1 || reps > 64) {
-    fprintf(stderr, "usage: bench_kernels [batch >= 1] [reps 1..64]\n");
+  if (batch < 1 || reps < 1 || reps > FA_BENCH_MAX_REPS) {
+    fprintf(stderr, "usage: bench_kernels [batch >= 1] [reps 1..%d]\n", FA_BENCH_MAX_REPS);
     return 2;
   }
   fa_rng rng = fa_rng_stream(1, FA_STREAM_INIT);
   printf("threads %d, batch %d, median of %d runs after 1 warm-up\n\nSGEMM (row-major, C = A B)\n",
          omp_get_max_threads(), batch, reps);
-  const double peak = square_sgemm(&rng, true);
+  const double peak = fa_bench_square_sgemm(&rng, reps, true);
   printf("  reference: %.1f GFLOP/s (frac below = conv GFLOP/s / reference)\n\n", peak);
 
   printf("%-19s %5s | %6s %4s | %6s %4s | %6s %4s | %7s | %s\n", "conv, GFLOP/s", "GFLOP", "fwd", "frac",
@@ -133,23 +72,24 @@ int main(int argc, char **argv) {
                          .k = L->k, .stride = L->stride, .pad = L->pad}};
     fa_conv_geom_finish(&c.g);
     const long p = (long)c.g.h_out * c.g.w_out, ckk = (long)L->c_in * L->k * L->k;
-    c.x = random_floats(&rng, (size_t)batch * L->c_in * L->hw * L->hw);
-    c.w = random_floats(&rng, (size_t)L->c_out * ckk);
-    c.y = random_floats(&rng, (size_t)batch * L->c_out * p);
+    c.x = fa_bench_random_floats(&rng, (size_t)batch * L->c_in * L->hw * L->hw);
+    c.w = fa_bench_random_floats(&rng, (size_t)L->c_out * ckk);
+    c.y = fa_bench_random_floats(&rng, (size_t)batch * L->c_out * p);
     double flop = 2.0 * batch * L->c_out * p * ckk, gf[3];
-    for (c.which = 0; c.which < 3; c.which++) gf[c.which] = flop / median_seconds(run_conv, &c) * 1e-9;
+    for (c.which = 0; c.which < 3; c.which++)
+      gf[c.which] = flop / fa_bench_median_seconds(run_conv, &c, 1, reps) * 1e-9;
     const size_t scratch = fa_cpu_conv_scratch_bytes();
     if (scratch > scratch_max) scratch_max = scratch;
     /* the same layer lowered to one GEMM over 4096 output pixels, for comparison */
-    double gg[3] = {gemm_gflops(&rng, false, false, L->c_out, 4096, (int)ckk),
-                    gemm_gflops(&rng, true, false, (int)ckk, 4096, L->c_out),
-                    gemm_gflops(&rng, false, true, L->c_out, (int)ckk, 4096)};
+    double gg[3] = {fa_bench_sgemm_gflops(&rng, false, false, L->c_out, 4096, (int)ckk, reps),
+                    fa_bench_sgemm_gflops(&rng, true, false, (int)ckk, 4096, L->c_out, reps),
+                    fa_bench_sgemm_gflops(&rng, false, true, L->c_out, (int)ckk, 4096, reps)};
     printf("%-19s %5.2f | %6.1f %4.2f | %6.1f %4.2f | %6.1f %4.2f | %6.1fM | ", L->name, flop * 1e-9, gf[0],
            gf[0] / peak, gf[1], gf[1] / peak, gf[2], gf[2] / peak, scratch / 1048576.0);
     printf("%4ld x 4096 x %4ld: %3.0f, %3.0f, %3.0f\n", (long)L->c_out, ckk, gg[0], gg[1], gg[2]);
     free(c.x), free(c.w), free(c.y);
   }
-  const double again = square_sgemm(&rng, false);
+  const double again = fa_bench_square_sgemm(&rng, reps, false);
   printf("\nscratch of the largest layer: %.1f MiB\nsquare SGEMM at the end: %.1f GFLOP/s (%+.0f%%)%s\n",
          scratch_max / 1048576.0, again, 100.0 * (again / peak - 1.0),
          fabs(again / peak - 1.0) > 0.1 ? ": the machine was busy, the numbers are noisy" : "");

@@ -114,6 +114,13 @@ OP_CASES = {
                                                      training=False, eps=1e-5)),
     "cosine": ([rand(3, 2, 4, 4), rand(3, 2, 4, 4)],
                lambda a, b: F.cosine_similarity(a.flatten(1), b.flatten(1), dim=1, eps=0.0)),
+    "channel_affine": ([rand(2, 3, 4, 5), rand(1, 3, 1, 1), rand(1, 3, 1, 1)], lambda x, s, b: x * s + b),
+    "channel_affine_relu": ([rand(2, 3, 4, 5), rand(1, 3, 1, 1), rand(1, 3, 1, 1)],
+                            lambda x, s, b: F.relu(x * s + b)),
+    "channel_variance": ([rand(2, 3, 4, 5), rand(1, 3, 1, 1)],
+                         lambda x, m: ((x - m) ** 2).mean((0, 2, 3), keepdim=True)),
+    "batch_norm_relu_train": ([rand(4, 3, 3, 5), rand(3, lo=0.5, hi=1.5), rand(3)],
+                              lambda x, g, b: (lambda y, e: (F.relu(y), e))(*bn_train(x, g, b))),
 }
 
 

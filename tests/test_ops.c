@@ -116,6 +116,14 @@ static fa_tensor *batch_norm_train(fa_tensor **x) {
 static fa_tensor *batch_norm_eval(fa_tensor **x) {
   return fa_batch_norm(x[0], x[1], x[2], fx("running_mean"), fx("running_var"), false, 0.1f, 1e-5f);
 }
+static fa_tensor *batch_norm_relu_train(fa_tensor **x) {
+  running_mean = fa_zeros(1, (int[]){3});
+  running_var = fa_full(1, (int[]){3}, 1.0f);
+  return fa_batch_norm_relu(x[0], x[1], x[2], running_mean, running_var, true, 0.1f, 1e-5f);
+}
+static fa_tensor *channel_affine(fa_tensor **x) { return fa_channel_affine(x[0], x[1], x[2]); }
+static fa_tensor *channel_affine_relu(fa_tensor **x) { return fa_channel_affine_relu(x[0], x[1], x[2]); }
+static fa_tensor *channel_variance(fa_tensor **x) { return fa_channel_variance(x[0], x[1]); }
 static fa_tensor *cosine(fa_tensor **x) { return fa_cosine_per_example(x[0], x[1]); }
 
 static const struct {
@@ -135,7 +143,9 @@ static const struct {
     {"avg_pool4", avg_pool4}, {"avg_pool_adjoint", avg_pool_adjoint}, {"max_pool2", max_pool2},
     {"log_softmax", log_softmax}, {"softmax", softmax}, {"cross_entropy", cross_entropy},
     {"cross_entropy_per_example", cross_entropy_per_example}, {"batch_norm_train", batch_norm_train},
-    {"batch_norm_eval", batch_norm_eval}, {"cosine", cosine},
+    {"batch_norm_eval", batch_norm_eval}, {"batch_norm_relu_train", batch_norm_relu_train},
+    {"channel_affine", channel_affine}, {"channel_affine_relu", channel_affine_relu},
+    {"channel_variance", channel_variance}, {"cosine", cosine},
 };
 
 static void run_case(const char *name, op_case_fn fn) {
@@ -151,7 +161,7 @@ static void run_case(const char *name, op_case_fn fn) {
   fa_tensor *y = fn(x);
   expect("y", y);
   if (!y) return;
-  if (strcmp(name, "batch_norm_train") == 0) {
+  if (strcmp(name, "batch_norm_train") == 0 || strcmp(name, "batch_norm_relu_train") == 0) {
     expect("running_mean", running_mean);
     expect("running_var", running_var);
   }

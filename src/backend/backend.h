@@ -35,6 +35,11 @@ typedef struct {
   void (*sum_to)(const int x_shape[4], const float *x, const int y_shape[4], float *y);
   /* y = x repeated along the dims where x_shape is 1 */
   void (*expand)(const int x_shape[4], const float *x, const int y_shape[4], float *y);
+  /* y = x * scale[c] + shift[c] per channel c of x (n, c, h, w), then max(y, 0) when relu */
+  void (*channel_affine)(const int x_shape[4], const float *x, const float *scale, const float *shift, bool relu,
+                         float *y);
+  /* y[c] = sum over n, h, w of (x - mean[c])^2, x (n, c, h, w) */
+  void (*channel_sq_dev)(const int x_shape[4], const float *x, const float *mean, float *y);
   void (*fill)(size_t n, float value, float *y);
   /* y += alpha * x */
   void (*axpy)(size_t n, float alpha, const float *x, float *y);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/grad_pool.h"
 #include "core/op_def.h"
 #include "core/ops.h"
 #include "backend/backend.h"
@@ -92,6 +93,30 @@ static fa_status accumulate(fa_tensor *t, fa_tensor *g, uint64_t pass) {
   return t->pass_grad ? FA_OK : fa_error_code();
 }
 
+/* Without a graph: t's gradient accumulates in a pooled buffer (added in
+ * place). g is copied, unless it is the consumed output gradient's own
+ * buffer (*reusable, then taken over: a view of it, as add and reshape
+ * return, costs no copy). */
+static fa_status accumulate_pooled(fa_tensor *t, fa_tensor *g, fa_tensor *consumed, bool *reusable, uint64_t pass) {
+  if (t->pass_id == pass) {
+    fa_kernels()->axpy(g->numel, 1.0f, g->data, t->pass_grad->data);
+    return FA_OK;
+  }
+  fa_tensor *own;
+  if (*reusable && g->data == consumed->data && g->numel == consumed->numel) {
+    own = consumed;
+    own->ndim = g->ndim;
+    memcpy(own->shape, g->shape, sizeof g->shape);
+    *reusable = false;
+  } else {
+    if (!(own = fa_grad_pool_take(g))) return fa_error_code();
+    memcpy(own->data, g->data, g->numel * sizeof(float));
+  }
+  t->pass_id = pass;
+  t->pass_grad = own;
+  return FA_OK;
+}
+
 /* A tensor whose gradient the pass delivers: a requested input of fa_grad,
  * or, for fa_backward, a persistent parameter. */
 static bool is_target(const fa_tensor *t, uint64_t pass, bool to_params) {
@@ -129,21 +154,30 @@ static fa_status run_backward(fa_tensor *output, bool create_graph, bool to_para
     for (int i = 0; i < nodes[k]->n_inputs; i++)
       if (on_path(nodes[k]->inputs[i], pass, to_params)) nodes[k]->needed_id = pass;
   bool was = fa_set_grad_enabled(create_graph);
+  fa_arena *arena = fa_arena_current();
   fa_status status = FA_OK;
   for (int k = 0; k < count && status == FA_OK; k++) {
     fa_node *node = nodes[k];
     if (node->needed_id != pass || node->output->pass_id != pass) continue;
     bool want[FA_MAX_OP_INPUTS] = {false};
     for (int i = 0; i < node->n_inputs; i++) want[i] = on_path(node->inputs[i], pass, to_params);
-    fa_tensor *grad_in[FA_MAX_OP_INPUTS] = {0};
-    node->op->backward(node, node->output->pass_grad, want, grad_in);
+    fa_tensor *grad_in[FA_MAX_OP_INPUTS] = {0}, *consumed = node->output->pass_grad;
+    fa_arena_mark mark = fa_arena_get_mark(arena);
+    node->op->backward(node, consumed, want, grad_in);
+    /* without a graph, the consumed gradient is dead now unless it is a target's */
+    bool reusable = !create_graph && fa_grad_pool_owns(consumed) && !is_target(node->output, pass, to_params);
     for (int i = 0; i < node->n_inputs && status == FA_OK; i++) {
       if (!want[i]) continue;
       if (!grad_in[i]) {
         if (fa_error_code() != FA_OK) status = fa_error_code();
         continue;
       }
-      status = accumulate(node->inputs[i], grad_in[i], pass);
+      status = create_graph ? accumulate(node->inputs[i], grad_in[i], pass)
+                            : accumulate_pooled(node->inputs[i], grad_in[i], consumed, &reusable, pass);
+    }
+    if (!create_graph) {
+      if (reusable) fa_grad_pool_give(consumed);
+      fa_arena_release(arena, mark); /* the rule's intermediates and results, copied or taken over */
     }
   }
   fa_set_grad_enabled(was);
@@ -163,23 +197,33 @@ fa_status fa_grad(fa_tensor *output, fa_tensor *const *inputs, int n_inputs, boo
   uint64_t pass = next_pass++;
   for (int i = 0; i < n_inputs; i++) inputs[i]->target_id = pass;
   fa_status status = run_backward(output, create_graph, false, pass);
-  if (status != FA_OK) return status;
-  for (int i = 0; i < n_inputs; i++) {
-    grads[i] = inputs[i]->pass_id == pass ? inputs[i]->pass_grad : fa_zeros_like(inputs[i]);
-    if (!grads[i]) return fa_error_code();
+  for (int i = 0; i < n_inputs && status == FA_OK; i++) {
+    fa_tensor *g = inputs[i]->pass_id == pass ? inputs[i]->pass_grad : NULL;
+    if (!g)
+      grads[i] = fa_zeros_like(inputs[i]);
+    else  /* out of the pool into the arena, with the input's shape */
+      grads[i] = fa_grad_pool_owns(g) ? fa_tensor_from(inputs[i]->ndim, inputs[i]->shape, g->data) : g;
+    if (!grads[i]) status = fa_error_code();
   }
-  return FA_OK;
+  fa_grad_pool_reset();
+  return status;
 }
 
 fa_status fa_backward(fa_tensor *loss) {
   fa_error_clear();
   uint64_t pass = next_pass++;
   fa_status status = run_backward(loss, false, true, pass);
-  if (status != FA_OK) return status;
+  if (status != FA_OK) {
+    fa_grad_pool_reset();
+    return status;
+  }
   /* the parameters reached: inputs of the needed nodes holding this pass's gradient */
   int count = 0;
   fa_node **nodes = loss->node ? collect_nodes(loss, &count) : NULL;
-  if (loss->node && !nodes) return fa_error_code();
+  if (loss->node && !nodes) {
+    fa_grad_pool_reset();
+    return fa_error_code();
+  }
   for (int k = 0; k < count; k++) {
     for (int i = 0; i < nodes[k]->n_inputs; i++) {
       fa_tensor *p = nodes[k]->inputs[i];
@@ -188,5 +232,6 @@ fa_status fa_backward(fa_tensor *loss) {
       p->pass_id = 0;  /* accumulate once even when several nodes use p */
     }
   }
+  fa_grad_pool_reset();
   return FA_OK;
 }

@@ -75,6 +75,12 @@ fa_tensor *fa_cross_entropy_per_example(fa_tensor *logits, const int *labels);
 /* Its mean over the batch: a scalar. */
 fa_tensor *fa_cross_entropy(fa_tensor *logits, const int *labels);
 
+/* ---- per channel, for batch norm: x (N,C,H,W), s, b, m (1,C,1,1) ---- */
+fa_tensor *fa_channel_affine(fa_tensor *x, fa_tensor *s, fa_tensor *b);       /* x * s + b */
+fa_tensor *fa_channel_affine_relu(fa_tensor *x, fa_tensor *s, fa_tensor *b);  /* max(x * s + b, 0) */
+/* The mean over N, H, W of (x - m)^2: (1,C,1,1) (the biased variance when m is the mean) */
+fa_tensor *fa_channel_variance(fa_tensor *x, fa_tensor *m);
+
 /* ---- layers composed of the ops above ---- */
 /* x (N, in) w (out, in) b (out) or NULL -> (N, out) */
 fa_tensor *fa_linear(fa_tensor *x, fa_tensor *w, fa_tensor *b);
@@ -84,6 +90,9 @@ fa_tensor *fa_linear(fa_tensor *x, fa_tensor *w, fa_tensor *b);
  * statistics. */
 fa_tensor *fa_batch_norm(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, fa_tensor *running_mean,
                          fa_tensor *running_var, bool training, float momentum, float eps);
+/* relu(batch_norm(...)) in one pass (the pre-activation of ResNet blocks). */
+fa_tensor *fa_batch_norm_relu(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, fa_tensor *running_mean,
+                              fa_tensor *running_var, bool training, float momentum, float eps);
 /* Per-example cosine similarity of a and b (N, ...): (N). Rows must be
  * non-zero (leave zero rows out first, e.g. with fa_select_rows). */
 fa_tensor *fa_cosine_per_example(fa_tensor *a, fa_tensor *b);

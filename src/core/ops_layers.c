@@ -18,8 +18,12 @@ static void update_running(fa_tensor *running, const fa_tensor *batch_stat, floa
   fa_kernels()->axpy(running->numel, momentum * factor, batch_stat->data, running->data);
 }
 
-fa_tensor *fa_batch_norm(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, fa_tensor *running_mean,
-                         fa_tensor *running_var, bool training, float momentum, float eps) {
+/* y = x * scale + shift with scale = gamma / sqrt(var + eps), shift = beta - mean * scale:
+ * a per-channel affine map (fused with the ReLU when asked), so that the
+ * forward pass keeps only x and y; mean and var are per-channel ops of x in
+ * training, so gradients of every order flow through the batch statistics. */
+static fa_tensor *batch_norm(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, fa_tensor *running_mean,
+                             fa_tensor *running_var, bool training, float momentum, float eps, bool relu) {
   if (!x) return NULL;
   char buf[64];
   if (x->ndim != 4)
@@ -35,26 +39,33 @@ fa_tensor *fa_batch_norm(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, fa_ten
     size_t n = x->numel / (size_t)c;
     if (n < 2) return fa_error_set(FA_ERR_INVALID, "batch_norm in training needs more than 1 value per channel"), NULL;
     mean = fa_mean_to(x, 4, stat_shape);
-    fa_tensor *centered = fa_sub(x, mean);
-    var = fa_mean_to(fa_mul(centered, centered), 4, stat_shape);
+    var = fa_channel_variance(x, mean);
     if (!var) return NULL;
     if (running_mean && running_var) {
       update_running(running_mean, mean, momentum, 1.0f);
       update_running(running_var, var, momentum, (float)n / (float)(n - 1));
     }
-    x = centered;
   } else {
     if (!running_mean || !running_var)
       return fa_error_set(FA_ERR_INVALID, "batch_norm in evaluation needs running statistics"), NULL;
     mean = fa_reshape(running_mean, 4, stat_shape);
     var = fa_reshape(running_var, 4, stat_shape);
-    x = fa_sub(x, mean);
   }
-  /* y = (x - mean) * gamma / sqrt(var + eps) + beta */
-  fa_tensor *scale = fa_sqrt(fa_affine(var, 1.0f, eps));
-  scale = gamma ? fa_div(fa_reshape(gamma, 4, stat_shape), scale) : fa_div(fa_full(4, stat_shape, 1.0f), scale);
-  fa_tensor *y = fa_mul(x, scale);
-  return beta ? fa_add(y, fa_reshape(beta, 4, stat_shape)) : y;
+  fa_tensor *inv_std = fa_div(fa_full(4, stat_shape, 1.0f), fa_sqrt(fa_affine(var, 1.0f, eps)));
+  fa_tensor *scale = gamma ? fa_mul(fa_reshape(gamma, 4, stat_shape), inv_std) : inv_std;
+  fa_tensor *shift = fa_scale(fa_mul(mean, scale), -1.0f);
+  if (beta) shift = fa_add(shift, fa_reshape(beta, 4, stat_shape));
+  return relu ? fa_channel_affine_relu(x, scale, shift) : fa_channel_affine(x, scale, shift);
+}
+
+fa_tensor *fa_batch_norm(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, fa_tensor *running_mean,
+                         fa_tensor *running_var, bool training, float momentum, float eps) {
+  return batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps, false);
+}
+
+fa_tensor *fa_batch_norm_relu(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, fa_tensor *running_mean,
+                              fa_tensor *running_var, bool training, float momentum, float eps) {
+  return batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps, true);
 }
 
 fa_tensor *fa_cosine_per_example(fa_tensor *a, fa_tensor *b) {

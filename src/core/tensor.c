@@ -69,6 +69,20 @@ fa_tensor *fa_detach(const fa_tensor *x) {
   return t;
 }
 
+fa_tensor *fa_tensor_keep_only(fa_tensor *t, size_t mark) {
+  if (!t) return NULL;
+  fa_tensor kept = *t;
+  fa_arena *arena = fa_arena_current();
+  fa_arena_release(arena, mark);
+  fa_tensor *moved = fa_arena_alloc(arena, sizeof *moved);
+  float *data = moved ? fa_arena_alloc(arena, kept.numel * sizeof(float)) : NULL;
+  if (!data) return NULL;
+  memmove(data, kept.data, kept.numel * sizeof(float)); /* data <= kept.data: the arena grows upwards */
+  *moved = kept;
+  moved->data = data;
+  return moved;
+}
+
 bool fa_same_shape(const fa_tensor *a, const fa_tensor *b) {
   if (a->ndim != b->ndim) return false;
   for (int i = 0; i < a->ndim; i++)

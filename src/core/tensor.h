@@ -39,6 +39,12 @@ fa_tensor *fa_zeros_like(const fa_tensor *x);
 /* A leaf that shares x's data and records nothing: gradients stop here. */
 fa_tensor *fa_detach(const fa_tensor *x);
 
+/* For forward passes without a graph: releases the current arena back to
+ * `mark` (taken before t was made) and returns t moved down there, so that
+ * only t survives of what was made since the mark. t must be a constant
+ * (no autograd node). */
+fa_tensor *fa_tensor_keep_only(fa_tensor *t, size_t mark);
+
 /* ---- shapes ---- */
 bool fa_same_shape(const fa_tensor *a, const fa_tensor *b);
 /* "(2, 3, 4)" into buf; returns buf. */

@@ -36,8 +36,8 @@ fa_tensor *fa_conv_layer_forward(const fa_conv_layer *l, fa_tensor *x) {
   return fa_conv2d(x, l->weight, l->bias, l->stride, l->pad);
 }
 
-fa_tensor *fa_bn_layer_forward(const fa_bn_layer *l, fa_tensor *x, bool training) {
-  return fa_batch_norm(x, l->weight, l->bias, l->running_mean, l->running_var, training, 0.1f, 1e-5f);
+fa_tensor *fa_bn_relu_layer_forward(const fa_bn_layer *l, fa_tensor *x, bool training) {
+  return fa_batch_norm_relu(x, l->weight, l->bias, l->running_mean, l->running_var, training, 0.1f, 1e-5f);
 }
 
 fa_tensor *fa_linear_layer_forward(const fa_linear_layer *l, fa_tensor *x) {

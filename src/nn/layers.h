@@ -29,8 +29,8 @@ fa_status fa_bn_layer_make(fa_bn_layer *l, fa_store *s, const char *prefix, int 
 fa_status fa_linear_layer_make(fa_linear_layer *l, fa_store *s, const char *prefix, int in, int out);
 
 fa_tensor *fa_conv_layer_forward(const fa_conv_layer *l, fa_tensor *x);
-/* Batch norm with PyTorch's defaults: eps 1e-5, momentum 0.1. */
-fa_tensor *fa_bn_layer_forward(const fa_bn_layer *l, fa_tensor *x, bool training);
+/* relu(batch norm(x)), batch norm with PyTorch's defaults: eps 1e-5, momentum 0.1. */
+fa_tensor *fa_bn_relu_layer_forward(const fa_bn_layer *l, fa_tensor *x, bool training);
 fa_tensor *fa_linear_layer_forward(const fa_linear_layer *l, fa_tensor *x);
 
 #endif

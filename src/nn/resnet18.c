@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/arena.h"
+#include "core/autograd.h"
 #include "core/error.h"
 #include "nn/layers.h"
 #include "nn/model_internal.h"
@@ -42,8 +44,8 @@ static fa_status block_make(preact_block *b, fa_store *s, const char *prefix, in
 }
 
 static fa_tensor *block_forward(const preact_block *b, fa_tensor *x, bool training) {
-  fa_tensor *out = fa_conv_layer_forward(&b->conv1, fa_relu(fa_bn_layer_forward(&b->bn1, x, training)));
-  out = fa_conv_layer_forward(&b->conv2, fa_relu(fa_bn_layer_forward(&b->bn2, out, training)));
+  fa_tensor *out = fa_conv_layer_forward(&b->conv1, fa_bn_relu_layer_forward(&b->bn1, x, training));
+  out = fa_conv_layer_forward(&b->conv2, fa_bn_relu_layer_forward(&b->bn2, out, training));
   fa_tensor *shortcut = b->shortcut.weight ? fa_conv_layer_forward(&b->shortcut, x) : x;
   return fa_add(out, shortcut);
 }
@@ -51,7 +53,11 @@ static fa_tensor *block_forward(const preact_block *b, fa_tensor *x, bool traini
 static fa_tensor *resnet18_forward(fa_model *model, fa_tensor *x, bool training) {
   const resnet18 *r = model->arch_data;
   fa_tensor *out = fa_conv_layer_forward(&r->conv1, x);
-  for (int i = 0; i < 8; i++) out = block_forward(&r->blocks[i], out, training);
+  for (int i = 0; i < 8; i++) {
+    size_t mark = fa_arena_get_mark(fa_arena_current());
+    out = block_forward(&r->blocks[i], out, training);
+    if (!fa_grad_enabled()) out = fa_tensor_keep_only(out, mark); /* nothing saved for a backward pass */
+  }
   out = fa_avg_pool(out, 4);
   return fa_linear_layer_forward(&r->linear, fa_flatten(out));
 }

@@ -5,6 +5,7 @@
 
 #include "adv/attack.h"
 #include "adv/gradalign.h"
+#include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
 
@@ -45,6 +46,13 @@ fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const int *y, float ramp, f
   fa_tensor *delta = NULL, *g1 = NULL;
   int n = x->shape[0];
 
+  /* Without GradAlign nothing of the attack's graphs outlives it: they are
+   * released, and delta and g1 kept in tensors made before the mark. */
+  fa_arena *arena = fa_arena_current();
+  fa_tensor *delta_kept = fa_tensor_new(x->ndim, x->shape), *g1_kept = fa_tensor_new(x->ndim, x->shape);
+  if (!g1_kept) return fa_error_code();
+  fa_arena_mark attack_mark = fa_arena_get_mark(arena);
+
   switch (c->attack) {
     case FA_ATTACK_FGSM: {
       /* g1 = grad at clip(x + delta0); delta = clamp(delta0 + alpha eps sign(g1), -eps, eps), in the box */
@@ -77,6 +85,12 @@ fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const int *y, float ramp, f
     fa_tensor *zero = fa_zeros(x->ndim, x->shape);
     g1 = zero ? fa_input_grad(model, true, x, zero, y, true, grad_align, NULL) : NULL;
     if (!g1) return fa_error_code();
+  }
+  if (!grad_align) {
+    memcpy(delta_kept->data, delta->data, delta->numel * sizeof(float));
+    memcpy(g1_kept->data, g1->data, g1->numel * sizeof(float));
+    fa_arena_release(arena, attack_mark);
+    delta = delta_kept, g1 = g1_kept;
   }
 
   /* loss = CE(model(clip(x + delta)), y) + lambda (1 - mean cos(g1, g2)), g2 at x + eta */

@@ -15,6 +15,11 @@ void fa_conv_geom_finish(fa_conv_geom *g) {
   g->w_out = (g->w_in + 2 * g->pad - g->k) / g->stride + 1;
 }
 
+static double flops_done;
+
+void fa_cpu_count_flops(double flops) { flops_done += flops; }
+double fa_cpu_flops_done(void) { return flops_done; }
+
 static char *ws_data;
 static size_t ws_bytes;
 
@@ -38,6 +43,7 @@ static void conv(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, flo
     if (dir == FA_CONV_GRAD_WEIGHT) memset(w, 0, sizeof(float) * g->c_out * g->c_in * g->k * g->k);
     return;
   }
+  fa_cpu_count_flops(2.0 * g->n * g->c_out * g->h_out * g->w_out * g->c_in * g->k * g->k);
   if (g->k == 1 && g->pad == 0)
     fa_cpu_conv_pointwise(g, dir, x, w, y);
   else

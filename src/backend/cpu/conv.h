@@ -33,6 +33,12 @@ void fa_cpu_conv2d_grad_weight(const fa_conv_geom *g, const float *gy, const flo
  * to the largest call's need and is reused (blocked copies of the tensors,
  * oneDNN scratchpads, GEMM buffers). oneDNN's JIT code is not counted. */
 size_t fa_cpu_conv_scratch_bytes(void);
+/* Floating-point operations done by the convolution and SGEMM kernels so
+ * far, for reports of the achieved rate: a convolution counts as the direct
+ * algorithm's 2*n*c_out*h_out*w_out*c_in*k*k whatever algorithm runs it, a
+ * GEMM 2*m*n*k (GEMMs inside a convolution are not counted again). */
+double fa_cpu_flops_done(void);
+
 /* Frees the cached convolution primitives and their workspace (they are
  * rebuilt on the next call). For a clean exit and leak checks. */
 void fa_cpu_conv_release(void);

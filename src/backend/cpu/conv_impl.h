@@ -20,6 +20,9 @@ void fa_cpu_conv_dnnl_release(void);
 /* 1x1 kernels without padding: GEMMs straight on NCHW (no layout reorders). */
 void fa_cpu_conv_pointwise(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y);
 
+/* Adds to the count of fa_cpu_flops_done() (the kernel table's calls). */
+void fa_cpu_count_flops(double flops);
+
 /* One 4096-byte-aligned scratch buffer, grown on demand and reused by every
  * call; the previous contents are not kept. Not re-entrant. */
 void *fa_cpu_conv_workspace(size_t bytes);

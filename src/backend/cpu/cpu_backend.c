@@ -1,7 +1,15 @@
 /* The CPU kernel table. */
 #include "backend/backend.h"
 #include "backend/cpu/conv.h"
+#include "backend/cpu/conv_impl.h"
 #include "backend/cpu/elementwise.h"
+
+/* The op layer's GEMMs, counted (the convolutions' own GEMMs are counted as convolutions). */
+static void counted_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+                          const float *b, float beta, float *c) {
+  fa_cpu_count_flops(2.0 * m * n * k);
+  fa_cpu_sgemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+}
 
 static const fa_kernel_table cpu_kernels = {
     .name = "cpu",
@@ -9,6 +17,8 @@ static const fa_kernel_table cpu_kernels = {
     .binary = fa_cpu_binary,
     .sum_to = fa_cpu_sum_to,
     .expand = fa_cpu_expand,
+    .channel_affine = fa_cpu_channel_affine,
+    .channel_sq_dev = fa_cpu_channel_sq_dev,
     .fill = fa_cpu_fill,
     .axpy = fa_cpu_axpy,
     .log_softmax = fa_cpu_log_softmax,
@@ -17,7 +27,7 @@ static const fa_kernel_table cpu_kernels = {
     .max_pool = fa_cpu_max_pool,
     .gather_rows = fa_cpu_gather_rows,
     .scatter_add_rows = fa_cpu_scatter_add_rows,
-    .sgemm = fa_cpu_sgemm,
+    .sgemm = counted_sgemm,
     .conv2d_forward = fa_cpu_conv2d_forward,
     .conv2d_grad_input = fa_cpu_conv2d_grad_input,
     .conv2d_grad_weight = fa_cpu_conv2d_grad_weight,

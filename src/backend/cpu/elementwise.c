@@ -33,7 +33,7 @@ void fa_cpu_unary(fa_unary_kind kind, size_t n, const float *x, float *y, float 
     case FA_UNARY_SIGN: UNARY_LOOP((float)((v > 0.0f) - (v < 0.0f)))
     case FA_UNARY_SQRT: UNARY_LOOP(sqrtf(v))
     case FA_UNARY_EXP: UNARY_LOOP(expf(v))
-    case FA_UNARY_CLAMP: UNARY_LOOP(fminf(fmaxf(v, p0), p1))
+    case FA_UNARY_CLAMP: UNARY_LOOP(v < p0 ? p0 : v > p1 ? p1 : v) /* fminf/fmaxf are calls here */
     case FA_UNARY_CLAMP_MASK: UNARY_LOOP((v >= p0 && v <= p1) ? 1.0f : 0.0f)
     case FA_UNARY_AFFINE: UNARY_LOOP(p0 * v + p1)
   }
@@ -96,11 +96,15 @@ void fa_cpu_sum_to(const int xs[4], const float *x, const int ys[4], float *y) {
     const float *base = x + i0 * st[0] * (r[0] == 1) + i1 * st[1] * (r[1] == 1) + i2 * st[2] * (r[2] == 1) +
                         i3 * (r[3] == 1);
     double acc = 0;
+    /* summed dims 2 and 3 together are one contiguous run */
+    const int runs = r[3] == xs[3] && r[2] == xs[2] ? 1 : r[2];
+    const size_t run = r[3] == xs[3] && r[2] == xs[2] ? (size_t)r[2] * r[3] : (size_t)r[3];
     for (int a = 0; a < r[0]; a++)
       for (int b = 0; b < r[1]; b++)
-        for (int c = 0; c < r[2]; c++) {
+        for (int c = 0; c < runs; c++) {
           const float *p = base + a * st[0] + b * st[1] + c * st[2];
-          for (int e = 0; e < r[3]; e++) acc += p[e];
+#pragma omp simd reduction(+ : acc)
+          for (size_t e = 0; e < run; e++) acc += p[e];
         }
     y[o] = (float)acc;
   }
@@ -109,12 +113,58 @@ void fa_cpu_sum_to(const int xs[4], const float *x, const int ys[4], float *y) {
 void fa_cpu_expand(const int xs[4], const float *x, const int ys[4], float *y) {
   size_t sx[4];
   broadcast_strides(xs, ys, sx);
-  size_t n = prod4(ys);
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-  for (size_t o = 0; o < n; o++) {
-    size_t i0 = o / ((size_t)ys[1] * ys[2] * ys[3]), i1 = o / ((size_t)ys[2] * ys[3]) % ys[1];
-    size_t i2 = o / ys[3] % ys[2], i3 = o % ys[3];
-    y[o] = x[i0 * sx[0] + i1 * sx[1] + i2 * sx[2] + i3 * sx[3]];
+  const size_t rows = (size_t)ys[0] * ys[1] * ys[2], w = (size_t)ys[3];
+#pragma omp parallel for schedule(static) if (rows * w > PAR_MIN)
+  for (size_t r = 0; r < rows; r++) {  /* row (i0, i1, i2) of w values */
+    size_t i0 = r / ((size_t)ys[1] * ys[2]), i1 = r / ys[2] % ys[1], i2 = r % ys[2];
+    const float *src = x + i0 * sx[0] + i1 * sx[1] + i2 * sx[2];
+    float *dst = y + r * w;
+    if (sx[3]) {
+      memcpy(dst, src, w * sizeof(float));
+    } else {
+      const float v = src[0];
+#pragma omp simd
+      for (size_t j = 0; j < w; j++) dst[j] = v;
+    }
+  }
+}
+
+void fa_cpu_channel_affine(const int xs[4], const float *x, const float *scale, const float *shift, bool relu,
+                           float *y) {
+  const size_t planes = (size_t)xs[0] * xs[1], plane = (size_t)xs[2] * xs[3];
+#pragma omp parallel for schedule(static) if (planes * plane > PAR_MIN)
+  for (size_t p = 0; p < planes; p++) {
+    const float s = scale[p % xs[1]], b = shift[p % xs[1]];
+    const float *xp = x + p * plane;
+    float *yp = y + p * plane;
+    if (relu) {
+#pragma omp simd
+      for (size_t i = 0; i < plane; i++) {
+        float v = xp[i] * s + b;
+        yp[i] = v > 0.0f ? v : 0.0f;
+      }
+    } else {
+#pragma omp simd
+      for (size_t i = 0; i < plane; i++) yp[i] = xp[i] * s + b;
+    }
+  }
+}
+
+void fa_cpu_channel_sq_dev(const int xs[4], const float *x, const float *mean, float *y) {
+  const int n = xs[0], c = xs[1];
+  const size_t plane = (size_t)xs[2] * xs[3];
+#pragma omp parallel for schedule(static) if (prod4(xs) > PAR_MIN)
+  for (int ch = 0; ch < c; ch++) {
+    const float m = mean[ch];
+    double acc = 0;
+    for (int b = 0; b < n; b++) {
+      const float *xp = x + ((size_t)b * c + ch) * plane;
+      float part = 0; /* one plane in float, the planes in double */
+#pragma omp simd reduction(+ : part)
+      for (size_t i = 0; i < plane; i++) part += (xp[i] - m) * (xp[i] - m);
+      acc += part;
+    }
+    y[ch] = (float)acc;
   }
 }
 

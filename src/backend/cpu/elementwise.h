@@ -9,6 +9,9 @@ void fa_cpu_binary(fa_binary_kind kind, const int out_shape[4], const float *a, 
                    const float *b, const int b_shape[4], float *out);
 void fa_cpu_sum_to(const int x_shape[4], const float *x, const int y_shape[4], float *y);
 void fa_cpu_expand(const int x_shape[4], const float *x, const int y_shape[4], float *y);
+void fa_cpu_channel_affine(const int x_shape[4], const float *x, const float *scale, const float *shift, bool relu,
+                           float *y);
+void fa_cpu_channel_sq_dev(const int x_shape[4], const float *x, const float *mean, float *y);
 void fa_cpu_fill(size_t n, float value, float *y);
 void fa_cpu_axpy(size_t n, float alpha, const float *x, float *y);
 void fa_cpu_log_softmax(int rows, int cols, const float *x, float *y);
