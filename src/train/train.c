@@ -168,9 +168,14 @@ static fa_status resume(run *r) {
                         "its logs/<run>.log) with the same --out_dir, or the checkpoint file; start a new run "
                         "without --resume", path);
   fa_resume_stores stores = stores_of(r);
-  if (fa_resume_load(path, c, fa_loader_batches_per_epoch(r->loader), &stores, &r->at) != FA_OK ||
-      fa_loader_set_state(r->loader, &r->at.loader) != FA_OK)
+  if (fa_resume_load(path, c, fa_loader_batches_per_epoch(r->loader), &stores, &r->at) != FA_OK)
     return fa_error_code();
+  if (fa_loader_set_state(r->loader, &r->at.loader) != FA_OK) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", fa_error_message());
+    return fa_error_set(FA_ERR_FORMAT, "resume checkpoint %s: %s; the file is damaged or was edited: resume from an "
+                        "intact copy or start the run again without --resume", path, why);
+  }
   if (r->free_delta) memcpy(r->trainer.replay_delta, fa_store_get(r->free_delta, 0)->data,
                             fa_store_get(r->free_delta, 0)->numel * sizeof(float));
   r->trainer.attack_rng.counter = r->at.attack_counter;
