@@ -39,6 +39,7 @@
 #include "train/step.h"
 
 #define FA_STEP_ARENA_BYTES ((size_t)64 << 30) /* reserved, committed only as used */
+#define FA_STEP_ARENA_MIN_BYTES ((size_t)1 << 30)
 #define FA_MAX_REPORT 64
 
 typedef struct {
@@ -142,6 +143,16 @@ static void remove_stale_temporaries(const char *checkpoint) {
   globfree(&found);
 }
 
+/* The step arena: FA_STEP_ARENA_BYTES of address space, or half as much
+ * (down to FA_STEP_ARENA_MIN_BYTES) where address space is limited
+ * (ulimit -v, valgrind). */
+static fa_arena *create_step_arena(void) {
+  fa_arena *arena = NULL;
+  for (size_t bytes = FA_STEP_ARENA_BYTES; !arena && bytes >= FA_STEP_ARENA_MIN_BYTES; bytes /= 2)
+    arena = fa_arena_create(bytes);
+  return arena;
+}
+
 static fa_resume_stores stores_of(run *r) {
   return (fa_resume_stores){r->model, fa_optimizer_state(r->opt), r->best, r->free_delta};
 }
@@ -157,9 +168,14 @@ static fa_status resume(run *r) {
                         "its logs/<run>.log) with the same --out_dir, or the checkpoint file; start a new run "
                         "without --resume", path);
   fa_resume_stores stores = stores_of(r);
-  if (fa_resume_load(path, c, fa_loader_batches_per_epoch(r->loader), &stores, &r->at) != FA_OK ||
-      fa_loader_set_state(r->loader, &r->at.loader) != FA_OK)
+  if (fa_resume_load(path, c, fa_loader_batches_per_epoch(r->loader), &stores, &r->at) != FA_OK)
     return fa_error_code();
+  if (fa_loader_set_state(r->loader, &r->at.loader) != FA_OK) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", fa_error_message());
+    return fa_error_set(FA_ERR_FORMAT, "resume checkpoint %s: %s; the file is damaged or was edited: resume from an "
+                        "intact copy or start the run again without --resume", path, why);
+  }
   if (r->free_delta) memcpy(r->trainer.replay_delta, fa_store_get(r->free_delta, 0)->data,
                             fa_store_get(r->free_delta, 0)->numel * sizeof(float));
   r->trainer.attack_rng.counter = r->at.attack_counter;
@@ -233,7 +249,7 @@ static fa_status setup(run *r, const fa_train_config *c) {
   if (!r->metrics) return fa_error_code();
   snprintf(r->checkpoint, sizeof r->checkpoint, "%s/%s.safetensors", checkpoints_dir, r->at.run_name);
   remove_stale_temporaries(r->checkpoint);
-  if (!(r->arena = fa_arena_create(FA_STEP_ARENA_BYTES))) return fa_error_code();
+  if (!(r->arena = create_step_arena())) return fa_error_code();
   fa_arena_set_current(r->arena);
   return FA_OK;
 }
