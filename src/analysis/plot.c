@@ -235,7 +235,7 @@ static fa_status plot_filters(const fa_plot_config *c, const file_list *files, f
   put_common(setup->f, c);
   FILE *o = plot->f;
   put_multiplot(o, c, 2);
-  fprintf(o, "set xlabel 'Epoch'\nset yrange [0:*]\nset key %s\n", f > 6 ? "outside right" : "top left");
+  fputs("set xlabel 'Epoch'\nset yrange [0:*]\nset key outside right\n", o);
   for (int p = 0; p < 2; p++) {
     fprintf(o, "set ylabel '%s'\nplot ", p == 0 ? "Norm of the filters" : "Norm of the outgoing weights");
     for (int i = 0; i < f; i++)
@@ -424,7 +424,7 @@ static fa_status plot_lemma2(const fa_plot_config *c, const file_list *files, fa
     fputs(" noenhanced\n", f);
   }
   fputs("set xlabel 'ℓ_∞ ε of η (/255)'\nset ylabel 'cos(∇ℓ(x), ∇ℓ(x+η)) at initialisation'\n"
-        "set yrange [0:1.02]\nset key bottom left\n", f);
+        "set yrange [0.5:1.01]\nset key bottom left\n", f);
   put_band_plot(f, n_series, names, 0, "pt 7 ps 0.7");
   fprintf(f, ", $s%d using 1:4 with lines lw 2.2 dt 2 lc rgb 'black' title 'Lemma 2 lower bound'\n",
           n_series - 1);
