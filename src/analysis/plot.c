@@ -449,8 +449,12 @@ int fa_run_plot(const fa_plot_config *c) {
     fprintf(stderr, "fastadv plot: give the inputs and the output: --runs=FILE_OR_DIR,... --out=PREFIX\n");
     return 2;
   }
-  int k = 0;
-  while (strcmp(kinds[k].kind, c->kind) != 0) k++;  /* the flag parser accepts only these kinds */
+  int k = 0, n_kinds = sizeof kinds / sizeof *kinds;
+  while (k < n_kinds && strcmp(kinds[k].kind, c->kind) != 0) k++;
+  if (k == n_kinds) {
+    fprintf(stderr, "fastadv plot: unknown --kind=%s (curves, filters, eps, lemma2)\n", c->kind);
+    return 2;
+  }
   file_list *files = calloc(1, sizeof *files);
   fa_script setup, plot;
   fa_status st = files ? FA_OK : fa_error_set(FA_ERR_NOMEM, "out of memory");
