@@ -3,8 +3,10 @@
 #   FASTADV   the program (default build/fastadv)
 #   RUNS      where run directories go (default runs/experiments; ignored by git)
 #   NICE      the niceness of the training processes (default 19)
-#   OMP_WAIT_POLICY  default passive: threads sleep at OpenMP barriers instead
-#             of spinning, which wastes a shared, busy machine's cores
+#   OMP_NUM_THREADS  threads per run, default 1: the runs of docs/EXPERIMENTS.md
+#             used 1 (a shared, busy machine), and catastrophic overfitting is
+#             chaotic: another thread count sums in another order and can
+#             change a run's fate
 # A run lives in its own directory $RUNS/<experiment>/<name>; it is finished
 # when its log holds the final PGD-50-10 line, and is then skipped. An
 # unfinished one (interrupted) is removed and started again.
@@ -13,7 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 FASTADV=${FASTADV:-build/fastadv}
 RUNS=${RUNS:-runs/experiments}
 NICE=${NICE:-19}
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 [ -x "$FASTADV" ] || { echo "experiments: $FASTADV not found; build first (cmake --build build)" >&2; exit 1; }
 
 # CIFAR-10 binary files: $FASTADV_DATA, else ../shared/data/cifar10/cifar-10-batches-bin beside the repository
