@@ -26,13 +26,13 @@ int main(void) {
   FA_CHECK(fa_ckpt_save(ckpt, model, 0, NULL, 0, (fa_ckpt_meta_list){keys, values, 2}) == FA_OK, "checkpoint");
   fa_model_destroy(model);
 
-  /* filters: 4 filters of 1 x 3 x 3, 2 per row, 16 px a weight: 2 * 48 + 10 gap + 2 * 10 margin = 126 */
+  /* filters: 4 filters of 1 x 3 x 3, 2 per row, 24 px a weight: 2 * 72 + 10 gap + 2 * 10 margin = 174 */
   snprintf(png, sizeof png, "%s/filters.png", dir);
   snprintf(args, sizeof args, "inspect --model_path='%s' --out='%s'", ckpt, png);
   int w = 0, h = 0;
   long bytes = 0;
   FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 0, "inspect filters: %s", err);
-  FA_CHECK(fa_test_png_size(png, &w, &h, &bytes) && w == 126 && h == 126, "filters image %d x %d", w, h);
+  FA_CHECK(fa_test_png_size(png, &w, &h, &bytes) && w == 174 && h == 174, "filters image %d x %d", w, h);
   FA_CHECK(bytes > 100, "filters image of %ld bytes", bytes);
   FA_CHECK(strstr(out, "filter 4: L2 norm") != NULL, "the filter norms are printed");
 

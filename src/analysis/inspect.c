@@ -42,7 +42,7 @@ static double l2(const float *v, size_t n) {
 /* filters as blocks of their channels, blocks_per_row blocks to a row */
 static fa_status draw_filters(const fa_tensor *w, bool per_filter, const char *out) {
   int f = w->shape[0], ch = w->shape[1], k = w->shape[2];
-  int px = k <= 3 ? 16 : 8, tile = k * px, block = ch * tile + (ch - 1) * CHANNEL_GAP;
+  int px = k <= 3 ? 24 : 12, tile = k * px, block = ch * tile + (ch - 1) * CHANNEL_GAP;
   int per_row = (int)lround(sqrt((double)f / ch));
   per_row = per_row < 1 ? 1 : per_row > f ? f : per_row;
   int rows = (f + per_row - 1) / per_row;
