@@ -5,8 +5,8 @@
 # FGSM for every seed in SEEDS, FGSM + GradAlign (lambda GA_LAMBDA) for the
 # seeds in GA_SEEDS. About 7 min per FGSM run and 14 per GradAlign run on 2 free cores.
 source "$(dirname "$0")/lib.sh"
-SEEDS=${SEEDS:-0 1 2}
-GA_SEEDS=${GA_SEEDS:-0}
+SEEDS=${SEEDS-0 1 2}
+GA_SEEDS=${GA_SEEDS-0}
 GA_LAMBDA=${GA_LAMBDA:-1.0}
 data=$(cifar10_dir)
 paper=(--dataset=cifar10 --data_dir="$data" --model=cnn --eps=10 --n_layers=1 --n_filters_cnn=4 --epochs=30

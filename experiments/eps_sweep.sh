@@ -18,7 +18,7 @@ case $dataset in
     setup=(--dataset=cifar10 --data_dir="$(cifar10_dir)" --model=cnn --n_layers=1 --n_filters_cnn=4 --lr_max=0.003) ;;
   *) echo "usage: experiments/eps_sweep.sh fmnist|cifar10" >&2; exit 2 ;;
 esac
-SEEDS=${SEEDS:-0 1 2}
+SEEDS=${SEEDS-0 1 2}
 METHODS=${METHODS:-fgsm fgsm_rs fgsm_ga pgd}
 LAMBDA=${LAMBDA:-1.0}
 K=${K:-2}
