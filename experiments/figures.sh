@@ -3,12 +3,12 @@
 # (skipping those whose runs are missing), into docs/figures/ (PNG + SVG).
 #   CO_SEED   the CIFAR-10 cnn-4 seed whose run is shown with its GradAlign twin (default 0)
 #   CO_EPOCH  where that run overfits catastrophically, read off its metrics: a dashed line
-#             in its figures (default 21.5, seed 0 of docs/EXPERIMENTS.md; -1 for none)
+#             in its figures (default 21, seed 0 of docs/EXPERIMENTS.md; -1 for none)
 source "$(dirname "$0")/lib.sh"
 out=docs/figures
 mkdir -p "$out"
 CO_SEED=${CO_SEED:-0}
-CO_EPOCH=${CO_EPOCH:-21.5}
+CO_EPOCH=${CO_EPOCH:-21}
 cnn4=$RUNS/cifar10_cnn4
 have() { run_finished "$1" 2>/dev/null; }
 plot() { "$FASTADV" plot "$@" | grep -v '^|' || true; }
@@ -46,7 +46,7 @@ for ds in fmnist cifar10; do
   [ -d "$RUNS/${ds}_eps" ] || continue
   "$FASTADV" plot --kind=eps --runs="$RUNS/${ds}_eps" --out="$out/${ds}_eps_sweep" \
     --title="$([ $ds = fmnist ] && echo Fashion-MNIST, CNN with 16 filters || echo CIFAR-10, CNN with 4 filters)" \
-    > "$RUNS/${ds}_eps_table.md"
+    > "$RUNS/${ds}_eps_table.md" || continue
   cat "$RUNS/${ds}_eps_table.md"
 done
 # Lemma 2
