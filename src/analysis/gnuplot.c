@@ -33,8 +33,7 @@ static int gnuplot_present(void) {
   return pclose(p) == 0 && got;
 }
 
-/* a gnuplot string literal of `text` (single quotes doubled) */
-static void put_quoted(FILE *f, const char *text) {
+void fa_gnuplot_put_string(FILE *f, const char *text) {
   fputc('\'', f);
   for (const char *p = text; *p; p++) {
     if (*p == '\'') fputc('\'', f);
@@ -56,7 +55,7 @@ fa_status fa_gnuplot_render(const char *setup, const char *plot, const char *out
     char *path = malloc(len);
     if (path) {
       snprintf(path, len, "%s.%s", out_prefix, terminals[t][1]);
-      put_quoted(gp, path);
+      fa_gnuplot_put_string(gp, path);
       free(path);
     }
     fprintf(gp, "\n%s\nunset output\n", plot);

@@ -13,6 +13,9 @@
  * FA_ERR_IO with a message when gnuplot is missing or fails. */
 fa_status fa_gnuplot_render(const char *setup, const char *plot, const char *out_prefix, int width, int height);
 
+/* `text` as a gnuplot string literal (single-quoted, quotes doubled). */
+void fa_gnuplot_put_string(FILE *f, const char *text);
+
 /* A growing text buffer for scripts (open_memstream). */
 typedef struct {
   FILE *f;

@@ -87,15 +87,6 @@ static int list_item(const char *list, int i, char *out, size_t len) {
 
 /* ---- script pieces ---- */
 
-static void put_string(FILE *f, const char *text) {
-  fputc('\'', f);
-  for (const char *p = text; *p; p++) {
-    if (*p == '\'') fputc('\'', f);
-    fputc(*p, f);
-  }
-  fputc('\'', f);
-}
-
 static void put_number(FILE *f, double v) {
   if (isfinite(v))
     fprintf(f, " %.6g", v);
@@ -124,7 +115,7 @@ static void put_multiplot(FILE *f, const fa_plot_config *c, int panels) {
   fprintf(f, "set multiplot layout 1,%d", panels);
   if (c->title[0]) {
     fputs(" title ", f);
-    put_string(f, c->title);
+    fa_gnuplot_put_string(f, c->title);
     fputs(" noenhanced font ',13'", f);
   }
   fputs("\n", f);
@@ -420,7 +411,7 @@ static fa_status plot_lemma2(const fa_plot_config *c, const file_list *files, fa
   FILE *f = plot->f;
   if (c->title[0]) {
     fputs("set title ", f);
-    put_string(f, c->title);
+    fa_gnuplot_put_string(f, c->title);
     fputs(" noenhanced\n", f);
   }
   fputs("set xlabel 'ℓ_∞ ε of η (/255)'\nset ylabel 'cos(∇ℓ(x), ∇ℓ(x+η)) at initialisation'\n"
