@@ -96,6 +96,21 @@ int fa_test_run_fastadv(const char *args, const char *dir, char *out, char *err,
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+int fa_test_png_size(const char *path, int *width, int *height, long *bytes) {
+  static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  unsigned char head[24];
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  size_t n = fread(head, 1, sizeof head, f);
+  fseek(f, 0, SEEK_END);
+  if (bytes) *bytes = ftell(f);
+  fclose(f);
+  if (n != sizeof head || memcmp(head, signature, 8) != 0 || memcmp(head + 12, "IHDR", 4) != 0) return 0;
+  *width = (head[16] << 24) | (head[17] << 16) | (head[18] << 8) | head[19];
+  *height = (head[20] << 24) | (head[21] << 16) | (head[22] << 8) | head[23];
+  return 1;
+}
+
 int fa_test_exit(void) {
   if (fa_test_failures) {
     fprintf(stderr, "%d of %d checks failed\n", fa_test_failures, fa_test_checks);

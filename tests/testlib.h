@@ -42,6 +42,10 @@ int fa_test_run_fastadv(const char *args, const char *dir, char *out, char *err,
 struct fa_tensor;
 void fa_test_fill_hashed(struct fa_tensor *t);
 
+/* Width and height from a PNG file's signature and IHDR chunk; 0 when the
+ * file is not a PNG. Its size in bytes goes to *bytes when not NULL. */
+int fa_test_png_size(const char *path, int *width, int *height, long *bytes);
+
 int fa_test_exit(void);
 
 #endif

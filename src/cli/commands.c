@@ -151,11 +151,78 @@ static const fa_flag eval_flags[] = {
 };
 #undef E
 
+#define P fa_plot_config
+static const fa_flag_choice plot_kinds[] = {
+    {.name = "curves"}, {.name = "filters"}, {.name = "eps"}, {.name = "lemma2"}, {.name = NULL}};
+static const fa_flag plot_flags[] = {
+    {FA_FLAG_FIELD(P, kind), .type = FA_FLAG_NAME, .choices = plot_kinds,
+     .help = "curves: accuracy, loss and alignment against epochs (Figures 4, 11); filters: the cnn's filter norms "
+             "(Figure 6); eps: PGD-50-10 and clean accuracy against eps over seeds (Figures 1, 8); lemma2: the "
+             "alignment at initialisation and its bound"},
+    {FA_FLAG_FIELD(P, runs), .type = FA_FLAG_STRING, .metavar = "PATH,...",
+     .help = "the inputs: files, or directories searched for .jsonl (curves, filters), .log (eps) or .tsv (lemma2)"},
+    {FA_FLAG_FIELD(P, out), .type = FA_FLAG_STRING, .metavar = "PREFIX", .help = "writes PREFIX.png and PREFIX.svg"},
+    {FA_FLAG_FIELD(P, labels), .type = FA_FLAG_STRING, .metavar = "NAME,...",
+     .help = "legend names of the runs, in order (default: method and seed from each run's log)"},
+    {FA_FLAG_FIELD(P, title), .type = FA_FLAG_STRING, .metavar = "TEXT", .help = "the figure's title"},
+    {FA_FLAG_FIELD(P, mark_epoch), .type = FA_FLAG_FLOAT, .min = -1, .max = 1e6,
+     .help = "draw a dashed vertical line at this epoch (curves, filters; -1: none)"},
+};
+#undef P
+
+#define I fa_inspect_config
+static const fa_flag_choice inspect_whats[] = {{.name = "filters"}, {.name = "feature_maps"}, {.name = NULL}};
+static const fa_flag_choice inspect_scales[] = {{.name = "layer"}, {.name = "filter"}, {.name = NULL}};
+static const fa_flag inspect_flags[] = {
+    {FA_FLAG_FIELD(I, model_path), .type = FA_FLAG_STRING, .metavar = "FILE", .help = "the checkpoint"},
+    {FA_FLAG_FIELD(I, out), .type = FA_FLAG_STRING, .metavar = "FILE", .help = "the PNG image written"},
+    {FA_FLAG_FIELD(I, what), .type = FA_FLAG_NAME, .choices = inspect_whats,
+     .help = "filters: the first-layer filters (Figure 5); feature_maps: the maps of one test image x and of x + eta "
+             "(Figure 7)"},
+    {FA_FLAG_FIELD(I, scale), .type = FA_FLAG_NAME, .choices = inspect_scales,
+     .help = "filters: one colour scale for the whole layer, or one per filter"},
+    {FA_FLAG_FIELD(I, index), .type = FA_FLAG_INT, .min = 0, .max = INT_MAX,
+     .help = "feature_maps: the test example, counted from 0 in file order"},
+    {FA_FLAG_FIELD(I, eps), .type = FA_FLAG_FLOAT, .min = -1, .max = 255,
+     .help = "feature_maps: radius of the noise eta in 1/255 (-1: the checkpoint's eps)"},
+    {FA_FLAG_FIELD(I, seed), .type = FA_FLAG_INT, .min = 0, .max = INT_MAX, .help = "feature_maps: the draw of eta"},
+    {FA_FLAG_FIELD(I, max_filters), .type = FA_FLAG_INT, .min = 1, .max = 4096,
+     .help = "feature_maps: at most this many filters shown"},
+    {FA_FLAG_FIELD(I, data_dir), .type = FA_FLAG_STRING, .metavar = "DIR", .help = DATA_DIR_HELP},
+};
+#undef I
+
+#define A fa_align_init_config
+static const fa_flag align_init_flags[] = {
+    {FA_FLAG_FIELD(A, dataset), .type = FA_FLAG_NAME, .choices = dataset_choices, .help = "the data set"},
+    {FA_FLAG_FIELD(A, data_dir), .type = FA_FLAG_STRING, .metavar = "DIR", .help = DATA_DIR_HELP},
+    {FA_FLAG_FIELD(A, eps_list), .type = FA_FLAG_STRING, .metavar = "E,...", .help = "radii of eta, in 1/255"},
+    {FA_FLAG_FIELD(A, filters_list), .type = FA_FLAG_STRING, .metavar = "K,...",
+     .help = "numbers of filters of the single-layer cnn"},
+    {FA_FLAG_FIELD(A, n_seeds), .type = FA_FLAG_INT, .min = 1, .max = 1000, .help = "initialisations (seeds 0..)"},
+    {FA_FLAG_FIELD(A, n_examples), .type = FA_FLAG_INT, .min = 1, .max = 100000,
+     .help = "test examples averaged over, the first ones"},
+    {FA_FLAG_FIELD(A, n_mc), .type = FA_FLAG_INT, .min = 1, .max = 100000000,
+     .help = "Monte Carlo draws of the bound's expectation"},
+    {FA_FLAG_FIELD(A, out), .type = FA_FLAG_STRING, .metavar = "FILE",
+     .help = "the table written (n_filters eps seed cos bound), for fastadv plot --kind=lemma2"},
+};
+#undef A
+
 static const fa_flag_table train_table = {"fastadv train", train_flags, sizeof train_flags / sizeof *train_flags};
 static const fa_flag_table eval_table = {"fastadv eval", eval_flags, sizeof eval_flags / sizeof *eval_flags};
 
+static const fa_flag_table plot_table = {"fastadv plot", plot_flags, sizeof plot_flags / sizeof *plot_flags};
+static const fa_flag_table inspect_table = {"fastadv inspect", inspect_flags,
+                                            sizeof inspect_flags / sizeof *inspect_flags};
+static const fa_flag_table align_init_table = {"fastadv align_init", align_init_flags,
+                                               sizeof align_init_flags / sizeof *align_init_flags};
+
 static void train_defaults(void *config) { fa_train_config_defaults(config); }
 static void eval_defaults(void *config) { fa_eval_config_defaults(config); }
+static void plot_defaults(void *config) { fa_plot_config_defaults(config); }
+static void inspect_defaults(void *config) { fa_inspect_config_defaults(config); }
+static void align_init_defaults(void *config) { fa_align_init_config_defaults(config); }
 
 static bool is_architecture(const char *name) {
   for (const fa_flag_choice *c = model_choices; c->name; c++)
@@ -196,6 +263,18 @@ const fa_cli_command fa_cli_train = {
 const fa_cli_command fa_cli_eval = {
     "eval", "evaluate a checkpoint: clean accuracy and PGD-50-10",
     &eval_table, sizeof(fa_eval_config), eval_defaults, eval_finish};
+
+const fa_cli_command fa_cli_plot = {
+    "plot", "draw the paper's figures from runs' metrics and logs (PNG and SVG, with gnuplot)",
+    &plot_table, sizeof(fa_plot_config), plot_defaults, NULL};
+
+const fa_cli_command fa_cli_inspect = {
+    "inspect", "draw a checkpoint's first-layer filters, or the feature maps of one input, as a PNG",
+    &inspect_table, sizeof(fa_inspect_config), inspect_defaults, NULL};
+
+const fa_cli_command fa_cli_align_init = {
+    "align_init", "gradient alignment of the single-layer cnn at initialisation next to Lemma 2's bound",
+    &align_init_table, sizeof(fa_align_init_config), align_init_defaults, NULL};
 
 fa_status fa_cli_parse(const fa_cli_command *command, int argc, char *const argv[], void *config,
                        bool *help, fa_flag_notices *notices) {

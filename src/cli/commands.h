@@ -1,10 +1,12 @@
 /* The commands of the fastadv program and their flags (SPEC.md section 6):
- * `train` (the paper's train.py) and `eval` (the paper's eval.py). Parsing
+ * `train` (the paper's train.py) and `eval` (the paper's eval.py), and the
+ * analysis commands `plot`, `inspect`, `align_init` (src/analysis). Parsing
  * only: running a command is main.c's business, so this links with nothing
  * but the config and the error module (tests and the fuzzer use it alone). */
 #ifndef FA_CLI_COMMANDS_H
 #define FA_CLI_COMMANDS_H
 
+#include "analysis/config.h"
 #include "cli/flags.h"
 #include "train/config.h"
 
@@ -20,6 +22,9 @@ typedef struct {
 
 extern const fa_cli_command fa_cli_train;  /* fills an fa_train_config */
 extern const fa_cli_command fa_cli_eval;   /* fills an fa_eval_config */
+extern const fa_cli_command fa_cli_plot;        /* fills an fa_plot_config */
+extern const fa_cli_command fa_cli_inspect;     /* fills an fa_inspect_config */
+extern const fa_cli_command fa_cli_align_init;  /* fills an fa_align_init_config */
 
 /* Fills `config` (config_size bytes) with the command's defaults, then with
  * the flags in argv (the arguments after the command's name). On an error,

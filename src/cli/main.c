@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/align_init.h"
+#include "analysis/inspect.h"
+#include "analysis/plot.h"
 #include "cli/commands.h"
 #include "train/run.h"
 
@@ -13,6 +16,9 @@ enum { EXIT_USAGE = 2 };
 
 static int run_train(const void *config) { return fa_run_train(config); }
 static int run_eval(const void *config) { return fa_run_eval(config); }
+static int run_plot(const void *config) { return fa_run_plot(config); }
+static int run_inspect(const void *config) { return fa_run_inspect(config); }
+static int run_align_init(const void *config) { return fa_run_align_init(config); }
 
 static const struct {
   const fa_cli_command *command;
@@ -20,12 +26,15 @@ static const struct {
 } jobs[] = {
     {&fa_cli_train, run_train},
     {&fa_cli_eval, run_eval},
+    {&fa_cli_plot, run_plot},
+    {&fa_cli_inspect, run_inspect},
+    {&fa_cli_align_init, run_align_init},
 };
 enum { N_JOBS = sizeof jobs / sizeof *jobs };
 
 static void print_usage(FILE *out) {
   fprintf(out, "usage: fastadv COMMAND [--flag=value ...]\n\ncommands:\n");
-  for (int i = 0; i < N_JOBS; i++) fprintf(out, "  %-8s%s\n", jobs[i].command->name, jobs[i].command->summary);
+  for (int i = 0; i < N_JOBS; i++) fprintf(out, "  %-12s%s\n", jobs[i].command->name, jobs[i].command->summary);
   fprintf(out, "\n'fastadv COMMAND --help' lists the flags of a command.\n");
 }
 

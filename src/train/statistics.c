@@ -11,7 +11,7 @@
 #include "core/ops.h"
 
 typedef struct {
-  double clean, fgsm, pgd, pgd_loss, cos_deltas, align;
+  double clean, fgsm, pgd, fgsm_loss, pgd_loss, cos_deltas, align;
 } batch_sums;
 
 static fa_status test_batch(fa_model *model, fa_tensor *x, const int *y, float eps, int n_iter, fa_rng *rng,
@@ -32,11 +32,13 @@ static fa_status test_batch(fa_model *model, fa_tensor *x, const int *y, float e
   was = fa_set_grad_enabled(false);
   fa_tensor *fgsm = fa_model_forward(model, fa_add(x, delta_fgsm), false);
   fa_tensor *pgd = fa_model_forward(model, fa_add(x, delta_pgd), false);
+  fa_tensor *fgsm_loss = fa_cross_entropy(fgsm, y);
   fa_tensor *pgd_loss = fa_cross_entropy(pgd, y);
   fa_set_grad_enabled(was);
-  if (!fgsm || !pgd_loss) return fa_error_code();
+  if (!fgsm_loss || !pgd_loss) return fa_error_code();
   s->fgsm += fa_count_correct(fgsm, y);
   s->pgd += fa_count_correct(pgd, y);
+  s->fgsm_loss += (double)fgsm_loss->data[0] * n;
   s->pgd_loss += (double)pgd_loss->data[0] * n;
   s->cos_deltas += fa_mean_cosine(delta_fgsm, delta_pgd) * n;
   s->align += fa_mean_cosine(g_x, g_eta) * n;
@@ -77,7 +79,7 @@ fa_status fa_periodic_stats_compute(fa_model *model, const fa_example_set *test,
   }
   double n = test->n;
   *out = (fa_periodic_stats){.clean_acc = s.clean / n, .fgsm_acc = s.fgsm / n, .pgd_acc = s.pgd / n,
-                             .pgd_loss = s.pgd_loss / n, .cos_fgsm_pgd = s.cos_deltas / n,
+                             .fgsm_loss = s.fgsm_loss / n, .pgd_loss = s.pgd_loss / n, .cos_fgsm_pgd = s.cos_deltas / n,
                              .grad_align = s.align / n, .train_pgd_acc = train_correct / train->n};
   return FA_OK;
 }

@@ -16,7 +16,7 @@ typedef struct {
 } fa_example_set;
 
 typedef struct {
-  double clean_acc, fgsm_acc, pgd_acc, pgd_loss;
+  double clean_acc, fgsm_acc, pgd_acc, fgsm_loss, pgd_loss;
   double cos_fgsm_pgd;  /* mean cos(delta_FGSM, delta_PGD) */
   double grad_align;    /* mean cos(grad at x, grad at x + eta) */
   double train_pgd_acc; /* PGD accuracy on the training examples: drives early stopping */
@@ -24,7 +24,7 @@ typedef struct {
 
 /* In evaluation mode on `test` and `train`, batches of batch_size: clean,
  * FGSM (one step of eps from 0) and PGD (n_iter steps of eps/4, one random
- * restart) accuracy, PGD loss, the two cosines (0/0 counts as 1), and PGD
+ * restart) accuracy, FGSM and PGD loss, the two cosines (0/0 counts as 1), and PGD
  * accuracy on `train`. eps in [0, 1] units. */
 fa_status fa_periodic_stats_compute(fa_model *model, const fa_example_set *test, const fa_example_set *train,
                                     float eps, int n_iter, int batch_size, fa_rng *rng, fa_periodic_stats *out);

@@ -1,0 +1,468 @@
+#include "analysis/plot.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "analysis/gnuplot.h"
+#include "analysis/runlog.h"
+
+enum { MAX_FILES = 4096, MAX_SERIES = 16 };
+static const char *const colours[] = {"#000000", "#1f4fd8", "#d62728", "#ff8c00", "#2ca02c",
+                                      "#4f7aa8", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+enum { N_COLOURS = sizeof colours / sizeof *colours };
+
+/* ---- the input files ---- */
+
+typedef struct {
+  int n;
+  char *paths[MAX_FILES];
+} file_list;
+
+static void files_free(file_list *l) {
+  for (int i = 0; i < l->n; i++) free(l->paths[i]);
+  l->n = 0;
+}
+
+static int ends_with(const char *s, const char *ext) {
+  size_t n = strlen(s), e = strlen(ext);
+  return n >= e && strcmp(s + n - e, ext) == 0;
+}
+
+static fa_status add_file(file_list *l, const char *path) {
+  if (l->n == MAX_FILES) return fa_error_set(FA_ERR_INVALID, "more than %d input files", MAX_FILES);
+  if (!(l->paths[l->n] = strdup(path))) return fa_error_set(FA_ERR_NOMEM, "out of memory");
+  l->n++;
+  return FA_OK;
+}
+
+/* a file as given; a directory searched recursively (in name order) for files ending in ext */
+static fa_status collect(const char *path, const char *ext, int given, file_list *l) {
+  struct stat sb;
+  if (stat(path, &sb) != 0) return fa_error_set(FA_ERR_IO, "--runs: %s does not exist", path);
+  if (!S_ISDIR(sb.st_mode)) return given || ends_with(path, ext) ? add_file(l, path) : FA_OK;
+  struct dirent **entries;
+  int n = scandir(path, &entries, NULL, alphasort);
+  if (n < 0) return fa_error_set(FA_ERR_IO, "cannot read the directory %s", path);
+  fa_status st = FA_OK;
+  for (int i = 0; i < n; i++) {
+    if (st == FA_OK && entries[i]->d_name[0] != '.') {
+      size_t len = strlen(path) + strlen(entries[i]->d_name) + 2;
+      char *child = malloc(len);
+      if (!child) st = fa_error_set(FA_ERR_NOMEM, "out of memory");
+      else {
+        snprintf(child, len, "%s/%s", path, entries[i]->d_name);
+        st = collect(child, ext, 0, l);
+        free(child);
+      }
+    }
+    free(entries[i]);
+  }
+  free(entries);
+  return st;
+}
+
+static fa_status collect_all(const char *list, const char *ext, file_list *l) {
+  char *copy = strdup(list), *save = NULL;
+  if (!copy) return fa_error_set(FA_ERR_NOMEM, "out of memory");
+  fa_status st = FA_OK;
+  for (char *item = strtok_r(copy, ",", &save); item && st == FA_OK; item = strtok_r(NULL, ",", &save))
+    st = collect(item, ext, 1, l);
+  free(copy);
+  if (st == FA_OK && l->n == 0) st = fa_error_set(FA_ERR_INVALID, "--runs=%s holds no %s files", list, ext);
+  return st;
+}
+
+/* item i of a comma-separated list into out; 0 when the list is shorter */
+static int list_item(const char *list, int i, char *out, size_t len) {
+  const char *p = list;
+  for (int k = 0; k < i && p; k++) p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL;
+  if (!p || !*list) return 0;
+  snprintf(out, len, "%.*s", (int)strcspn(p, ","), p);
+  return 1;
+}
+
+/* ---- script pieces ---- */
+
+static void put_number(FILE *f, double v) {
+  if (isfinite(v))
+    fprintf(f, " %.6g", v);
+  else
+    fputs(" NaN", f);
+}
+
+/* text for an enhanced-mode string: the markup characters escaped */
+static void put_plain(FILE *f, const char *text) {
+  for (const char *p = text; *p; p++) {
+    if (strchr("_^{}@&~\\", *p)) fputc('\\', f);
+    fputc(*p == '\'' ? '`' : *p, f);
+  }
+}
+
+static void put_common(FILE *f, const fa_plot_config *c) {
+  fputs("set grid lc rgb '#d0d0d0' lw 1\nset border lw 1.2\nset tics nomirror\nset key box samplen 2.5 "
+        "spacing 1.1 font ',10'\nset datafile missing 'NaN'\n",
+        f);
+  if (c->mark_epoch >= 0)
+    fprintf(f, "set arrow 1 from %g, graph 0 to %g, graph 1 nohead dt 2 lw 1.5 lc rgb 'gray40' front\n",
+            c->mark_epoch, c->mark_epoch);
+}
+
+static void put_multiplot(FILE *f, const fa_plot_config *c, int panels) {
+  fprintf(f, "set multiplot layout 1,%d", panels);
+  if (c->title[0]) {
+    fputs(" title ", f);
+    fa_gnuplot_put_string(f, c->title);
+    fputs(" noenhanced font ',13'", f);
+  }
+  fputs("\n", f);
+}
+
+/* ---- curves and filters: metrics against epochs ---- */
+
+/* a legend name: --labels, else "<method> seed <s>" from the run's .log, else the file name */
+static void run_label(const fa_plot_config *c, const char *jsonl, int i, char *out, size_t len) {
+  if (list_item(c->labels, i, out, len)) return;
+  char log[FA_PATH_MAX + 8];
+  snprintf(log, sizeof log, "%.*s.log", (int)(strlen(jsonl) - (ends_with(jsonl, ".jsonl") ? 6 : 0)), jsonl);
+  fa_run_info info;
+  if (fa_run_info_read(log, &info) == FA_OK)
+    snprintf(out, len, "%s, seed %d", info.method, info.seed);
+  else {
+    const char *base = strrchr(jsonl, '/');
+    snprintf(out, len, "%s", base ? base + 1 : jsonl);
+  }
+  fa_error_clear();
+}
+
+/* data block $run<i>: epoch then the named columns (scaled) */
+static void put_block(FILE *f, int i, const fa_metrics_table *t, int n, const char *const *keys, const double *scale) {
+  fprintf(f, "$run%d << EOD\n", i);
+  for (int r = 0; r < t->n_reports; r++) {
+    put_number(f, fa_metrics_epoch(t, r));
+    for (int k = 0; k < n; k++) {
+      const double *col = fa_metrics_column(t, keys[k]);
+      put_number(f, col ? col[r] * scale[k] : NAN);
+    }
+    fputc('\n', f);
+  }
+  fputs("EOD\n", f);
+}
+
+static const char *const curve_keys[] = {"test.acc_fgsm", "test.acc_pgd", "test.loss_fgsm", "test.loss_pgd",
+                                         "test.cos_x_eta", "test.cos_fgsm_pgd"};
+static const double curve_scale[] = {100, 100, 1, 1, 1, 1};
+static const struct {
+  const char *ylabel, *key_pos, *what[2];
+} curve_panels[3] = {
+    {"Adversarial accuracy (%)", "below Left reverse", {"FGSM acc.", "PGD acc."}},
+    {"Adversarial loss", "below Left reverse", {"FGSM loss", "PGD loss"}},
+    {"Cosine", "below Left reverse", {"cos(∇ℓ(x), ∇ℓ(x+η))", "cos(δ_{FGSM}, δ_{PGD})"}},
+};
+
+static fa_status plot_curves(const fa_plot_config *c, const file_list *files, fa_script *setup, fa_script *plot) {
+  if (files->n > N_COLOURS) return fa_error_set(FA_ERR_INVALID, "curves: at most %d runs in one figure", N_COLOURS);
+  char labels[N_COLOURS][256];
+  for (int i = 0; i < files->n; i++) {
+    fa_metrics_table t;
+    fa_status st = fa_metrics_read(files->paths[i], &t);
+    if (st != FA_OK) return st;
+    put_block(setup->f, i, &t, 6, curve_keys, curve_scale);
+    fa_metrics_free(&t);
+    run_label(c, files->paths[i], i, labels[i], sizeof labels[i]);
+  }
+  put_common(setup->f, c);
+  FILE *f = plot->f;
+  put_multiplot(f, c, 3);
+  fputs("set xlabel 'Epoch' offset 0,0.4\nset yrange [0:*]\nset bmargin 9\n", f);
+  for (int p = 0; p < 3; p++) {
+    fprintf(f, "set ylabel '%s'\nset key %s\n%s", curve_panels[p].ylabel, curve_panels[p].key_pos,
+            p == 2 ? "set yrange [*:1.02]\n" : "");
+    fputs("plot ", f);
+    for (int i = 0; i < files->n; i++)
+      for (int s = 0; s < 2; s++) {
+        fprintf(f, "%s$run%d using 1:%d with lines lw 1.6 dt %d lc rgb '%s' title '", i || s ? ", " : "", i,
+                2 + 2 * p + s, s == 0 ? 2 : 1, colours[i]);
+        put_plain(f, labels[i]);
+        fprintf(f, ": %s'", curve_panels[p].what[s]);
+      }
+    fputs("\n", f);
+  }
+  fputs("unset multiplot\n", f);
+  return FA_OK;
+}
+
+static fa_status plot_filters(const fa_plot_config *c, const file_list *files, fa_script *setup, fa_script *plot) {
+  if (files->n != 1) return fa_error_set(FA_ERR_INVALID, "filters draws one run; --runs gave %d metrics files", files->n);
+  fa_metrics_table t;
+  fa_status st = fa_metrics_read(files->paths[0], &t);
+  if (st != FA_OK) return st;
+  enum { MAX_F = 32 };
+  char names[2 * MAX_F][48];
+  const char *keys[2 * MAX_F];
+  double scale[2 * MAX_F];
+  int f = 0;
+  while (f < MAX_F) {
+    snprintf(names[f], sizeof names[f], "cnn.filter_norm_%d", f);
+    if (!fa_metrics_column(&t, names[f])) break;
+    f++;
+  }
+  if (f == 0) {
+    fa_metrics_free(&t);
+    return fa_error_set(FA_ERR_INVALID, "%s has no per-filter norms (cnn.filter_norm_0): they are reported for the cnn",
+                        files->paths[0]);
+  }
+  for (int i = 0; i < f; i++) {
+    snprintf(names[f + i], sizeof names[f + i], "cnn.outgoing_norm_%d", i);
+    keys[i] = names[i];
+    keys[f + i] = names[f + i];
+    scale[i] = scale[f + i] = 1;
+  }
+  put_block(setup->f, 0, &t, 2 * f, keys, scale);
+  fa_metrics_free(&t);
+  put_common(setup->f, c);
+  FILE *o = plot->f;
+  put_multiplot(o, c, 2);
+  fputs("set xlabel 'Epoch'\nset yrange [0:*]\nset key outside right\n", o);
+  for (int p = 0; p < 2; p++) {
+    fprintf(o, "set ylabel '%s'\nplot ", p == 0 ? "Norm of the filters" : "Norm of the outgoing weights");
+    for (int i = 0; i < f; i++)
+      fprintf(o, "%s$run0 using 1:%d with lines lw 1.8 lc rgb '%s' title 'Filter %d'", i ? ", " : "",
+              2 + p * f + i, colours[(i + 1) % N_COLOURS], i + 1);
+    fputs("\n", o);
+  }
+  fputs("unset multiplot\n", o);
+  return FA_OK;
+}
+
+/* ---- eps and lemma2: a mean and a spread over seeds ---- */
+
+typedef struct {
+  char series[64];
+  double rank, x, y[2];
+} point;
+
+static int point_order(const void *a, const void *b) {
+  const point *p = a, *q = b;
+  if (p->rank != q->rank) return p->rank < q->rank ? -1 : 1;
+  int s = strcmp(p->series, q->series);
+  if (s) return s;
+  return (p->x > q->x) - (p->x < q->x);
+}
+
+typedef struct {
+  double x, mean[2], sd[2];
+  int n;
+} summary;
+
+/* the points of one (series, x), sorted: mean and sample standard deviation of y[0] and y[1] */
+static summary summarise(const point *p, int n) {
+  summary s = {.x = p[0].x, .n = n};
+  for (int k = 0; k < 2; k++) {
+    double sum = 0, sq = 0;
+    for (int i = 0; i < n; i++) sum += p[i].y[k];
+    s.mean[k] = sum / n;
+    for (int i = 0; i < n; i++) sq += (p[i].y[k] - s.mean[k]) * (p[i].y[k] - s.mean[k]);
+    s.sd[k] = n > 1 ? sqrt(sq / (n - 1)) : 0;
+  }
+  return s;
+}
+
+/* One data block per series: x, mean0, sd0, mean1, sd1, n. Returns the number of series. */
+static int put_series(FILE *f, point *pts, int n, char names[MAX_SERIES][64]) {
+  qsort(pts, n, sizeof *pts, point_order);
+  int n_series = 0;
+  for (int i = 0; i < n && n_series < MAX_SERIES;) {
+    snprintf(names[n_series], 64, "%s", pts[i].series);
+    fprintf(f, "$s%d << EOD\n", n_series);
+    while (i < n && strcmp(pts[i].series, names[n_series]) == 0) {
+      int j = i;
+      while (j < n && strcmp(pts[j].series, pts[i].series) == 0 && pts[j].x == pts[i].x) j++;
+      summary s = summarise(pts + i, j - i);
+      fprintf(f, "%g %.6g %.6g %.6g %.6g %d\n", s.x, s.mean[0], s.sd[0], s.mean[1], s.sd[1], s.n);
+      i = j;
+    }
+    fputs("EOD\n", f);
+    n_series++;
+  }
+  return n_series;
+}
+
+/* mean line with a +-sd band of column group k (0: columns 2, 3; 1: columns 4, 5); the plot command is left open */
+static void put_band_plot(FILE *f, int n_series, char names[MAX_SERIES][64], int k, const char *point_style) {
+  fputs("plot ", f);
+  for (int s = 0; s < n_series; s++)
+    fprintf(f, "%s$s%d using 1:($%d-$%d):($%d+$%d) with filledcurves fs transparent solid 0.18 noborder lc rgb '%s' notitle",
+            s ? ", " : "", s, 2 + 2 * k, 3 + 2 * k, 2 + 2 * k, 3 + 2 * k, colours[s % N_COLOURS]);
+  for (int s = 0; s < n_series; s++) {
+    fprintf(f, ", $s%d using 1:%d with linespoints %s lw 1.6 lc rgb '%s' title '", s, 2 + 2 * k, point_style,
+            colours[s % N_COLOURS]);
+    put_plain(f, names[s]);
+    fputc('\'', f);
+  }
+}
+
+static double method_rank(const char *method) {
+  static const char *const order[] = {"Standard", "FGSM", "FGSM-RS", "FGSM + GradAlign", "AT for Free", "PGD"};
+  for (int i = (int)(sizeof order / sizeof *order) - 1; i >= 0; i--)
+    if (strncmp(method, order[i], strlen(order[i])) == 0) return i;
+  return 100;
+}
+
+static fa_status plot_eps(const fa_plot_config *c, const file_list *files, fa_script *setup, fa_script *plot) {
+  point *pts = calloc(files->n, sizeof *pts);
+  if (!pts) return fa_error_set(FA_ERR_NOMEM, "out of memory");
+  int n = 0;
+  printf("| method | eps (/255) | PGD-50-10 acc (%%) per seed | clean acc (%%) per seed |\n|---|---:|---|---|\n");
+  for (int i = 0; i < files->n; i++) {
+    fa_run_info info;
+    fa_status st = fa_run_info_read(files->paths[i], &info);
+    if (st != FA_OK) {
+      free(pts);
+      return st;
+    }
+    if (!info.finished) {
+      fprintf(stderr, "fastadv plot: skipping %s: the run has not finished\n", files->paths[i]);
+      continue;
+    }
+    pts[n] = (point){.rank = method_rank(info.method), .x = info.eps, .y = {100 * info.pgd_acc, 100 * info.clean_acc}};
+    snprintf(pts[n].series, sizeof pts[n].series, "%s", info.method);
+    n++;
+  }
+  if (n == 0) {
+    free(pts);
+    return fa_error_set(FA_ERR_INVALID, "no finished runs among the %d logs of --runs", files->n);
+  }
+  char names[MAX_SERIES][64];
+  int n_series = put_series(setup->f, pts, n, names);
+  for (int i = 0; i < n;) {  /* the table, sorted as the series */
+    int j = i;
+    printf("| %s | %g |", pts[i].series, pts[i].x);
+    while (j < n && strcmp(pts[j].series, pts[i].series) == 0 && pts[j].x == pts[i].x) j++;
+    for (int k = 0; k < 2; k++) {
+      summary s = summarise(pts + i, j - i);
+      printf(" %.1f ± %.1f (", s.mean[k], s.sd[k]);
+      for (int m = i; m < j; m++) printf("%s%.1f", m > i ? ", " : "", pts[m].y[k]);
+      printf(") |");
+    }
+    printf("\n");
+    i = j;
+  }
+  free(pts);
+  put_common(setup->f, c);
+  FILE *f = plot->f;
+  put_multiplot(f, c, 2);
+  fputs("set xlabel 'ℓ_∞ ε used for training and evaluation (/255)'\nset yrange [0:100]\nset key top right\n", f);
+  fputs("set ylabel 'PGD-50-10 accuracy (%)'\n", f);
+  put_band_plot(f, n_series, names, 0, "pt 7 ps 0.7");
+  fputs("\nset ylabel 'Clean accuracy (%)'\nset key bottom left\n", f);
+  put_band_plot(f, n_series, names, 1, "pt 7 ps 0.7");
+  fputs("\nunset multiplot\n", f);
+  return FA_OK;
+}
+
+/* fastadv align_init's table: n_filters eps seed cos bound */
+static fa_status read_alignment(const char *path, point **pts, int *n) {
+  FILE *f = fopen(path, "r");
+  if (!f) return fa_error_set(FA_ERR_IO, "cannot open %s", path);
+  char line[512];
+  int line_no = 0;
+  fa_status st = FA_OK;
+  while (st == FA_OK && fgets(line, sizeof line, f)) {
+    line_no++;
+    int filters, seed;
+    double eps, cos, bound;
+    if (line[0] == '#' || line[0] == '\n') continue;
+    if (sscanf(line, "%d %lf %d %lf %lf", &filters, &eps, &seed, &cos, &bound) != 5) {
+      st = fa_error_set(FA_ERR_FORMAT, "%s, line %d: expected n_filters eps seed cos bound", path, line_no);
+      break;
+    }
+    point *grown = realloc(*pts, (*n + 1) * sizeof **pts);
+    if (!grown) {
+      st = fa_error_set(FA_ERR_NOMEM, "out of memory");
+      break;
+    }
+    *pts = grown;
+    (*pts)[*n] = (point){.rank = filters, .x = eps, .y = {cos, bound}};
+    snprintf((*pts)[*n].series, sizeof(*pts)[*n].series, "%d filter%s", filters, filters == 1 ? "" : "s");
+    (*n)++;
+  }
+  fclose(f);
+  return st;
+}
+
+static fa_status plot_lemma2(const fa_plot_config *c, const file_list *files, fa_script *setup, fa_script *plot) {
+  point *pts = NULL;
+  int n = 0;
+  fa_status st = FA_OK;
+  for (int i = 0; i < files->n && st == FA_OK; i++) st = read_alignment(files->paths[i], &pts, &n);
+  if (st == FA_OK && n == 0) st = fa_error_set(FA_ERR_INVALID, "no measurements in --runs");
+  if (st != FA_OK) {
+    free(pts);
+    return st;
+  }
+  char names[MAX_SERIES][64];
+  int n_series = put_series(setup->f, pts, n, names);
+  free(pts);
+  put_common(setup->f, c);
+  FILE *f = plot->f;
+  if (c->title[0]) {
+    fputs("set title ", f);
+    fa_gnuplot_put_string(f, c->title);
+    fputs(" noenhanced\n", f);
+  }
+  fputs("set xlabel 'ℓ_∞ ε of η (/255)'\nset ylabel 'cos(∇ℓ(x), ∇ℓ(x+η)) at initialisation'\n"
+        "set yrange [0.5:1.01]\nset key bottom left\n", f);
+  put_band_plot(f, n_series, names, 0, "pt 7 ps 0.7");
+  fprintf(f, ", $s%d using 1:4 with lines lw 2.2 dt 2 lc rgb 'black' title 'Lemma 2 lower bound'\n",
+          n_series - 1);
+  return FA_OK;
+}
+
+/* ---- the command ---- */
+
+static const struct {
+  const char *kind, *ext;
+  fa_status (*draw)(const fa_plot_config *, const file_list *, fa_script *, fa_script *);
+  int width, height;
+} kinds[] = {
+    {"curves", ".jsonl", plot_curves, 1600, 540},
+    {"filters", ".jsonl", plot_filters, 1100, 400},
+    {"eps", ".log", plot_eps, 1200, 450},
+    {"lemma2", ".tsv", plot_lemma2, 640, 460},
+};
+
+int fa_run_plot(const fa_plot_config *c) {
+  if (!c->runs[0] || !c->out[0]) {
+    fprintf(stderr, "fastadv plot: give the inputs and the output: --runs=FILE_OR_DIR,... --out=PREFIX\n");
+    return 2;
+  }
+  int k = 0, n_kinds = sizeof kinds / sizeof *kinds;
+  while (k < n_kinds && strcmp(kinds[k].kind, c->kind) != 0) k++;
+  if (k == n_kinds) {
+    fprintf(stderr, "fastadv plot: unknown --kind=%s (curves, filters, eps, lemma2)\n", c->kind);
+    return 2;
+  }
+  file_list *files = calloc(1, sizeof *files);
+  fa_script setup, plot;
+  fa_status st = files ? FA_OK : fa_error_set(FA_ERR_NOMEM, "out of memory");
+  if (st == FA_OK) st = fa_script_open(&setup);
+  if (st == FA_OK && (st = fa_script_open(&plot)) != FA_OK) fa_script_free(&setup);
+  if (st == FA_OK) {
+    st = collect_all(c->runs, kinds[k].ext, files);
+    if (st == FA_OK) st = kinds[k].draw(c, files, &setup, &plot);
+    if (st == FA_OK) st = fa_script_finish(&setup);
+    if (st == FA_OK) st = fa_script_finish(&plot);
+    if (st == FA_OK) st = fa_gnuplot_render(setup.text, plot.text, c->out, kinds[k].width, kinds[k].height);
+    if (st == FA_OK) printf("wrote %s.png and %s.svg from %d file%s\n", c->out, c->out, files->n, files->n == 1 ? "" : "s");
+    fa_script_free(&setup);
+    fa_script_free(&plot);
+  }
+  if (files) files_free(files);
+  free(files);
+  if (st != FA_OK) fprintf(stderr, "fastadv plot: %s\n", fa_error_message());
+  return st == FA_OK ? 0 : 1;
+}

@@ -1,0 +1,49 @@
+/* Reading what `fastadv train` wrote: a run's metrics (<run>.jsonl, one JSON
+ * object per report) and its human log (<run>.log: the run's name, which
+ * holds its hyper-parameters, and the final PGD-50-10 line). */
+#ifndef FA_ANALYSIS_RUNLOG_H
+#define FA_ANALYSIS_RUNLOG_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+
+/* The reports of one run, as columns: values[k][r] is key k at report r
+ * (NAN where the report lacks it). */
+typedef struct {
+  int n_reports, n_keys;
+  char **keys;
+  double **values;
+  int iters_per_epoch;  /* estimated from (iteration, epoch) pairs: see fa_metrics_epoch */
+} fa_metrics_table;
+
+/* Reads a .jsonl file; FA_ERR_FORMAT naming the line on a bad one, and on a
+ * file without reports. */
+fa_status fa_metrics_read(const char *path, fa_metrics_table *t);
+void fa_metrics_free(fa_metrics_table *t);
+/* The column of `key`, NULL when no report has it. */
+const double *fa_metrics_column(const fa_metrics_table *t, const char *key);
+/* Fractional epoch of report r: iteration / iterations per epoch, the
+ * latter the smallest whole number consistent with every report's
+ * (iteration, epoch) (exact to within the reporting interval). */
+double fa_metrics_epoch(const fa_metrics_table *t, int r);
+
+/* A run's description from its .log file. */
+typedef struct {
+  char name[1024];    /* the "run: ..." line */
+  char method[64];    /* "FGSM", "FGSM-RS", "FGSM + GradAlign", "PGD-10", "AT for Free (m=8)", "Standard" */
+  char dataset[64];
+  double eps;         /* /255 */
+  int seed;
+  double lambda;      /* grad_align_cos_lambda */
+  int finished;       /* the final line was found */
+  double clean_acc, pgd_acc;  /* final, last model, in [0, 1] */
+} fa_run_info;
+
+/* Reads a .log file; FA_ERR_FORMAT when it has no "run:" line. */
+fa_status fa_run_info_read(const char *path, fa_run_info *info);
+
+/* The value of `key` in a run name "... key=value ..." into out; 0 if absent. */
+int fa_run_name_value(const char *name, const char *key, char *out, size_t len);
+
+#endif

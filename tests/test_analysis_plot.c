@@ -1,0 +1,154 @@
+/* `fastadv plot` on metrics and logs written here: each kind of figure
+ * comes out as a PNG of the expected size and an SVG, the eps table has
+ * the mean over seeds; bad inputs get a message and a non-zero status.
+ * Also Lemma 2's bound, and `fastadv align_init`'s flags. Without gnuplot
+ * the command must say so. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "analysis/align_init.h"
+#include "testlib.h"
+
+static char out[65536], err[65536];
+
+static void write_file(const char *dir, const char *name, const char *text) {
+  char path[8400];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  fputs(text, f);
+  fclose(f);
+}
+
+/* a run directory <dir>/<name>/logs with a .log (and, when metrics, a .jsonl) */
+static void write_run(const char *dir, const char *name, const char *run, double clean, double pgd, int metrics) {
+  char logs[4200], text[8192];
+  snprintf(logs, sizeof logs, "%s/%s", dir, name);
+  mkdir(logs, 0777);
+  snprintf(logs, sizeof logs, "%s/%s/logs", dir, name);
+  mkdir(logs, 0777);
+  snprintf(text, sizeof text,
+           "[2026-01-01 00:00:00] run: 2026-01-01 00:00:00 %s\n"
+           "[2026-01-01 00:01:00] [final: last model] clean acc %.2f%%, pgd-50-10 acc %.2f%% on 500 test examples (1.0s)\n",
+           run, clean, pgd);
+  write_file(logs, "r.log", text);
+  if (!metrics) return;
+  char *p = text;
+  for (int r = 0; r <= 8; r++)  /* 100 iterations per epoch, a report every 50 */
+    p += sprintf(p,
+                 "{\"iteration\": %d, \"epoch\": %d, \"time_s\": 1, \"test.acc_fgsm\": %g, \"test.acc_pgd\": %g, "
+                 "\"test.loss_fgsm\": %g, \"test.loss_pgd\": %s, \"test.cos_x_eta\": %g, \"test.cos_fgsm_pgd\": %g, "
+                 "\"cnn.filter_norm_0\": %g, \"cnn.outgoing_norm_0\": %g, \"cnn.filter_norm_1\": 1, "
+                 "\"cnn.outgoing_norm_1\": 2}\n",
+                 50 * r, r == 0 ? 0 : (50 * r + 99) / 100, 0.1 * r, r < 4 ? 0.2 : 0.0, 2.0, r == 5 ? "null" : "3",
+                 1.0 - 0.1 * r, 0.9 - 0.1 * r, 1.0 + r, 2.0 + r);
+  write_file(logs, "r.jsonl", text);
+}
+
+static int svg_ok(const char *prefix) {
+  char path[4200], head[512] = "";
+  snprintf(path, sizeof path, "%s.svg", prefix);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  size_t n = fread(head, 1, sizeof head - 1, f);
+  head[n] = '\0';
+  fclose(f);
+  return strstr(head, "<svg") != NULL;
+}
+
+static void check_figure(const char *prefix, int width, int height, const char *what) {
+  char png[4200];
+  snprintf(png, sizeof png, "%s.png", prefix);
+  int w = 0, h = 0;
+  long bytes = 0;
+  FA_CHECK(fa_test_png_size(png, &w, &h, &bytes) && w == width && h == height, "%s: PNG %d x %d", what, w, h);
+  FA_CHECK(bytes > 10000, "%s: PNG of %ld bytes", what, bytes);
+  FA_CHECK(svg_ok(prefix), "%s: SVG written", what);
+}
+
+static void lemma2_bound(void) {
+  double tiny = fa_lemma2_bound(27, 0.1 / 255, 20000, 0), b4 = fa_lemma2_bound(27, 4.0 / 255, 20000, 0);
+  double b16 = fa_lemma2_bound(27, 16.0 / 255, 20000, 0), huge = fa_lemma2_bound(27, 1.0, 20000, 0);
+  FA_CHECK(tiny > 0.95 && tiny <= 1, "bound -> 1 as eps -> 0: %g", tiny);
+  FA_CHECK(b4 > b16 && b16 >= 0.5, "bound decreases with eps: %g at 4/255, %g at 16/255", b4, b16);
+  FA_CHECK(huge == 0.5, "bound is at least 0.5: %g at eps 1", huge);
+}
+
+int main(void) {
+  lemma2_bound();
+  const char *dir = fa_test_tmpdir("test_analysis_plot");
+  char args[16384], prefix[4200];
+  const char *name = "dataset=cifar10 model=cnn eps=%d.0 attack=%s m=1 attack_init=%s fgsm_alpha=1.25 epochs=3 "
+                     "pgd=%s grad_align_cos_lambda=%s lr_max=0.003 seed=%d n_layers=1 n_filters_cnn=2";
+  char run[1024], sub[64];
+  for (int seed = 0; seed < 2; seed++)
+    for (int eps = 4; eps <= 8; eps += 4) {
+      snprintf(run, sizeof run, name, eps, "fgsm", "zero", "2.0-10", "0", seed);
+      snprintf(sub, sizeof sub, "fgsm_%d_%d", eps, seed);
+      write_run(dir, sub, run, 80 - eps, eps == 8 ? 0 : 30 + 10 * seed, seed == 0 && eps == 8);
+      snprintf(run, sizeof run, name, eps, "pgd", "random", "1.0-3", "0", seed);
+      snprintf(sub, sizeof sub, "pgd_%d_%d", eps, seed);
+      write_run(dir, sub, run, 70 - eps, 40 - eps, 0);
+    }
+  snprintf(run, sizeof run, name, 8, "fgsm", "zero", "2.0-10", "0.5", 0);
+  write_run(dir, "ga", run, 70, 30, 1);
+  write_file(dir, "lemma2.tsv", "# n_filters eps seed cos bound\n4 2 0 0.99 0.86\n4 8 0 0.98 0.73\n4 8 1 0.96 0.73\n"
+                                "16 2 0 0.995 0.86\n16 8 0 0.99 0.73\n");
+
+  if (system("gnuplot --version >/dev/null 2>&1") != 0) {
+    snprintf(args, sizeof args, "plot --kind=eps --runs='%s' --out='%s/eps'", dir, dir);
+    FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 1 && strstr(err, "gnuplot-nox"),
+             "without gnuplot, plot says what to install: %s", err);
+    printf("gnuplot is not installed: only its absence was checked\n");
+    return fa_test_exit();
+  }
+
+  snprintf(prefix, sizeof prefix, "%s/curves", dir);
+  snprintf(args, sizeof args, "plot --kind=curves --runs='%s/fgsm_8_0,%s/ga' --out='%s' --mark_epoch=2 --title=t",
+           dir, dir, prefix);
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 0, "curves: %s", err);
+  check_figure(prefix, 1600, 540, "curves");
+
+  snprintf(prefix, sizeof prefix, "%s/filters", dir);
+  snprintf(args, sizeof args, "plot --kind=filters --runs='%s/fgsm_8_0/logs/r.jsonl' --out='%s'", dir, prefix);
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 0, "filters: %s", err);
+  check_figure(prefix, 1100, 400, "filters");
+
+  snprintf(prefix, sizeof prefix, "%s/eps", dir);
+  snprintf(args, sizeof args, "plot --kind=eps --runs='%s' --out='%s'", dir, prefix);
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 0, "eps: %s", err);
+  check_figure(prefix, 1200, 450, "eps");
+  FA_CHECK(strstr(out, "| FGSM | 4 | 35.0 ± 7.1 (30.0, 40.0) | 76.0 ± 0.0 (76.0, 76.0) |") != NULL,
+           "the eps table has the mean, sd and seeds: %s", out);
+  FA_CHECK(strstr(out, "| PGD-3 | 8 |") && strstr(out, "| FGSM + GradAlign | 8 | 30.0 ± 0.0 (30.0)"),
+           "methods named from the run names: %s", out);
+
+  snprintf(prefix, sizeof prefix, "%s/lemma2", dir);
+  snprintf(args, sizeof args, "plot --kind=lemma2 --runs='%s/lemma2.tsv' --out='%s'", dir, prefix);
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 0, "lemma2: %s", err);
+  check_figure(prefix, 640, 460, "lemma2");
+
+  /* bad inputs */
+  snprintf(args, sizeof args, "plot --kind=curves --runs='%s/nothing' --out='%s'", dir, prefix);
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 1 && strstr(err, "does not exist"),
+           "a missing input: %s", err);
+  write_file(dir, "bad.jsonl", "{\"iteration\": 0}\nnot json\n");
+  snprintf(args, sizeof args, "plot --kind=curves --runs='%s/bad.jsonl' --out='%s'", dir, prefix);
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 1 && strstr(err, "line 2"),
+           "a broken metrics line is named: %s", err);
+  snprintf(args, sizeof args, "plot --kind=filters --runs='%s/fgsm_8_0,%s/ga' --out='%s'", dir, dir, prefix);
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 1 && strstr(err, "one run"),
+           "filters of two runs: %s", err);
+  snprintf(args, sizeof args, "plot --kind=eps --runs='%s/lemma2.tsv' --out='%s'", dir, prefix);
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 1 && strstr(err, "not a fastadv run log"),
+           "a file that is not a run log: %s", err);
+  FA_CHECK(fa_test_run_fastadv("plot --kind=bars --runs=x --out=y", dir, out, err, sizeof out) == 2 &&
+               strstr(err, "--kind"),
+           "an unknown kind: %s", err);
+  FA_CHECK(fa_test_run_fastadv("plot --runs=x", dir, out, err, sizeof out) == 2 && strstr(err, "--out"),
+           "no output: %s", err);
+  FA_CHECK(fa_test_run_fastadv("align_init --eps_list=1,x --out=t.tsv --dataset=fmnist", dir, out, err, sizeof out) == 1 &&
+               strstr(err, "--eps_list=1,x"),
+           "a bad eps list: %s", err);
+  return fa_test_exit();
+}
