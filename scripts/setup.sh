@@ -10,6 +10,7 @@ packages=(
   zlib1g-dev                            # gzip IDX files, compressed SVHN MAT-files
   dataset-fashion-mnist                 # the embedded default data set
   gnuplot-nox                           # fastadv plot: PNG (cairo) and SVG figures, no X11 or Qt
+  valgrind                              # the memcheck run of make test
 )
 if [ "${FASTADV_SETUP_EXTRA:-0}" = 1 ]; then
   # fixture generation and benchmarks against PyTorch, fuzzing
