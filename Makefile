@@ -32,8 +32,9 @@ test-asan: setup
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -LE slow
 
-# Valgrind (memcheck) on a short training run and a resume from its final
-# checkpoint, which redoes the final evaluation (docs/RELIABILITY.md). A build
+# Valgrind (memcheck) on a short training run, a resume from its final
+# checkpoint (which redoes the final evaluation) and an eval of the saved model
+# (docs/RELIABILITY.md). A build
 # of its own: -O3 -g without -march=native (valgrind cannot run AVX-512).
 VALGRIND = valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --quiet
 VALGRIND_RUN = --dataset=fmnist --model=cnn --n_filters_cnn=2 --epochs=2 --batch_size=16 --debug \
@@ -47,6 +48,9 @@ test-valgrind: setup
 	OMP_NUM_THREADS=1 $(VALGRIND) $(VALGRIND_BUILD)/fastadv train $(VALGRIND_RUN)
 	OMP_NUM_THREADS=1 $(VALGRIND) $(VALGRIND_BUILD)/fastadv train $(VALGRIND_RUN) \
 	  --resume="$$(cd $(VALGRIND_BUILD)/run/checkpoints && ls | sed 's/\.safetensors$$//')"
+	OMP_NUM_THREADS=1 $(VALGRIND) $(VALGRIND_BUILD)/fastadv eval --eps=8 --n_eval=16 --batch_size_eval=16 \
+	  --attack_iters=2 --n_restarts=1 --out_dir=$(VALGRIND_BUILD)/run \
+	  --model_path="$$(ls $(VALGRIND_BUILD)/run/models/*[0-9].safetensors)"
 
 bench: build
 

@@ -32,6 +32,12 @@ fa_arena *fa_arena_create(size_t capacity) {
   return arena;
 }
 
+fa_arena *fa_arena_create_largest(size_t max_bytes, size_t min_bytes) {
+  fa_arena *arena = NULL;
+  for (size_t bytes = max_bytes; !arena && bytes >= min_bytes; bytes /= 2) arena = fa_arena_create(bytes);
+  return arena;
+}
+
 void fa_arena_destroy(fa_arena *arena) {
   if (!arena) return;
   if (fa_current_arena == arena) fa_current_arena = NULL;

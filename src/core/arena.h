@@ -16,6 +16,10 @@ typedef size_t fa_arena_mark;
 /* An arena of `capacity` bytes (reserved lazily by the OS: untouched pages
  * cost nothing). NULL and an error message when it cannot be reserved. */
 fa_arena *fa_arena_create(size_t capacity);
+/* An arena of max_bytes, or half as much, and so on down to min_bytes,
+ * where address space is limited (ulimit -v, valgrind): the largest that
+ * can be reserved. NULL and a message when even min_bytes cannot. */
+fa_arena *fa_arena_create_largest(size_t max_bytes, size_t min_bytes);
 void fa_arena_destroy(fa_arena *arena);
 
 /* 64-byte aligned, uninitialised; NULL and FA_ERR_NOMEM on overflow. */

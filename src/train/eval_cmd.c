@@ -9,7 +9,8 @@
 #include "train/evaluate.h"
 #include "train/run.h"
 
-#define FA_EVAL_ARENA_BYTES ((size_t)64 << 30)
+#define FA_EVAL_ARENA_BYTES ((size_t)64 << 30)    /* reserved, committed only as used */
+#define FA_EVAL_ARENA_MIN_BYTES ((size_t)1 << 30) /* where address space is limited (valgrind) */
 
 /* The checkpoint file: model_path as a file, else a run name in <out_dir>/models/. */
 static bool resolve_checkpoint(const fa_eval_config *c, char *path, size_t len) {
@@ -43,7 +44,8 @@ int fa_run_eval(const fa_eval_config *c) {
   fa_status st = model ? FA_OK : fa_error_code();
   if (st == FA_OK && !dataset) st = fa_error_set(FA_ERR_INVALID, "the checkpoint does not name its data set: pass --dataset");
   if (st == FA_OK) st = fa_dataset_load(dataset, c->set, c->data_dir[0] ? c->data_dir : NULL, &ds);
-  if (st == FA_OK && !(arena = fa_arena_create(FA_EVAL_ARENA_BYTES))) st = fa_error_code();
+  if (st == FA_OK && !(arena = fa_arena_create_largest(FA_EVAL_ARENA_BYTES, FA_EVAL_ARENA_MIN_BYTES)))
+    st = fa_error_code();
   if (st == FA_OK) {
     fa_arena_set_current(arena);
     st = fa_evaluate(model, &ds, c->n_eval, c->batch_size_eval, c->eps / 255.0f, c->attack_iters, c->n_restarts,

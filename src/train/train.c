@@ -39,7 +39,7 @@
 #include "train/step.h"
 
 #define FA_STEP_ARENA_BYTES ((size_t)64 << 30) /* reserved, committed only as used */
-#define FA_STEP_ARENA_MIN_BYTES ((size_t)1 << 30)
+#define FA_STEP_ARENA_MIN_BYTES ((size_t)1 << 30) /* where address space is limited (valgrind) */
 #define FA_MAX_REPORT 64
 
 typedef struct {
@@ -143,16 +143,6 @@ static void remove_stale_temporaries(const char *checkpoint) {
   globfree(&found);
 }
 
-/* The step arena: FA_STEP_ARENA_BYTES of address space, or half as much
- * (down to FA_STEP_ARENA_MIN_BYTES) where address space is limited
- * (ulimit -v, valgrind). */
-static fa_arena *create_step_arena(void) {
-  fa_arena *arena = NULL;
-  for (size_t bytes = FA_STEP_ARENA_BYTES; !arena && bytes >= FA_STEP_ARENA_MIN_BYTES; bytes /= 2)
-    arena = fa_arena_create(bytes);
-  return arena;
-}
-
 static fa_resume_stores stores_of(run *r) {
   return (fa_resume_stores){r->model, fa_optimizer_state(r->opt), r->best, r->free_delta};
 }
@@ -249,7 +239,7 @@ static fa_status setup(run *r, const fa_train_config *c) {
   if (!r->metrics) return fa_error_code();
   snprintf(r->checkpoint, sizeof r->checkpoint, "%s/%s.safetensors", checkpoints_dir, r->at.run_name);
   remove_stale_temporaries(r->checkpoint);
-  if (!(r->arena = create_step_arena())) return fa_error_code();
+  if (!(r->arena = fa_arena_create_largest(FA_STEP_ARENA_BYTES, FA_STEP_ARENA_MIN_BYTES))) return fa_error_code();
   fa_arena_set_current(r->arena);
   return FA_OK;
 }
