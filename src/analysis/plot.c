@@ -87,6 +87,12 @@ static int list_item(const char *list, int i, char *out, size_t len) {
 
 /* ---- script pieces ---- */
 
+/* what a kind draws: the data and styles, the plot commands, the canvas in pixels */
+typedef struct {
+  fa_script setup, plot;
+  int width, height;
+} figure;
+
 static void put_number(FILE *f, double v) {
   if (isfinite(v))
     fprintf(f, " %.6g", v);
@@ -163,21 +169,23 @@ static const struct {
     {"Cosine", "below Left reverse", {"cos(∇ℓ(x), ∇ℓ(x+η))", "cos(δ_{FGSM}, δ_{PGD})"}},
 };
 
-static fa_status plot_curves(const fa_plot_config *c, const file_list *files, fa_script *setup, fa_script *plot) {
+static fa_status plot_curves(const fa_plot_config *c, const file_list *files, figure *fig) {
   if (files->n > N_COLOURS) return fa_error_set(FA_ERR_INVALID, "curves: at most %d runs in one figure", N_COLOURS);
   char labels[N_COLOURS][256];
   for (int i = 0; i < files->n; i++) {
     fa_metrics_table t;
     fa_status st = fa_metrics_read(files->paths[i], &t);
     if (st != FA_OK) return st;
-    put_block(setup->f, i, &t, 6, curve_keys, curve_scale);
+    put_block(fig->setup.f, i, &t, 6, curve_keys, curve_scale);
     fa_metrics_free(&t);
     run_label(c, files->paths[i], i, labels[i], sizeof labels[i]);
   }
-  put_common(setup->f, c);
-  FILE *f = plot->f;
+  put_common(fig->setup.f, c);
+  FILE *f = fig->plot.f;
   put_multiplot(f, c, 3);
-  fputs("set xlabel 'Epoch' offset 0,0.4\nset yrange [0:*]\nset bmargin 9\n", f);
+  /* the legends below the panels: two lines a run */
+  fprintf(f, "set xlabel 'Epoch' offset 0,0.4\nset yrange [0:*]\nset bmargin %d\n", 5 + 2 * files->n);
+  fig->height = 400 + 36 * files->n;
   for (int p = 0; p < 3; p++) {
     fprintf(f, "set ylabel '%s'\nset key %s\n%s", curve_panels[p].ylabel, curve_panels[p].key_pos,
             p == 2 ? "set yrange [*:1.02]\n" : "");
@@ -195,7 +203,7 @@ static fa_status plot_curves(const fa_plot_config *c, const file_list *files, fa
   return FA_OK;
 }
 
-static fa_status plot_filters(const fa_plot_config *c, const file_list *files, fa_script *setup, fa_script *plot) {
+static fa_status plot_filters(const fa_plot_config *c, const file_list *files, figure *fig) {
   if (files->n != 1) return fa_error_set(FA_ERR_INVALID, "filters draws one run; --runs gave %d metrics files", files->n);
   fa_metrics_table t;
   fa_status st = fa_metrics_read(files->paths[0], &t);
@@ -221,10 +229,10 @@ static fa_status plot_filters(const fa_plot_config *c, const file_list *files, f
     keys[f + i] = names[f + i];
     scale[i] = scale[f + i] = 1;
   }
-  put_block(setup->f, 0, &t, 2 * f, keys, scale);
+  put_block(fig->setup.f, 0, &t, 2 * f, keys, scale);
   fa_metrics_free(&t);
-  put_common(setup->f, c);
-  FILE *o = plot->f;
+  put_common(fig->setup.f, c);
+  FILE *o = fig->plot.f;
   put_multiplot(o, c, 2);
   fputs("set xlabel 'Epoch'\nset yrange [0:*]\nset key outside right\n", o);
   for (int p = 0; p < 2; p++) {
@@ -312,7 +320,7 @@ static double method_rank(const char *method) {
   return 100;
 }
 
-static fa_status plot_eps(const fa_plot_config *c, const file_list *files, fa_script *setup, fa_script *plot) {
+static fa_status plot_eps(const fa_plot_config *c, const file_list *files, figure *fig) {
   point *pts = calloc(files->n, sizeof *pts);
   if (!pts) return fa_error_set(FA_ERR_NOMEM, "out of memory");
   int n = 0;
@@ -337,7 +345,7 @@ static fa_status plot_eps(const fa_plot_config *c, const file_list *files, fa_sc
     return fa_error_set(FA_ERR_INVALID, "no finished runs among the %d logs of --runs", files->n);
   }
   char names[MAX_SERIES][64];
-  int n_series = put_series(setup->f, pts, n, names);
+  int n_series = put_series(fig->setup.f, pts, n, names);
   for (int i = 0; i < n;) {  /* the table, sorted as the series */
     int j = i;
     printf("| %s | %g |", pts[i].series, pts[i].x);
@@ -352,8 +360,8 @@ static fa_status plot_eps(const fa_plot_config *c, const file_list *files, fa_sc
     i = j;
   }
   free(pts);
-  put_common(setup->f, c);
-  FILE *f = plot->f;
+  put_common(fig->setup.f, c);
+  FILE *f = fig->plot.f;
   put_multiplot(f, c, 2);
   fputs("set xlabel 'ℓ_∞ ε used for training and evaluation (/255)'\nset yrange [0:100]\nset key top right\n", f);
   fputs("set ylabel 'PGD-50-10 accuracy (%)'\n", f);
@@ -394,7 +402,7 @@ static fa_status read_alignment(const char *path, point **pts, int *n) {
   return st;
 }
 
-static fa_status plot_lemma2(const fa_plot_config *c, const file_list *files, fa_script *setup, fa_script *plot) {
+static fa_status plot_lemma2(const fa_plot_config *c, const file_list *files, figure *fig) {
   point *pts = NULL;
   int n = 0;
   fa_status st = FA_OK;
@@ -405,10 +413,10 @@ static fa_status plot_lemma2(const fa_plot_config *c, const file_list *files, fa
     return st;
   }
   char names[MAX_SERIES][64];
-  int n_series = put_series(setup->f, pts, n, names);
+  int n_series = put_series(fig->setup.f, pts, n, names);
   free(pts);
-  put_common(setup->f, c);
-  FILE *f = plot->f;
+  put_common(fig->setup.f, c);
+  FILE *f = fig->plot.f;
   if (c->title[0]) {
     fputs("set title ", f);
     fa_gnuplot_put_string(f, c->title);
@@ -426,10 +434,10 @@ static fa_status plot_lemma2(const fa_plot_config *c, const file_list *files, fa
 
 static const struct {
   const char *kind, *ext;
-  fa_status (*draw)(const fa_plot_config *, const file_list *, fa_script *, fa_script *);
-  int width, height;
+  fa_status (*draw)(const fa_plot_config *, const file_list *, figure *);
+  int width, height; /* the canvas; curves sets its height from the number of runs */
 } kinds[] = {
-    {"curves", ".jsonl", plot_curves, 1600, 540},
+    {"curves", ".jsonl", plot_curves, 1600, 0},
     {"filters", ".jsonl", plot_filters, 1100, 400},
     {"eps", ".log", plot_eps, 1200, 450},
     {"lemma2", ".tsv", plot_lemma2, 640, 460},
@@ -447,19 +455,19 @@ int fa_run_plot(const fa_plot_config *c) {
     return 2;
   }
   file_list *files = calloc(1, sizeof *files);
-  fa_script setup, plot;
+  figure fig = {.width = kinds[k].width, .height = kinds[k].height};
   fa_status st = files ? FA_OK : fa_error_set(FA_ERR_NOMEM, "out of memory");
-  if (st == FA_OK) st = fa_script_open(&setup);
-  if (st == FA_OK && (st = fa_script_open(&plot)) != FA_OK) fa_script_free(&setup);
+  if (st == FA_OK) st = fa_script_open(&fig.setup);
+  if (st == FA_OK && (st = fa_script_open(&fig.plot)) != FA_OK) fa_script_free(&fig.setup);
   if (st == FA_OK) {
     st = collect_all(c->runs, kinds[k].ext, files);
-    if (st == FA_OK) st = kinds[k].draw(c, files, &setup, &plot);
-    if (st == FA_OK) st = fa_script_finish(&setup);
-    if (st == FA_OK) st = fa_script_finish(&plot);
-    if (st == FA_OK) st = fa_gnuplot_render(setup.text, plot.text, c->out, kinds[k].width, kinds[k].height);
+    if (st == FA_OK) st = kinds[k].draw(c, files, &fig);
+    if (st == FA_OK) st = fa_script_finish(&fig.setup);
+    if (st == FA_OK) st = fa_script_finish(&fig.plot);
+    if (st == FA_OK) st = fa_gnuplot_render(fig.setup.text, fig.plot.text, c->out, fig.width, fig.height);
     if (st == FA_OK) printf("wrote %s.png and %s.svg from %d file%s\n", c->out, c->out, files->n, files->n == 1 ? "" : "s");
-    fa_script_free(&setup);
-    fa_script_free(&plot);
+    fa_script_free(&fig.setup);
+    fa_script_free(&fig.plot);
   }
   if (files) files_free(files);
   free(files);
