@@ -279,14 +279,22 @@ static summary summarise(const point *p, int n) {
   return s;
 }
 
-/* One data block per series: x, mean0, sd0, mean1, sd1, n. Returns the number of series. */
-static int put_series(FILE *f, point *pts, int n, char names[MAX_SERIES][64]) {
+typedef struct {
+  char name[64];
+  const char *colour;
+} series;
+
+/* One data block per series: x, mean0, sd0, mean1, sd1, n. The colour of a
+ * series: colour_of(rank), or the palette in order when colour_of is NULL.
+ * Returns the number of series. */
+static int put_series(FILE *f, point *pts, int n, series out[MAX_SERIES], const char *(*colour_of)(double rank)) {
   qsort(pts, n, sizeof *pts, point_order);
   int n_series = 0;
   for (int i = 0; i < n && n_series < MAX_SERIES;) {
-    snprintf(names[n_series], 64, "%s", pts[i].series);
+    snprintf(out[n_series].name, sizeof out[n_series].name, "%s", pts[i].series);
+    out[n_series].colour = colour_of ? colour_of(pts[i].rank) : colours[n_series % N_COLOURS];
     fprintf(f, "$s%d << EOD\n", n_series);
-    while (i < n && strcmp(pts[i].series, names[n_series]) == 0) {
+    while (i < n && strcmp(pts[i].series, out[n_series].name) == 0) {
       int j = i;
       while (j < n && strcmp(pts[j].series, pts[i].series) == 0 && pts[j].x == pts[i].x) j++;
       summary s = summarise(pts + i, j - i);
@@ -300,17 +308,23 @@ static int put_series(FILE *f, point *pts, int n, char names[MAX_SERIES][64]) {
 }
 
 /* mean line with a +-sd band of column group k (0: columns 2, 3; 1: columns 4, 5); the plot command is left open */
-static void put_band_plot(FILE *f, int n_series, char names[MAX_SERIES][64], int k, const char *point_style) {
+static void put_band_plot(FILE *f, int n_series, const series sr[MAX_SERIES], int k, const char *point_style) {
   fputs("plot ", f);
   for (int s = 0; s < n_series; s++)
     fprintf(f, "%s$s%d using 1:($%d-$%d):($%d+$%d) with filledcurves fs transparent solid 0.18 noborder lc rgb '%s' notitle",
-            s ? ", " : "", s, 2 + 2 * k, 3 + 2 * k, 2 + 2 * k, 3 + 2 * k, colours[s % N_COLOURS]);
+            s ? ", " : "", s, 2 + 2 * k, 3 + 2 * k, 2 + 2 * k, 3 + 2 * k, sr[s].colour);
   for (int s = 0; s < n_series; s++) {
     fprintf(f, ", $s%d using 1:%d with linespoints %s lw 1.6 lc rgb '%s' title '", s, 2 + 2 * k, point_style,
-            colours[s % N_COLOURS]);
-    put_plain(f, names[s]);
+            sr[s].colour);
+    put_plain(f, sr[s].name);
     fputc('\'', f);
   }
+}
+
+/* the paper's colours: FGSM black, FGSM-RS red, GradAlign blue, Free orange, PGD steel blue */
+static const char *method_colour(double rank) {
+  static const char *const by_rank[] = {"#2ca02c", "#000000", "#d62728", "#1f4fd8", "#ff8c00", "#4f7aa8"};
+  return rank >= 0 && rank < 6 ? by_rank[(int)rank] : "#9467bd";
 }
 
 static double method_rank(const char *method) {
@@ -344,8 +358,8 @@ static fa_status plot_eps(const fa_plot_config *c, const file_list *files, figur
     free(pts);
     return fa_error_set(FA_ERR_INVALID, "no finished runs among the %d logs of --runs", files->n);
   }
-  char names[MAX_SERIES][64];
-  int n_series = put_series(fig->setup.f, pts, n, names);
+  series sr[MAX_SERIES];
+  int n_series = put_series(fig->setup.f, pts, n, sr, method_colour);
   for (int i = 0; i < n;) {  /* the table, sorted as the series */
     int j = i;
     printf("| %s | %g |", pts[i].series, pts[i].x);
@@ -365,9 +379,9 @@ static fa_status plot_eps(const fa_plot_config *c, const file_list *files, figur
   put_multiplot(f, c, 2);
   fputs("set xlabel 'ℓ_∞ ε used for training and evaluation (/255)'\nset yrange [0:100]\nset key top right\n", f);
   fputs("set ylabel 'PGD-50-10 accuracy (%)'\n", f);
-  put_band_plot(f, n_series, names, 0, "pt 7 ps 0.7");
+  put_band_plot(f, n_series, sr, 0, "pt 7 ps 0.7");
   fputs("\nset ylabel 'Clean accuracy (%)'\nset key bottom left\n", f);
-  put_band_plot(f, n_series, names, 1, "pt 7 ps 0.7");
+  put_band_plot(f, n_series, sr, 1, "pt 7 ps 0.7");
   fputs("\nunset multiplot\n", f);
   return FA_OK;
 }
@@ -412,8 +426,8 @@ static fa_status plot_lemma2(const fa_plot_config *c, const file_list *files, fi
     free(pts);
     return st;
   }
-  char names[MAX_SERIES][64];
-  int n_series = put_series(fig->setup.f, pts, n, names);
+  series sr[MAX_SERIES];
+  int n_series = put_series(fig->setup.f, pts, n, sr, NULL);
   free(pts);
   put_common(fig->setup.f, c);
   FILE *f = fig->plot.f;
@@ -424,7 +438,7 @@ static fa_status plot_lemma2(const fa_plot_config *c, const file_list *files, fi
   }
   fputs("set xlabel 'ℓ_∞ ε of η (/255)'\nset ylabel 'cos(∇ℓ(x), ∇ℓ(x+η)) at initialisation'\n"
         "set yrange [0.5:1.01]\nset key bottom left\n", f);
-  put_band_plot(f, n_series, names, 0, "pt 7 ps 0.7");
+  put_band_plot(f, n_series, sr, 0, "pt 7 ps 0.7");
   fprintf(f, ", $s%d using 1:4 with lines lw 2.2 dt 2 lc rgb 'black' title 'Lemma 2 lower bound'\n",
           n_series - 1);
   return FA_OK;
