@@ -35,12 +35,10 @@ if have "$cnn4/fgsm_seed$CO_SEED"; then
       --out="$out/cifar10_cnn4_feature_maps_seed${CO_SEED}_$which.png"
   done
 fi
-# the same on Fashion-MNIST: the eps-sweep runs at 51/255, seed 0, 2 epochs
-f=$RUNS/fmnist_eps
-if have "$f/fgsm_eps51_seed0" && have "$f/fgsm_ga_eps51_seed0"; then
-  plot --kind=curves --runs="$f/fgsm_eps51_seed0,$f/fgsm_ga_eps51_seed0" --out="$out/fmnist_cnn16_fgsm_vs_gradalign" \
-    --title="Fashion-MNIST, CNN with 16 filters, eps = 51/255, seed 0"
-fi
+# the same on Fashion-MNIST: the eps-sweep runs of the four methods at 51/255, seed 0, 2 epochs
+runs=$(for m in fgsm fgsm_ga fgsm_rs pgd; do have "$RUNS/fmnist_eps/${m}_eps51_seed0" && echo "$RUNS/fmnist_eps/${m}_eps51_seed0"; done | paste -sd, -)
+[ -n "$runs" ] && plot --kind=curves --runs="$runs" --out="$out/fmnist_cnn16_eps51_curves" \
+  --title="Fashion-MNIST, CNN with 16 filters, eps = 51/255, seed 0"
 # Figures 1 and 8: robustness and accuracy against eps
 for ds in fmnist cifar10; do
   [ -d "$RUNS/${ds}_eps" ] || continue

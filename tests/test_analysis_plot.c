@@ -107,7 +107,7 @@ int main(void) {
   snprintf(args, sizeof args, "plot --kind=curves --runs='%s/fgsm_8_0,%s/ga' --out='%s' --mark_epoch=2 --title=t",
            dir, dir, prefix);
   FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 0, "curves: %s", err);
-  check_figure(prefix, 1600, 540, "curves");
+  check_figure(prefix, 1600, 400 + 36 * 2, "curves");
 
   snprintf(prefix, sizeof prefix, "%s/filters", dir);
   snprintf(args, sizeof args, "plot --kind=filters --runs='%s/fgsm_8_0/logs/r.jsonl' --out='%s'", dir, prefix);

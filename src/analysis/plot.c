@@ -87,6 +87,12 @@ static int list_item(const char *list, int i, char *out, size_t len) {
 
 /* ---- script pieces ---- */
 
+/* what a kind draws: the data and styles, the plot commands, the canvas in pixels */
+typedef struct {
+  fa_script setup, plot;
+  int width, height;
+} figure;
+
 static void put_number(FILE *f, double v) {
   if (isfinite(v))
     fprintf(f, " %.6g", v);
@@ -163,21 +169,23 @@ static const struct {
     {"Cosine", "below Left reverse", {"cos(∇ℓ(x), ∇ℓ(x+η))", "cos(δ_{FGSM}, δ_{PGD})"}},
 };
 
-static fa_status plot_curves(const fa_plot_config *c, const file_list *files, fa_script *setup, fa_script *plot) {
+static fa_status plot_curves(const fa_plot_config *c, const file_list *files, figure *fig) {
   if (files->n > N_COLOURS) return fa_error_set(FA_ERR_INVALID, "curves: at most %d runs in one figure", N_COLOURS);
   char labels[N_COLOURS][256];
   for (int i = 0; i < files->n; i++) {
     fa_metrics_table t;
     fa_status st = fa_metrics_read(files->paths[i], &t);
     if (st != FA_OK) return st;
-    put_block(setup->f, i, &t, 6, curve_keys, curve_scale);
+    put_block(fig->setup.f, i, &t, 6, curve_keys, curve_scale);
     fa_metrics_free(&t);
     run_label(c, files->paths[i], i, labels[i], sizeof labels[i]);
   }
-  put_common(setup->f, c);
-  FILE *f = plot->f;
+  put_common(fig->setup.f, c);
+  FILE *f = fig->plot.f;
   put_multiplot(f, c, 3);
-  fputs("set xlabel 'Epoch' offset 0,0.4\nset yrange [0:*]\nset bmargin 9\n", f);
+  /* the legends below the panels: two lines a run */
+  fprintf(f, "set xlabel 'Epoch' offset 0,0.4\nset yrange [0:*]\nset bmargin %d\n", 5 + 2 * files->n);
+  fig->height = 400 + 36 * files->n;
   for (int p = 0; p < 3; p++) {
     fprintf(f, "set ylabel '%s'\nset key %s\n%s", curve_panels[p].ylabel, curve_panels[p].key_pos,
             p == 2 ? "set yrange [*:1.02]\n" : "");
@@ -195,7 +203,7 @@ static fa_status plot_curves(const fa_plot_config *c, const file_list *files, fa
   return FA_OK;
 }
 
-static fa_status plot_filters(const fa_plot_config *c, const file_list *files, fa_script *setup, fa_script *plot) {
+static fa_status plot_filters(const fa_plot_config *c, const file_list *files, figure *fig) {
   if (files->n != 1) return fa_error_set(FA_ERR_INVALID, "filters draws one run; --runs gave %d metrics files", files->n);
   fa_metrics_table t;
   fa_status st = fa_metrics_read(files->paths[0], &t);
@@ -221,10 +229,10 @@ static fa_status plot_filters(const fa_plot_config *c, const file_list *files, f
     keys[f + i] = names[f + i];
     scale[i] = scale[f + i] = 1;
   }
-  put_block(setup->f, 0, &t, 2 * f, keys, scale);
+  put_block(fig->setup.f, 0, &t, 2 * f, keys, scale);
   fa_metrics_free(&t);
-  put_common(setup->f, c);
-  FILE *o = plot->f;
+  put_common(fig->setup.f, c);
+  FILE *o = fig->plot.f;
   put_multiplot(o, c, 2);
   fputs("set xlabel 'Epoch'\nset yrange [0:*]\nset key outside right\n", o);
   for (int p = 0; p < 2; p++) {
@@ -271,14 +279,22 @@ static summary summarise(const point *p, int n) {
   return s;
 }
 
-/* One data block per series: x, mean0, sd0, mean1, sd1, n. Returns the number of series. */
-static int put_series(FILE *f, point *pts, int n, char names[MAX_SERIES][64]) {
+typedef struct {
+  char name[64];
+  const char *colour;
+} series;
+
+/* One data block per series: x, mean0, sd0, mean1, sd1, n. The colour of a
+ * series: colour_of(rank), or the palette in order when colour_of is NULL.
+ * Returns the number of series. */
+static int put_series(FILE *f, point *pts, int n, series out[MAX_SERIES], const char *(*colour_of)(double rank)) {
   qsort(pts, n, sizeof *pts, point_order);
   int n_series = 0;
   for (int i = 0; i < n && n_series < MAX_SERIES;) {
-    snprintf(names[n_series], 64, "%s", pts[i].series);
+    snprintf(out[n_series].name, sizeof out[n_series].name, "%s", pts[i].series);
+    out[n_series].colour = colour_of ? colour_of(pts[i].rank) : colours[n_series % N_COLOURS];
     fprintf(f, "$s%d << EOD\n", n_series);
-    while (i < n && strcmp(pts[i].series, names[n_series]) == 0) {
+    while (i < n && strcmp(pts[i].series, out[n_series].name) == 0) {
       int j = i;
       while (j < n && strcmp(pts[j].series, pts[i].series) == 0 && pts[j].x == pts[i].x) j++;
       summary s = summarise(pts + i, j - i);
@@ -292,17 +308,23 @@ static int put_series(FILE *f, point *pts, int n, char names[MAX_SERIES][64]) {
 }
 
 /* mean line with a +-sd band of column group k (0: columns 2, 3; 1: columns 4, 5); the plot command is left open */
-static void put_band_plot(FILE *f, int n_series, char names[MAX_SERIES][64], int k, const char *point_style) {
+static void put_band_plot(FILE *f, int n_series, const series sr[MAX_SERIES], int k, const char *point_style) {
   fputs("plot ", f);
   for (int s = 0; s < n_series; s++)
     fprintf(f, "%s$s%d using 1:($%d-$%d):($%d+$%d) with filledcurves fs transparent solid 0.18 noborder lc rgb '%s' notitle",
-            s ? ", " : "", s, 2 + 2 * k, 3 + 2 * k, 2 + 2 * k, 3 + 2 * k, colours[s % N_COLOURS]);
+            s ? ", " : "", s, 2 + 2 * k, 3 + 2 * k, 2 + 2 * k, 3 + 2 * k, sr[s].colour);
   for (int s = 0; s < n_series; s++) {
     fprintf(f, ", $s%d using 1:%d with linespoints %s lw 1.6 lc rgb '%s' title '", s, 2 + 2 * k, point_style,
-            colours[s % N_COLOURS]);
-    put_plain(f, names[s]);
+            sr[s].colour);
+    put_plain(f, sr[s].name);
     fputc('\'', f);
   }
+}
+
+/* the paper's colours: FGSM black, FGSM-RS red, GradAlign blue, Free orange, PGD steel blue */
+static const char *method_colour(double rank) {
+  static const char *const by_rank[] = {"#2ca02c", "#000000", "#d62728", "#1f4fd8", "#ff8c00", "#4f7aa8"};
+  return rank >= 0 && rank < 6 ? by_rank[(int)rank] : "#9467bd";
 }
 
 static double method_rank(const char *method) {
@@ -312,7 +334,7 @@ static double method_rank(const char *method) {
   return 100;
 }
 
-static fa_status plot_eps(const fa_plot_config *c, const file_list *files, fa_script *setup, fa_script *plot) {
+static fa_status plot_eps(const fa_plot_config *c, const file_list *files, figure *fig) {
   point *pts = calloc(files->n, sizeof *pts);
   if (!pts) return fa_error_set(FA_ERR_NOMEM, "out of memory");
   int n = 0;
@@ -336,8 +358,8 @@ static fa_status plot_eps(const fa_plot_config *c, const file_list *files, fa_sc
     free(pts);
     return fa_error_set(FA_ERR_INVALID, "no finished runs among the %d logs of --runs", files->n);
   }
-  char names[MAX_SERIES][64];
-  int n_series = put_series(setup->f, pts, n, names);
+  series sr[MAX_SERIES];
+  int n_series = put_series(fig->setup.f, pts, n, sr, method_colour);
   for (int i = 0; i < n;) {  /* the table, sorted as the series */
     int j = i;
     printf("| %s | %g |", pts[i].series, pts[i].x);
@@ -352,14 +374,14 @@ static fa_status plot_eps(const fa_plot_config *c, const file_list *files, fa_sc
     i = j;
   }
   free(pts);
-  put_common(setup->f, c);
-  FILE *f = plot->f;
+  put_common(fig->setup.f, c);
+  FILE *f = fig->plot.f;
   put_multiplot(f, c, 2);
   fputs("set xlabel 'ℓ_∞ ε used for training and evaluation (/255)'\nset yrange [0:100]\nset key top right\n", f);
   fputs("set ylabel 'PGD-50-10 accuracy (%)'\n", f);
-  put_band_plot(f, n_series, names, 0, "pt 7 ps 0.7");
+  put_band_plot(f, n_series, sr, 0, "pt 7 ps 0.7");
   fputs("\nset ylabel 'Clean accuracy (%)'\nset key bottom left\n", f);
-  put_band_plot(f, n_series, names, 1, "pt 7 ps 0.7");
+  put_band_plot(f, n_series, sr, 1, "pt 7 ps 0.7");
   fputs("\nunset multiplot\n", f);
   return FA_OK;
 }
@@ -394,7 +416,7 @@ static fa_status read_alignment(const char *path, point **pts, int *n) {
   return st;
 }
 
-static fa_status plot_lemma2(const fa_plot_config *c, const file_list *files, fa_script *setup, fa_script *plot) {
+static fa_status plot_lemma2(const fa_plot_config *c, const file_list *files, figure *fig) {
   point *pts = NULL;
   int n = 0;
   fa_status st = FA_OK;
@@ -404,11 +426,11 @@ static fa_status plot_lemma2(const fa_plot_config *c, const file_list *files, fa
     free(pts);
     return st;
   }
-  char names[MAX_SERIES][64];
-  int n_series = put_series(setup->f, pts, n, names);
+  series sr[MAX_SERIES];
+  int n_series = put_series(fig->setup.f, pts, n, sr, NULL);
   free(pts);
-  put_common(setup->f, c);
-  FILE *f = plot->f;
+  put_common(fig->setup.f, c);
+  FILE *f = fig->plot.f;
   if (c->title[0]) {
     fputs("set title ", f);
     fa_gnuplot_put_string(f, c->title);
@@ -416,7 +438,7 @@ static fa_status plot_lemma2(const fa_plot_config *c, const file_list *files, fa
   }
   fputs("set xlabel 'ℓ_∞ ε of η (/255)'\nset ylabel 'cos(∇ℓ(x), ∇ℓ(x+η)) at initialisation'\n"
         "set yrange [0.5:1.01]\nset key bottom left\n", f);
-  put_band_plot(f, n_series, names, 0, "pt 7 ps 0.7");
+  put_band_plot(f, n_series, sr, 0, "pt 7 ps 0.7");
   fprintf(f, ", $s%d using 1:4 with lines lw 2.2 dt 2 lc rgb 'black' title 'Lemma 2 lower bound'\n",
           n_series - 1);
   return FA_OK;
@@ -426,10 +448,10 @@ static fa_status plot_lemma2(const fa_plot_config *c, const file_list *files, fa
 
 static const struct {
   const char *kind, *ext;
-  fa_status (*draw)(const fa_plot_config *, const file_list *, fa_script *, fa_script *);
-  int width, height;
+  fa_status (*draw)(const fa_plot_config *, const file_list *, figure *);
+  int width, height; /* the canvas; curves sets its height from the number of runs */
 } kinds[] = {
-    {"curves", ".jsonl", plot_curves, 1600, 540},
+    {"curves", ".jsonl", plot_curves, 1600, 0},
     {"filters", ".jsonl", plot_filters, 1100, 400},
     {"eps", ".log", plot_eps, 1200, 450},
     {"lemma2", ".tsv", plot_lemma2, 640, 460},
@@ -447,19 +469,19 @@ int fa_run_plot(const fa_plot_config *c) {
     return 2;
   }
   file_list *files = calloc(1, sizeof *files);
-  fa_script setup, plot;
+  figure fig = {.width = kinds[k].width, .height = kinds[k].height};
   fa_status st = files ? FA_OK : fa_error_set(FA_ERR_NOMEM, "out of memory");
-  if (st == FA_OK) st = fa_script_open(&setup);
-  if (st == FA_OK && (st = fa_script_open(&plot)) != FA_OK) fa_script_free(&setup);
+  if (st == FA_OK) st = fa_script_open(&fig.setup);
+  if (st == FA_OK && (st = fa_script_open(&fig.plot)) != FA_OK) fa_script_free(&fig.setup);
   if (st == FA_OK) {
     st = collect_all(c->runs, kinds[k].ext, files);
-    if (st == FA_OK) st = kinds[k].draw(c, files, &setup, &plot);
-    if (st == FA_OK) st = fa_script_finish(&setup);
-    if (st == FA_OK) st = fa_script_finish(&plot);
-    if (st == FA_OK) st = fa_gnuplot_render(setup.text, plot.text, c->out, kinds[k].width, kinds[k].height);
+    if (st == FA_OK) st = kinds[k].draw(c, files, &fig);
+    if (st == FA_OK) st = fa_script_finish(&fig.setup);
+    if (st == FA_OK) st = fa_script_finish(&fig.plot);
+    if (st == FA_OK) st = fa_gnuplot_render(fig.setup.text, fig.plot.text, c->out, fig.width, fig.height);
     if (st == FA_OK) printf("wrote %s.png and %s.svg from %d file%s\n", c->out, c->out, files->n, files->n == 1 ? "" : "s");
-    fa_script_free(&setup);
-    fa_script_free(&plot);
+    fa_script_free(&fig.setup);
+    fa_script_free(&fig.plot);
   }
   if (files) files_free(files);
   free(files);
