@@ -290,11 +290,12 @@ static fa_status report(run *r, long iteration, int epoch, float lr) {
   double n = s->n > 0 ? s->n : 1;
   const char *keys[FA_MAX_REPORT] = {"train.loss", "train.reg", "train.acc", "train.grad_norm", "train.delta_norm",
                                      "train.lr", "test.acc_clean", "test.acc_fgsm", "test.acc_pgd",
-                                     "test.loss_pgd", "test.cos_fgsm_pgd", "test.cos_x_eta", "train.acc_pgd"};
+                                     "test.loss_fgsm", "test.loss_pgd", "test.cos_fgsm_pgd", "test.cos_x_eta",
+                                     "train.acc_pgd"};
   double values[FA_MAX_REPORT] = {s->loss / n, s->reg / n, s->correct / n, s->grad_norm / n, s->delta_norm / n, lr,
-                                  ps.clean_acc, ps.fgsm_acc, ps.pgd_acc, ps.pgd_loss, ps.cos_fgsm_pgd,
+                                  ps.clean_acc, ps.fgsm_acc, ps.pgd_acc, ps.fgsm_loss, ps.pgd_loss, ps.cos_fgsm_pgd,
                                   ps.grad_align, ps.train_pgd_acc};
-  int n_keys = 13, n_shown = 13;
+  int n_keys = 14, n_shown = 14;
   static char names[2 * 32][32];
   const fa_model_config *mc = fa_model_get_config(r->model);
   if (mc->arch == FA_ARCH_CNN && mc->n_filters <= 32) {
