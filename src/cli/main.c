@@ -10,6 +10,7 @@
 #include "analysis/inspect.h"
 #include "analysis/plot.h"
 #include "cli/commands.h"
+#include "core/grad_pool.h"
 #include "train/run.h"
 
 enum { EXIT_USAGE = 2 };
@@ -61,6 +62,7 @@ static int run_command(const fa_cli_command *command, int (*run)(const void *), 
     for (int i = 0; i < notices->count; i++)
       fprintf(stderr, "fastadv %s: note: %s\n", command->name, notices->text[i]);
     exit_status = run(config);
+    fa_grad_pool_release(); /* the gradient buffers the run kept for reuse */
   }
   free(config);
   free(notices);

@@ -70,9 +70,7 @@ void fa_arena_release(fa_arena *arena, fa_arena_mark mark) {
 }
 
 size_t fa_arena_used(const fa_arena *arena) { return arena->used; }
-size_t fa_arena_capacity(const fa_arena *arena) { return arena->capacity; }
 size_t fa_arena_high_water(const fa_arena *arena) { return arena->high_water; }
-void fa_arena_reset_high_water(fa_arena *arena) { arena->high_water = arena->used; }
 
 void fa_arena_set_current(fa_arena *arena) { fa_current_arena = arena; }
 fa_arena *fa_arena_current(void) { return fa_current_arena; }

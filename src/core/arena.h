@@ -30,10 +30,8 @@ fa_arena_mark fa_arena_get_mark(const fa_arena *arena);
 void fa_arena_release(fa_arena *arena, fa_arena_mark mark);
 
 size_t fa_arena_used(const fa_arena *arena);
-size_t fa_arena_capacity(const fa_arena *arena);
-/* The most bytes ever in use at once since creation or the last reset. */
+/* The most bytes ever in use at once since creation. */
 size_t fa_arena_high_water(const fa_arena *arena);
-void fa_arena_reset_high_water(fa_arena *arena);
 
 /* The arena that ops allocate their results from (per thread). */
 void fa_arena_set_current(fa_arena *arena);
