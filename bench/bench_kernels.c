@@ -1,12 +1,14 @@
 /* Kernel benchmark: the machine's SGEMM GFLOP/s, then conv forward,
  * grad-input and grad-weight GFLOP/s for every PreAct ResNet-18 (CIFAR-10)
- * convolution at batch 128, each with its fraction of the square SGEMM rate.
- * Each figure is the median of REPS timed runs after one warm-up run.
- *   usage: bench_kernels [batch] [reps]     (defaults 128, 7) */
+ * convolution and the small cnn's at batch 128, each with its fraction of the
+ * square SGEMM rate. Each figure is the median of REPS timed runs after one
+ * warm-up run; FILTER keeps the layers whose name contains it.
+ *   usage: bench_kernels [batch] [reps] [filter]    (defaults 128, 7, all) */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend/cpu/conv.h"
 #include "core/rng.h"
@@ -34,8 +36,9 @@ typedef struct {
   int c_in, hw, c_out, k, stride, pad;
 } layer;
 
-/* The convolutions of PreAct ResNet-18 on 32x32 inputs (each distinct shape once). */
-static const layer resnet18[] = {
+/* The convolutions of PreAct ResNet-18 on 32x32 inputs (each distinct shape
+ * once), then the single-layer cnn's: 4 filters on CIFAR-10, 16 on Fashion-MNIST. */
+static const layer layers[] = {
     {"conv1 3->64 @32", 3, 32, 64, 3, 1, 1},
     {"64->64 @32", 64, 32, 64, 3, 1, 1},
     {"64->128 s2 @32", 64, 32, 128, 3, 2, 1},
@@ -47,13 +50,16 @@ static const layer resnet18[] = {
     {"256->512 s2 @8", 256, 8, 512, 3, 2, 1},
     {"sc 256->512 1x1 s2", 256, 8, 512, 1, 2, 0},
     {"512->512 @4", 512, 4, 512, 3, 1, 1},
+    {"cnn 3->4 @32", 3, 32, 4, 3, 1, 1},
+    {"cnn 1->16 @28", 1, 28, 16, 3, 1, 1},
 };
 
 int main(int argc, char **argv) {
   int batch = argc > 1 ? atoi(argv[1]) : 128;
   reps = argc > 2 ? atoi(argv[2]) : 7;
+  const char *filter = argc > 3 ? argv[3] : "";
   if (batch < 1 || reps < 1 || reps > FA_BENCH_MAX_REPS) {
-    fprintf(stderr, "usage: bench_kernels [batch >= 1] [reps 1..%d]\n", FA_BENCH_MAX_REPS);
+    fprintf(stderr, "usage: bench_kernels [batch >= 1] [reps 1..%d] [layer name filter]\n", FA_BENCH_MAX_REPS);
     return 2;
   }
   fa_rng rng = fa_rng_stream(1, FA_STREAM_INIT);
@@ -65,8 +71,9 @@ int main(int argc, char **argv) {
   printf("%-19s %5s | %6s %4s | %6s %4s | %6s %4s | %7s | %s\n", "conv, GFLOP/s", "GFLOP", "fwd", "frac",
          "gradin", "frac", "gradw", "frac", "scratch", "im2col GEMM M x N x K: GFLOP/s fwd, gradin, gradw");
   size_t scratch_max = 0;
-  for (size_t l = 0; l < sizeof resnet18 / sizeof resnet18[0]; l++) {
-    const layer *L = &resnet18[l];
+  for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++) {
+    const layer *L = &layers[l];
+    if (!strstr(L->name, filter)) continue;
     fa_cpu_conv_release(); /* so that the scratch column is this layer's own */
     conv_case c = {.g = {.n = batch, .c_in = L->c_in, .h_in = L->hw, .w_in = L->hw, .c_out = L->c_out,
                          .k = L->k, .stride = L->stride, .pad = L->pad}};

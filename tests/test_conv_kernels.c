@@ -1,7 +1,7 @@
 /* The CPU convolution kernels (forward, grad-input, grad-weight) and sgemm
  * (all four transpose combinations) against naive double-precision loops,
  * over geometries from 4x4 single-channel images to ResNet-18 layers:
- * kernels 1, 3, 5; stride 1, 2; padding 0..2; odd and non-square sizes;
+ * kernels 1, 3, 5, 7; stride 1, 2, 3; padding 0..2; odd and non-square sizes;
  * the Winograd and the direct algorithms; repeated runs bit for bit; no
  * writes past the outputs or into the inputs. Under ASan/UBSan the oneDNN
  * JIT code and OpenBLAS run uninstrumented (no reports from them, false or
@@ -172,6 +172,14 @@ int main(void) {
   check_conv(300, 2, 4, 4, 3, 3, 2, 1);
   check_conv(9, 3, 7, 7, 5, 1, 1, 0);
   check_conv(2, 8, 33, 33, 4, 1, 1, 0);
+  /* stride 1 with at most 8 channels in and out (direct kernels): the cnn's
+   * 3 -> 4 layer, rows that are not a multiple of 16, output channels not a
+   * multiple of 4, 7x7 */
+  check_conv(5, 3, 32, 32, 4, 3, 1, 1);
+  check_conv(3, 3, 13, 21, 8, 3, 1, 1);
+  check_conv(4, 8, 10, 18, 5, 3, 1, 1);
+  check_conv(2, 2, 9, 9, 3, 7, 1, 3);
+  check_conv(3, 1, 33, 35, 7, 5, 1, 1);
   /* 1x1 without padding (GEMMs on NCHW): one group of several images, an
    * uneven last group, stride 3 */
   check_conv(3, 4, 5, 5, 6, 1, 1, 0);
@@ -209,6 +217,7 @@ int main(void) {
   check_sgemm(false, true, 65, 33, 129, 1.0f, 0.0f);
   check_conv(5, 16, 8, 8, 32, 3, 1, 1);
   check_conv(4, 8, 9, 9, 16, 1, 2, 0);
+  check_conv(3, 3, 32, 32, 4, 3, 1, 1);
   omp_set_num_threads(threads);
 
   fa_cpu_conv_release();

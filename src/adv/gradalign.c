@@ -6,9 +6,16 @@
 #include "core/error.h"
 #include "core/ops.h"
 
+/* sum_j a[j] b[j] in double, in 8 interleaved partial sums (one vector of
+ * doubles: a single running sum is a chain of dependent adds, 4x slower) */
 static double row_dot(const float *a, const float *b, size_t len) {
-  double s = 0;
-  for (size_t j = 0; j < len; j++) s += (double)a[j] * b[j];
+  enum { LANES = 8 };
+  double part[LANES] = {0}, s = 0;
+  size_t j = 0;
+  for (; j + LANES <= len; j += LANES)
+    for (int t = 0; t < LANES; t++) part[t] += (double)a[j + t] * b[j + t];
+  for (; j < len; j++) s += (double)a[j] * b[j];
+  for (int t = 0; t < LANES; t++) s += part[t];
   return s;
 }
 

@@ -1,6 +1,7 @@
 /* The convolution kernels of conv.h: each call picks an implementation
  * (measurements in docs/PERFORMANCE.md, "Convolution kernels"):
  *   1x1 without padding   conv_pointwise.c (GEMMs on NCHW, no reorders)
+ *   stride 1, <= 8 channels in and out   conv_small.c (direct, on NCHW)
  *   everything else       conv_dnnl.c (oneDNN, Winograd for 3x3 stride 1)
  * Not re-entrant: call from one thread at a time; each call is itself
  * OpenMP-parallel over omp_get_max_threads() threads. */
@@ -46,6 +47,8 @@ static void conv(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, flo
   fa_cpu_count_flops(2.0 * g->n * g->c_out * g->h_out * g->w_out * g->c_in * g->k * g->k);
   if (g->k == 1 && g->pad == 0)
     fa_cpu_conv_pointwise(g, dir, x, w, y);
+  else if (fa_cpu_conv_small_fits(g))
+    fa_cpu_conv_small(g, dir, x, w, y);
   else
     fa_cpu_conv_dnnl(g, dir, x, w, y);
 }

@@ -17,6 +17,11 @@ typedef enum { FA_CONV_FORWARD, FA_CONV_GRAD_INPUT, FA_CONV_GRAD_WEIGHT } fa_con
 void fa_cpu_conv_dnnl(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y);
 void fa_cpu_conv_dnnl_release(void);
 
+/* Direct stride-1 kernels for few channels in and out (the small cnn's first
+ * layer); fa_cpu_conv_small_fits says whether g is one. */
+bool fa_cpu_conv_small_fits(const fa_conv_geom *g);
+void fa_cpu_conv_small(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y);
+
 /* 1x1 kernels without padding: GEMMs straight on NCHW (no layout reorders). */
 void fa_cpu_conv_pointwise(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y);
 
