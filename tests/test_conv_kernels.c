@@ -3,7 +3,8 @@
  * over geometries from 4x4 single-channel images to ResNet-18 layers:
  * kernels 1, 3, 5, 7; stride 1, 2, 3; padding 0..2; odd and non-square sizes;
  * the Winograd and the direct algorithms; repeated runs bit for bit; no
- * writes past the outputs or into the inputs. Under ASan/UBSan the oneDNN
+ * writes past the outputs or into the inputs. Also the fused attack step
+ * against the kernels it fuses, bit for bit. Under ASan/UBSan the oneDNN
  * JIT code and OpenBLAS run uninstrumented (no reports from them, false or
  * true), which is why the outputs carry guards. */
 #include <math.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "backend/cpu/conv.h"
 #include "core/rng.h"
 #include "testlib.h"
@@ -138,6 +140,31 @@ static void check_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, floa
   free(a), free(b), free(c), free(ref);
 }
 
+/* attack_step equals sign, axpy, clamp and the box's add / clamp / sub run
+ * one after another, bit for bit, in both projection orders; g has zeros. */
+static void check_attack_step(size_t n, float step, float eps) {
+  const fa_kernel_table *k = fa_kernels();
+  float *x = random_floats(n), *g = random_floats(n), *d0 = random_floats(n);
+  for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] + 0.5f, d0[i] *= 1.5f * eps;
+  for (size_t i = 0; i < n; i += 7) g[i] = 0.0f;
+  const int s[4] = {1, 1, 1, (int)n};
+  for (int box_first = 0; box_first < 2; box_first++) {
+    float *fused = copy_of(d0, n), *parts = copy_of(d0, n), *sign = malloc(n * sizeof *sign);
+    k->attack_step(n, x, g, fused, step, eps, box_first);
+    k->unary(FA_UNARY_SIGN, n, g, sign, 0, 0);
+    k->axpy(n, step, sign, parts);
+    if (!box_first) k->unary(FA_UNARY_CLAMP, n, parts, parts, -eps, eps);
+    k->binary(FA_BINARY_ADD, s, x, s, parts, s, parts);
+    k->unary(FA_UNARY_CLAMP, n, parts, parts, 0.0f, 1.0f);
+    k->binary(FA_BINARY_SUB, s, parts, s, x, s, parts);
+    if (box_first) k->unary(FA_UNARY_CLAMP, n, parts, parts, -eps, eps);
+    FA_CHECK(!memcmp(fused, parts, n * sizeof *fused), "attack_step n=%zu box_first=%d differs from its parts", n,
+             box_first);
+    free(fused), free(parts), free(sign);
+  }
+  free(x), free(g), free(d0);
+}
+
 int main(void) {
   rng = fa_rng_stream(7, FA_STREAM_INIT);
 
@@ -150,6 +177,9 @@ int main(void) {
     check_sgemm(ta, tb, 129, 67, 300, 1.0f, 1.0f);
     check_sgemm(ta, tb, 6, 5, 0, 1.0f, 0.5f); /* k = 0: C = beta C */
   }
+
+  check_attack_step(37, 2.0f / 255, 8.0f / 255);
+  check_attack_step(393217, 10.0f / 255, 8.0f / 255);
 
   /* tiny and odd geometries: n c_in h w c_out k stride pad */
   check_conv(1, 1, 4, 4, 1, 1, 1, 0);

@@ -35,28 +35,14 @@ void fa_project_box(const fa_tensor *x, fa_tensor *delta) {
   k->binary(FA_BINARY_SUB, s, delta->data, s, x->data, s, delta->data);
 }
 
-void fa_project_ball(fa_tensor *delta, float eps) {
-  fa_kernels()->unary(FA_UNARY_CLAMP, delta->numel, delta->data, delta->data, -eps, eps);
-}
-
-/* delta <- delta + step * sign(g) */
-static void sign_step(fa_tensor *delta, const fa_tensor *g, float step) {
-  const fa_kernel_table *k = fa_kernels();
-  fa_tensor *s = fa_sign((fa_tensor *)g);
-  if (s) k->axpy(delta->numel, step, s->data, delta->data);
-}
-
 fa_tensor *fa_fgsm(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta0, float eps,
                    float step, bool create_graph, fa_tensor **grad_out) {
   fa_tensor *delta = fa_tensor_from(delta0->ndim, delta0->shape, delta0->data);
   fa_tensor *g = delta ? fa_input_grad(model, training, x, delta0, y, true, create_graph, NULL) : NULL;
   if (grad_out) *grad_out = g;
   if (!g) return NULL;
-  bool was = fa_set_grad_enabled(false);
-  sign_step(delta, g, step);
-  fa_project_ball(delta, eps);
-  fa_project_box(x, delta);
-  fa_set_grad_enabled(was);
+  /* delta + step sign(g), into the eps-ball, then into the image box */
+  fa_kernels()->attack_step(delta->numel, x->data, g->data, delta->data, step, eps, false);
   return delta;
 }
 
@@ -69,9 +55,8 @@ fa_tensor *fa_pgd(fa_model *model, bool training, fa_tensor *x, const int *y, fa
     fa_arena_mark mark = fa_arena_get_mark(arena);
     fa_tensor *g = fa_input_grad(model, training, x, delta, y, false, false, NULL);
     if (!g) return NULL;
-    sign_step(delta, g, alpha);
-    fa_project_box(x, delta);
-    fa_project_ball(delta, eps);
+    /* delta + alpha sign(g), into the image box, then into the eps-ball */
+    fa_kernels()->attack_step(delta->numel, x->data, g->data, delta->data, alpha, eps, true);
     fa_arena_release(arena, mark);
   }
   return delta;

@@ -25,8 +25,6 @@ fa_tensor *fa_input_grad(fa_model *model, bool training, fa_tensor *x, fa_tensor
 fa_tensor *fa_uniform_delta(const fa_tensor *x, float eps, fa_rng *rng);
 /* delta <- clip(x + delta, 0, 1) - x, in place */
 void fa_project_box(const fa_tensor *x, fa_tensor *delta);
-/* delta <- clamp(delta, -eps, eps), in place */
-void fa_project_ball(fa_tensor *delta, float eps);
 
 /* One FGSM step from delta0: g at clip(x + delta0);
  * delta = clamp(delta0 + step * sign(g), -eps, eps), then into the box.

@@ -43,6 +43,11 @@ typedef struct {
   void (*fill)(size_t n, float value, float *y);
   /* y += alpha * x */
   void (*axpy)(size_t n, float alpha, const float *x, float *y);
+  /* one step of the sign-gradient attacks, in place on delta (x, g, delta: n floats each):
+   * delta += step * sign(g), then both projections, ball: delta = clamp(delta, -eps, eps),
+   * box: delta = clamp(x + delta, 0, 1) - x; ball first (FGSM) or box first (PGD) */
+  void (*attack_step)(size_t n, const float *x, const float *g, float *delta, float step, float eps,
+                      bool box_first);
   /* row-wise log-softmax of a (rows, cols) matrix */
   void (*log_softmax)(int rows, int cols, const float *x, float *y);
   /* x (n, c, h, w) -> y (n, c, h/k, w/k): window means */

@@ -21,6 +21,7 @@ static const fa_kernel_table cpu_kernels = {
     .channel_sq_dev = fa_cpu_channel_sq_dev,
     .fill = fa_cpu_fill,
     .axpy = fa_cpu_axpy,
+    .attack_step = fa_cpu_attack_step,
     .log_softmax = fa_cpu_log_softmax,
     .avg_pool = fa_cpu_avg_pool,
     .avg_pool_adjoint = fa_cpu_avg_pool_adjoint,

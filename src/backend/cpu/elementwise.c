@@ -19,6 +19,13 @@ static void broadcast_strides(const int shape[4], const int out[4], size_t st[4]
   }
 }
 
+/* min(max(v, lo), hi) for lo <= hi, NaN kept, without libm (fminf/fmaxf are
+ * calls here); two selects, which vectorise where the nested ternary may not */
+static inline float clamp(float v, float lo, float hi) {
+  v = v < lo ? lo : v;
+  return v > hi ? hi : v;
+}
+
 void fa_cpu_unary(fa_unary_kind kind, size_t n, const float *x, float *y, float p0, float p1) {
 #define UNARY_LOOP(EXPR)                                          \
   _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)") \
@@ -33,7 +40,7 @@ void fa_cpu_unary(fa_unary_kind kind, size_t n, const float *x, float *y, float 
     case FA_UNARY_SIGN: UNARY_LOOP((float)((v > 0.0f) - (v < 0.0f)))
     case FA_UNARY_SQRT: UNARY_LOOP(sqrtf(v))
     case FA_UNARY_EXP: UNARY_LOOP(expf(v))
-    case FA_UNARY_CLAMP: UNARY_LOOP(v < p0 ? p0 : v > p1 ? p1 : v) /* fminf/fmaxf are calls here */
+    case FA_UNARY_CLAMP: UNARY_LOOP(clamp(v, p0, p1))
     case FA_UNARY_CLAMP_MASK: UNARY_LOOP((v >= p0 && v <= p1) ? 1.0f : 0.0f)
     case FA_UNARY_AFFINE: UNARY_LOOP(p0 * v + p1)
   }
@@ -176,6 +183,23 @@ void fa_cpu_fill(size_t n, float value, float *y) {
 void fa_cpu_axpy(size_t n, float alpha, const float *x, float *y) {
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
   for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+/* The same arithmetic as sign, axpy, clamp and the box's add / clamp / sub
+ * one after another (same roundings, one pass instead of six). */
+void fa_cpu_attack_step(size_t n, const float *x, const float *g, float *delta, float step, float eps,
+                        bool box_first) {
+#define ATTACK_STEP_LOOP(PROJECTED)                                   \
+  _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)") \
+  for (size_t i = 0; i < n; i++) {                                    \
+    const float d = delta[i] + step * (float)((g[i] > 0.0f) - (g[i] < 0.0f)); \
+    delta[i] = (PROJECTED);                                           \
+  }
+  if (box_first)
+    ATTACK_STEP_LOOP(clamp(clamp(x[i] + d, 0.0f, 1.0f) - x[i], -eps, eps))
+  else
+    ATTACK_STEP_LOOP(clamp(x[i] + clamp(d, -eps, eps), 0.0f, 1.0f) - x[i])
+#undef ATTACK_STEP_LOOP
 }
 
 void fa_cpu_log_softmax(int rows, int cols, const float *x, float *y) {

@@ -14,6 +14,8 @@ void fa_cpu_channel_affine(const int x_shape[4], const float *x, const float *sc
 void fa_cpu_channel_sq_dev(const int x_shape[4], const float *x, const float *mean, float *y);
 void fa_cpu_fill(size_t n, float value, float *y);
 void fa_cpu_axpy(size_t n, float alpha, const float *x, float *y);
+void fa_cpu_attack_step(size_t n, const float *x, const float *g, float *delta, float step, float eps,
+                        bool box_first);
 void fa_cpu_log_softmax(int rows, int cols, const float *x, float *y);
 void fa_cpu_avg_pool(const int x_shape[4], int k, const float *x, float *y);
 void fa_cpu_avg_pool_adjoint(const int x_shape[4], int k, const float *g, float *x);
