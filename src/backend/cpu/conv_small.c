@@ -38,6 +38,15 @@ static inline fa_sc_vec load_vec(const float *p) {
   return v;
 }
 
+/* Keeps a loaded vector in a register. GCC otherwise folds the load into each
+ * FMA that uses it, one load per FMA instead of one per FA_SC_OB or k FMAs
+ * (measured: 1.5x on the cnn's layer). Only where a vector is one register. */
+#if defined(__GNUC__) && defined(__AVX512F__)
+#define FA_SC_IN_REGISTER(v) __asm__("" : "+v"(v))
+#else
+#define FA_SC_IN_REGISTER(v) ((void)0)
+#endif
+
 static int round_up(int v, int m) { return (v + m - 1) / m * m; }
 
 bool fa_cpu_conv_small_fits(const fa_conv_geom *g) {
@@ -75,7 +84,8 @@ static inline __attribute__((always_inline)) void taps(int c_in, int k, long pla
       const float *wr = wblk + ((long)c * k + a) * k * FA_SC_OB;
       for (int b = 0; b < k; b++)
         for (int h = 0; h < FA_SC_CHUNKS; h++) {
-          const fa_sc_vec xv = load_vec(row + h * FA_SC_VEC + b);
+          fa_sc_vec xv = load_vec(row + h * FA_SC_VEC + b);
+          FA_SC_IN_REGISTER(xv);
           for (int q = 0; q < FA_SC_OB; q++) acc[h][q] += wr[b * FA_SC_OB + q] * xv;
         }
     }
@@ -149,7 +159,10 @@ static inline __attribute__((always_inline)) void weight_taps(int k, int h_out, 
   for (int i = 0; i < h_out; i++)
     for (int j0 = 0; j0 < wq; j0 += FA_SC_VEC) {
       fa_sc_vec xv[FA_SC_MAX_K];
-      for (int b = 0; b < k; b++) xv[b] = load_vec(xpa + (long)i * wp + j0 + b);
+      for (int b = 0; b < k; b++) {
+        xv[b] = load_vec(xpa + (long)i * wp + j0 + b);
+        FA_SC_IN_REGISTER(xv[b]);
+      }
       for (int q = 0; q < FA_SC_OB; q++) {
         const fa_sc_vec gv = load_vec(gyp + q * gplane + (long)i * wq + j0);
         for (int b = 0; b < k; b++) s[q][b] += gv * xv[b];
