@@ -7,7 +7,7 @@
 
 #include "core/tensor.h"
 
-#define FA_MAX_OP_INPUTS 3
+#define FA_MAX_OP_INPUTS 5
 
 typedef struct fa_op_def fa_op_def;
 
