@@ -18,6 +18,11 @@ fa_tensor *fa_add(fa_tensor *a, fa_tensor *b);
 fa_tensor *fa_sub(fa_tensor *a, fa_tensor *b);
 fa_tensor *fa_mul(fa_tensor *a, fa_tensor *b);
 fa_tensor *fa_div(fa_tensor *a, fa_tensor *b);
+/* a + b (same shapes) written over a's buffer, to save a tensor: a's value
+ * is gone afterwards, so a must be used by nothing else (now or later). a is
+ * a constant or the output of an op whose backward does not read its output
+ * (checked), e.g. a convolution's. */
+fa_tensor *fa_add_into(fa_tensor *a, fa_tensor *b);
 /* scale * x + shift, with constants */
 fa_tensor *fa_affine(fa_tensor *x, float scale, float shift);
 fa_tensor *fa_scale(fa_tensor *x, float scale);

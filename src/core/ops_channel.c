@@ -36,7 +36,7 @@ static void channel_affine_backward(const fa_node *node, fa_tensor *g, const boo
   if (want[1]) grad_in[1] = fa_channel_dot(g, x, mask);
   if (want[2]) grad_in[2] = fa_channel_sum(g, mask);
 }
-static const fa_op_def channel_affine_def = {"channel_affine", channel_affine_backward};
+static const fa_op_def channel_affine_def = {"channel_affine", channel_affine_backward, false};
 
 static fa_tensor *channel_affine(fa_tensor *x, fa_tensor *s, fa_tensor *b, bool relu) {
   if (FA_ANY_NULL2(x, s) || !b) return NULL;
@@ -60,7 +60,7 @@ static void channel_variance_backward(const fa_node *node, fa_tensor *g, const b
   if (want[0]) grad_in[0] = fa_scale(d, 2.0f / count);
   if (want[1]) grad_in[1] = fa_scale(fa_sum_to(d, 4, m->shape), -2.0f / count);
 }
-static const fa_op_def channel_variance_def = {"channel_variance", channel_variance_backward};
+static const fa_op_def channel_variance_def = {"channel_variance", channel_variance_backward, true};
 
 fa_tensor *fa_channel_variance(fa_tensor *x, fa_tensor *m) {
   if (FA_ANY_NULL2(x, m)) return NULL;
@@ -89,7 +89,7 @@ static void channel_fma_backward(const fa_node *node, fa_tensor *g, const bool *
   if (want[3]) grad_in[3] = fa_channel_dot(g, x, NULL);
   if (want[4]) grad_in[4] = fa_channel_sum(g, NULL);
 }
-static const fa_op_def channel_fma_def = {"channel_fma", channel_fma_backward};
+static const fa_op_def channel_fma_def = {"channel_fma", channel_fma_backward, true};
 
 /* like (N, C, H, W) and each non-NULL tensor: full ones like's shape, vectors (1, C, 1, 1) */
 static bool check_fused(const fa_tensor *like, const fa_tensor *const *full, int n_full, const fa_tensor *const *vec,
@@ -127,7 +127,7 @@ static void channel_dot_backward(const fa_node *node, fa_tensor *g, const bool *
     grad_in[0] = b || mask ? fa_channel_fma(b, g, NULL, NULL, NULL, mask) : fa_expand(g, 4, a->shape);
   if (want[1]) grad_in[1] = fa_channel_fma(a, g, NULL, NULL, NULL, mask);
 }
-static const fa_op_def channel_dot_def = {"channel_dot", channel_dot_backward};
+static const fa_op_def channel_dot_def = {"channel_dot", channel_dot_backward, true};
 
 fa_tensor *fa_channel_dot(fa_tensor *a, fa_tensor *b, fa_tensor *mask) {
   if (!a) return NULL;

@@ -60,7 +60,7 @@ static void batch_norm_train_backward(const fa_node *node, fa_tensor *g, const b
   if (!gr || !t || !b) return; /* an op failed: its message stands (fa_channel_fma takes NULL for "absent") */
   grad_in[0] = fa_channel_fma(g, gr, x, t, b, mask);
 }
-static const fa_op_def batch_norm_train_def = {"batch_norm_train", batch_norm_train_backward};
+static const fa_op_def batch_norm_train_def = {"batch_norm_train", batch_norm_train_backward, false};
 
 /* The forward value is the composite's, computed without a graph; the node records x, gamma, beta. */
 static fa_tensor *batch_norm_train(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, fa_tensor *running_mean,
