@@ -52,13 +52,18 @@ static fa_tensor *channel_affine(fa_tensor *x, fa_tensor *s, fa_tensor *b, bool 
 fa_tensor *fa_channel_affine(fa_tensor *x, fa_tensor *s, fa_tensor *b) { return channel_affine(x, s, b, false); }
 fa_tensor *fa_channel_affine_relu(fa_tensor *x, fa_tensor *s, fa_tensor *b) { return channel_affine(x, s, b, true); }
 
-/* d = (x - m) * g:  dx = 2 d / count    dm = -2 sum(d) / count */
+/* with u = 2 g / count (count = N H W):
+ *   dx = u (x - m) = x * u - m * u            one full tensor, as channel_fma
+ *   dm = -u * sum(x - m) = u (count m - sum(x)) */
 static void channel_variance_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   fa_tensor *x = node->inputs[0], *m = node->inputs[1];
   float count = (float)(x->numel / (size_t)x->shape[1]);
-  fa_tensor *d = fa_mul(fa_sub(x, m), g);
-  if (want[0]) grad_in[0] = fa_scale(d, 2.0f / count);
-  if (want[1]) grad_in[1] = fa_scale(fa_sum_to(d, 4, m->shape), -2.0f / count);
+  fa_tensor *u = fa_scale(g, 2.0f / count);
+  if (want[0]) {
+    fa_tensor *shift = fa_scale(fa_mul(m, u), -1.0f);
+    if (shift) grad_in[0] = fa_channel_fma(NULL, NULL, x, u, shift, NULL); /* NULL would mean "no shift" */
+  }
+  if (want[1]) grad_in[1] = fa_mul(u, fa_sub(fa_scale(m, count), fa_channel_sum(x, NULL)));
 }
 static const fa_op_def channel_variance_def = {"channel_variance", channel_variance_backward, true};
 
