@@ -109,10 +109,17 @@ static bool fresh_result(fa_tensor *const *grad_in, int n, int i, uint64_t first
 }
 
 /* Without a graph: t's gradient accumulates in a pooled buffer (added in
- * place). g is copied, unless it is the consumed output gradient's own
- * buffer (*reusable, then taken over: a view of it, as add and reshape
- * return, costs no copy). */
-static fa_status accumulate_pooled(fa_tensor *t, fa_tensor *g, fa_tensor *consumed, bool *reusable, uint64_t pass) {
+ * place), or straight into t->grad for a parameter of fa_backward. g is
+ * copied, unless it is the consumed output gradient's own buffer (*reusable,
+ * then taken over: a view of it, as add and reshape return, costs no copy). */
+static fa_status accumulate_pooled(fa_tensor *t, fa_tensor *g, fa_tensor *consumed, bool *reusable, bool into_param,
+                                   uint64_t pass) {
+  if (into_param) {
+    fa_kernels()->axpy(g->numel, 1.0f, g->data, t->grad->data);
+    t->pass_id = pass;
+    t->pass_grad = t->grad;
+    return FA_OK;
+  }
   if (t->pass_id == pass) {
     fa_kernels()->axpy(g->numel, 1.0f, g->data, t->pass_grad->data);
     return FA_OK;
@@ -191,7 +198,8 @@ static fa_status run_backward(fa_tensor *output, bool create_graph, bool to_para
       }
       status = create_graph ? accumulate(node->inputs[i], grad_in[i],
                                          fresh_result(grad_in, node->n_inputs, i, first_seq, last_seq), pass)
-                            : accumulate_pooled(node->inputs[i], grad_in[i], consumed, &reusable, pass);
+                            : accumulate_pooled(node->inputs[i], grad_in[i], consumed, &reusable,
+                                                to_params && is_target(node->inputs[i], pass, true), pass);
     }
     if (!create_graph) {
       if (reusable) fa_grad_pool_give(consumed);
@@ -229,27 +237,7 @@ fa_status fa_grad(fa_tensor *output, fa_tensor *const *inputs, int n_inputs, boo
 
 fa_status fa_backward(fa_tensor *loss) {
   fa_error_clear();
-  uint64_t pass = next_pass++;
-  fa_status status = run_backward(loss, false, true, pass);
-  if (status != FA_OK) {
-    fa_grad_pool_reset();
-    return status;
-  }
-  /* the parameters reached: inputs of the needed nodes holding this pass's gradient */
-  int count = 0;
-  fa_node **nodes = loss->node ? collect_nodes(loss, &count) : NULL;
-  if (loss->node && !nodes) {
-    fa_grad_pool_reset();
-    return fa_error_code();
-  }
-  for (int k = 0; k < count; k++) {
-    for (int i = 0; i < nodes[k]->n_inputs; i++) {
-      fa_tensor *p = nodes[k]->inputs[i];
-      if (!p || !is_target(p, pass, true) || p->pass_id != pass) continue;
-      fa_kernels()->axpy(p->numel, 1.0f, p->pass_grad->data, p->grad->data);
-      p->pass_id = 0;  /* accumulate once even when several nodes use p */
-    }
-  }
+  fa_status status = run_backward(loss, false, true, next_pass++); /* the parameters' gradients added as they come */
   fa_grad_pool_reset();
-  return FA_OK;
+  return status;
 }
