@@ -1,6 +1,7 @@
 /* The engine's contract beyond the numbers: arenas and marks, grad mode,
  * accumulation, and a clear error (never a crash or a silent wrong answer)
  * for every misuse. */
+#include <math.h>
 #include <string.h>
 
 #include "core/arena.h"
@@ -116,6 +117,97 @@ static void test_backward_accumulates(void) {
   fa_store_destroy(store);
 }
 
+/* ---- the fused per-channel ops against their compositions, to second order ---- */
+
+enum { N_FUSED_IN = 5 };
+static fa_tensor *fused_in[N_FUSED_IN], *fused_mask; /* a, s, x, t, b (a, x full; s, t, b per channel) */
+typedef fa_tensor *(*fused_fn)(fa_tensor *const *in);
+
+static fa_tensor *wavy(int ndim, const int *shape, float phase, bool grad) {
+  fa_tensor *t = fa_tensor_new(ndim, shape);
+  for (size_t i = 0; t && i < t->numel; i++) t->data[i] = sinf(0.7f * (float)i + phase);
+  if (t) t->requires_grad = grad;
+  return t;
+}
+
+/* value, gradients (create_graph) of sum(f * w), and second-order terms d/din of sum(g_i * v_i) */
+static void fused_derivatives(fused_fn f, fa_tensor **out) {
+  fa_tensor *y = f(fused_in), *g[N_FUSED_IN];
+  out[0] = y;
+  fa_tensor *l1 = fa_sum(fa_mul(y, wavy(y->ndim, y->shape, 0.3f, false)));
+  if (fa_grad(l1, fused_in, N_FUSED_IN, true, g) != FA_OK) return;
+  fa_tensor *l2 = NULL;
+  for (int i = 0; i < N_FUSED_IN; i++) {
+    out[1 + i] = g[i];
+    fa_tensor *term = fa_sum(fa_mul(g[i], wavy(g[i]->ndim, g[i]->shape, 1.1f + (float)i, false)));
+    l2 = l2 ? fa_add(l2, term) : term;
+  }
+  if (fa_grad(l2, fused_in, N_FUSED_IN, false, out + 1 + N_FUSED_IN) != FA_OK) out[1 + N_FUSED_IN] = NULL;
+}
+
+static fa_tensor *fma_full(fa_tensor *const *in) {
+  return fa_channel_fma(in[0], in[1], in[2], in[3], in[4], fused_mask);
+}
+static fa_tensor *fma_full_ref(fa_tensor *const *in) {
+  fa_tensor *masked = fa_mul(fa_mul(in[0], in[1]), fa_step(fused_mask));
+  return fa_add(fa_add(masked, fa_mul(in[2], in[3])), in[4]);
+}
+/* the optional parts absent: no a, no b */
+static fa_tensor *fma_sparse(fa_tensor *const *in) {
+  fa_tensor *y = fa_channel_fma(NULL, in[1], in[2], in[3], NULL, fused_mask);
+  return fa_add(y, fa_mul(fa_add(in[0], in[4]), fa_full(1, (int[]){1}, 0.0f))); /* keeps a and b in the graph */
+}
+static fa_tensor *fma_sparse_ref(fa_tensor *const *in) {
+  fa_tensor *y = fa_add(fa_mul(in[1], fa_step(fused_mask)), fa_mul(in[2], in[3]));
+  return fa_add(y, fa_mul(fa_add(in[0], in[4]), fa_full(1, (int[]){1}, 0.0f)));
+}
+static fa_tensor *dot(fa_tensor *const *in) {
+  return fa_add(fa_mul(fa_channel_dot(in[0], in[2], fused_mask), in[1]),
+                fa_mul(fa_channel_sum(fa_mul(in[0], in[2]), NULL), fa_add(in[3], in[4])));
+}
+static fa_tensor *dot_ref(fa_tensor *const *in) {
+  const int c[4] = {1, 3, 1, 1};
+  fa_tensor *masked = fa_sum_to(fa_mul(fa_mul(in[0], in[2]), fa_step(fused_mask)), 4, c);
+  return fa_add(fa_mul(masked, in[1]), fa_mul(fa_sum_to(fa_mul(in[0], in[2]), 4, c), fa_add(in[3], in[4])));
+}
+
+static void test_channel_fused(void) {
+  const int full[4] = {2, 3, 2, 2}, vec[4] = {1, 3, 1, 1};
+  for (int i = 0; i < N_FUSED_IN; i++) fused_in[i] = wavy(4, i == 0 || i == 2 ? full : vec, 0.5f * (float)i, true);
+  fused_mask = wavy(4, full, 2.0f, false);
+  const struct { const char *name; fused_fn fused, ref; } cases[] = {
+      {"channel_fma", fma_full, fma_full_ref}, {"channel_fma without a, b", fma_sparse, fma_sparse_ref},
+      {"channel_dot", dot, dot_ref}};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    fa_tensor *got[1 + 2 * N_FUSED_IN] = {0}, *want[1 + 2 * N_FUSED_IN] = {0};
+    fused_derivatives(cases[k].fused, got);
+    fused_derivatives(cases[k].ref, want);
+    for (int i = 0; i < 1 + 2 * N_FUSED_IN; i++) {
+      bool both = got[i] && want[i] && got[i]->numel == want[i]->numel;
+      FA_CHECK(both, "%s: result %d missing or misshapen: %s", cases[k].name, i, fa_error_message());
+      if (both)
+        FA_CHECK(fa_test_rel_err_ff(got[i]->data, want[i]->data, got[i]->numel) <= 1e-6, "%s: result %d differs",
+                 cases[k].name, i);
+    }
+  }
+  FA_CHECK(fa_channel_fma(NULL, fused_in[1], NULL, NULL, NULL, NULL) == NULL && error_mentions("for the shape"),
+           "fma without a shape: %s", fa_error_message());
+  FA_CHECK(fa_channel_dot(fused_in[0], fused_in[1], NULL) == NULL && error_mentions("(1, C, 1, 1)"),
+           "dot of mismatched shapes: %s", fa_error_message());
+}
+
+/* fa_add_into reuses a's buffer, refuses outputs a backward rule reads, and differentiates like add */
+static void test_add_into(void) {
+  fa_tensor *x = fa_full(1, (int[]){3}, 4.0f);
+  x->requires_grad = true;
+  FA_CHECK(fa_add_into(fa_sqrt(x), x) == NULL && error_mentions("read by its backward"), "sqrt's output: %s",
+           fa_error_message());
+  fa_tensor *a = fa_mul(x, x), *y = fa_add_into(a, x), *g;
+  FA_CHECK(y && y->data == a->data && y->data[0] == 20.0f, "a + b in a's buffer");
+  FA_CHECK(y && fa_grad(fa_sum(fa_mul(y, y)), &x, 1, false, &g) == FA_OK && g->data[0] == 360.0f,
+           "d/dx (x^2 + x)^2 = 2 (x^2 + x)(2x + 1): %g", g ? g->data[0] : -1.0);
+}
+
 int main(void) {
   test_arena();
   fa_arena *arena = fa_arena_create(64 << 20);
@@ -123,6 +215,8 @@ int main(void) {
   test_shape_errors();
   test_grad_errors_and_modes();
   test_backward_accumulates();
+  test_channel_fused();
+  test_add_into();
   fa_arena_destroy(arena);
   return fa_test_exit();
 }

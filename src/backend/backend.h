@@ -38,6 +38,12 @@ typedef struct {
   /* y = x * scale[c] + shift[c] per channel c of x (n, c, h, w), then max(y, 0) when relu */
   void (*channel_affine)(const int x_shape[4], const float *x, const float *scale, const float *shift, bool relu,
                          float *y);
+  /* y = s[c] * a * m + t[c] * x + b[c] per channel c of y (n, c, h, w), m = mask > 0 ? 1 : 0.
+   * Optional (NULL): a (then 1), mask (then 1), the s term, the t term (x and t), b. */
+  void (*channel_fma)(const int y_shape[4], const float *a, const float *s, const float *x, const float *t,
+                      const float *b, const float *mask, float *y);
+  /* y[c] = sum over n, h, w of a * b * m, m = mask > 0 ? 1 : 0; b and mask optional (then 1) */
+  void (*channel_dot)(const int x_shape[4], const float *a, const float *b, const float *mask, float *y);
   /* y[c] = sum over n, h, w of (x - mean[c])^2, x (n, c, h, w) */
   void (*channel_sq_dev)(const int x_shape[4], const float *x, const float *mean, float *y);
   void (*fill)(size_t n, float value, float *y);

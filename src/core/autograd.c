@@ -83,21 +83,43 @@ static fa_node **collect_nodes(fa_tensor *output, int *count) {
   return found;
 }
 
-static fa_status accumulate(fa_tensor *t, fa_tensor *g, uint64_t pass) {
+/* With a graph: the sum is a new tensor, or g's own buffer when g is
+ * overwritable (see fresh_result). */
+static fa_status accumulate(fa_tensor *t, fa_tensor *g, bool overwritable, uint64_t pass) {
   if (t->pass_id != pass) {
     t->pass_id = pass;
     t->pass_grad = g;
     return FA_OK;
   }
-  t->pass_grad = fa_add(t->pass_grad, g);
+  t->pass_grad = overwritable ? fa_add_into(g, t->pass_grad) : fa_add(t->pass_grad, g);
   return t->pass_grad ? FA_OK : fa_error_code();
 }
 
+/* Whether result i of a rule may be added into: the output of the last node
+ * the rule recorded (nodes first_seq..last_seq; so no node uses it), of an
+ * op that writes a buffer of its own and never reads it, and no other result
+ * shares that buffer. */
+static bool fresh_result(fa_tensor *const *grad_in, int n, int i, uint64_t first_seq, uint64_t last_seq) {
+  const fa_tensor *g = grad_in[i];
+  if (!g || !g->node || g->node->seq < first_seq || g->node->seq != last_seq || !g->node->op->output_overwritable)
+    return false;
+  for (int j = 0; j < n; j++)
+    if (j != i && grad_in[j] && grad_in[j]->data == g->data) return false;
+  return true;
+}
+
 /* Without a graph: t's gradient accumulates in a pooled buffer (added in
- * place). g is copied, unless it is the consumed output gradient's own
- * buffer (*reusable, then taken over: a view of it, as add and reshape
- * return, costs no copy). */
-static fa_status accumulate_pooled(fa_tensor *t, fa_tensor *g, fa_tensor *consumed, bool *reusable, uint64_t pass) {
+ * place), or straight into t->grad for a parameter of fa_backward. g is
+ * copied, unless it is the consumed output gradient's own buffer (*reusable,
+ * then taken over: a view of it, as add and reshape return, costs no copy). */
+static fa_status accumulate_pooled(fa_tensor *t, fa_tensor *g, fa_tensor *consumed, bool *reusable, bool into_param,
+                                   uint64_t pass) {
+  if (into_param) {
+    fa_kernels()->axpy(g->numel, 1.0f, g->data, t->grad->data);
+    t->pass_id = pass;
+    t->pass_grad = t->grad;
+    return FA_OK;
+  }
   if (t->pass_id == pass) {
     fa_kernels()->axpy(g->numel, 1.0f, g->data, t->pass_grad->data);
     return FA_OK;
@@ -163,7 +185,9 @@ static fa_status run_backward(fa_tensor *output, bool create_graph, bool to_para
     for (int i = 0; i < node->n_inputs; i++) want[i] = on_path(node->inputs[i], pass, to_params);
     fa_tensor *grad_in[FA_MAX_OP_INPUTS] = {0}, *consumed = node->output->pass_grad;
     fa_arena_mark mark = fa_arena_get_mark(arena);
+    uint64_t first_seq = next_seq;
     node->op->backward(node, consumed, want, grad_in);
+    uint64_t last_seq = next_seq - 1;
     /* without a graph, the consumed gradient is dead now unless it is a target's */
     bool reusable = !create_graph && fa_grad_pool_owns(consumed) && !is_target(node->output, pass, to_params);
     for (int i = 0; i < node->n_inputs && status == FA_OK; i++) {
@@ -172,8 +196,10 @@ static fa_status run_backward(fa_tensor *output, bool create_graph, bool to_para
         if (fa_error_code() != FA_OK) status = fa_error_code();
         continue;
       }
-      status = create_graph ? accumulate(node->inputs[i], grad_in[i], pass)
-                            : accumulate_pooled(node->inputs[i], grad_in[i], consumed, &reusable, pass);
+      status = create_graph ? accumulate(node->inputs[i], grad_in[i],
+                                         fresh_result(grad_in, node->n_inputs, i, first_seq, last_seq), pass)
+                            : accumulate_pooled(node->inputs[i], grad_in[i], consumed, &reusable,
+                                                to_params && is_target(node->inputs[i], pass, true), pass);
     }
     if (!create_graph) {
       if (reusable) fa_grad_pool_give(consumed);
@@ -211,27 +237,7 @@ fa_status fa_grad(fa_tensor *output, fa_tensor *const *inputs, int n_inputs, boo
 
 fa_status fa_backward(fa_tensor *loss) {
   fa_error_clear();
-  uint64_t pass = next_pass++;
-  fa_status status = run_backward(loss, false, true, pass);
-  if (status != FA_OK) {
-    fa_grad_pool_reset();
-    return status;
-  }
-  /* the parameters reached: inputs of the needed nodes holding this pass's gradient */
-  int count = 0;
-  fa_node **nodes = loss->node ? collect_nodes(loss, &count) : NULL;
-  if (loss->node && !nodes) {
-    fa_grad_pool_reset();
-    return fa_error_code();
-  }
-  for (int k = 0; k < count; k++) {
-    for (int i = 0; i < nodes[k]->n_inputs; i++) {
-      fa_tensor *p = nodes[k]->inputs[i];
-      if (!p || !is_target(p, pass, true) || p->pass_id != pass) continue;
-      fa_kernels()->axpy(p->numel, 1.0f, p->pass_grad->data, p->grad->data);
-      p->pass_id = 0;  /* accumulate once even when several nodes use p */
-    }
-  }
+  fa_status status = run_backward(loss, false, true, next_pass++); /* the parameters' gradients added as they come */
   fa_grad_pool_reset();
-  return FA_OK;
+  return status;
 }

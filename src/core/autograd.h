@@ -27,7 +27,9 @@ fa_status fa_grad(fa_tensor *output, fa_tensor *const *inputs, int n_inputs, boo
                   fa_tensor **grads);
 
 /* Accumulates d loss / d p into p->grad for every persistent parameter p
- * (a leaf with ->grad) that the scalar `loss` depends on. */
+ * (a leaf with ->grad) that the scalar `loss` depends on, contribution by
+ * contribution as the pass reaches them (on an error, p->grad may hold a
+ * part of the sum). */
 fa_status fa_backward(fa_tensor *loss);
 
 #endif

@@ -7,7 +7,7 @@
 
 #include "core/tensor.h"
 
-#define FA_MAX_OP_INPUTS 3
+#define FA_MAX_OP_INPUTS 5
 
 typedef struct fa_op_def fa_op_def;
 
@@ -37,6 +37,9 @@ struct fa_op_def {
    * output's shape). Public ops only. A node is only asked when at least
    * one of its inputs is wanted, so a one-input op need not look. */
   void (*backward)(const fa_node *node, fa_tensor *grad_out, const bool *want, fa_tensor **grad_in);
+  /* The output is a new buffer (not a view) that the backward rule never
+   * reads: once nothing else uses it, fa_add_into may add into it. */
+  bool output_overwritable;
 };
 
 /* After an op computed `out` from inputs: if grad mode is on and an input

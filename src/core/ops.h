@@ -18,6 +18,11 @@ fa_tensor *fa_add(fa_tensor *a, fa_tensor *b);
 fa_tensor *fa_sub(fa_tensor *a, fa_tensor *b);
 fa_tensor *fa_mul(fa_tensor *a, fa_tensor *b);
 fa_tensor *fa_div(fa_tensor *a, fa_tensor *b);
+/* a + b (same shapes) written over a's buffer, to save a tensor: a's value
+ * is gone afterwards, so a must be used by nothing else (now or later). a is
+ * a constant or the output of an op whose backward does not read its output
+ * (checked), e.g. a convolution's. */
+fa_tensor *fa_add_into(fa_tensor *a, fa_tensor *b);
 /* scale * x + shift, with constants */
 fa_tensor *fa_affine(fa_tensor *x, float scale, float shift);
 fa_tensor *fa_scale(fa_tensor *x, float scale);
@@ -80,6 +85,15 @@ fa_tensor *fa_channel_affine(fa_tensor *x, fa_tensor *s, fa_tensor *b);       /*
 fa_tensor *fa_channel_affine_relu(fa_tensor *x, fa_tensor *s, fa_tensor *b);  /* max(x * s + b, 0) */
 /* The mean over N, H, W of (x - m)^2: (1,C,1,1) (the biased variance when m is the mean) */
 fa_tensor *fa_channel_variance(fa_tensor *x, fa_tensor *m);
+
+/* s * a * [mask > 0] + t * x + b, with a, x, mask (N,C,H,W) and s, t, b per
+ * channel. Optional (NULL): a (then 1), mask (then 1), s (no first term), x
+ * and t together (no second), b. The shape is a's, else x's, else mask's.
+ * The mask is a constant: no gradient flows to it. */
+fa_tensor *fa_channel_fma(fa_tensor *a, fa_tensor *s, fa_tensor *x, fa_tensor *t, fa_tensor *b, fa_tensor *mask);
+/* The sum over N, H, W of a * b * [mask > 0]: (1,C,1,1); b, mask optional (then 1). */
+fa_tensor *fa_channel_dot(fa_tensor *a, fa_tensor *b, fa_tensor *mask);
+fa_tensor *fa_channel_sum(fa_tensor *a, fa_tensor *mask);  /* fa_channel_dot(a, NULL, mask) */
 
 /* ---- layers composed of the ops above ---- */
 /* x (N, in) w (out, in) b (out) or NULL -> (N, out) */

@@ -1,10 +1,15 @@
-/* Per-channel ops of batch norm, fused so that the forward pass keeps only
- * its input and output (N, C, H, W) tensors:
- *   channel_affine(x, s, b)       y = x * s + b,           s, b (1, C, 1, 1)
+/* Per-channel ops of batch norm, fused so that a pass keeps only its full
+ * (N, C, H, W) inputs and output; s, t, b, m are per-channel (1, C, 1, 1):
+ *   channel_affine(x, s, b)       y = x * s + b
  *   channel_affine_relu(x, s, b)  y = max(x * s + b, 0)
- *   channel_variance(x, m)        v = mean over N, H, W of (x - m)^2, (1, C, 1, 1)
- * Their backward rules are written with the public ops, so they are
- * differentiable again (double backpropagation through batch norm). */
+ *   channel_variance(x, m)        v = mean over N, H, W of (x - m)^2
+ *   channel_fma(a, s, x, t, b, mask)   y = s * a * [mask > 0] + t * x + b
+ *   channel_dot(a, b, mask)       d = sum over N, H, W of a * b * [mask > 0]
+ * channel_fma and channel_dot are each other's derivatives, so backward rules
+ * built from them keep one full tensor per pass (the mask, a non-differentiable
+ * tensor, is one that exists anyway, e.g. a ReLU's output). All backward
+ * rules are written with the public ops, so they are differentiable again
+ * (double backpropagation through batch norm). */
 #include "backend/backend.h"
 #include "core/error.h"
 #include "core/op_def.h"
@@ -22,16 +27,16 @@ static bool check(const fa_tensor *x, const fa_tensor *a, const fa_tensor *b, co
   return false;
 }
 
-/* gm = g, masked by the ReLU (out > 0) when fused:
- *   dx = gm * s    ds = sum over N, H, W of gm * x    db = sum of gm */
+/* m = [out > 0] when fused with the ReLU, else 1:
+ *   dx = g * s * m    ds = sum over N, H, W of g * x * m    db = sum of g * m */
 static void channel_affine_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
-  fa_tensor *x = node->inputs[0], *s = node->inputs[1], *b = node->inputs[2];
-  fa_tensor *gm = node->attrs.ints[0] ? fa_mul(g, fa_step(node->output)) : g;
-  if (want[0]) grad_in[0] = fa_mul(gm, s);
-  if (want[1]) grad_in[1] = fa_sum_to(fa_mul(gm, x), 4, s->shape);
-  if (want[2]) grad_in[2] = fa_sum_to(gm, 4, b->shape);
+  fa_tensor *x = node->inputs[0], *s = node->inputs[1];
+  fa_tensor *mask = node->attrs.ints[0] ? node->output : NULL;
+  if (want[0]) grad_in[0] = fa_channel_fma(g, s, NULL, NULL, NULL, mask);
+  if (want[1]) grad_in[1] = fa_channel_dot(g, x, mask);
+  if (want[2]) grad_in[2] = fa_channel_sum(g, mask);
 }
-static const fa_op_def channel_affine_def = {"channel_affine", channel_affine_backward};
+static const fa_op_def channel_affine_def = {"channel_affine", channel_affine_backward, false};
 
 static fa_tensor *channel_affine(fa_tensor *x, fa_tensor *s, fa_tensor *b, bool relu) {
   if (FA_ANY_NULL2(x, s) || !b) return NULL;
@@ -47,15 +52,20 @@ static fa_tensor *channel_affine(fa_tensor *x, fa_tensor *s, fa_tensor *b, bool 
 fa_tensor *fa_channel_affine(fa_tensor *x, fa_tensor *s, fa_tensor *b) { return channel_affine(x, s, b, false); }
 fa_tensor *fa_channel_affine_relu(fa_tensor *x, fa_tensor *s, fa_tensor *b) { return channel_affine(x, s, b, true); }
 
-/* d = (x - m) * g:  dx = 2 d / count    dm = -2 sum(d) / count */
+/* with u = 2 g / count (count = N H W):
+ *   dx = u (x - m) = x * u - m * u            one full tensor, as channel_fma
+ *   dm = -u * sum(x - m) = u (count m - sum(x)) */
 static void channel_variance_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   fa_tensor *x = node->inputs[0], *m = node->inputs[1];
   float count = (float)(x->numel / (size_t)x->shape[1]);
-  fa_tensor *d = fa_mul(fa_sub(x, m), g);
-  if (want[0]) grad_in[0] = fa_scale(d, 2.0f / count);
-  if (want[1]) grad_in[1] = fa_scale(fa_sum_to(d, 4, m->shape), -2.0f / count);
+  fa_tensor *u = fa_scale(g, 2.0f / count);
+  if (want[0]) {
+    fa_tensor *shift = fa_scale(fa_mul(m, u), -1.0f);
+    if (shift) grad_in[0] = fa_channel_fma(NULL, NULL, x, u, shift, NULL); /* NULL would mean "no shift" */
+  }
+  if (want[1]) grad_in[1] = fa_mul(u, fa_sub(fa_scale(m, count), fa_channel_sum(x, NULL)));
 }
-static const fa_op_def channel_variance_def = {"channel_variance", channel_variance_backward};
+static const fa_op_def channel_variance_def = {"channel_variance", channel_variance_backward, true};
 
 fa_tensor *fa_channel_variance(fa_tensor *x, fa_tensor *m) {
   if (FA_ANY_NULL2(x, m)) return NULL;
@@ -70,3 +80,70 @@ fa_tensor *fa_channel_variance(fa_tensor *x, fa_tensor *m) {
   fa_tensor *inputs[2] = {x, m};
   return fa_record(out, &channel_variance_def, 2, inputs, NULL);
 }
+
+/* ---- channel_fma and channel_dot ---- */
+
+/* inputs {a, s, x, t, b}; m = [mask > 0] (attrs.saved):
+ *   da = G * s * m    ds = sum of G * a * m    dx = G * t    dt = sum of G * x    db = sum of G */
+static void channel_fma_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  fa_tensor *a = node->inputs[0], *s = node->inputs[1], *x = node->inputs[2], *t = node->inputs[3];
+  fa_tensor *mask = node->attrs.saved;
+  if (want[0]) grad_in[0] = fa_channel_fma(g, s, NULL, NULL, NULL, mask);
+  if (want[1]) grad_in[1] = a ? fa_channel_dot(g, a, mask) : fa_channel_sum(g, mask);
+  if (want[2]) grad_in[2] = fa_channel_fma(g, t, NULL, NULL, NULL, NULL);
+  if (want[3]) grad_in[3] = fa_channel_dot(g, x, NULL);
+  if (want[4]) grad_in[4] = fa_channel_sum(g, NULL);
+}
+static const fa_op_def channel_fma_def = {"channel_fma", channel_fma_backward, true};
+
+/* like (N, C, H, W) and each non-NULL tensor: full ones like's shape, vectors (1, C, 1, 1) */
+static bool check_fused(const fa_tensor *like, const fa_tensor *const *full, int n_full, const fa_tensor *const *vec,
+                        int n_vec, const char *op) {
+  bool ok = like->ndim == 4;
+  for (int i = 0; ok && i < n_full; i++) ok = !full[i] || fa_same_shape(full[i], like);
+  for (int i = 0; ok && i < n_vec; i++) ok = !vec[i] || is_channel_vector(vec[i], like->shape[1]);
+  if (!ok) {
+    char buf[64];
+    fa_error_set(FA_ERR_INVALID, "%s needs full tensors of one (N, C, H, W) shape, here %s, and (1, C, 1, 1) vectors",
+                 op, fa_shape_str(like, buf, sizeof buf));
+  }
+  return ok;
+}
+
+fa_tensor *fa_channel_fma(fa_tensor *a, fa_tensor *s, fa_tensor *x, fa_tensor *t, fa_tensor *b, fa_tensor *mask) {
+  const fa_tensor *like = a ? a : x ? x : mask;
+  if (!like || !x != !t)
+    return fa_error_set(FA_ERR_INVALID, "channel_fma needs a, x or a mask (for the shape), and x with t"), NULL;
+  const fa_tensor *full[3] = {a, x, mask}, *vec[3] = {s, t, b};
+  if (!check_fused(like, full, 3, vec, 3, "channel_fma")) return NULL;
+  fa_tensor *out = fa_tensor_new(4, like->shape);
+  if (!out) return NULL;
+  fa_kernels()->channel_fma(like->shape, a ? a->data : NULL, s ? s->data : NULL, x ? x->data : NULL,
+                            t ? t->data : NULL, b ? b->data : NULL, mask ? mask->data : NULL, out->data);
+  fa_tensor *inputs[5] = {a, s, x, t, b};
+  fa_op_attrs attrs = {.saved = mask};
+  return fa_record(out, &channel_fma_def, 5, inputs, &attrs);
+}
+
+/* d = sum of a * b * m:  da = G * b * m    db = G * a * m  (b absent: 1) */
+static void channel_dot_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  fa_tensor *a = node->inputs[0], *b = node->inputs[1], *mask = node->attrs.saved;
+  if (want[0])
+    grad_in[0] = b || mask ? fa_channel_fma(b, g, NULL, NULL, NULL, mask) : fa_expand(g, 4, a->shape);
+  if (want[1]) grad_in[1] = fa_channel_fma(a, g, NULL, NULL, NULL, mask);
+}
+static const fa_op_def channel_dot_def = {"channel_dot", channel_dot_backward, true};
+
+fa_tensor *fa_channel_dot(fa_tensor *a, fa_tensor *b, fa_tensor *mask) {
+  if (!a) return NULL;
+  const fa_tensor *full[2] = {b, mask};
+  if (!check_fused(a, full, 2, NULL, 0, "channel_dot")) return NULL;
+  fa_tensor *out = fa_tensor_new(4, (int[]){1, a->shape[1], 1, 1});
+  if (!out) return NULL;
+  fa_kernels()->channel_dot(a->shape, a->data, b ? b->data : NULL, mask ? mask->data : NULL, out->data);
+  fa_tensor *inputs[2] = {a, b};
+  fa_op_attrs attrs = {.saved = mask};
+  return fa_record(out, &channel_dot_def, 2, inputs, &attrs);
+}
+
+fa_tensor *fa_channel_sum(fa_tensor *a, fa_tensor *mask) { return fa_channel_dot(a, NULL, mask); }

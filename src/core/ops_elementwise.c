@@ -52,14 +52,32 @@ static void add_backward(const fa_node *node, fa_tensor *g, const bool *want, fa
   if (want[0]) grad_in[0] = unbroadcast(g, node->inputs[0]);
   if (want[1]) grad_in[1] = unbroadcast(g, node->inputs[1]);
 }
-static const fa_op_def add_def = {"add", add_backward};
+static const fa_op_def add_def = {"add", add_backward, true};
 fa_tensor *fa_add(fa_tensor *a, fa_tensor *b) { return binary(FA_BINARY_ADD, &add_def, a, b); }
+
+fa_tensor *fa_add_into(fa_tensor *a, fa_tensor *b) {
+  if (FA_ANY_NULL2(a, b)) return NULL;
+  if (!fa_same_shape(a, b)) {
+    char sa[64], sb[64];
+    fa_error_set(FA_ERR_INVALID, "add_into: shapes %s and %s differ", fa_shape_str(a, sa, sizeof sa),
+                 fa_shape_str(b, sb, sizeof sb));
+    return NULL;
+  }
+  if (a->node && !a->node->op->output_overwritable)
+    return fa_error_set(FA_ERR_INVALID, "add_into: the output of %s is read by its backward rule", a->node->op->name),
+           NULL;
+  fa_tensor *out = fa_detach(a); /* a's buffer, now a + b; a's own value is gone */
+  if (!out) return NULL;
+  fa_kernels()->axpy(b->numel, 1.0f, b->data, out->data);
+  fa_tensor *inputs[2] = {a, b};
+  return fa_record(out, &add_def, 2, inputs, NULL);
+}
 
 static void sub_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   if (want[0]) grad_in[0] = unbroadcast(g, node->inputs[0]);
   if (want[1]) grad_in[1] = fa_scale(unbroadcast(g, node->inputs[1]), -1.0f);
 }
-static const fa_op_def sub_def = {"sub", sub_backward};
+static const fa_op_def sub_def = {"sub", sub_backward, true};
 fa_tensor *fa_sub(fa_tensor *a, fa_tensor *b) { return binary(FA_BINARY_SUB, &sub_def, a, b); }
 
 static void mul_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
@@ -67,7 +85,7 @@ static void mul_backward(const fa_node *node, fa_tensor *g, const bool *want, fa
   if (want[0]) grad_in[0] = unbroadcast(fa_mul(g, b), a);
   if (want[1]) grad_in[1] = unbroadcast(fa_mul(g, a), b);
 }
-static const fa_op_def mul_def = {"mul", mul_backward};
+static const fa_op_def mul_def = {"mul", mul_backward, true};
 fa_tensor *fa_mul(fa_tensor *a, fa_tensor *b) { return binary(FA_BINARY_MUL, &mul_def, a, b); }
 
 /* y = a / b: dy/da = 1/b, dy/db = -a/b^2 */
@@ -76,7 +94,7 @@ static void div_backward(const fa_node *node, fa_tensor *g, const bool *want, fa
   if (want[0]) grad_in[0] = unbroadcast(fa_div(g, b), a);
   if (want[1]) grad_in[1] = unbroadcast(fa_scale(fa_div(fa_mul(g, a), fa_mul(b, b)), -1.0f), b);
 }
-static const fa_op_def div_def = {"div", div_backward};
+static const fa_op_def div_def = {"div", div_backward, true};
 fa_tensor *fa_div(fa_tensor *a, fa_tensor *b) { return binary(FA_BINARY_DIV, &div_def, a, b); }
 
 /* ---- unary maps ---- */
@@ -95,7 +113,7 @@ static void affine_backward(const fa_node *node, fa_tensor *g, const bool *want,
   (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_scale(g, node->attrs.floats[0]);
 }
-static const fa_op_def affine_def = {"affine", affine_backward};
+static const fa_op_def affine_def = {"affine", affine_backward, true};
 fa_tensor *fa_affine(fa_tensor *x, float scale, float shift) {
   return unary(FA_UNARY_AFFINE, &affine_def, x, scale, shift);
 }
@@ -105,7 +123,7 @@ static void relu_backward(const fa_node *node, fa_tensor *g, const bool *want, f
   (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_mul(g, fa_step(node->inputs[0]));
 }
-static const fa_op_def relu_def = {"relu", relu_backward};
+static const fa_op_def relu_def = {"relu", relu_backward, true};
 fa_tensor *fa_relu(fa_tensor *x) { return unary(FA_UNARY_RELU, &relu_def, x, 0, 0); }
 
 /* d sqrt(x) = 1 / (2 sqrt(x)), written with the output so it stays differentiable */
@@ -113,21 +131,21 @@ static void sqrt_backward(const fa_node *node, fa_tensor *g, const bool *want, f
   (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_div(fa_scale(g, 0.5f), node->output);
 }
-static const fa_op_def sqrt_def = {"sqrt", sqrt_backward};
+static const fa_op_def sqrt_def = {"sqrt", sqrt_backward, false};
 fa_tensor *fa_sqrt(fa_tensor *x) { return unary(FA_UNARY_SQRT, &sqrt_def, x, 0, 0); }
 
 static void exp_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_mul(g, node->output);
 }
-static const fa_op_def exp_def = {"exp", exp_backward};
+static const fa_op_def exp_def = {"exp", exp_backward, false};
 fa_tensor *fa_exp(fa_tensor *x) { return unary(FA_UNARY_EXP, &exp_def, x, 0, 0); }
 
 static void clamp_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_mul(g, fa_clamp_mask(node->inputs[0], node->attrs.floats[0], node->attrs.floats[1]));
 }
-static const fa_op_def clamp_def = {"clamp", clamp_backward};
+static const fa_op_def clamp_def = {"clamp", clamp_backward, true};
 fa_tensor *fa_clamp(fa_tensor *x, float lo, float hi) { return unary(FA_UNARY_CLAMP, &clamp_def, x, lo, hi); }
 
 fa_tensor *fa_sign(fa_tensor *x) { return unary(FA_UNARY_SIGN, NULL, x, 0, 0); }

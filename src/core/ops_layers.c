@@ -1,8 +1,10 @@
 /* Layers composed of ops: linear, batch norm, per-example cosine. Their
- * gradients of every order come from the ops they are made of. */
+ * gradients of every order come from the ops they are made of, except batch
+ * norm in training: one node whose backward rule is written in ops. */
 #include "backend/backend.h"
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/op_def.h"
 #include "core/ops.h"
 
 fa_tensor *fa_linear(fa_tensor *x, fa_tensor *w, fa_tensor *b) {
@@ -18,10 +20,70 @@ static void update_running(fa_tensor *running, const fa_tensor *batch_stat, floa
   fa_kernels()->axpy(running->numel, momentum * factor, batch_stat->data, running->data);
 }
 
-/* y = x * scale + shift with scale = gamma / sqrt(var + eps), shift = beta - mean * scale:
- * a per-channel affine map (fused with the ReLU when asked), so that the
- * forward pass keeps only x and y; mean and var are per-channel ops of x in
- * training, so gradients of every order flow through the batch statistics. */
+/* The per-channel affine map of batch norm: y = x * scale + shift with
+ * scale = gamma / sqrt(var + eps), shift = beta - mean * scale (gamma, beta
+ * (1, C, 1, 1) or NULL), fused with the ReLU when asked. */
+static fa_tensor *normalize(fa_tensor *x, fa_tensor *mean, fa_tensor *var, fa_tensor *gamma, fa_tensor *beta,
+                            float eps, bool relu) {
+  const int stat_shape[4] = {1, x->shape[1], 1, 1};
+  fa_tensor *inv_std = fa_div(fa_full(4, stat_shape, 1.0f), fa_sqrt(fa_affine(var, 1.0f, eps)));
+  fa_tensor *scale = gamma ? fa_mul(gamma, inv_std) : inv_std;
+  fa_tensor *shift = fa_scale(fa_mul(mean, scale), -1.0f);
+  if (beta) shift = fa_add(shift, beta);
+  return relu ? fa_channel_affine_relu(x, scale, shift) : fa_channel_affine(x, scale, shift);
+}
+
+/* Batch norm in training as one node, so that its backward makes one full
+ * tensor. With mu, var the batch statistics of x (M values per channel),
+ * r = 1 / sqrt(var + eps), gz = g * [y > 0] (the ReLU, when fused):
+ *   dbeta = sum(gz)    dgamma = sum(gz * (x - mu) * r) = r (sum(gz x) - mu sum(gz))
+ *   dx = gamma r (gz - dbeta / M - (x - mu) r dgamma / M)
+ *      = channel_fma(g, gamma r, x, -gamma r^2 dgamma / M, gamma r (r mu dgamma - dbeta) / M, mask)
+ * The statistics are recomputed from x with ops, so that dx is differentiable
+ * in x again. inputs {x, gamma, beta}: (N, C, H, W), (1, C, 1, 1) each or NULL. */
+static void batch_norm_train_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  fa_tensor *x = node->inputs[0], *gamma = node->inputs[1];
+  fa_tensor *mask = node->attrs.ints[0] ? node->output : NULL;
+  const int stat_shape[4] = {1, x->shape[1], 1, 1};
+  float inv_count = (float)x->shape[1] / (float)x->numel;
+  fa_tensor *mean = fa_mean_to(x, 4, stat_shape);
+  fa_tensor *r = fa_div(fa_full(4, stat_shape, 1.0f), fa_sqrt(fa_affine(fa_channel_variance(x, mean), 1.0f,
+                                                                         node->attrs.floats[0])));
+  fa_tensor *dbeta = fa_channel_sum(g, mask);
+  fa_tensor *dgamma = fa_mul(r, fa_sub(fa_channel_dot(g, x, mask), fa_mul(mean, dbeta)));
+  if (want[1]) grad_in[1] = dgamma;
+  if (want[2]) grad_in[2] = dbeta;
+  if (!want[0]) return;
+  fa_tensor *gr = gamma ? fa_mul(gamma, r) : r;
+  fa_tensor *t = fa_scale(fa_mul(fa_mul(gr, r), dgamma), -inv_count);
+  fa_tensor *b = fa_scale(fa_mul(gr, fa_sub(fa_mul(fa_mul(r, mean), dgamma), dbeta)), inv_count);
+  if (!gr || !t || !b) return; /* an op failed: its message stands (fa_channel_fma takes NULL for "absent") */
+  grad_in[0] = fa_channel_fma(g, gr, x, t, b, mask);
+}
+static const fa_op_def batch_norm_train_def = {"batch_norm_train", batch_norm_train_backward, false};
+
+/* The forward value is the composite's, computed without a graph; the node records x, gamma, beta. */
+static fa_tensor *batch_norm_train(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, fa_tensor *running_mean,
+                                   fa_tensor *running_var, float momentum, float eps, bool relu) {
+  int c = x->shape[1];
+  const int stat_shape[4] = {1, c, 1, 1};
+  size_t n = x->numel / (size_t)c;
+  if (n < 2) return fa_error_set(FA_ERR_INVALID, "batch_norm in training needs more than 1 value per channel"), NULL;
+  bool was = fa_set_grad_enabled(false);
+  fa_tensor *mean = fa_mean_to(x, 4, stat_shape);
+  fa_tensor *var = fa_channel_variance(x, mean);
+  fa_tensor *out = var ? normalize(x, mean, var, gamma, beta, eps, relu) : NULL;
+  fa_set_grad_enabled(was);
+  if (!out) return NULL;
+  if (running_mean && running_var) {
+    update_running(running_mean, mean, momentum, 1.0f);
+    update_running(running_var, var, momentum, (float)n / (float)(n - 1));
+  }
+  fa_tensor *inputs[3] = {x, gamma, beta};
+  fa_op_attrs attrs = {.ints = {relu}, .floats = {eps}};
+  return fa_record(out, &batch_norm_train_def, 3, inputs, &attrs);
+}
+
 static fa_tensor *batch_norm(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, fa_tensor *running_mean,
                              fa_tensor *running_var, bool training, float momentum, float eps, bool relu) {
   if (!x) return NULL;
@@ -34,28 +96,14 @@ static fa_tensor *batch_norm(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, fa
   if (!per_channel(gamma, c) || !per_channel(beta, c) || !per_channel(running_mean, c) ||
       !per_channel(running_var, c))
     return fa_error_set(FA_ERR_INVALID, "batch_norm: scale, shift and running statistics need %d values", c), NULL;
-  fa_tensor *mean, *var;
-  if (training) {
-    size_t n = x->numel / (size_t)c;
-    if (n < 2) return fa_error_set(FA_ERR_INVALID, "batch_norm in training needs more than 1 value per channel"), NULL;
-    mean = fa_mean_to(x, 4, stat_shape);
-    var = fa_channel_variance(x, mean);
-    if (!var) return NULL;
-    if (running_mean && running_var) {
-      update_running(running_mean, mean, momentum, 1.0f);
-      update_running(running_var, var, momentum, (float)n / (float)(n - 1));
-    }
-  } else {
-    if (!running_mean || !running_var)
-      return fa_error_set(FA_ERR_INVALID, "batch_norm in evaluation needs running statistics"), NULL;
-    mean = fa_reshape(running_mean, 4, stat_shape);
-    var = fa_reshape(running_var, 4, stat_shape);
-  }
-  fa_tensor *inv_std = fa_div(fa_full(4, stat_shape, 1.0f), fa_sqrt(fa_affine(var, 1.0f, eps)));
-  fa_tensor *scale = gamma ? fa_mul(fa_reshape(gamma, 4, stat_shape), inv_std) : inv_std;
-  fa_tensor *shift = fa_scale(fa_mul(mean, scale), -1.0f);
-  if (beta) shift = fa_add(shift, fa_reshape(beta, 4, stat_shape));
-  return relu ? fa_channel_affine_relu(x, scale, shift) : fa_channel_affine(x, scale, shift);
+  fa_tensor *gamma4 = gamma ? fa_reshape(gamma, 4, stat_shape) : NULL;
+  fa_tensor *beta4 = beta ? fa_reshape(beta, 4, stat_shape) : NULL;
+  if ((gamma && !gamma4) || (beta && !beta4)) return NULL;
+  if (training) return batch_norm_train(x, gamma4, beta4, running_mean, running_var, momentum, eps, relu);
+  if (!running_mean || !running_var)
+    return fa_error_set(FA_ERR_INVALID, "batch_norm in evaluation needs running statistics"), NULL;
+  return normalize(x, fa_reshape(running_mean, 4, stat_shape), fa_reshape(running_var, 4, stat_shape), gamma4,
+                   beta4, eps, relu);
 }
 
 fa_tensor *fa_batch_norm(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, fa_tensor *running_mean,

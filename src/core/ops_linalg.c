@@ -20,7 +20,7 @@ static void matmul_backward(const fa_node *node, fa_tensor *g, const bool *want,
   if (want[0]) grad_in[0] = ta ? fa_matmul(b, g, tb, true) : fa_matmul(g, b, false, !tb);
   if (want[1]) grad_in[1] = tb ? fa_matmul(g, a, true, ta) : fa_matmul(a, g, !ta, false);
 }
-static const fa_op_def matmul_def = {"matmul", matmul_backward};
+static const fa_op_def matmul_def = {"matmul", matmul_backward, true};
 
 fa_tensor *fa_matmul(fa_tensor *a, fa_tensor *b, bool trans_a, bool trans_b) {
   if (FA_ANY_NULL2(a, b)) return NULL;
@@ -73,7 +73,7 @@ static void conv2d_backward(const fa_node *node, fa_tensor *g, const bool *want,
   if (want[0]) grad_in[0] = fa_conv2d_grad_input(g, w, x->shape[2], x->shape[3], stride, pad);
   if (want[1]) grad_in[1] = fa_conv2d_grad_weight(g, x, w->shape[2], stride, pad);
 }
-static const fa_op_def conv2d_def = {"conv2d", conv2d_backward};
+static const fa_op_def conv2d_def = {"conv2d", conv2d_backward, true};
 
 static fa_tensor *conv2d_nobias(fa_tensor *x, fa_tensor *w, int stride, int pad) {
   if (FA_ANY_NULL2(x, w)) return NULL;
@@ -103,7 +103,7 @@ static void grad_input_backward(const fa_node *node, fa_tensor *g, const bool *w
   if (want[0]) grad_in[0] = conv2d_nobias(g, w, stride, pad);
   if (want[1]) grad_in[1] = fa_conv2d_grad_weight(gy, g, w->shape[2], stride, pad);
 }
-static const fa_op_def grad_input_def = {"conv2d_grad_input", grad_input_backward};
+static const fa_op_def grad_input_def = {"conv2d_grad_input", grad_input_backward, true};
 
 fa_tensor *fa_conv2d_grad_input(fa_tensor *gy, fa_tensor *w, int h_in, int w_in, int stride, int pad) {
   if (FA_ANY_NULL2(gy, w)) return NULL;
@@ -128,7 +128,7 @@ static void grad_weight_backward(const fa_node *node, fa_tensor *g, const bool *
   if (want[0]) grad_in[0] = conv2d_nobias(x, g, stride, pad);
   if (want[1]) grad_in[1] = fa_conv2d_grad_input(gy, g, x->shape[2], x->shape[3], stride, pad);
 }
-static const fa_op_def grad_weight_def = {"conv2d_grad_weight", grad_weight_backward};
+static const fa_op_def grad_weight_def = {"conv2d_grad_weight", grad_weight_backward, true};
 
 fa_tensor *fa_conv2d_grad_weight(fa_tensor *gy, fa_tensor *x, int k, int stride, int pad) {
   if (FA_ANY_NULL2(gy, x)) return NULL;

@@ -20,7 +20,7 @@ static void avg_pool_backward(const fa_node *node, fa_tensor *g, const bool *wan
   (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_avg_pool_adjoint(g, node->attrs.ints[0]);
 }
-static const fa_op_def avg_pool_def = {"avg_pool", avg_pool_backward};
+static const fa_op_def avg_pool_def = {"avg_pool", avg_pool_backward, true};
 
 fa_tensor *fa_avg_pool(fa_tensor *x, int k) {
   if (!x || !pool_shape(x, k, "avg_pool")) return NULL;
@@ -35,7 +35,7 @@ static void avg_pool_adjoint_backward(const fa_node *node, fa_tensor *g, const b
   (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_avg_pool(g, node->attrs.ints[0]);
 }
-static const fa_op_def avg_pool_adjoint_def = {"avg_pool_adjoint", avg_pool_adjoint_backward};
+static const fa_op_def avg_pool_adjoint_def = {"avg_pool_adjoint", avg_pool_adjoint_backward, true};
 
 fa_tensor *fa_avg_pool_adjoint(fa_tensor *g, int k) {
   if (!g) return NULL;
@@ -55,7 +55,7 @@ static void max_pool_backward(const fa_node *node, fa_tensor *g, const bool *wan
   int k = node->attrs.ints[0];
   grad_in[0] = fa_mul(node->attrs.saved, fa_scale(fa_avg_pool_adjoint(g, k), (float)(k * k)));
 }
-static const fa_op_def max_pool_def = {"max_pool", max_pool_backward};
+static const fa_op_def max_pool_def = {"max_pool", max_pool_backward, true};
 
 fa_tensor *fa_max_pool(fa_tensor *x, int k) {
   if (!x || !pool_shape(x, k, "max_pool")) return NULL;

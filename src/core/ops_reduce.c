@@ -34,7 +34,7 @@ static void sum_to_backward(const fa_node *node, fa_tensor *g, const bool *want,
   (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_expand(g, node->inputs[0]->ndim, node->inputs[0]->shape);
 }
-static const fa_op_def sum_to_def = {"sum_to", sum_to_backward};
+static const fa_op_def sum_to_def = {"sum_to", sum_to_backward, true};
 
 fa_tensor *fa_sum_to(fa_tensor *x, int ndim, const int *shape) {
   if (!x) return NULL;
@@ -57,7 +57,7 @@ static void expand_backward(const fa_node *node, fa_tensor *g, const bool *want,
   (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_sum_to(g, node->inputs[0]->ndim, node->inputs[0]->shape);
 }
-static const fa_op_def expand_def = {"expand", expand_backward};
+static const fa_op_def expand_def = {"expand", expand_backward, true};
 
 fa_tensor *fa_expand(fa_tensor *x, int ndim, const int *shape) {
   if (!x) return NULL;
@@ -80,7 +80,7 @@ static void reshape_backward(const fa_node *node, fa_tensor *g, const bool *want
   (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_reshape(g, node->inputs[0]->ndim, node->inputs[0]->shape);
 }
-static const fa_op_def reshape_def = {"reshape", reshape_backward};
+static const fa_op_def reshape_def = {"reshape", reshape_backward, false};
 
 fa_tensor *fa_reshape(fa_tensor *x, int ndim, const int *shape) {
   if (!x) return NULL;
@@ -122,7 +122,7 @@ static void select_rows_backward(const fa_node *node, fa_tensor *g, const bool *
   (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_scatter_rows(g, node->inputs[0]->shape[0], node->attrs.ints[0], node->attrs.index);
 }
-static const fa_op_def select_rows_def = {"select_rows", select_rows_backward};
+static const fa_op_def select_rows_def = {"select_rows", select_rows_backward, true};
 
 fa_tensor *fa_select_rows(fa_tensor *x, int n_idx, const int *idx) {
   if (!x) return NULL;
@@ -145,7 +145,7 @@ static void scatter_rows_backward(const fa_node *node, fa_tensor *g, const bool 
   (void)want; /* one input: always wanted when asked */
   grad_in[0] = fa_select_rows(g, node->attrs.ints[0], node->attrs.index);
 }
-static const fa_op_def scatter_rows_def = {"scatter_rows", scatter_rows_backward};
+static const fa_op_def scatter_rows_def = {"scatter_rows", scatter_rows_backward, true};
 
 fa_tensor *fa_scatter_rows(fa_tensor *x, int n_rows, int n_idx, const int *idx) {
   if (!x) return NULL;

@@ -11,7 +11,7 @@ static void log_softmax_backward(const fa_node *node, fa_tensor *g, const bool *
   fa_tensor *row_sums = fa_sum_to(g, 2, (int[]){rows, 1});
   grad_in[0] = fa_sub(g, fa_mul(fa_exp(node->output), row_sums));
 }
-static const fa_op_def log_softmax_def = {"log_softmax", log_softmax_backward};
+static const fa_op_def log_softmax_def = {"log_softmax", log_softmax_backward, false};
 
 fa_tensor *fa_log_softmax(fa_tensor *x) {
   if (!x) return NULL;

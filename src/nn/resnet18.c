@@ -47,7 +47,7 @@ static fa_tensor *block_forward(const preact_block *b, fa_tensor *x, bool traini
   fa_tensor *out = fa_conv_layer_forward(&b->conv1, fa_bn_relu_layer_forward(&b->bn1, x, training));
   out = fa_conv_layer_forward(&b->conv2, fa_bn_relu_layer_forward(&b->bn2, out, training));
   fa_tensor *shortcut = b->shortcut.weight ? fa_conv_layer_forward(&b->shortcut, x) : x;
-  return fa_add(out, shortcut);
+  return fa_add_into(out, shortcut); /* out, conv2's output, is used by nothing else */
 }
 
 static fa_tensor *resnet18_forward(fa_model *model, fa_tensor *x, bool training) {

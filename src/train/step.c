@@ -93,26 +93,28 @@ fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const int *y, float ramp, f
     delta = delta_kept, g1 = g1_kept;
   }
 
-  /* loss = CE(model(clip(x + delta)), y) + lambda (1 - mean cos(g1, g2)), g2 at x + eta */
+  /* loss = CE(model(clip(x + delta)), y) + lambda (1 - mean cos(g1, g2)), g2 at x + eta. The terms are
+   * backpropagated one after the other, so that the clean pass's graph is released before g2's is made. */
+  fa_arena_mark clean_mark = fa_arena_get_mark(arena);
   fa_tensor *logits = fa_model_forward(model, fa_clamp(fa_add(x, delta), 0.0f, 1.0f), true);
-  fa_tensor *loss = fa_cross_entropy(logits, y), *reg = NULL;
-  if (grad_align) {
-    fa_tensor *eta = fa_uniform_delta(x, eps, &t->attack_rng);
-    fa_tensor *g2 = eta ? fa_input_grad(model, true, fa_add(x, eta), fa_zeros(x->ndim, x->shape), y, false, true,
-                                        NULL)
-                        : NULL;
-    reg = fa_grad_align_reg(g1, g2, c->grad_align_cos_lambda);
-    loss = reg ? fa_add(loss, reg) : NULL;
-  }
+  fa_tensor *loss = fa_cross_entropy(logits, y);
   if (!loss) return fa_error_code();
   fa_store_zero_grad(fa_model_store(model));
   fa_status status = fa_backward(loss);
   if (status != FA_OK) return status;
-
-  float reg_value = reg ? reg->data[0] : 0.0f;
-  stats->loss += (double)(loss->data[0] - reg_value) * n;
-  stats->reg += (double)reg_value * n;
+  stats->loss += (double)loss->data[0] * n;
   stats->correct += fa_count_correct(logits, y);
+  if (grad_align) {
+    fa_arena_release(arena, clean_mark);
+    fa_tensor *eta = fa_uniform_delta(x, eps, &t->attack_rng);
+    fa_tensor *g2 = eta ? fa_input_grad(model, true, fa_add(x, eta), fa_zeros(x->ndim, x->shape), y, false, true,
+                                        NULL)
+                        : NULL;
+    fa_tensor *reg = fa_grad_align_reg(g1, g2, c->grad_align_cos_lambda);
+    if (!reg) return fa_error_code();
+    if (reg->requires_grad && (status = fa_backward(reg)) != FA_OK) return status; /* constant when no row counts */
+    stats->reg += (double)reg->data[0] * n;
+  }
   stats->grad_norm += fa_mean_row_norm(g1) * n;
   stats->delta_norm += fa_mean_row_norm(delta) * n;
   stats->n += n;

@@ -157,6 +157,81 @@ void fa_cpu_channel_affine(const int xs[4], const float *x, const float *scale, 
   }
 }
 
+void fa_cpu_channel_fma(const int xs[4], const float *a, const float *s, const float *x, const float *t,
+                        const float *b, const float *mask, float *y) {
+  const size_t planes = (size_t)xs[0] * xs[1], plane = (size_t)xs[2] * xs[3];
+#pragma omp parallel for schedule(static) if (planes * plane > PAR_MIN)
+  for (size_t p = 0; p < planes; p++) {
+    const size_t ch = p % (size_t)xs[1], at = p * plane;
+    const float sc = s ? s[ch] : 0.0f, tc = t ? t[ch] : 0.0f, bc = b ? b[ch] : 0.0f;
+    const float *restrict ap = a ? a + at : NULL, *restrict mp = mask ? mask + at : NULL;
+    const float *restrict xp = x ? x + at : NULL;
+    float *restrict yp = y + at;
+    if (!s) {
+#pragma omp simd
+      for (size_t i = 0; i < plane; i++) yp[i] = 0.0f;
+    } else if (ap && mp) {
+#pragma omp simd
+      for (size_t i = 0; i < plane; i++) {
+        const float v = ap[i] * sc; /* computed unconditionally: a select vectorises, a branch does not */
+        yp[i] = mp[i] > 0.0f ? v : 0.0f;
+      }
+    } else if (ap) {
+#pragma omp simd
+      for (size_t i = 0; i < plane; i++) yp[i] = ap[i] * sc;
+    } else if (mp) {
+#pragma omp simd
+      for (size_t i = 0; i < plane; i++) yp[i] = mp[i] > 0.0f ? sc : 0.0f;
+    } else {
+#pragma omp simd
+      for (size_t i = 0; i < plane; i++) yp[i] = sc;
+    }
+    if (t) {
+#pragma omp simd
+      for (size_t i = 0; i < plane; i++) yp[i] += xp[i] * tc;
+    }
+    if (b) {
+#pragma omp simd
+      for (size_t i = 0; i < plane; i++) yp[i] += bc;
+    }
+  }
+}
+
+void fa_cpu_channel_dot(const int xs[4], const float *a, const float *b, const float *mask, float *y) {
+  const int n = xs[0], c = xs[1];
+  const size_t plane = (size_t)xs[2] * xs[3];
+#pragma omp parallel for schedule(static) if (prod4(xs) > PAR_MIN)
+  for (int ch = 0; ch < c; ch++) {
+    double acc = 0;
+    for (int i = 0; i < n; i++) {
+      const size_t at = ((size_t)i * c + ch) * plane;
+      const float *restrict ap = a + at, *restrict bp = b ? b + at : NULL, *restrict mp = mask ? mask + at : NULL;
+      float part = 0; /* one plane in float, the planes in double */
+      if (bp && mp) {
+#pragma omp simd reduction(+ : part)
+        for (size_t e = 0; e < plane; e++) {
+          const float v = ap[e] * bp[e];
+          part += mp[e] > 0.0f ? v : 0.0f;
+        }
+      } else if (bp) {
+#pragma omp simd reduction(+ : part)
+        for (size_t e = 0; e < plane; e++) part += ap[e] * bp[e];
+      } else if (mp) {
+#pragma omp simd reduction(+ : part)
+        for (size_t e = 0; e < plane; e++) {
+          const float v = ap[e];
+          part += mp[e] > 0.0f ? v : 0.0f;
+        }
+      } else {
+#pragma omp simd reduction(+ : part)
+        for (size_t e = 0; e < plane; e++) part += ap[e];
+      }
+      acc += part;
+    }
+    y[ch] = (float)acc;
+  }
+}
+
 void fa_cpu_channel_sq_dev(const int xs[4], const float *x, const float *mean, float *y) {
   const int n = xs[0], c = xs[1];
   const size_t plane = (size_t)xs[2] * xs[3];

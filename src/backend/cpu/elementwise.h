@@ -11,6 +11,9 @@ void fa_cpu_sum_to(const int x_shape[4], const float *x, const int y_shape[4], f
 void fa_cpu_expand(const int x_shape[4], const float *x, const int y_shape[4], float *y);
 void fa_cpu_channel_affine(const int x_shape[4], const float *x, const float *scale, const float *shift, bool relu,
                            float *y);
+void fa_cpu_channel_fma(const int x_shape[4], const float *a, const float *s, const float *x, const float *t,
+                        const float *b, const float *mask, float *y);
+void fa_cpu_channel_dot(const int x_shape[4], const float *a, const float *b, const float *mask, float *y);
 void fa_cpu_channel_sq_dev(const int x_shape[4], const float *x, const float *mean, float *y);
 void fa_cpu_fill(size_t n, float value, float *y);
 void fa_cpu_axpy(size_t n, float alpha, const float *x, float *y);
