@@ -180,8 +180,11 @@ static void direct_grad_weight(const fa_conv_geom *g, const float *x, const floa
   const long n_w = (long)g->c_out * g->c_in * kk; /* filter entries */
   const long plane_in = (long)g->h_in * g->w_in, plane_out = (long)g->h_out * g->w_out, plane_p = (long)hp * wp;
   const int threads = omp_get_max_threads();
-  /* per thread, in floats: xp (c_in, hp, wp), gyp (c_out rounded up to OB, h_out, wq), n_w doubles */
-  const long xp_f = g->c_in * plane_p, gyp_f = (long)c_out_blocks * g->h_out * wq;
+  /* gy's rows are read in place when they are whole vectors and its channels whole blocks */
+  const bool gy_in_place = wq == g->w_out && c_out_blocks == g->c_out;
+  /* per thread, in floats: xp (c_in, hp, wp), gyp (c_out rounded up to OB, h_out, wq; unless
+   * gy_in_place), n_w doubles */
+  const long xp_f = g->c_in * plane_p, gyp_f = gy_in_place ? 0 : (long)c_out_blocks * g->h_out * wq;
   const long sums_at = round_up((int)(xp_f + gyp_f), 2), per_thread = sums_at + 2 * n_w;
   float *scratch = fa_cpu_conv_workspace(sizeof(float) * per_thread * threads);
 #pragma omp parallel
@@ -193,12 +196,14 @@ static void direct_grad_weight(const fa_conv_geom *g, const float *x, const floa
 #pragma omp for schedule(static)
     for (int img = 0; img < g->n; img++) {
       pad_image(x + (long)img * g->c_in * plane_in, g->c_in, g->h_in, g->w_in, g->pad, wp, xp);
-      pad_image(gy + (long)img * g->c_out * plane_out, g->c_out, g->h_out, g->w_out, 0, wq, gyp);
+      const float *gyi = gy + (long)img * g->c_out * plane_out;
+      if (!gy_in_place) pad_image(gyi, g->c_out, g->h_out, g->w_out, 0, wq, gyp);
+      const float *gys = gy_in_place ? gyi : gyp;
       for (int o0 = 0; o0 < g->c_out; o0 += FA_SC_OB)
         for (int c = 0; c < g->c_in; c++)
           for (int a = 0; a < k; a++) {
             fa_sc_vec acc[FA_SC_OB][FA_SC_MAX_K];
-            const float *gyb = gyp + (long)o0 * g->h_out * wq, *xpa = xp + c * plane_p + (long)a * wp;
+            const float *gyb = gys + (long)o0 * g->h_out * wq, *xpa = xp + c * plane_p + (long)a * wp;
             switch (k) {
               case 3: weight_taps(3, g->h_out, wq, wp, gyb, xpa, acc); break;
               case 5: weight_taps(5, g->h_out, wq, wp, gyb, xpa, acc); break;
