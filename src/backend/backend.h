@@ -22,7 +22,13 @@ typedef enum {
   FA_UNARY_AFFINE,      /* p0 * x + p1 */
 } fa_unary_kind;
 
-typedef enum { FA_BINARY_ADD, FA_BINARY_SUB, FA_BINARY_MUL, FA_BINARY_DIV } fa_binary_kind;
+typedef enum {
+  FA_BINARY_ADD,
+  FA_BINARY_SUB,
+  FA_BINARY_MUL,
+  FA_BINARY_DIV,
+  FA_BINARY_MUL_POSITIVE, /* a * (b > 0 ? 1 : 0) */
+} fa_binary_kind;
 
 typedef struct {
   const char *name;

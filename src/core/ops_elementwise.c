@@ -119,9 +119,29 @@ fa_tensor *fa_affine(fa_tensor *x, float scale, float shift) {
 }
 fa_tensor *fa_scale(fa_tensor *x, float scale) { return fa_affine(x, scale, 0.0f); }
 
+/* relu's backward, g * [x > 0] in one pass (as g * step(x)). x is saved, not
+ * an input: the derivative in x is zero almost everywhere; in g it is this
+ * op again, so relu stays differentiable to any order. */
+static fa_tensor *relu_grad(fa_tensor *g, fa_tensor *x);
+static void relu_grad_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  (void)want; /* one input: always wanted when asked */
+  grad_in[0] = relu_grad(g, node->attrs.saved);
+}
+static const fa_op_def relu_grad_def = {"relu_grad", relu_grad_backward, true};
+static fa_tensor *relu_grad(fa_tensor *g, fa_tensor *x) {
+  if (FA_ANY_NULL2(g, x)) return NULL;
+  fa_tensor *out = fa_tensor_new(g->ndim, g->shape);
+  if (!out) return NULL;
+  int s[4];
+  fa_shape4(g, s);
+  fa_kernels()->binary(FA_BINARY_MUL_POSITIVE, s, g->data, s, x->data, s, out->data);
+  const fa_op_attrs attrs = {.saved = x};
+  return fa_record(out, &relu_grad_def, 1, &g, &attrs);
+}
+
 static void relu_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   (void)want; /* one input: always wanted when asked */
-  grad_in[0] = fa_mul(g, fa_step(node->inputs[0]));
+  grad_in[0] = relu_grad(g, node->inputs[0]);
 }
 static const fa_op_def relu_def = {"relu", relu_backward, true};
 fa_tensor *fa_relu(fa_tensor *x) { return unary(FA_UNARY_RELU, &relu_def, x, 0, 0); }

@@ -55,10 +55,15 @@ void fa_cpu_binary(fa_binary_kind kind, const int os[4], const float *a, const i
   size_t rows = (size_t)os[0] * os[1] * os[2];
   int w = os[3];
   bool same = prod4(as) == n && prod4(bs) == n;
-#define BINARY_LOOP(OP)                                                                       \
+#define ADD(x, y) ((x) + (y))
+#define SUB(x, y) ((x) - (y))
+#define MUL(x, y) ((x) * (y))
+#define DIV(x, y) ((x) / (y))
+#define MUL_POSITIVE(x, y) ((x) * ((y) > 0.0f ? 1.0f : 0.0f)) /* as x * step(y), one pass */
+#define BINARY_LOOP(F)                                                                       \
   if (same) {                                                                                 \
     _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)")                        \
-    for (size_t i = 0; i < n; i++) out[i] = a[i] OP b[i];                                     \
+    for (size_t i = 0; i < n; i++) out[i] = F(a[i], b[i]);                                     \
   } else {                                                                                    \
     _Pragma("omp parallel for schedule(static) if (n > PAR_MIN)")                             \
     for (size_t r = 0; r < rows; r++) {                                                       \
@@ -67,23 +72,29 @@ void fa_cpu_binary(fa_binary_kind kind, const int os[4], const float *a, const i
       const float *pb = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];                             \
       float *po = out + r * w;                                                                \
       if (sa[3] && sb[3])                                                                     \
-        for (int j = 0; j < w; j++) po[j] = pa[j] OP pb[j];                                   \
+        for (int j = 0; j < w; j++) po[j] = F(pa[j], pb[j]);                                   \
       else if (sa[3])                                                                         \
-        for (int j = 0; j < w; j++) po[j] = pa[j] OP pb[0];                                   \
+        for (int j = 0; j < w; j++) po[j] = F(pa[j], pb[0]);                                   \
       else if (sb[3])                                                                         \
-        for (int j = 0; j < w; j++) po[j] = pa[0] OP pb[j];                                   \
+        for (int j = 0; j < w; j++) po[j] = F(pa[0], pb[j]);                                   \
       else                                                                                    \
-        for (int j = 0; j < w; j++) po[j] = pa[0] OP pb[0];                                   \
+        for (int j = 0; j < w; j++) po[j] = F(pa[0], pb[0]);                                   \
     }                                                                                         \
   }                                                                                           \
   break;
   switch (kind) {
-    case FA_BINARY_ADD: BINARY_LOOP(+)
-    case FA_BINARY_SUB: BINARY_LOOP(-)
-    case FA_BINARY_MUL: BINARY_LOOP(*)
-    case FA_BINARY_DIV: BINARY_LOOP(/)
+    case FA_BINARY_ADD: BINARY_LOOP(ADD)
+    case FA_BINARY_SUB: BINARY_LOOP(SUB)
+    case FA_BINARY_MUL: BINARY_LOOP(MUL)
+    case FA_BINARY_DIV: BINARY_LOOP(DIV)
+    case FA_BINARY_MUL_POSITIVE: BINARY_LOOP(MUL_POSITIVE)
   }
 #undef BINARY_LOOP
+#undef ADD
+#undef SUB
+#undef MUL
+#undef DIV
+#undef MUL_POSITIVE
 }
 
 void fa_cpu_sum_to(const int xs[4], const float *x, const int ys[4], float *y) {
