@@ -177,6 +177,9 @@ int main(void) {
     check_sgemm(ta, tb, 129, 67, 300, 1.0f, 1.0f);
     check_sgemm(ta, tb, 6, 5, 0, 1.0f, 0.5f); /* k = 0: C = beta C */
   }
+  /* A^T B with few rows (hand-written): the cnn linear layer's weight gradient, threaded, a column tail */
+  check_sgemm(true, false, 10, 4101, 128, 1.0f, 0.0f);
+  check_sgemm(true, false, 16, 300, 77, -0.5f, 0.75f);
 
   check_attack_step(37, 2.0f / 255, 8.0f / 255);
   check_attack_step(393217, 10.0f / 255, 8.0f / 255);

@@ -37,19 +37,26 @@ int main(void) {
   mean /= N;
   FA_CHECK(fabs(mean - 0.5) < 0.02 && lo >= -2.0 && hi < 3.0, "uniform mean %g range [%g, %g]", mean, lo, hi);
 
-  /* the vectorised fill is Philox4x32 block by block, from any counter */
-  fa_rng e = fa_rng_stream(3, FA_STREAM_ATTACK);
-  (void)fa_rng_u32(&e);
-  fa_rng e0 = e;
-  enum { M = 4 * 16 * 5 + 7 };
-  fa_rng_fill_uniform(&e, x, M, -2.0f, 3.0f);
-  int agree = 1;
-  for (int i = 0; i < M; i++) {
-    fa_philox4x32(e0.key, e0.counter + (uint64_t)i / 4, w);
-    agree &= x[i] == -2.0f + 5.0f * ((float)(w[i % 4] >> 8) * (1.0f / 16777216.0f));
+  /* the vectorised fill is Philox4x32 block by block, from any counter, and
+   * writes nothing past n: sizes that end in a partial block after whole
+   * groups of 16 blocks, and inside the last group */
+  const int sizes[2] = {4 * 16 * 5 + 7, 4 * 16 * 5 - 1};
+  for (int t = 0; t < 2; t++) {
+    const int m = sizes[t];
+    fa_rng e = fa_rng_stream(3, FA_STREAM_ATTACK);
+    (void)fa_rng_u32(&e);
+    fa_rng e0 = e;
+    for (int i = 0; i < m + 8; i++) x[i] = 42.0f;
+    fa_rng_fill_uniform(&e, x, (size_t)m, -2.0f, 3.0f);
+    int agree = 1;
+    for (int i = 0; i < m; i++) {
+      fa_philox4x32(e0.key, e0.counter + (uint64_t)i / 4, w);
+      agree &= x[i] == -2.0f + 5.0f * ((float)(w[i % 4] >> 8) * (1.0f / 16777216.0f));
+    }
+    for (int i = m; i < m + 8; i++) agree &= x[i] == 42.0f;
+    FA_CHECK(agree && e.counter == e0.counter + (uint64_t)(m + 3) / 4,
+             "fill_uniform of %d against fa_philox4x32, block by block, nothing written past the end", m);
   }
-  FA_CHECK(agree && e.counter == e0.counter + (M + 3) / 4, "fill_uniform against fa_philox4x32, block by block");
-
   /* resuming from the saved state continues the sequence */
   fa_rng_fill_normal(&a, x, N, 1.0f, 2.0f);
   fa_rng_fill_normal(&saved, y, N, 1.0f, 2.0f);

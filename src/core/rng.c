@@ -87,7 +87,8 @@ static float u32_to_unit(uint32_t v) { return (float)(v >> 8) * (1.0f / 16777216
 float fa_rng_uniform(fa_rng *r) { return u32_to_unit(fa_rng_u32(r)); }
 
 void fa_rng_fill_uniform(fa_rng *r, float *out, size_t n, float lo, float hi) {
-  size_t blocks = (n + 3) / 4, groups = blocks / PHILOX_LANES; /* groups of PHILOX_LANES whole blocks */
+  /* groups of PHILOX_LANES blocks of 4 whole values, then the rest block by block */
+  size_t blocks = (n + 3) / 4, groups = n / 4 / PHILOX_LANES;
   float span = hi - lo;
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (size_t gr = 0; gr < groups; gr++) {

@@ -11,41 +11,24 @@
  * Images are split over the threads. forward walks each output row in steps
  * of FA_SC_CHUNKS vectors and the output channels in blocks of FA_SC_OB, with
  * one vector accumulator per chunk and channel (8 registers: 8 independent
- * FMA chains); this file is compiled with FMA contraction (CMakeLists.txt). grad_weight sums an image in float and the
- * images in double, per thread, then the threads in thread order: the result
- * depends on the thread count, not on timing. */
+ * FMA chains); this file is compiled with FMA contraction (CMakeLists.txt).
+ * grad_weight sums an image in float and the images in double, per thread,
+ * then the threads in thread order: the result depends on the thread count,
+ * not on timing. */
 #include <omp.h>
 #include <string.h>
 
 #include "backend/cpu/conv_impl.h"
+#include "backend/cpu/vec16.h"
 
 enum {
-  FA_SC_VEC = 16,     /* columns per chunk (one vector) */
+  FA_SC_VEC = FA_VEC, /* columns per chunk (one vector) */
   FA_SC_CHUNKS = 2,   /* chunks per step along an output row */
   FA_SC_STEP = FA_SC_VEC * FA_SC_CHUNKS,
   FA_SC_OB = 4,       /* output channels per block */
   FA_SC_CHANNELS = 8, /* the most channels in or out this kernel takes (a multiple of FA_SC_OB) */
   FA_SC_MAX_K = 7,    /* the largest kernel size */
 };
-
-/* FA_SC_VEC floats as one vector (GCC/Clang vector extension: one AVX-512
- * register, two AVX ones); loads and stores through memcpy, any alignment. */
-typedef float fa_sc_vec __attribute__((vector_size(FA_SC_VEC * sizeof(float))));
-
-static inline fa_sc_vec load_vec(const float *p) {
-  fa_sc_vec v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-
-/* Keeps a loaded vector in a register. GCC otherwise folds the load into each
- * FMA that uses it, one load per FMA instead of one per FA_SC_OB or k FMAs
- * (measured: 1.5x on the cnn's layer). Only where a vector is one register. */
-#if defined(__GNUC__) && defined(__AVX512F__)
-#define FA_SC_IN_REGISTER(v) __asm__("" : "+v"(v))
-#else
-#define FA_SC_IN_REGISTER(v) ((void)0)
-#endif
 
 static int round_up(int v, int m) { return (v + m - 1) / m * m; }
 
@@ -77,15 +60,15 @@ static int padded_width(const direct_geom *d) { return round_up(d->w_out, FA_SC_
  * an output row's first tap: the FA_SC_STEP columns of one step of one output
  * row, for one block of output channels. Inlined with k a constant. */
 static inline __attribute__((always_inline)) void taps(int c_in, int k, long plane, int wp, const float *xp,
-                                                       const float *wblk, fa_sc_vec acc[FA_SC_CHUNKS][FA_SC_OB]) {
+                                                       const float *wblk, fa_vec16 acc[FA_SC_CHUNKS][FA_SC_OB]) {
   for (int c = 0; c < c_in; c++)
     for (int a = 0; a < k; a++) {
       const float *row = xp + c * plane + (long)a * wp;
       const float *wr = wblk + ((long)c * k + a) * k * FA_SC_OB;
       for (int b = 0; b < k; b++)
         for (int h = 0; h < FA_SC_CHUNKS; h++) {
-          fa_sc_vec xv = load_vec(row + h * FA_SC_VEC + b);
-          FA_SC_IN_REGISTER(xv);
+          fa_vec16 xv = fa_vec16_load(row + h * FA_SC_VEC + b);
+          FA_VEC16_IN_REGISTER(xv);
           for (int q = 0; q < FA_SC_OB; q++) acc[h][q] += wr[b * FA_SC_OB + q] * xv;
         }
     }
@@ -108,7 +91,7 @@ static void direct_forward(const direct_geom *d, int n, const float *x, const fl
       const int q_end = d->c_out - blk * FA_SC_OB < FA_SC_OB ? d->c_out - blk * FA_SC_OB : FA_SC_OB;
       for (int i = 0; i < d->h_out; i++)
         for (int j0 = 0; j0 < d->w_out; j0 += FA_SC_STEP) {
-          fa_sc_vec acc[FA_SC_CHUNKS][FA_SC_OB];
+          fa_vec16 acc[FA_SC_CHUNKS][FA_SC_OB];
           memset(acc, 0, sizeof acc);
           const float *at = xp + (long)i * wp + j0;
           switch (d->k) {
@@ -121,7 +104,7 @@ static void direct_forward(const direct_geom *d, int n, const float *x, const fl
             for (int q = 0; q < q_end && cols > 0; q++) {
               float *dst = yi + (blk * FA_SC_OB + q) * plane_out + (long)i * d->w_out + col;
               if (cols == FA_SC_VEC)
-                memcpy(dst, &acc[h][q], sizeof acc[h][q]);
+                fa_vec16_store(dst, acc[h][q]);
               else
                 memcpy(dst, &acc[h][q], sizeof(float) * cols);
             }
@@ -151,20 +134,20 @@ static void block_filters(const float *f, int co, int ci, int k, bool flip_trans
  * plane from row a), one block of output channels (gyp, planes of h_out x wq,
  * zero past w_out). Inlined with k a constant. */
 static inline __attribute__((always_inline)) void weight_taps(int k, int h_out, int wq, int wp, const float *gyp,
-                                                              const float *xpa, fa_sc_vec acc[FA_SC_OB][FA_SC_MAX_K]) {
+                                                              const float *xpa, fa_vec16 acc[FA_SC_OB][FA_SC_MAX_K]) {
   const long gplane = (long)h_out * wq;
-  fa_sc_vec s[FA_SC_OB][FA_SC_MAX_K]; /* registers when k is a constant */
+  fa_vec16 s[FA_SC_OB][FA_SC_MAX_K]; /* registers when k is a constant */
   for (int q = 0; q < FA_SC_OB; q++)
-    for (int b = 0; b < k; b++) s[q][b] = (fa_sc_vec){0};
+    for (int b = 0; b < k; b++) s[q][b] = (fa_vec16){0};
   for (int i = 0; i < h_out; i++)
     for (int j0 = 0; j0 < wq; j0 += FA_SC_VEC) {
-      fa_sc_vec xv[FA_SC_MAX_K];
+      fa_vec16 xv[FA_SC_MAX_K];
       for (int b = 0; b < k; b++) {
-        xv[b] = load_vec(xpa + (long)i * wp + j0 + b);
-        FA_SC_IN_REGISTER(xv[b]);
+        xv[b] = fa_vec16_load(xpa + (long)i * wp + j0 + b);
+        FA_VEC16_IN_REGISTER(xv[b]);
       }
       for (int q = 0; q < FA_SC_OB; q++) {
-        const fa_sc_vec gv = load_vec(gyp + q * gplane + (long)i * wq + j0);
+        const fa_vec16 gv = fa_vec16_load(gyp + q * gplane + (long)i * wq + j0);
         for (int b = 0; b < k; b++) s[q][b] += gv * xv[b];
       }
     }
@@ -202,7 +185,7 @@ static void direct_grad_weight(const fa_conv_geom *g, const float *x, const floa
       for (int o0 = 0; o0 < g->c_out; o0 += FA_SC_OB)
         for (int c = 0; c < g->c_in; c++)
           for (int a = 0; a < k; a++) {
-            fa_sc_vec acc[FA_SC_OB][FA_SC_MAX_K];
+            fa_vec16 acc[FA_SC_OB][FA_SC_MAX_K];
             const float *gyb = gys + (long)o0 * g->h_out * wq, *xpa = xp + c * plane_p + (long)a * wp;
             switch (k) {
               case 3: weight_taps(3, g->h_out, wq, wp, gyb, xpa, acc); break;

@@ -1,9 +1,11 @@
-/* Single-precision GEMM: a thin wrapper over OpenBLAS (OpenMP build, so its
- * threads are the same libgomp pool as ours and oneDNN's). */
+/* Single-precision GEMM: OpenBLAS (OpenMP build, so its threads are the same
+ * libgomp pool as ours and oneDNN's), except A^T B with few rows, which goes
+ * to gemm_skinny.c. */
 #include <cblas.h>
 #include <omp.h>
 
 #include "backend/cpu/conv.h"
+#include "backend/cpu/gemm_impl.h"
 
 /* OpenBLAS fixes its thread count when it is loaded and ignores later
  * omp_set_num_threads(); make it follow omp_get_max_threads(). Inside a
@@ -22,7 +24,11 @@ void fa_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, 
     for (long i = 0; i < (long)m * n; i++) c[i] = beta == 0.0f ? 0.0f : beta * c[i];
     return;
   }
-  follow_omp_threads();
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n,
-              k, alpha, a, trans_a ? m : k, b, trans_b ? k : n, beta, c, n);
+  if (trans_a && !trans_b && m <= FA_SKINNY) {
+    fa_cpu_gemm_few_rows(m, n, k, alpha, a, b, beta, c);
+  } else {
+    follow_omp_threads();
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n,
+                k, alpha, a, trans_a ? m : k, b, trans_b ? k : n, beta, c, n);
+  }
 }
