@@ -21,7 +21,13 @@ Linux autogroups share the CPU between sessions regardless of nice, and
 the machine is shared. Both programs run with OMP_WAIT_POLICY=passive
 (threads sleep at barriers instead of spinning): on this busy 2-core
 machine a spinning thread whose partner was descheduled burnt the time of
-both, and the runs were 2-9x slower for both programs (docs/PERFORMANCE.md). --quick: fewer repetitions, for a check in ~4 minutes.
+both, and the runs were 2-9x slower for both programs (docs/PERFORMANCE.md).
+Both also run with their two threads bound to the two cores
+(OMP_PROC_BIND=spread, OMP_PLACES=cores): unbound, the scheduler at times
+kept both threads of a process on one core for its whole run, and the same
+configuration took 22 ms in one process and 54 ms in the next (fastadv's
+cnn-4 PGD-10 step; PyTorch's moved by 30%). --quick: fewer repetitions, for
+a check in ~4 minutes.
 """
 import argparse
 import json
@@ -106,7 +112,8 @@ def main():
             f.write("-19")
     except OSError as e:
         print(f"note: could not raise the autogroup priority ({e}); numbers may be noisy", file=sys.stderr)
-    env = dict(os.environ, OMP_NUM_THREADS="2", OMP_WAIT_POLICY="passive")
+    env = dict(os.environ, OMP_NUM_THREADS="2", OMP_WAIT_POLICY="passive", OMP_PROC_BIND="spread",
+               OMP_PLACES="cores")
     bench = os.path.join(args.build, "bench", "bench_step")
     torch_bench = os.path.join(HERE, "bench_step_torch.py")
     sgemm_start = run_json([bench, "sgemm"], env)["gflops"]
@@ -128,7 +135,8 @@ def main():
     sgemm_end = run_json([bench, "sgemm"], env)["gflops"]
     sgemm = max(sgemm_start, sgemm_end)
 
-    print(f"machine: {machine()}; commit {commit()}; batch 128, float32, 2 threads, OMP_WAIT_POLICY=passive")
+    print(f"machine: {machine()}; commit {commit()}; batch 128, float32, 2 threads bound to the cores, "
+          "OMP_WAIT_POLICY=passive")
     print(f"SGEMM reference: {sgemm:.0f} GFLOP/s (start {sgemm_start:.0f}, end {sgemm_end:.0f})\n")
     print("| configuration | reps x rounds | fastadv img/s | PyTorch img/s | ratio | fastadv peak MiB | PyTorch peak MiB "
           "| fastadv GFLOP/s | of SGEMM |")
