@@ -27,7 +27,7 @@ Both also run with their two threads bound to the two cores
 kept both threads of a process on one core for its whole run, and the same
 configuration took 22 ms in one process and 54 ms in the next (fastadv's
 cnn-4 PGD-10 step; PyTorch's moved by 30%). --quick: fewer repetitions, for
-a check in ~4 minutes.
+a quicker check.
 """
 import argparse
 import json
