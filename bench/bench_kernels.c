@@ -1,8 +1,9 @@
 /* Kernel benchmark: the machine's SGEMM GFLOP/s, then conv forward,
  * grad-input and grad-weight GFLOP/s for every PreAct ResNet-18 (CIFAR-10)
  * convolution and the small cnn's at batch 128, each with its fraction of the
- * square SGEMM rate. Each figure is the median of REPS timed runs after one
- * warm-up run; FILTER keeps the layers whose name contains it.
+ * square SGEMM rate, then the three products of the models' linear layers.
+ * Each figure is the median of REPS timed runs after one warm-up run; FILTER
+ * keeps the layers whose name contains it.
  *   usage: bench_kernels [batch] [reps] [filter]    (defaults 128, 7, all) */
 #include <math.h>
 #include <omp.h>
@@ -54,6 +55,31 @@ static const layer layers[] = {
     {"cnn 1->16 @28", 1, 28, 16, 3, 1, 1},
 };
 
+/* The linear layers (features -> 10 classes): cnn-4's on CIFAR-10, cnn-16's
+ * on Fashion-MNIST, ResNet-18's. */
+static const struct {
+  const char *name;
+  int features;
+} linears[] = {{"linear cnn-4 4096->10", 4096}, {"linear cnn-16 12544->10", 12544}, {"linear resnet 512->10", 512}};
+
+/* Milliseconds of the layer's forward X W^T, grad-input G W and grad-weight
+ * G^T X as fa_cpu_sgemm computes them. */
+static void bench_linear(fa_rng *rng, int batch, int features, int classes, double ms[3]) {
+  float *x = fa_bench_random_floats(rng, (size_t)batch * features);
+  float *w = fa_bench_random_floats(rng, (size_t)classes * features);
+  float *g = fa_bench_random_floats(rng, (size_t)batch * classes);
+  const int shapes[3][5] = {{false, true, batch, classes, features},
+                            {false, false, batch, features, classes},
+                            {true, false, classes, features, batch}};
+  float *const operands[3][3] = {{x, w, g}, {g, w, x}, {g, x, w}}; /* A, B, C */
+  for (int p = 0; p < 3; p++) {
+    const int *s = shapes[p];
+    float *const *o = operands[p];
+    ms[p] = 1e3 * fa_bench_sgemm_seconds(s[0], s[1], s[2], s[3], s[4], o[0], o[1], o[2], reps);
+  }
+  free(x), free(w), free(g);
+}
+
 int main(int argc, char **argv) {
   int batch = argc > 1 ? atoi(argv[1]) : 128;
   reps = argc > 2 ? atoi(argv[2]) : 7;
@@ -95,6 +121,13 @@ int main(int argc, char **argv) {
            gf[0] / peak, gf[1], gf[1] / peak, gf[2], gf[2] / peak, scratch / 1048576.0);
     printf("%4ld x 4096 x %4ld: %3.0f, %3.0f, %3.0f\n", (long)L->c_out, ckk, gg[0], gg[1], gg[2]);
     free(c.x), free(c.w), free(c.y);
+  }
+  printf("\n%-24s | %8s | %8s | %8s   (ms, batch %d)\n", "linear, ms", "fwd XW^T", "gradin GW", "gradw G^TX", batch);
+  for (size_t l = 0; l < sizeof linears / sizeof linears[0]; l++) {
+    if (!strstr(linears[l].name, filter)) continue;
+    double ms[3];
+    bench_linear(&rng, batch, linears[l].features, 10, ms);
+    printf("%-24s | %8.3f | %8.3f | %8.3f\n", linears[l].name, ms[0], ms[1], ms[2]);
   }
   const double again = fa_bench_square_sgemm(&rng, reps, false);
   printf("\nscratch of the largest layer: %.1f MiB\nsquare SGEMM at the end: %.1f GFLOP/s (%+.0f%%)%s\n",

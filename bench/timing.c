@@ -47,11 +47,16 @@ static void run_gemm(void *ctx) {
   fa_cpu_sgemm(g->ta, g->tb, g->m, g->n, g->k, 1.0f, g->a, g->b, 0.0f, g->c);
 }
 
+double fa_bench_sgemm_seconds(bool ta, bool tb, int m, int n, int k, float *a, float *b, float *c, int reps) {
+  gemm_case g = {ta, tb, m, n, k, a, b, c};
+  return fa_bench_median_seconds(run_gemm, &g, 1, reps);
+}
+
 double fa_bench_sgemm_gflops(fa_rng *rng, bool ta, bool tb, int m, int n, int k, int reps) {
-  gemm_case g = {ta, tb, m, n, k, fa_bench_random_floats(rng, (size_t)m * k),
-                 fa_bench_random_floats(rng, (size_t)k * n), fa_bench_random_floats(rng, (size_t)m * n)};
-  double s = fa_bench_median_seconds(run_gemm, &g, 1, reps);
-  free(g.a), free(g.b), free(g.c);
+  float *a = fa_bench_random_floats(rng, (size_t)m * k), *b = fa_bench_random_floats(rng, (size_t)k * n),
+        *c = fa_bench_random_floats(rng, (size_t)m * n);
+  double s = fa_bench_sgemm_seconds(ta, tb, m, n, k, a, b, c, reps);
+  free(a), free(b), free(c);
   return 2.0 * m * n * k / s * 1e-9;
 }
 

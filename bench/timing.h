@@ -17,6 +17,10 @@ double fa_bench_median_seconds(fa_bench_fn fn, void *ctx, int warmup, int reps);
 /* n uniform floats in [-1, 1], 64-byte aligned (free with free()); exits on failure. */
 float *fa_bench_random_floats(fa_rng *rng, size_t n);
 
+/* Median seconds of fa_cpu_sgemm C = op(A) op(B) (m x k)(k x n) on the
+ * given operands, after one warm-up. */
+double fa_bench_sgemm_seconds(bool ta, bool tb, int m, int n, int k, float *a, float *b, float *c, int reps);
+
 /* GFLOP/s of a row-major SGEMM (m x k)(k x n), median of `reps` after one warm-up. */
 double fa_bench_sgemm_gflops(fa_rng *rng, bool ta, bool tb, int m, int n, int k, int reps);
 

@@ -177,9 +177,17 @@ int main(void) {
     check_sgemm(ta, tb, 129, 67, 300, 1.0f, 1.0f);
     check_sgemm(ta, tb, 6, 5, 0, 1.0f, 0.5f); /* k = 0: C = beta C */
   }
-  /* A^T B with few rows (hand-written): the cnn linear layer's weight gradient, threaded, a column tail */
+  /* the hand-written skinny shapes of a linear layer (threaded, tails of n or k, an odd row count):
+   * A^T B with few rows (weight gradient), A B^T with few columns (forward), A B with a small inner size
+   * (input gradient) */
   check_sgemm(true, false, 10, 4101, 128, 1.0f, 0.0f);
   check_sgemm(true, false, 16, 300, 77, -0.5f, 0.75f);
+  check_sgemm(false, true, 129, 10, 4101, 1.0f, 0.0f);
+  check_sgemm(false, true, 128, 16, 4096, -0.5f, 0.75f);
+  check_sgemm(false, true, 3, 1, 15, 2.0f, 0.0f);
+  check_sgemm(false, false, 129, 4101, 10, 1.0f, 0.0f);
+  check_sgemm(false, false, 128, 4096, 16, -0.5f, 0.75f);
+  check_sgemm(false, false, 5, 40, 1, 2.0f, 0.0f);
 
   check_attack_step(37, 2.0f / 255, 8.0f / 255);
   check_attack_step(393217, 10.0f / 255, 8.0f / 255);

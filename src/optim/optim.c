@@ -124,7 +124,7 @@ long fa_optimizer_steps(const fa_optimizer *opt) { return (long)opt->step->data[
  * as PyTorch does. */
 static void sgd_update(size_t n, float *restrict p, const float *restrict g,
                        float *restrict buf, float lr, float momentum, float wd) {
-#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)
   for (size_t i = 0; i < n; i++) {
     float d = g[i] + wd * p[i];
     buf[i] = momentum * buf[i] + d;
@@ -139,7 +139,7 @@ static void adam_update(size_t n, float *restrict p, const float *restrict g, fl
                         float bc2_sqrt) {
   const float beta1 = opt->beta1, beta2 = opt->beta2, eps = opt->eps, wd = opt->weight_decay;
   const float one_m_beta1 = (float)(1.0 - (double)beta1), one_m_beta2 = (float)(1.0 - (double)beta2);
-#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)
   for (size_t i = 0; i < n; i++) {
     float d = g[i] + wd * p[i];
     float mi = beta1 * m[i] + one_m_beta1 * d;

@@ -28,7 +28,7 @@ static inline float clamp(float v, float lo, float hi) {
 
 void fa_cpu_unary(fa_unary_kind kind, size_t n, const float *x, float *y, float p0, float p1) {
 #define UNARY_LOOP(EXPR)                                          \
-  _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)") \
+  _Pragma("omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)") \
   for (size_t i = 0; i < n; i++) {                                \
     float v = x[i];                                               \
     y[i] = (EXPR);                                                \
@@ -62,7 +62,7 @@ void fa_cpu_binary(fa_binary_kind kind, const int os[4], const float *a, const i
 #define MUL_POSITIVE(x, y) ((x) * ((y) > 0.0f ? 1.0f : 0.0f)) /* as x * step(y), one pass */
 #define BINARY_LOOP(F)                                                                       \
   if (same) {                                                                                 \
-    _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)")                        \
+    _Pragma("omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)")                        \
     for (size_t i = 0; i < n; i++) out[i] = F(a[i], b[i]);                                     \
   } else {                                                                                    \
     _Pragma("omp parallel for schedule(static) if (n > PAR_MIN)")                             \
@@ -262,12 +262,12 @@ void fa_cpu_channel_sq_dev(const int xs[4], const float *x, const float *mean, f
 }
 
 void fa_cpu_fill(size_t n, float value, float *y) {
-#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)
   for (size_t i = 0; i < n; i++) y[i] = value;
 }
 
 void fa_cpu_axpy(size_t n, float alpha, const float *x, float *y) {
-#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)
   for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
@@ -276,7 +276,7 @@ void fa_cpu_axpy(size_t n, float alpha, const float *x, float *y) {
 void fa_cpu_attack_step(size_t n, const float *x, const float *g, float *delta, float step, float eps,
                         bool box_first) {
 #define ATTACK_STEP_LOOP(PROJECTED)                                   \
-  _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)") \
+  _Pragma("omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)") \
   for (size_t i = 0; i < n; i++) {                                    \
     const float d = delta[i] + step * (float)((g[i] > 0.0f) - (g[i] < 0.0f)); \
     delta[i] = (PROJECTED);                                           \

@@ -1,6 +1,7 @@
 /* Single-precision GEMM: OpenBLAS (OpenMP build, so its threads are the same
- * libgomp pool as ours and oneDNN's), except A^T B with few rows, which goes
- * to gemm_skinny.c. */
+ * libgomp pool as ours and oneDNN's), except the shapes of a linear layer
+ * with few classes (one dimension at most FA_SKINNY), which go to
+ * gemm_skinny.c. */
 #include <cblas.h>
 #include <omp.h>
 
@@ -26,6 +27,10 @@ void fa_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, 
   }
   if (trans_a && !trans_b && m <= FA_SKINNY) {
     fa_cpu_gemm_few_rows(m, n, k, alpha, a, b, beta, c);
+  } else if (!trans_a && trans_b && n <= FA_SKINNY) {
+    fa_cpu_gemm_few_cols(m, n, k, alpha, a, b, beta, c);
+  } else if (!trans_a && !trans_b && k <= FA_SKINNY) {
+    fa_cpu_gemm_small_inner(m, n, k, alpha, a, b, beta, c);
   } else {
     follow_omp_threads();
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n,

@@ -20,6 +20,15 @@ static inline fa_vec16 fa_vec16_load(const float *p) {
 }
 static inline void fa_vec16_store(float *p, fa_vec16 v) { memcpy(p, &v, sizeof v); }
 
+/* The sum of the 16 lanes, in a fixed order (halves added pairwise). */
+static inline float fa_vec16_sum(fa_vec16 v) {
+  float s[FA_VEC];
+  memcpy(s, &v, sizeof s);
+  for (int w = FA_VEC / 2; w > 0; w /= 2)
+    for (int i = 0; i < w; i++) s[i] += s[i + w];
+  return s[0];
+}
+
 /* Keeps a loaded vector in a register. GCC otherwise folds the load into each
  * FMA that uses it: one load per FMA instead of one per several FMAs
  * (measured: 1.5x on the small convolutions). Only where a vector is one
