@@ -35,10 +35,9 @@ void fa_project_box(const fa_tensor *x, fa_tensor *delta) {
   k->binary(FA_BINARY_SUB, s, delta->data, s, x->data, s, delta->data);
 }
 
-fa_tensor *fa_fgsm(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta0, float eps,
+fa_tensor *fa_fgsm(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta, float eps,
                    float step, bool create_graph, fa_tensor **grad_out) {
-  fa_tensor *delta = fa_tensor_from(delta0->ndim, delta0->shape, delta0->data);
-  fa_tensor *g = delta ? fa_input_grad(model, training, x, delta0, y, true, create_graph, NULL) : NULL;
+  fa_tensor *g = fa_input_grad(model, training, x, delta, y, true, create_graph, NULL);
   if (grad_out) *grad_out = g;
   if (!g) return NULL;
   /* delta + step sign(g), into the eps-ball, then into the image box */
@@ -46,10 +45,8 @@ fa_tensor *fa_fgsm(fa_model *model, bool training, fa_tensor *x, const int *y, f
   return delta;
 }
 
-fa_tensor *fa_pgd(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta0, float eps,
+fa_tensor *fa_pgd(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta, float eps,
                   float alpha, int n_iter) {
-  fa_tensor *delta = fa_tensor_from(delta0->ndim, delta0->shape, delta0->data);
-  if (!delta) return NULL;
   fa_arena *arena = fa_arena_current();
   for (int it = 0; it < n_iter; it++) {
     fa_arena_mark mark = fa_arena_get_mark(arena);

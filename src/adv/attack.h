@@ -26,16 +26,17 @@ fa_tensor *fa_uniform_delta(const fa_tensor *x, float eps, fa_rng *rng);
 /* delta <- clip(x + delta, 0, 1) - x, in place */
 void fa_project_box(const fa_tensor *x, fa_tensor *delta);
 
-/* One FGSM step from delta0: g at clip(x + delta0);
- * delta = clamp(delta0 + step * sign(g), -eps, eps), then into the box.
- * grad_out (optional) gets g, recorded for double backprop when
- * create_graph (GradAlign reuses it as g1). */
-fa_tensor *fa_fgsm(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta0, float eps,
+/* One FGSM step from delta: g at clip(x + delta);
+ * delta <- clamp(delta + step * sign(g), -eps, eps), then into the box, in
+ * place (g's graph does not read delta), and returned. grad_out (optional)
+ * gets g, recorded for double backprop when create_graph (GradAlign reuses
+ * it as g1). */
+fa_tensor *fa_fgsm(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta, float eps,
                    float step, bool create_graph, fa_tensor **grad_out);
 
-/* n_iter PGD steps from delta0: delta += alpha * sign(g), into the box,
- * into the ball; g of CE(model(x + delta)). */
-fa_tensor *fa_pgd(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta0, float eps,
+/* n_iter PGD steps from delta, in place (returned): delta += alpha * sign(g),
+ * into the box, into the ball; g of CE(model(x + delta)). */
+fa_tensor *fa_pgd(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta, float eps,
                   float alpha, int n_iter);
 
 /* The evaluation PGD: n_restarts runs of fa_pgd from uniform random starts

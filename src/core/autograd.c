@@ -110,8 +110,9 @@ static bool fresh_result(fa_tensor *const *grad_in, int n, int i, uint64_t first
 
 /* Without a graph: t's gradient accumulates in a pooled buffer (added in
  * place), or straight into t->grad for a parameter of fa_backward. g is
- * copied, unless it is the consumed output gradient's own buffer (*reusable,
- * then taken over: a view of it, as add and reshape return, costs no copy). */
+ * taken over where it lies when it is the consumed output gradient's own
+ * buffer (*reusable: a view of it, as add and reshape return, costs no copy)
+ * or a large tensor the rule made (captured by the pool); else copied. */
 static fa_status accumulate_pooled(fa_tensor *t, fa_tensor *g, fa_tensor *consumed, bool *reusable, bool into_param,
                                    uint64_t pass) {
   if (into_param) {
@@ -130,7 +131,7 @@ static fa_status accumulate_pooled(fa_tensor *t, fa_tensor *g, fa_tensor *consum
     own->ndim = g->ndim;
     memcpy(own->shape, g->shape, sizeof g->shape);
     *reusable = false;
-  } else {
+  } else if (!(own = fa_grad_pool_adopt(g))) {
     if (!(own = fa_grad_pool_take(g))) return fa_error_code();
     memcpy(own->data, g->data, g->numel * sizeof(float));
   }
@@ -186,6 +187,7 @@ static fa_status run_backward(fa_tensor *output, bool create_graph, bool to_para
     fa_tensor *grad_in[FA_MAX_OP_INPUTS] = {0}, *consumed = node->output->pass_grad;
     fa_arena_mark mark = fa_arena_get_mark(arena);
     uint64_t first_seq = next_seq;
+    if (!create_graph) fa_grad_pool_capture(true);
     node->op->backward(node, consumed, want, grad_in);
     uint64_t last_seq = next_seq - 1;
     /* without a graph, the consumed gradient is dead now unless it is a target's */
@@ -202,6 +204,7 @@ static fa_status run_backward(fa_tensor *output, bool create_graph, bool to_para
                                                 to_params && is_target(node->inputs[i], pass, true), pass);
     }
     if (!create_graph) {
+      fa_grad_pool_capture(false); /* what the rule made and the pass did not adopt */
       if (reusable) fa_grad_pool_give(consumed);
       fa_arena_release(arena, mark); /* the rule's intermediates and results, copied or taken over */
     }

@@ -5,7 +5,13 @@
  * dead at once. The backward pass therefore keeps the running gradients
  * here, in reusable heap buffers, and releases the step arena back to a
  * mark after every node: its memory is the frontier of live gradients, not
- * the whole backward graph. For core/autograd.c only. */
+ * the whole backward graph.
+ *
+ * While a rule runs, the pool captures the large tensors it makes
+ * (fa_tensor_new asks fa_grad_pool_capture_new first): a result the pass
+ * keeps is adopted where it lies instead of copied into a pooled buffer, and
+ * the rest go back to the pool when the capture ends. For core/autograd.c
+ * (and fa_tensor_new) only. */
 #ifndef FA_CORE_GRAD_POOL_H
 #define FA_CORE_GRAD_POOL_H
 
@@ -14,6 +20,20 @@
 /* A tensor of `like`'s shape with room from the pool (contents undefined);
  * NULL and FA_ERR_NOMEM when it cannot be allocated. */
 fa_tensor *fa_grad_pool_take(const fa_tensor *like);
+/* Tensors of at least this many floats are captured. */
+enum { FA_GRAD_POOL_CAPTURE_MIN = 4096 };
+
+/* Starts (on) or ends (off) a capture; ending gives back every captured
+ * tensor that was not adopted. */
+void fa_grad_pool_capture(bool on);
+/* During a capture and for at least FA_GRAD_POOL_CAPTURE_MIN floats: true,
+ * and *out gets a pooled tensor for fa_tensor_new (contents undefined; NULL
+ * with FA_ERR_NOMEM when it cannot be allocated). Otherwise false. */
+bool fa_grad_pool_capture_new(int ndim, const int *shape, size_t numel, fa_tensor **out);
+/* The captured tensor that holds g's data (g itself or a view of it, all of
+ * it), taken over with g's shape and kept past the capture; NULL when there
+ * is none (then g is copied). */
+fa_tensor *fa_grad_pool_adopt(const fa_tensor *g);
 /* Gives t (from fa_grad_pool_take) back for reuse. */
 void fa_grad_pool_give(fa_tensor *t);
 /* True when t came from fa_grad_pool_take and has not been given back. */

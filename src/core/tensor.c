@@ -6,6 +6,7 @@
 
 #include "core/arena.h"
 #include "core/error.h"
+#include "core/grad_pool.h"
 
 static bool valid_shape(int ndim, const int *shape, size_t *numel) {
   if (ndim < 0 || ndim > FA_MAX_DIMS) {
@@ -34,6 +35,8 @@ static void set_shape(fa_tensor *t, int ndim, const int *shape, size_t numel) {
 fa_tensor *fa_tensor_new(int ndim, const int *shape) {
   size_t numel;
   if (!valid_shape(ndim, shape, &numel)) return NULL;
+  fa_tensor *pooled;
+  if (fa_grad_pool_capture_new(ndim, shape, numel, &pooled)) return pooled; /* inside a no-graph backward rule */
   fa_arena *arena = fa_arena_current();
   fa_tensor *t = fa_arena_alloc(arena, sizeof *t);
   float *data = t ? fa_arena_alloc(arena, numel * sizeof(float)) : NULL;

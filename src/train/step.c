@@ -5,6 +5,7 @@
 
 #include "adv/attack.h"
 #include "adv/gradalign.h"
+#include "backend/backend.h"
 #include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -28,14 +29,49 @@ void fa_trainer_free(fa_trainer *t) {
   t->replay_delta = NULL;
 }
 
-/* The attack's starting point: zero, uniform in the ball, or Free's carried delta. */
-static fa_tensor *start_delta(fa_trainer *t, fa_tensor *x, float eps, bool project) {
+/* The attack's starting point: zero, uniform in the ball (in the box for
+ * PGD), Free's carried delta, or for the random corner attack its final
+ * delta. */
+static fa_tensor *start_delta(fa_trainer *t, fa_tensor *x, float eps) {
   const fa_train_config *c = t->config;
+  switch (c->attack) {
+    case FA_ATTACK_RANDOM_CORNER: return fa_scale(fa_sign(fa_uniform_delta(x, 1.0f, &t->attack_rng)), eps);
+    case FA_ATTACK_NONE: return fa_zeros(x->ndim, x->shape);
+    default: break;
+  }
   if (t->replay_delta && c->attack == FA_ATTACK_FGSM) return fa_tensor_from(x->ndim, x->shape, t->replay_delta);
   if (c->attack_init == FA_INIT_ZERO) return fa_zeros(x->ndim, x->shape);
   fa_tensor *d = fa_uniform_delta(x, eps, &t->attack_rng);
-  if (d && project) fa_project_box(x, d);
+  if (d && c->attack != FA_ATTACK_FGSM) fa_project_box(x, d);
   return d;
+}
+
+/* The attack, in place on delta (its start); g1 gets the input gradient
+ * (for FGSM at its start, else at x), with a graph when create_graph. */
+static fa_status attack(fa_trainer *t, fa_tensor *x, const int *y, float eps, float ramp, bool create_graph,
+                        fa_tensor *delta, fa_tensor **g1) {
+  const fa_train_config *c = t->config;
+  fa_model *model = t->model;
+  *g1 = NULL;
+  if (c->attack == FA_ATTACK_FGSM) {
+    if (!fa_fgsm(model, true, x, y, delta, eps, ramp * c->fgsm_alpha * eps, create_graph, g1)) return fa_error_code();
+    if (t->replay_delta) memcpy(t->replay_delta, delta->data, delta->numel * sizeof(float));
+    return FA_OK;
+  }
+  if (c->attack == FA_ATTACK_PGD || c->attack == FA_ATTACK_PGD_CORNER) {
+    if (!fa_pgd(model, true, x, y, delta, eps, c->pgd_alpha_train / 255.0f, c->pgd_train_n_iters))
+      return fa_error_code();
+    if (c->attack == FA_ATTACK_PGD_CORNER) { /* eps sign(delta), into the box */
+      const fa_kernel_table *k = fa_kernels();
+      k->unary(FA_UNARY_SIGN, delta->numel, delta->data, delta->data, 0.0f, 0.0f);
+      k->unary(FA_UNARY_AFFINE, delta->numel, delta->data, delta->data, eps, 0.0f);
+      fa_project_box(x, delta);
+    }
+  }
+  /* attacks other than FGSM: the input gradient at x, for the statistics and as GradAlign's g1 */
+  fa_tensor *zero = fa_zeros(x->ndim, x->shape);
+  *g1 = zero ? fa_input_grad(model, true, x, zero, y, true, create_graph, NULL) : NULL;
+  return *g1 ? FA_OK : fa_error_code();
 }
 
 fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const int *y, float ramp, fa_step_stats *stats) {
@@ -43,55 +79,19 @@ fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const int *y, float ramp, f
   fa_model *model = t->model;
   bool grad_align = c->grad_align_cos_lambda > 0;
   float eps = c->eps / 255.0f * (c->attack == FA_ATTACK_FGSM ? 1.0f : ramp);
-  fa_tensor *delta = NULL, *g1 = NULL;
   int n = x->shape[0];
 
-  /* Without GradAlign nothing of the attack's graphs outlives it: they are
-   * released, and delta and g1 kept in tensors made before the mark. */
+  /* delta is made before the attack's mark: without GradAlign nothing of the
+   * attack's graphs outlives it, and they are released once g1's statistic
+   * is taken. */
   fa_arena *arena = fa_arena_current();
-  fa_tensor *delta_kept = fa_tensor_new(x->ndim, x->shape), *g1_kept = fa_tensor_new(x->ndim, x->shape);
-  if (!g1_kept) return fa_error_code();
-  fa_arena_mark attack_mark = fa_arena_get_mark(arena);
-
-  switch (c->attack) {
-    case FA_ATTACK_FGSM: {
-      /* g1 = grad at clip(x + delta0); delta = clamp(delta0 + alpha eps sign(g1), -eps, eps), in the box */
-      fa_tensor *delta0 = start_delta(t, x, eps, false);
-      delta = delta0 ? fa_fgsm(model, true, x, y, delta0, eps, ramp * c->fgsm_alpha * eps, grad_align, &g1) : NULL;
-      if (delta && t->replay_delta) memcpy(t->replay_delta, delta->data, delta->numel * sizeof(float));
-      break;
-    }
-    case FA_ATTACK_PGD:
-    case FA_ATTACK_PGD_CORNER: {
-      fa_tensor *delta0 = start_delta(t, x, eps, true);
-      delta = delta0 ? fa_pgd(model, true, x, y, delta0, eps, c->pgd_alpha_train / 255.0f, c->pgd_train_n_iters)
-                     : NULL;
-      if (delta && c->attack == FA_ATTACK_PGD_CORNER) {
-        delta = fa_scale(fa_sign(delta), eps);
-        if (delta) fa_project_box(x, delta);
-      }
-      break;
-    }
-    case FA_ATTACK_RANDOM_CORNER: {
-      fa_tensor *noise = fa_uniform_delta(x, 1.0f, &t->attack_rng);
-      delta = fa_scale(fa_sign(noise), eps);
-      break;
-    }
-    case FA_ATTACK_NONE: delta = fa_zeros(x->ndim, x->shape); break;
-  }
+  fa_tensor *delta = start_delta(t, x, eps), *g1 = NULL;
   if (!delta) return fa_error_code();
-  if (!g1) {
-    /* attacks other than FGSM: the input gradient at x, for the statistics and as GradAlign's g1 */
-    fa_tensor *zero = fa_zeros(x->ndim, x->shape);
-    g1 = zero ? fa_input_grad(model, true, x, zero, y, true, grad_align, NULL) : NULL;
-    if (!g1) return fa_error_code();
-  }
-  if (!grad_align) {
-    memcpy(delta_kept->data, delta->data, delta->numel * sizeof(float));
-    memcpy(g1_kept->data, g1->data, g1->numel * sizeof(float));
-    fa_arena_release(arena, attack_mark);
-    delta = delta_kept, g1 = g1_kept;
-  }
+  fa_arena_mark attack_mark = fa_arena_get_mark(arena);
+  fa_status status = attack(t, x, y, eps, ramp, grad_align, delta, &g1);
+  if (status != FA_OK) return status;
+  double g1_norm = fa_mean_row_norm(g1);
+  if (!grad_align) fa_arena_release(arena, attack_mark);
 
   /* loss = CE(model(clip(x + delta)), y) + lambda (1 - mean cos(g1, g2)), g2 at x + eta. The terms are
    * backpropagated one after the other, so that the clean pass's graph is released before g2's is made. */
@@ -100,7 +100,7 @@ fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const int *y, float ramp, f
   fa_tensor *loss = fa_cross_entropy(logits, y);
   if (!loss) return fa_error_code();
   fa_store_zero_grad(fa_model_store(model));
-  fa_status status = fa_backward(loss);
+  status = fa_backward(loss);
   if (status != FA_OK) return status;
   stats->loss += (double)loss->data[0] * n;
   stats->correct += fa_count_correct(logits, y);
@@ -115,7 +115,7 @@ fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const int *y, float ramp, f
     if (reg->requires_grad && (status = fa_backward(reg)) != FA_OK) return status; /* constant when no row counts */
     stats->reg += (double)reg->data[0] * n;
   }
-  stats->grad_norm += fa_mean_row_norm(g1) * n;
+  stats->grad_norm += g1_norm * n;
   stats->delta_norm += fa_mean_row_norm(delta) * n;
   stats->n += n;
   return FA_OK;
