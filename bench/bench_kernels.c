@@ -27,7 +27,7 @@ typedef struct {
 
 static void run_conv(void *ctx) {
   const conv_case *c = ctx;
-  if (c->which == 0) fa_cpu_conv2d_forward(&c->g, c->x, c->w, c->y);
+  if (c->which == 0) fa_cpu_conv2d_forward(&c->g, c->x, c->w, NULL, c->y);
   if (c->which == 1) fa_cpu_conv2d_grad_input(&c->g, c->y, c->w, c->x);
   if (c->which == 2) fa_cpu_conv2d_grad_weight(&c->g, c->y, c->x, c->w);
 }

@@ -92,7 +92,7 @@ static void check_conv(int n, int c_in, int hw_in, int w_in, int c_out, int k, i
 
   float *x0 = copy_of(x, nx), *w0 = copy_of(w, nw), *gy0 = copy_of(gy, ny);
   float *y = poisoned(ny), *gx = poisoned(nx), *gw = poisoned(nw);
-  fa_cpu_conv2d_forward(&g, x, w, y);
+  fa_cpu_conv2d_forward(&g, x, w, NULL, y);
   fa_cpu_conv2d_grad_input(&g, gy, w, gx);
   fa_cpu_conv2d_grad_weight(&g, gy, x, gw);
   double ey = fa_test_rel_err(y, ry, ny), egx = fa_test_rel_err(gx, rgx, nx),
@@ -108,12 +108,21 @@ static void check_conv(int n, int c_in, int hw_in, int w_in, int c_out, int k, i
            c_out, k);
   /* a second run gives the same bits (runs must be reproducible) */
   float *y2 = poisoned(ny), *gx2 = poisoned(nx), *gw2 = poisoned(nw);
-  fa_cpu_conv2d_forward(&g, x, w, y2);
+  fa_cpu_conv2d_forward(&g, x, w, NULL, y2);
   fa_cpu_conv2d_grad_input(&g, gy, w, gx2);
   fa_cpu_conv2d_grad_weight(&g, gy, x, gw2);
   FA_CHECK(!memcmp(y, y2, ny * sizeof *y) && !memcmp(gx, gx2, nx * sizeof *gx) &&
                !memcmp(gw, gw2, nw * sizeof *gw),
            "n=%d c_in=%d %dx%d c_out=%d k=%d: repeated run differs", n, c_in, hw_in, w_in, c_out, k);
+  /* with a bias: the same floats as the convolution, then the addition */
+  float *bias = random_floats((size_t)c_out), *yb = poisoned(ny);
+  const size_t plane = (size_t)g.h_out * g.w_out;
+  fa_cpu_conv2d_forward(&g, x, w, bias, yb);
+  for (size_t i = 0; i < ny; i++) y2[i] = y[i] + bias[i / plane % (size_t)c_out];
+  FA_CHECK(!memcmp(yb, y2, ny * sizeof *yb) && guard_intact(yb, ny),
+           "n=%d c_in=%d %dx%d c_out=%d k=%d: forward with a bias is not conv + bias", n, c_in, hw_in, w_in, c_out,
+           k);
+  free(bias), free(yb);
   free(x), free(w), free(gy), free(x0), free(w0), free(gy0), free(ry), free(rgx), free(rgw);
   free(y), free(gx), free(gw), free(y2), free(gx2), free(gw2);
 }

@@ -74,7 +74,8 @@ typedef struct {
   void (*scatter_add_rows)(size_t row_len, int n_idx, const int *idx, const float *src, float *dst);
   void (*sgemm)(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
                 const float *b, float beta, float *c);
-  void (*conv2d_forward)(const fa_conv_geom *g, const float *x, const float *w, float *y);
+  /* bias (c_out) or NULL */
+  void (*conv2d_forward)(const fa_conv_geom *g, const float *x, const float *w, const float *bias, float *y);
   void (*conv2d_grad_input)(const fa_conv_geom *g, const float *gy, const float *w, float *gx);
   void (*conv2d_grad_weight)(const fa_conv_geom *g, const float *gy, const float *x, float *gw);
 } fa_kernel_table;

@@ -67,40 +67,38 @@ static bool is4d(const fa_tensor *t, const char *op, const char *what) {
   return false;
 }
 
+/* inputs x, w and, when there is one, the bias b: db sums g over images and pixels */
 static void conv2d_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   fa_tensor *x = node->inputs[0], *w = node->inputs[1];
   int stride = node->attrs.ints[0], pad = node->attrs.ints[1];
   if (want[0]) grad_in[0] = fa_conv2d_grad_input(g, w, x->shape[2], x->shape[3], stride, pad);
   if (want[1]) grad_in[1] = fa_conv2d_grad_weight(g, x, w->shape[2], stride, pad);
+  if (node->n_inputs == 3 && want[2])
+    grad_in[2] = fa_reshape(fa_sum_to(g, 4, (int[]){1, g->shape[1], 1, 1}), 1, &g->shape[1]);
 }
 static const fa_op_def conv2d_def = {"conv2d", conv2d_backward, true};
 
-static fa_tensor *conv2d_nobias(fa_tensor *x, fa_tensor *w, int stride, int pad) {
+/* conv(x, w) + b per output channel, b NULL for none: one pass, the kernel
+ * adding b to each finished sum (the floats of conv then add) */
+fa_tensor *fa_conv2d(fa_tensor *x, fa_tensor *w, fa_tensor *b, int stride, int pad) {
   if (FA_ANY_NULL2(x, w)) return NULL;
   if (!is4d(x, "conv2d", "the input") || !is4d(w, "conv2d", "the filters")) return NULL;
+  if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))
+    return fa_error_set(FA_ERR_INVALID, "conv2d: the bias must have one value per filter (%d)", w->shape[0]), NULL;
   fa_conv_geom geom;
   if (!conv_geometry(x->shape, w->shape, stride, pad, &geom, "conv2d")) return NULL;
   fa_tensor *out = fa_tensor_new(4, (int[]){geom.n, geom.c_out, geom.h_out, geom.w_out});
   if (!out) return NULL;
-  fa_kernels()->conv2d_forward(&geom, x->data, w->data, out->data);
-  fa_tensor *inputs[2] = {x, w};
+  fa_kernels()->conv2d_forward(&geom, x->data, w->data, b ? b->data : NULL, out->data);
+  fa_tensor *inputs[3] = {x, w, b};
   fa_op_attrs attrs = {.ints = {stride, pad}};
-  return fa_record(out, &conv2d_def, 2, inputs, &attrs);
-}
-
-fa_tensor *fa_conv2d(fa_tensor *x, fa_tensor *w, fa_tensor *b, int stride, int pad) {
-  if (FA_ANY_NULL2(x, w)) return NULL;
-  fa_tensor *y = conv2d_nobias(x, w, stride, pad);
-  if (!b || !y) return y;
-  if (b->ndim != 1 || b->shape[0] != w->shape[0])
-    return fa_error_set(FA_ERR_INVALID, "conv2d: the bias must have one value per filter (%d)", w->shape[0]), NULL;
-  return fa_add(y, fa_reshape(b, 4, (int[]){1, b->shape[0], 1, 1}));
+  return fa_record(out, &conv2d_def, b ? 3 : 2, inputs, &attrs);
 }
 
 static void grad_input_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   fa_tensor *gy = node->inputs[0], *w = node->inputs[1];
   int stride = node->attrs.ints[0], pad = node->attrs.ints[1];
-  if (want[0]) grad_in[0] = conv2d_nobias(g, w, stride, pad);
+  if (want[0]) grad_in[0] = fa_conv2d(g, w, NULL, stride, pad);
   if (want[1]) grad_in[1] = fa_conv2d_grad_weight(gy, g, w->shape[2], stride, pad);
 }
 static const fa_op_def grad_input_def = {"conv2d_grad_input", grad_input_backward, true};
@@ -125,7 +123,7 @@ fa_tensor *fa_conv2d_grad_input(fa_tensor *gy, fa_tensor *w, int h_in, int w_in,
 static void grad_weight_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   fa_tensor *gy = node->inputs[0], *x = node->inputs[1];
   int stride = node->attrs.ints[0], pad = node->attrs.ints[1];
-  if (want[0]) grad_in[0] = conv2d_nobias(x, g, stride, pad);
+  if (want[0]) grad_in[0] = fa_conv2d(x, g, NULL, stride, pad);
   if (want[1]) grad_in[1] = fa_conv2d_grad_input(gy, g, x->shape[2], x->shape[3], stride, pad);
 }
 static const fa_op_def grad_weight_def = {"conv2d_grad_weight", grad_weight_backward, true};

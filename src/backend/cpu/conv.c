@@ -39,31 +39,48 @@ void *fa_cpu_conv_workspace(size_t bytes) {
 
 size_t fa_cpu_conv_scratch_bytes(void) { return ws_bytes; }
 
-static void conv(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y) {
+/* y (n, c_out, h_out, w_out) += bias per channel */
+static void add_channel_bias(const fa_conv_geom *g, const float *bias, float *y) {
+  const long plane = (long)g->h_out * g->w_out, planes = (long)g->n * g->c_out;
+#pragma omp parallel for schedule(static) if (parallel : planes * plane > 32768)
+  for (long p = 0; p < planes; p++) {
+    const float b = bias[p % g->c_out];
+    float *yp = y + p * plane;
+#pragma omp simd
+    for (long i = 0; i < plane; i++) yp[i] += b;
+  }
+}
+
+/* bias: forward only, or NULL */
+static void conv(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y, const float *bias) {
   if (g->n == 0) { /* an empty batch: only grad-weight has an output, zero */
     if (dir == FA_CONV_GRAD_WEIGHT) memset(w, 0, sizeof(float) * g->c_out * g->c_in * g->k * g->k);
     return;
   }
   fa_cpu_count_flops(2.0 * g->n * g->c_out * g->h_out * g->w_out * g->c_in * g->k * g->k);
-  if (g->k == 1 && g->pad == 0)
+  const bool pointwise = g->k == 1 && g->pad == 0;
+  if (!pointwise && fa_cpu_conv_small_fits(g)) {
+    fa_cpu_conv_small(g, dir, x, w, y, bias); /* adds the bias as it stores */
+    return;
+  }
+  if (pointwise)
     fa_cpu_conv_pointwise(g, dir, x, w, y);
-  else if (fa_cpu_conv_small_fits(g))
-    fa_cpu_conv_small(g, dir, x, w, y);
   else
     fa_cpu_conv_dnnl(g, dir, x, w, y);
+  if (bias) add_channel_bias(g, bias, y);
 }
 
 /* The inputs are only read; the roles share one signature, hence the casts. */
-void fa_cpu_conv2d_forward(const fa_conv_geom *g, const float *x, const float *w, float *y) {
-  conv(g, FA_CONV_FORWARD, (float *)x, (float *)w, y);
+void fa_cpu_conv2d_forward(const fa_conv_geom *g, const float *x, const float *w, const float *bias, float *y) {
+  conv(g, FA_CONV_FORWARD, (float *)x, (float *)w, y, bias);
 }
 
 void fa_cpu_conv2d_grad_input(const fa_conv_geom *g, const float *gy, const float *w, float *gx) {
-  conv(g, FA_CONV_GRAD_INPUT, gx, (float *)w, (float *)gy);
+  conv(g, FA_CONV_GRAD_INPUT, gx, (float *)w, (float *)gy, NULL);
 }
 
 void fa_cpu_conv2d_grad_weight(const fa_conv_geom *g, const float *gy, const float *x, float *gw) {
-  conv(g, FA_CONV_GRAD_WEIGHT, (float *)x, gw, (float *)gy);
+  conv(g, FA_CONV_GRAD_WEIGHT, (float *)x, gw, (float *)gy, NULL);
 }
 
 void fa_cpu_conv_release(void) {

@@ -22,8 +22,10 @@ typedef struct {
 /* Fills h_out and w_out from the other fields. */
 void fa_conv_geom_finish(fa_conv_geom *g);
 
-/* y = conv2d(x, w) (cross-correlation, zero padding, no bias) */
-void fa_cpu_conv2d_forward(const fa_conv_geom *g, const float *x, const float *w, float *y);
+/* y = conv2d(x, w) (cross-correlation, zero padding), plus bias (c_out) per
+ * output channel unless bias is NULL (added to each finished sum: the same
+ * floats as a separate addition) */
+void fa_cpu_conv2d_forward(const fa_conv_geom *g, const float *x, const float *w, const float *bias, float *y);
 /* gx = d<gy, conv2d(x, w)>/dx, i.e. the transposed convolution of gy with w */
 void fa_cpu_conv2d_grad_input(const fa_conv_geom *g, const float *gy, const float *w, float *gx);
 /* gw = d<gy, conv2d(x, w)>/dw */

@@ -20,7 +20,8 @@ void fa_cpu_conv_dnnl_release(void);
 /* Direct stride-1 kernels for few channels in and out (the small cnn's first
  * layer); fa_cpu_conv_small_fits says whether g is one. */
 bool fa_cpu_conv_small_fits(const fa_conv_geom *g);
-void fa_cpu_conv_small(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y);
+/* bias (forward only) or NULL: added to each finished output value */
+void fa_cpu_conv_small(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y, const float *bias);
 
 /* 1x1 kernels without padding: GEMMs straight on NCHW (no layout reorders). */
 void fa_cpu_conv_pointwise(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y);

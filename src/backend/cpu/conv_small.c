@@ -74,9 +74,11 @@ static inline __attribute__((always_inline)) void taps(int c_in, int k, long pla
     }
 }
 
-/* y (n, c_out, h_out, w_out) = conv(x (n, c_in, h_in, w_in), w) where wb holds w
- * by blocks: wb[blk][c][a][b][q] = w[blk*OB + q][c][a][b], zero past c_out. */
-static void direct_forward(const direct_geom *d, int n, const float *x, const float *wb, float *y) {
+/* y (n, c_out, h_out, w_out) = conv(x (n, c_in, h_in, w_in), w) + bias (c_out,
+ * or NULL) where wb holds w by blocks: wb[blk][c][a][b][q] = w[blk*OB + q][c][a][b],
+ * zero past c_out. */
+static void direct_forward(const direct_geom *d, int n, const float *x, const float *wb, const float *bias,
+                           float *y) {
   const int hp = d->h_in + 2 * d->pad, wp = padded_width(d), kk = d->k * d->k;
   const long plane_in = (long)d->h_in * d->w_in, plane_out = (long)d->h_out * d->w_out, plane_p = (long)hp * wp;
   const long scratch_floats = d->c_in * plane_p;
@@ -103,10 +105,11 @@ static void direct_forward(const direct_geom *d, int n, const float *x, const fl
             const int col = j0 + h * FA_SC_VEC, cols = d->w_out - col < FA_SC_VEC ? d->w_out - col : FA_SC_VEC;
             for (int q = 0; q < q_end && cols > 0; q++) {
               float *dst = yi + (blk * FA_SC_OB + q) * plane_out + (long)i * d->w_out + col;
+              const fa_vec16 v = bias ? acc[h][q] + bias[blk * FA_SC_OB + q] : acc[h][q];
               if (cols == FA_SC_VEC)
-                fa_vec16_store(dst, acc[h][q]);
+                fa_vec16_store(dst, v);
               else
-                memcpy(dst, &acc[h][q], sizeof(float) * cols);
+                memcpy(dst, &v, sizeof(float) * cols);
             }
           }
         }
@@ -208,7 +211,7 @@ static void direct_grad_weight(const fa_conv_geom *g, const float *x, const floa
   }
 }
 
-void fa_cpu_conv_small(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y) {
+void fa_cpu_conv_small(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y, const float *bias) {
   if (dir == FA_CONV_GRAD_WEIGHT) {
     direct_grad_weight(g, x, y, w);
     return;
@@ -220,5 +223,5 @@ void fa_cpu_conv_small(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *
   const direct_geom d = grad_input ? (direct_geom){in_c, g->h_out, g->w_out, out_c, g->k, g->k - 1 - g->pad,
                                                    g->h_in, g->w_in}
                                    : (direct_geom){in_c, g->h_in, g->w_in, out_c, g->k, g->pad, g->h_out, g->w_out};
-  direct_forward(&d, g->n, grad_input ? y : x, wb, grad_input ? x : y);
+  direct_forward(&d, g->n, grad_input ? y : x, wb, grad_input ? NULL : bias, grad_input ? x : y);
 }
