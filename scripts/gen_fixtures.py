@@ -31,11 +31,12 @@ torch.set_default_dtype(torch.float64)
 rng = np.random.default_rng(20201207)
 
 
-def rand(*shape, lo=None, hi=None):
+def rand(*shape, lo=None, hi=None, gen=None):
+    gen = gen or rng
     if lo is None:
-        a = rng.standard_normal(shape)
+        a = gen.standard_normal(shape)
     else:
-        a = rng.uniform(lo, hi, shape)
+        a = gen.uniform(lo, hi, shape)
     return torch.tensor(a.astype(np.float32).astype(np.float64))
 
 
@@ -122,6 +123,13 @@ OP_CASES = {
     "batch_norm_relu_train": ([rand(4, 3, 3, 5), rand(3, lo=0.5, hi=1.5), rand(3)],
                               lambda x, g, b: (lambda y, e: (F.relu(y), e))(*bn_train(x, g, b))),
 }
+
+# Cases added later draw their inputs from a generator of their own and come
+# last, so that the earlier cases' numbers stay as they were.
+late = np.random.default_rng(20261125)
+# the model's input clip(x + delta), x + delta straddling [0, 1]
+OP_CASES["add_clamp"] = ([rand(2, 3, 4, 5, lo=-0.4, hi=1.4, gen=late), rand(2, 3, 4, 5, lo=-0.3, hi=0.3, gen=late)],
+                         lambda a, b: torch.clamp(a + b, 0.0, 1.0))
 
 
 def main(out_dir):

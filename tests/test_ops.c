@@ -125,6 +125,7 @@ static fa_tensor *channel_affine(fa_tensor **x) { return fa_channel_affine(x[0],
 static fa_tensor *channel_affine_relu(fa_tensor **x) { return fa_channel_affine_relu(x[0], x[1], x[2]); }
 static fa_tensor *channel_variance(fa_tensor **x) { return fa_channel_variance(x[0], x[1]); }
 static fa_tensor *cosine(fa_tensor **x) { return fa_cosine_per_example(x[0], x[1]); }
+static fa_tensor *add_clamp(fa_tensor **x) { return fa_add_clamp(x[0], x[1], 0.0f, 1.0f); }
 
 static const struct {
   const char *name;
@@ -145,7 +146,7 @@ static const struct {
     {"cross_entropy_per_example", cross_entropy_per_example}, {"batch_norm_train", batch_norm_train},
     {"batch_norm_eval", batch_norm_eval}, {"batch_norm_relu_train", batch_norm_relu_train},
     {"channel_affine", channel_affine}, {"channel_affine_relu", channel_affine_relu},
-    {"channel_variance", channel_variance}, {"cosine", cosine},
+    {"channel_variance", channel_variance}, {"cosine", cosine}, {"add_clamp", add_clamp},
 };
 
 static void run_case(const char *name, op_case_fn fn) {

@@ -10,8 +10,7 @@ fa_tensor *fa_input_grad(fa_model *model, bool training, fa_tensor *x, fa_tensor
   bool was = fa_set_grad_enabled(true);
   fa_tensor *d = fa_detach(delta), *g = NULL;
   if (d) d->requires_grad = true;
-  fa_tensor *input = fa_add(x, d);
-  if (clip) input = fa_clamp(input, 0.0f, 1.0f);
+  fa_tensor *input = clip ? fa_add_clamp(x, d, 0.0f, 1.0f) : fa_add(x, d);
   fa_tensor *logits = fa_model_forward(model, input, training);
   fa_tensor *loss = fa_cross_entropy(logits, y);
   if (loss && fa_grad(loss, &d, 1, create_graph, &g) != FA_OK) g = NULL;

@@ -18,7 +18,6 @@ typedef enum {
   FA_UNARY_SQRT,
   FA_UNARY_EXP,
   FA_UNARY_CLAMP,       /* min(max(x, p0), p1) */
-  FA_UNARY_CLAMP_MASK,  /* p0 <= x <= p1 ? 1 : 0 */
   FA_UNARY_AFFINE,      /* p0 * x + p1 */
 } fa_unary_kind;
 
@@ -55,6 +54,10 @@ typedef struct {
   void (*fill)(size_t n, float value, float *y);
   /* y += alpha * x */
   void (*axpy)(size_t n, float alpha, const float *x, float *y);
+  /* y = clamp(a + b, lo, hi); b NULL: clamp(a, lo, hi) (the model's input clip(x + delta)) */
+  void (*add_clamp)(size_t n, const float *a, const float *b, float lo, float hi, float *y);
+  /* y = g * (lo <= a + b <= hi ? 1 : 0); b NULL: a alone (clamp's backward) */
+  void (*mul_in_range)(size_t n, const float *g, const float *a, const float *b, float lo, float hi, float *y);
   /* one step of the sign-gradient attacks, in place on delta (x, g, delta: n floats each):
    * delta += step * sign(g), then both projections, ball: delta = clamp(delta, -eps, eps),
    * box: delta = clamp(x + delta, 0, 1) - x; ball first (FGSM) or box first (PGD) */

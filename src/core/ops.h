@@ -31,11 +31,12 @@ fa_tensor *fa_sqrt(fa_tensor *x);
 fa_tensor *fa_exp(fa_tensor *x);
 /* min(max(x, lo), hi); the gradient passes where lo <= x <= hi */
 fa_tensor *fa_clamp(fa_tensor *x, float lo, float hi);
+/* clamp(a + b, lo, hi) in one pass (a and b of one shape: the model input clip(x + delta)) */
+fa_tensor *fa_add_clamp(fa_tensor *a, fa_tensor *b, float lo, float hi);
 /* Not differentiable (their gradient is zero almost everywhere): results
  * never require a gradient. */
 fa_tensor *fa_sign(fa_tensor *x);
 fa_tensor *fa_step(fa_tensor *x);                            /* x > 0 ? 1 : 0 */
-fa_tensor *fa_clamp_mask(fa_tensor *x, float lo, float hi);  /* lo <= x <= hi ? 1 : 0 */
 
 /* ---- reductions and shapes ---- */
 /* Sums x down to `shape` (same rank as x or fewer dims, right-aligned),

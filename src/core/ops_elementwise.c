@@ -161,13 +161,56 @@ static void exp_backward(const fa_node *node, fa_tensor *g, const bool *want, fa
 static const fa_op_def exp_def = {"exp", exp_backward, false};
 fa_tensor *fa_exp(fa_tensor *x) { return unary(FA_UNARY_EXP, &exp_def, x, 0, 0); }
 
+/* The backward of clamp(a + b, lo, hi) (b NULL: of clamp(a, lo, hi)),
+ * g * [lo <= a + b <= hi] in one pass. a and b are inputs for their values
+ * only: the derivative in them is zero almost everywhere (no contribution);
+ * in g it is this op again, so clamp stays differentiable to any order. */
+static fa_tensor *in_range_grad(fa_tensor *g, fa_tensor *a, fa_tensor *b, float lo, float hi);
+static void in_range_grad_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  if (want[0])
+    grad_in[0] = in_range_grad(g, node->inputs[1], node->n_inputs == 3 ? node->inputs[2] : NULL,
+                               node->attrs.floats[0], node->attrs.floats[1]);
+}
+static const fa_op_def in_range_grad_def = {"in_range_grad", in_range_grad_backward, true};
+static fa_tensor *in_range_grad(fa_tensor *g, fa_tensor *a, fa_tensor *b, float lo, float hi) {
+  if (FA_ANY_NULL2(g, a)) return NULL;
+  fa_tensor *out = fa_tensor_new(g->ndim, g->shape);
+  if (!out) return NULL;
+  fa_kernels()->mul_in_range(g->numel, g->data, a->data, b ? b->data : NULL, lo, hi, out->data);
+  fa_tensor *inputs[3] = {g, a, b};
+  const fa_op_attrs attrs = {.floats = {lo, hi}};
+  return fa_record(out, &in_range_grad_def, b ? 3 : 2, inputs, &attrs);
+}
+
 static void clamp_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   (void)want; /* one input: always wanted when asked */
-  grad_in[0] = fa_mul(g, fa_clamp_mask(node->inputs[0], node->attrs.floats[0], node->attrs.floats[1]));
+  grad_in[0] = in_range_grad(g, node->inputs[0], NULL, node->attrs.floats[0], node->attrs.floats[1]);
 }
 static const fa_op_def clamp_def = {"clamp", clamp_backward, true};
 fa_tensor *fa_clamp(fa_tensor *x, float lo, float hi) { return unary(FA_UNARY_CLAMP, &clamp_def, x, lo, hi); }
 
+static void add_clamp_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  fa_tensor *a = node->inputs[0], *b = node->inputs[1];
+  fa_tensor *ga = in_range_grad(g, a, b, node->attrs.floats[0], node->attrs.floats[1]);
+  if (want[0]) grad_in[0] = ga;
+  if (want[1]) grad_in[1] = ga;
+}
+static const fa_op_def add_clamp_def = {"add_clamp", add_clamp_backward, true};
+fa_tensor *fa_add_clamp(fa_tensor *a, fa_tensor *b, float lo, float hi) {
+  if (FA_ANY_NULL2(a, b)) return NULL;
+  if (!fa_same_shape(a, b)) {
+    char sa[64], sb[64];
+    fa_error_set(FA_ERR_INVALID, "add_clamp: shapes %s and %s differ", fa_shape_str(a, sa, sizeof sa),
+                 fa_shape_str(b, sb, sizeof sb));
+    return NULL;
+  }
+  fa_tensor *out = fa_tensor_new(a->ndim, a->shape);
+  if (!out) return NULL;
+  fa_kernels()->add_clamp(a->numel, a->data, b->data, lo, hi, out->data);
+  fa_tensor *inputs[2] = {a, b};
+  const fa_op_attrs attrs = {.floats = {lo, hi}};
+  return fa_record(out, &add_clamp_def, 2, inputs, &attrs);
+}
+
 fa_tensor *fa_sign(fa_tensor *x) { return unary(FA_UNARY_SIGN, NULL, x, 0, 0); }
 fa_tensor *fa_step(fa_tensor *x) { return unary(FA_UNARY_STEP, NULL, x, 0, 0); }
-fa_tensor *fa_clamp_mask(fa_tensor *x, float lo, float hi) { return unary(FA_UNARY_CLAMP_MASK, NULL, x, lo, hi); }

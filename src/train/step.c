@@ -96,7 +96,7 @@ fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const int *y, float ramp, f
   /* loss = CE(model(clip(x + delta)), y) + lambda (1 - mean cos(g1, g2)), g2 at x + eta. The terms are
    * backpropagated one after the other, so that the clean pass's graph is released before g2's is made. */
   fa_arena_mark clean_mark = fa_arena_get_mark(arena);
-  fa_tensor *logits = fa_model_forward(model, fa_clamp(fa_add(x, delta), 0.0f, 1.0f), true);
+  fa_tensor *logits = fa_model_forward(model, fa_add_clamp(x, delta, 0.0f, 1.0f), true);
   fa_tensor *loss = fa_cross_entropy(logits, y);
   if (!loss) return fa_error_code();
   fa_store_zero_grad(fa_model_store(model));

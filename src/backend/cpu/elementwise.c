@@ -41,7 +41,6 @@ void fa_cpu_unary(fa_unary_kind kind, size_t n, const float *x, float *y, float 
     case FA_UNARY_SQRT: UNARY_LOOP(sqrtf(v))
     case FA_UNARY_EXP: UNARY_LOOP(expf(v))
     case FA_UNARY_CLAMP: UNARY_LOOP(clamp(v, p0, p1))
-    case FA_UNARY_CLAMP_MASK: UNARY_LOOP((v >= p0 && v <= p1) ? 1.0f : 0.0f)
     case FA_UNARY_AFFINE: UNARY_LOOP(p0 * v + p1)
   }
 #undef UNARY_LOOP
@@ -273,6 +272,29 @@ void fa_cpu_axpy(size_t n, float alpha, const float *x, float *y) {
 
 /* The same arithmetic as sign, axpy, clamp and the box's add / clamp / sub
  * one after another (same roundings, one pass instead of six). */
+void fa_cpu_add_clamp(size_t n, const float *a, const float *b, float lo, float hi, float *y) {
+  if (!b) {
+    fa_cpu_unary(FA_UNARY_CLAMP, n, a, y, lo, hi);
+    return;
+  }
+#pragma omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)
+  for (size_t i = 0; i < n; i++) y[i] = clamp(a[i] + b[i], lo, hi);
+}
+
+void fa_cpu_mul_in_range(size_t n, const float *g, const float *a, const float *b, float lo, float hi, float *y) {
+#define IN_RANGE_LOOP(S)                                                        \
+  _Pragma("omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)") \
+  for (size_t i = 0; i < n; i++) {                                              \
+    const float s = (S);                                                        \
+    y[i] = g[i] * (s >= lo && s <= hi ? 1.0f : 0.0f);                           \
+  }
+  if (b)
+    IN_RANGE_LOOP(a[i] + b[i])
+  else
+    IN_RANGE_LOOP(a[i])
+#undef IN_RANGE_LOOP
+}
+
 void fa_cpu_attack_step(size_t n, const float *x, const float *g, float *delta, float step, float eps,
                         bool box_first) {
 #define ATTACK_STEP_LOOP(PROJECTED)                                   \
