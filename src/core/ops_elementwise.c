@@ -55,14 +55,17 @@ static void add_backward(const fa_node *node, fa_tensor *g, const bool *want, fa
 static const fa_op_def add_def = {"add", add_backward, true};
 fa_tensor *fa_add(fa_tensor *a, fa_tensor *b) { return binary(FA_BINARY_ADD, &add_def, a, b); }
 
+/* For the ops that take two tensors of one shape: false, with the error set, when they differ. */
+static bool same_shapes(const fa_tensor *a, const fa_tensor *b, const char *op) {
+  if (fa_same_shape(a, b)) return true;
+  char sa[64], sb[64];
+  fa_error_set(FA_ERR_INVALID, "%s: shapes %s and %s differ", op, fa_shape_str(a, sa, sizeof sa),
+               fa_shape_str(b, sb, sizeof sb));
+  return false;
+}
+
 fa_tensor *fa_add_into(fa_tensor *a, fa_tensor *b) {
-  if (FA_ANY_NULL2(a, b)) return NULL;
-  if (!fa_same_shape(a, b)) {
-    char sa[64], sb[64];
-    fa_error_set(FA_ERR_INVALID, "add_into: shapes %s and %s differ", fa_shape_str(a, sa, sizeof sa),
-                 fa_shape_str(b, sb, sizeof sb));
-    return NULL;
-  }
+  if (FA_ANY_NULL2(a, b) || !same_shapes(a, b, "add_into")) return NULL;
   if (a->node && !a->node->op->output_overwritable)
     return fa_error_set(FA_ERR_INVALID, "add_into: the output of %s is read by its backward rule", a->node->op->name),
            NULL;
@@ -197,13 +200,7 @@ static void add_clamp_backward(const fa_node *node, fa_tensor *g, const bool *wa
 }
 static const fa_op_def add_clamp_def = {"add_clamp", add_clamp_backward, true};
 fa_tensor *fa_add_clamp(fa_tensor *a, fa_tensor *b, float lo, float hi) {
-  if (FA_ANY_NULL2(a, b)) return NULL;
-  if (!fa_same_shape(a, b)) {
-    char sa[64], sb[64];
-    fa_error_set(FA_ERR_INVALID, "add_clamp: shapes %s and %s differ", fa_shape_str(a, sa, sizeof sa),
-                 fa_shape_str(b, sb, sizeof sb));
-    return NULL;
-  }
+  if (FA_ANY_NULL2(a, b) || !same_shapes(a, b, "add_clamp")) return NULL;
   fa_tensor *out = fa_tensor_new(a->ndim, a->shape);
   if (!out) return NULL;
   fa_kernels()->add_clamp(a->numel, a->data, b->data, lo, hi, out->data);
