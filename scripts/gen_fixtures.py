@@ -130,6 +130,10 @@ late = np.random.default_rng(20261125)
 # the model's input clip(x + delta), x + delta straddling [0, 1]
 OP_CASES["add_clamp"] = ([rand(2, 3, 4, 5, lo=-0.4, hi=1.4, gen=late), rand(2, 3, 4, 5, lo=-0.3, hi=0.3, gen=late)],
                          lambda a, b: torch.clamp(a + b, 0.0, 1.0))
+# per example: <a_r, b_r>, and a_r alpha_r + b_r beta_r
+OP_CASES["row_dot"] = ([rand(3, 2, 4, 5, gen=late), rand(3, 2, 4, 5, gen=late)], lambda a, b: (a * b).sum((1, 2, 3)))
+OP_CASES["row_combine"] = ([rand(3, 2, 4, 5, gen=late), rand(3, gen=late), rand(3, 2, 4, 5, gen=late), rand(3, gen=late)],
+                           lambda a, s, b, t: a * s[:, None, None, None] + b * t[:, None, None, None])
 
 
 def main(out_dir):

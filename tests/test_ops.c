@@ -126,6 +126,8 @@ static fa_tensor *channel_affine_relu(fa_tensor **x) { return fa_channel_affine_
 static fa_tensor *channel_variance(fa_tensor **x) { return fa_channel_variance(x[0], x[1]); }
 static fa_tensor *cosine(fa_tensor **x) { return fa_cosine_per_example(x[0], x[1]); }
 static fa_tensor *add_clamp(fa_tensor **x) { return fa_add_clamp(x[0], x[1], 0.0f, 1.0f); }
+static fa_tensor *row_dot(fa_tensor **x) { return fa_row_dot(x[0], x[1]); }
+static fa_tensor *row_combine(fa_tensor **x) { return fa_row_combine(x[0], x[1], x[2], x[3]); }
 
 static const struct {
   const char *name;
@@ -147,6 +149,7 @@ static const struct {
     {"batch_norm_eval", batch_norm_eval}, {"batch_norm_relu_train", batch_norm_relu_train},
     {"channel_affine", channel_affine}, {"channel_affine_relu", channel_affine_relu},
     {"channel_variance", channel_variance}, {"cosine", cosine}, {"add_clamp", add_clamp},
+    {"row_dot", row_dot}, {"row_combine", row_combine},
 };
 
 static void run_case(const char *name, op_case_fn fn) {

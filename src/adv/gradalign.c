@@ -31,7 +31,8 @@ fa_tensor *fa_grad_align_reg(fa_tensor *g1, fa_tensor *g2, float lambda) {
     if (row_dot(a, a, row) != 0 && row_dot(b, b, row) != 0) nonzero[kept++] = i;
   }
   if (kept == 0) return fa_zeros(0, NULL);
-  fa_tensor *cos = fa_cosine_per_example(fa_select_rows(g1, kept, nonzero), fa_select_rows(g2, kept, nonzero));
+  fa_tensor *cos = kept == n ? fa_cosine_per_example(g1, g2)
+                             : fa_cosine_per_example(fa_select_rows(g1, kept, nonzero), fa_select_rows(g2, kept, nonzero));
   return fa_scale(fa_affine(fa_mean(cos), -1.0f, 1.0f), lambda);
 }
 

@@ -54,6 +54,11 @@ typedef struct {
   void (*fill)(size_t n, float value, float *y);
   /* y += alpha * x */
   void (*axpy)(size_t n, float alpha, const float *x, float *y);
+  /* y[r] = sum_j a[r][j] b[r][j] for rows x cols, summed in double */
+  void (*row_dot)(int rows, size_t cols, const float *a, const float *b, float *y);
+  /* y[r][j] = a[r][j] alpha[r] + b[r][j] beta[r]; b NULL: the first term alone */
+  void (*row_combine)(int rows, size_t cols, const float *a, const float *alpha, const float *b, const float *beta,
+                      float *y);
   /* y = clamp(a + b, lo, hi); b NULL: clamp(a, lo, hi) (the model's input clip(x + delta)) */
   void (*add_clamp)(size_t n, const float *a, const float *b, float lo, float hi, float *y);
   /* y = g * (lo <= a + b <= hi ? 1 : 0); b NULL: a alone (clamp's backward) */

@@ -111,5 +111,11 @@ fa_tensor *fa_batch_norm_relu(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, f
 /* Per-example cosine similarity of a and b (N, ...): (N). Rows must be
  * non-zero (leave zero rows out first, e.g. with fa_select_rows). */
 fa_tensor *fa_cosine_per_example(fa_tensor *a, fa_tensor *b);
+/* Per example r (rows of a and b (N, ...) of one shape): <a_r, b_r>, (N),
+ * summed in double. */
+fa_tensor *fa_row_dot(fa_tensor *a, fa_tensor *b);
+/* a_r alpha_r + b_r beta_r per example r, alpha and beta (N); b and beta
+ * NULL for the first term alone. One pass. */
+fa_tensor *fa_row_combine(fa_tensor *a, fa_tensor *alpha, fa_tensor *b, fa_tensor *beta);
 
 #endif

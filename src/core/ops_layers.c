@@ -120,11 +120,6 @@ fa_tensor *fa_cosine_per_example(fa_tensor *a, fa_tensor *b) {
   if (!a || !b) return NULL;
   if (!fa_same_shape(a, b) || a->ndim < 1)
     return fa_error_set(FA_ERR_INVALID, "cosine_per_example needs two tensors of the same shape"), NULL;
-  int n = a->shape[0];
-  const int row_shape[2] = {n, 1};
-  a = fa_flatten(a);
-  b = fa_flatten(b);
-  fa_tensor *a_unit = fa_div(a, fa_sqrt(fa_sum_to(fa_mul(a, a), 2, row_shape)));
-  fa_tensor *b_unit = fa_div(b, fa_sqrt(fa_sum_to(fa_mul(b, b), 2, row_shape)));
-  return fa_reshape(fa_sum_to(fa_mul(a_unit, b_unit), 2, row_shape), 1, &n);
+  /* <a, b> / (|a| |b|): three passes over the rows forward, two row_combines back */
+  return fa_div(fa_row_dot(a, b), fa_mul(fa_sqrt(fa_row_dot(a, a)), fa_sqrt(fa_row_dot(b, b))));
 }

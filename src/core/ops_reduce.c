@@ -1,6 +1,6 @@
 /* Reductions, broadcasting and shape ops: sum_to and expand are each
  * other's derivatives, reshape is its own, select and scatter of rows are
- * adjoint. */
+ * adjoint, and the per-example row_dot and row_combine are each other's. */
 #include <string.h>
 
 #include "backend/backend.h"
@@ -163,4 +163,69 @@ fa_tensor *fa_scatter_rows(fa_tensor *x, int n_rows, int n_idx, const int *idx) 
   fa_kernels()->scatter_add_rows(row, n_idx, index, x->data, out->data);
   fa_op_attrs attrs = {.ints = {n_idx}, .index = index};
   return fa_record(out, &scatter_rows_def, 1, &x, &attrs);
+}
+
+/* ---- per example: rows of the flattened tensors ---- */
+
+/* a and b (N, ...) of one shape; alpha and beta (N): the rows and their length */
+static bool rows_of(const fa_tensor *a, const fa_tensor *b, const char *op, size_t *cols) {
+  if (a->ndim < 1 || a->shape[0] < 1 || (b && !fa_same_shape(a, b))) {
+    char sa[64], sb[64];
+    fa_error_set(FA_ERR_INVALID, "%s: needs tensors (N, ...) of one shape, not %s and %s", op,
+                 fa_shape_str(a, sa, sizeof sa), b ? fa_shape_str(b, sb, sizeof sb) : "none");
+    return false;
+  }
+  *cols = a->numel / (size_t)a->shape[0];
+  return true;
+}
+
+static bool per_row(const fa_tensor *s, int n, const char *op) {
+  if (!s || (s->ndim == 1 && s->shape[0] == n)) return true;
+  fa_error_set(FA_ERR_INVALID, "%s: a per-example scale must have shape (%d)", op, n);
+  return false;
+}
+
+/* d<a_r, b_r> = g_r b_r (and g_r a_r); when a and b are one tensor, 2 g_r a_r once */
+static void row_dot_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  fa_tensor *a = node->inputs[0], *b = node->inputs[1];
+  if (a == b) {
+    grad_in[0] = fa_row_combine(a, fa_scale(g, 2.0f), NULL, NULL);
+    return;
+  }
+  if (want[0]) grad_in[0] = fa_row_combine(b, g, NULL, NULL);
+  if (want[1]) grad_in[1] = fa_row_combine(a, g, NULL, NULL);
+}
+static const fa_op_def row_dot_def = {"row_dot", row_dot_backward, true};
+
+fa_tensor *fa_row_dot(fa_tensor *a, fa_tensor *b) {
+  size_t cols;
+  if (FA_ANY_NULL2(a, b) || !rows_of(a, b, "row_dot", &cols)) return NULL;
+  fa_tensor *out = fa_tensor_new(1, a->shape);
+  if (!out) return NULL;
+  fa_kernels()->row_dot(a->shape[0], cols, a->data, b->data, out->data);
+  fa_tensor *inputs[2] = {a, b};
+  return fa_record(out, &row_dot_def, 2, inputs, NULL);
+}
+
+/* d(a_r alpha_r + b_r beta_r): g_r alpha_r, <g_r, a_r>, g_r beta_r, <g_r, b_r> */
+static void row_combine_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
+  for (int i = 0; i + 1 < node->n_inputs; i += 2) {
+    fa_tensor *x = node->inputs[i], *s = node->inputs[i + 1];
+    if (want[i]) grad_in[i] = fa_row_combine(g, s, NULL, NULL);
+    if (want[i + 1]) grad_in[i + 1] = fa_row_dot(g, x);
+  }
+}
+static const fa_op_def row_combine_def = {"row_combine", row_combine_backward, true};
+
+fa_tensor *fa_row_combine(fa_tensor *a, fa_tensor *alpha, fa_tensor *b, fa_tensor *beta) {
+  size_t cols;
+  if (FA_ANY_NULL2(a, alpha) || (b && !beta) || !rows_of(a, b, "row_combine", &cols) ||
+      !per_row(alpha, a->shape[0], "row_combine") || !per_row(beta, a->shape[0], "row_combine"))
+    return NULL;
+  fa_tensor *out = fa_tensor_new(a->ndim, a->shape);
+  if (!out) return NULL;
+  fa_kernels()->row_combine(a->shape[0], cols, a->data, alpha->data, b ? b->data : NULL, b ? beta->data : NULL,
+                            out->data);
+  fa_tensor *inputs[4] = {a, alpha, b, beta};
+  return fa_record(out, &row_combine_def, b ? 4 : 2, inputs, NULL);
 }

@@ -272,6 +272,34 @@ void fa_cpu_axpy(size_t n, float alpha, const float *x, float *y) {
 
 /* The same arithmetic as sign, axpy, clamp and the box's add / clamp / sub
  * one after another (same roundings, one pass instead of six). */
+void fa_cpu_row_dot(int rows, size_t cols, const float *a, const float *b, float *y) {
+#pragma omp parallel for schedule(static) if (parallel : (size_t)rows * cols > PAR_MIN)
+  for (int r = 0; r < rows; r++) {
+    const float *ar = a + (size_t)r * cols, *br = b + (size_t)r * cols;
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (size_t j = 0; j < cols; j++) s += (double)ar[j] * br[j];
+    y[r] = (float)s;
+  }
+}
+
+void fa_cpu_row_combine(int rows, size_t cols, const float *a, const float *alpha, const float *b, const float *beta,
+                        float *y) {
+#pragma omp parallel for schedule(static) if (parallel : (size_t)rows * cols > PAR_MIN)
+  for (int r = 0; r < rows; r++) {
+    const float *ar = a + (size_t)r * cols, *br = b ? b + (size_t)r * cols : NULL;
+    float *yr = y + (size_t)r * cols;
+    const float s = alpha[r], t = b ? beta[r] : 0.0f;
+    if (br) {
+#pragma omp simd
+      for (size_t j = 0; j < cols; j++) yr[j] = ar[j] * s + br[j] * t;
+    } else {
+#pragma omp simd
+      for (size_t j = 0; j < cols; j++) yr[j] = ar[j] * s;
+    }
+  }
+}
+
 void fa_cpu_add_clamp(size_t n, const float *a, const float *b, float lo, float hi, float *y) {
   if (!b) {
     fa_cpu_unary(FA_UNARY_CLAMP, n, a, y, lo, hi);

@@ -17,6 +17,9 @@ void fa_cpu_channel_dot(const int x_shape[4], const float *a, const float *b, co
 void fa_cpu_channel_sq_dev(const int x_shape[4], const float *x, const float *mean, float *y);
 void fa_cpu_fill(size_t n, float value, float *y);
 void fa_cpu_axpy(size_t n, float alpha, const float *x, float *y);
+void fa_cpu_row_dot(int rows, size_t cols, const float *a, const float *b, float *y);
+void fa_cpu_row_combine(int rows, size_t cols, const float *a, const float *alpha, const float *b, const float *beta,
+                        float *y);
 void fa_cpu_add_clamp(size_t n, const float *a, const float *b, float lo, float hi, float *y);
 void fa_cpu_mul_in_range(size_t n, const float *g, const float *a, const float *b, float lo, float hi, float *y);
 void fa_cpu_attack_step(size_t n, const float *x, const float *g, float *delta, float step, float eps,
