@@ -1,4 +1,6 @@
-/* Kernel benchmark: the machine's SGEMM GFLOP/s, then conv forward,
+/* Kernel benchmark: the cost of an OpenMP parallel region (fork and join of
+ * the threads: what each threaded kernel pays, with OMP_WAIT_POLICY as set),
+ * the machine's SGEMM GFLOP/s, then conv forward,
  * grad-input and grad-weight GFLOP/s for every PreAct ResNet-18 (CIFAR-10)
  * convolution and the small cnn's at batch 128, each with its fraction of the
  * square SGEMM rate, then the three products of the models' linear layers.
@@ -16,6 +18,18 @@
 #include "timing.h"
 
 static int reps = 7;
+
+/* ---- an empty parallel region ---- */
+
+enum { REGIONS = 200 };
+
+static void run_regions(void *ctx) {
+  volatile int *sink = ctx;
+  for (int r = 0; r < REGIONS; r++) {
+#pragma omp parallel
+    sink[omp_get_thread_num() % 64] = r;
+  }
+}
 
 /* ---- convolution ---- */
 
@@ -89,8 +103,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   fa_rng rng = fa_rng_stream(1, FA_STREAM_INIT);
-  printf("threads %d, batch %d, median of %d runs after 1 warm-up\n\nSGEMM (row-major, C = A B)\n",
-         omp_get_max_threads(), batch, reps);
+  printf("threads %d, batch %d, median of %d runs after 1 warm-up\n\n", omp_get_max_threads(), batch, reps);
+  static int sink[64];
+  printf("an empty OpenMP parallel region (fork and join): %.1f us\n\n",
+         fa_bench_median_seconds(run_regions, sink, 1, reps) / REGIONS * 1e6);
+  printf("SGEMM (row-major, C = A B)\n");
   const double peak = fa_bench_square_sgemm(&rng, reps, true);
   printf("  reference: %.1f GFLOP/s (frac below = conv GFLOP/s / reference)\n\n", peak);
 

@@ -6,9 +6,10 @@
  *   A^T B, m = s rows:    the weight gradient G^T X   (10 x 128) . (128 x 4096)
  *   A B^T, n = s columns: the forward pass X W^T      (128 x 4096) . (4096 x 10)
  *   A B,   k = s inner:   the input gradient G W      (128 x 10) . (10 x 4096)
- * Row-major, packed; compiled with FMA contraction (CMakeLists.txt). Each
- * entry of C is computed by one thread in a fixed order: results do not
- * depend on timing or on the number of threads. */
+ * Row-major, packed. Each entry of C is computed by one thread in a fixed
+ * order of explicit FMAs (fa_vec16_fma, fmaf): results do not depend on
+ * timing, the number of threads or the build (the Debug build gives the
+ * Release build's floats; the reference tests' PGD signs depend on them). */
 #include "backend/cpu/gemm_impl.h"
 
 #include <omp.h>
@@ -16,15 +17,17 @@
 
 #include "backend/cpu/vec16.h"
 
-enum { FA_SKINNY_PAR_MIN = 1 << 16 }; /* multiply-adds below which one thread does it all */
+/* multiply-adds below which one thread does it all: waking the second thread
+ * costs ~50 us with passive waits on this machine (docs/PERFORMANCE.md) */
+enum { FA_SKINNY_PAR_MIN = 1 << 20 };
 
 /* alpha s + beta c, where beta 0 ignores c (NaN included) */
 static inline float scaled(float alpha, float s, float beta, float c) {
-  return beta == 0.0f ? alpha * s : alpha * s + beta * c;
+  return beta == 0.0f ? alpha * s : fmaf(alpha, s, beta * c);
 }
 
 static inline fa_vec16 scaled_vec(float alpha, fa_vec16 s, float beta, const float *c) {
-  return beta == 0.0f ? alpha * s : alpha * s + beta * fa_vec16_load(c);
+  return beta == 0.0f ? alpha * s : fa_vec16_fma(alpha + (fa_vec16){0}, s, beta * fa_vec16_load(c));
 }
 
 /* A (k x m), B (k x n), m <= FA_SKINNY. Each vector of columns of C runs
@@ -41,7 +44,7 @@ void fa_cpu_gemm_few_rows(int m, int n, int k, float alpha, const float *a, cons
       fa_vec16 bv = fa_vec16_load(b + (long)l * n + j);
       FA_VEC16_IN_REGISTER(bv);
       for (int o = 0; o < FA_SKINNY; o++)
-        if (o < m) acc[o] += a[(long)l * m + o] * bv;
+        if (o < m) acc[o] = fa_vec16_fma(a[(long)l * m + o] + (fa_vec16){0}, bv, acc[o]);
     }
     for (int o = 0; o < m; o++) {
       float *co = c + (long)o * n + j;
@@ -51,7 +54,7 @@ void fa_cpu_gemm_few_rows(int m, int n, int k, float alpha, const float *a, cons
   for (int j = chunks * FA_VEC; j < n; j++)
     for (int o = 0; o < m; o++) {
       float s = 0;
-      for (int l = 0; l < k; l++) s += a[(long)l * m + o] * b[(long)l * n + j];
+      for (int l = 0; l < k; l++) s = fmaf(a[(long)l * m + o], b[(long)l * n + j], s);
       c[(long)o * n + j] = scaled(alpha, s, beta, c[(long)o * n + j]);
     }
 }
@@ -76,16 +79,16 @@ static inline __attribute__((always_inline)) void few_cols_row_pair(int N, int k
     for (int j = 0; j < N; j++) {
       fa_vec16 w = fa_vec16_load(b + (long)j * k + l);
       FA_VEC16_IN_REGISTER(w);
-      acc0[j] += x0 * w;
-      acc1[j] += x1 * w;
+      acc0[j] = fa_vec16_fma(x0, w, acc0[j]);
+      acc1[j] = fa_vec16_fma(x1, w, acc1[j]);
     }
   }
 #pragma GCC unroll 16
   for (int j = 0; j < N; j++) {
     float s0 = fa_vec16_sum(acc0[j]), s1 = fa_vec16_sum(acc1[j]);
     for (int t = l; t < k; t++) {
-      s0 += a0[t] * b[(long)j * k + t];
-      s1 += a1[t] * b[(long)j * k + t];
+      s0 = fmaf(a0[t], b[(long)j * k + t], s0);
+      s1 = fmaf(a1[t], b[(long)j * k + t], s1);
     }
     c[i * N + j] = scaled(alpha, s0, beta, c[i * N + j]);
     if (pair) c[(i + 1) * N + j] = scaled(alpha, s1, beta, c[(i + 1) * N + j]);
@@ -128,14 +131,14 @@ void fa_cpu_gemm_small_inner(int m, int n, int k, float alpha, const float *a, c
       const float *ai = a + i * k;
       fa_vec16 acc = ai[0] * bv[0];
       for (int l = 1; l < FA_SKINNY; l++)
-        if (l < k) acc += ai[l] * bv[l];
+        if (l < k) acc = fa_vec16_fma(ai[l] + (fa_vec16){0}, bv[l], acc);
       fa_vec16_store(c + i * n + j, scaled_vec(alpha, acc, beta, c + i * n + j));
     }
   }
   for (long i = 0; i < m; i++)
     for (int j = chunks * FA_VEC; j < n; j++) {
       float s = 0;
-      for (int l = 0; l < k; l++) s += a[i * k + l] * b[(long)l * n + j];
+      for (int l = 0; l < k; l++) s = fmaf(a[i * k + l], b[(long)l * n + j], s);
       c[i * n + j] = scaled(alpha, s, beta, c[i * n + j]);
     }
 }
