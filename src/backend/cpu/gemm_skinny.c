@@ -27,7 +27,7 @@ static inline float scaled(float alpha, float s, float beta, float c) {
 }
 
 static inline fa_vec16 scaled_vec(float alpha, fa_vec16 s, float beta, const float *c) {
-  return beta == 0.0f ? alpha * s : fa_vec16_fma(alpha + (fa_vec16){0}, s, beta * fa_vec16_load(c));
+  return beta == 0.0f ? alpha * s : fa_vec16_fma(fa_vec16_splat(alpha), s, beta * fa_vec16_load(c));
 }
 
 /* A (k x m), B (k x n), m <= FA_SKINNY. Each vector of columns of C runs
@@ -43,8 +43,9 @@ void fa_cpu_gemm_few_rows(int m, int n, int k, float alpha, const float *a, cons
     for (int l = 0; l < k; l++) {
       fa_vec16 bv = fa_vec16_load(b + (long)l * n + j);
       FA_VEC16_IN_REGISTER(bv);
+#pragma GCC unroll 16
       for (int o = 0; o < FA_SKINNY; o++)
-        if (o < m) acc[o] = fa_vec16_fma(a[(long)l * m + o] + (fa_vec16){0}, bv, acc[o]);
+        if (o < m) acc[o] = fa_vec16_fma(fa_vec16_splat(a[(long)l * m + o]), bv, acc[o]);
     }
     for (int o = 0; o < m; o++) {
       float *co = c + (long)o * n + j;
@@ -130,8 +131,9 @@ void fa_cpu_gemm_small_inner(int m, int n, int k, float alpha, const float *a, c
     for (long i = 0; i < m; i++) {
       const float *ai = a + i * k;
       fa_vec16 acc = ai[0] * bv[0];
+#pragma GCC unroll 16
       for (int l = 1; l < FA_SKINNY; l++)
-        if (l < k) acc = fa_vec16_fma(ai[l] + (fa_vec16){0}, bv[l], acc);
+        if (l < k) acc = fa_vec16_fma(fa_vec16_splat(ai[l]), bv[l], acc);
       fa_vec16_store(c + i * n + j, scaled_vec(alpha, acc, beta, c + i * n + j));
     }
   }

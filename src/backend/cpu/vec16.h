@@ -21,6 +21,13 @@ static inline fa_vec16 fa_vec16_load(const float *p) {
 }
 static inline void fa_vec16_store(float *p, fa_vec16 v) { memcpy(p, &v, sizeof v); }
 
+/* v in every lane */
+static inline fa_vec16 fa_vec16_splat(float v) {
+  fa_vec16 r;
+  for (int i = 0; i < FA_VEC; i++) r[i] = v;
+  return r;
+}
+
 /* a * b + c in each lane with one rounding (fmaf): the same floats in every
  * build, whether or not the compiler contracts (one vector FMA where the
  * target has it, libm's fmaf where not, e.g. in the unoptimised Debug build) */
