@@ -7,9 +7,11 @@
  *   A B^T, n = s columns: the forward pass X W^T      (128 x 4096) . (4096 x 10)
  *   A B,   k = s inner:   the input gradient G W      (128 x 10) . (10 x 4096)
  * Row-major, packed. Each entry of C is computed by one thread in a fixed
- * order of explicit FMAs (fa_vec16_fma, fmaf): results do not depend on
- * timing, the number of threads or the build (the Debug build gives the
- * Release build's floats; the reference tests' PGD signs depend on them). */
+ * order of multiplies and adds, not contracted to FMAs (CMakeLists.txt):
+ * results do not depend on timing, the number of threads or the build (the
+ * unoptimised Debug build gives the Release build's floats; the reference
+ * tests' PGD signs depend on them). The kernels are bound by memory, not by
+ * the arithmetic: FMAs were no faster (docs/PERFORMANCE.md). */
 #include "backend/cpu/gemm_impl.h"
 
 #include <omp.h>
@@ -23,11 +25,11 @@ enum { FA_SKINNY_PAR_MIN = 1 << 20 };
 
 /* alpha s + beta c, where beta 0 ignores c (NaN included) */
 static inline float scaled(float alpha, float s, float beta, float c) {
-  return beta == 0.0f ? alpha * s : fmaf(alpha, s, beta * c);
+  return beta == 0.0f ? alpha * s : alpha * s + beta * c;
 }
 
 static inline fa_vec16 scaled_vec(float alpha, fa_vec16 s, float beta, const float *c) {
-  return beta == 0.0f ? alpha * s : fa_vec16_fma(fa_vec16_splat(alpha), s, beta * fa_vec16_load(c));
+  return beta == 0.0f ? alpha * s : alpha * s + beta * fa_vec16_load(c);
 }
 
 /* A (k x m), B (k x n), m <= FA_SKINNY. Each vector of columns of C runs
@@ -45,7 +47,7 @@ void fa_cpu_gemm_few_rows(int m, int n, int k, float alpha, const float *a, cons
       FA_VEC16_IN_REGISTER(bv);
 #pragma GCC unroll 16
       for (int o = 0; o < FA_SKINNY; o++)
-        if (o < m) acc[o] = fa_vec16_fma(fa_vec16_splat(a[(long)l * m + o]), bv, acc[o]);
+        if (o < m) acc[o] += a[(long)l * m + o] * bv;
     }
     for (int o = 0; o < m; o++) {
       float *co = c + (long)o * n + j;
@@ -55,7 +57,7 @@ void fa_cpu_gemm_few_rows(int m, int n, int k, float alpha, const float *a, cons
   for (int j = chunks * FA_VEC; j < n; j++)
     for (int o = 0; o < m; o++) {
       float s = 0;
-      for (int l = 0; l < k; l++) s = fmaf(a[(long)l * m + o], b[(long)l * n + j], s);
+      for (int l = 0; l < k; l++) s += a[(long)l * m + o] * b[(long)l * n + j];
       c[(long)o * n + j] = scaled(alpha, s, beta, c[(long)o * n + j]);
     }
 }
@@ -80,16 +82,16 @@ static inline __attribute__((always_inline)) void few_cols_row_pair(int N, int k
     for (int j = 0; j < N; j++) {
       fa_vec16 w = fa_vec16_load(b + (long)j * k + l);
       FA_VEC16_IN_REGISTER(w);
-      acc0[j] = fa_vec16_fma(x0, w, acc0[j]);
-      acc1[j] = fa_vec16_fma(x1, w, acc1[j]);
+      acc0[j] += x0 * w;
+      acc1[j] += x1 * w;
     }
   }
 #pragma GCC unroll 16
   for (int j = 0; j < N; j++) {
     float s0 = fa_vec16_sum(acc0[j]), s1 = fa_vec16_sum(acc1[j]);
     for (int t = l; t < k; t++) {
-      s0 = fmaf(a0[t], b[(long)j * k + t], s0);
-      s1 = fmaf(a1[t], b[(long)j * k + t], s1);
+      s0 += a0[t] * b[(long)j * k + t];
+      s1 += a1[t] * b[(long)j * k + t];
     }
     c[i * N + j] = scaled(alpha, s0, beta, c[i * N + j]);
     if (pair) c[(i + 1) * N + j] = scaled(alpha, s1, beta, c[(i + 1) * N + j]);
@@ -133,14 +135,14 @@ void fa_cpu_gemm_small_inner(int m, int n, int k, float alpha, const float *a, c
       fa_vec16 acc = ai[0] * bv[0];
 #pragma GCC unroll 16
       for (int l = 1; l < FA_SKINNY; l++)
-        if (l < k) acc = fa_vec16_fma(fa_vec16_splat(ai[l]), bv[l], acc);
+        if (l < k) acc += ai[l] * bv[l];
       fa_vec16_store(c + i * n + j, scaled_vec(alpha, acc, beta, c + i * n + j));
     }
   }
   for (long i = 0; i < m; i++)
     for (int j = chunks * FA_VEC; j < n; j++) {
       float s = 0;
-      for (int l = 0; l < k; l++) s = fmaf(a[i * k + l], b[(long)l * n + j], s);
+      for (int l = 0; l < k; l++) s += a[i * k + l] * b[(long)l * n + j];
       c[i * n + j] = scaled(alpha, s, beta, c[i * n + j]);
     }
 }

@@ -6,7 +6,6 @@
 #ifndef FA_BACKEND_CPU_VEC16_H
 #define FA_BACKEND_CPU_VEC16_H
 
-#include <math.h>
 #include <string.h>
 
 enum { FA_VEC = 16 };
@@ -20,22 +19,6 @@ static inline fa_vec16 fa_vec16_load(const float *p) {
   return v;
 }
 static inline void fa_vec16_store(float *p, fa_vec16 v) { memcpy(p, &v, sizeof v); }
-
-/* v in every lane */
-static inline fa_vec16 fa_vec16_splat(float v) {
-  fa_vec16 r;
-  for (int i = 0; i < FA_VEC; i++) r[i] = v;
-  return r;
-}
-
-/* a * b + c in each lane with one rounding (fmaf): the same floats in every
- * build, whether or not the compiler contracts (one vector FMA where the
- * target has it, libm's fmaf where not, e.g. in the unoptimised Debug build) */
-static inline fa_vec16 fa_vec16_fma(fa_vec16 a, fa_vec16 b, fa_vec16 c) {
-  fa_vec16 r;
-  for (int i = 0; i < FA_VEC; i++) r[i] = fmaf(a[i], b[i], c[i]);
-  return r;
-}
 
 /* The sum of the 16 lanes, in a fixed order (halves added pairwise). */
 static inline float fa_vec16_sum(fa_vec16 v) {
