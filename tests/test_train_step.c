@@ -24,16 +24,16 @@ typedef struct {
   const char *name;
   fa_attack_kind attack;
   fa_attack_init init;
-  int replay, pgd_iters;
+  int replay;
   float lambda;
 } attack_case;
 
 static const attack_case attacks[] = {
-    {"fgsm", FA_ATTACK_FGSM, FA_INIT_ZERO, 1, 0, 0.0f},
-    {"fgsm_rs", FA_ATTACK_FGSM, FA_INIT_RANDOM, 1, 0, 0.0f},
-    {"pgd", FA_ATTACK_PGD, FA_INIT_RANDOM, 1, 3, 0.0f},
-    {"free", FA_ATTACK_FGSM, FA_INIT_ZERO, 2, 0, 0.0f},
-    {"gradalign", FA_ATTACK_FGSM, FA_INIT_ZERO, 1, 0, 0.2f},
+    {"fgsm", FA_ATTACK_FGSM, FA_INIT_ZERO, 1, 0.0f},
+    {"fgsm_rs", FA_ATTACK_FGSM, FA_INIT_RANDOM, 1, 0.0f},
+    {"pgd", FA_ATTACK_PGD, FA_INIT_RANDOM, 1, 0.0f}, /* the fixture's "pgd_iters" steps (3 cnn, 1 ResNet-18) */
+    {"free", FA_ATTACK_FGSM, FA_INIT_ZERO, 2, 0.0f},
+    {"gradalign", FA_ATTACK_FGSM, FA_INIT_ZERO, 1, 0.2f},
 };
 
 static double compare(const char *key, const float *got, size_t n, double tol) {
@@ -45,8 +45,8 @@ static double compare(const char *key, const float *got, size_t n, double tol) {
   return err;
 }
 
-static void run_case(const char *kind, const fa_model_config *mc, const attack_case *a, float lr, fa_tensor *x,
-                     const int *y) {
+static void run_case(const char *kind, const fa_model_config *mc, const attack_case *a, float lr, int pgd_iters,
+                     fa_tensor *x, const int *y) {
   fa_model *model = fa_model_create(mc);
   fa_rng init = fa_rng_stream(0, FA_STREAM_INIT);
   fa_model_init(model, &init);
@@ -62,7 +62,7 @@ static void run_case(const char *kind, const fa_model_config *mc, const attack_c
   cfg.eps = 8;
   cfg.fgsm_alpha = 1.25f;
   cfg.pgd_alpha_train = 2;
-  cfg.pgd_train_n_iters = a->pgd_iters;
+  cfg.pgd_train_n_iters = a->attack == FA_ATTACK_PGD ? pgd_iters : 0;
   cfg.minibatch_replay = a->replay;
   cfg.grad_align_cos_lambda = a->lambda;
   cfg.batch_size = x->shape[0];
@@ -139,8 +139,12 @@ static void run_model(const char *kind, const fa_model_config *mc) {
   fa_st_copy(fixture, "labels", FA_DTYPE_I64, 1, (int64_t[]){shape[0]}, labels64);
   int y[64];
   for (int i = 0; i < shape[0]; i++) y[i] = (int)labels64[i];
-  float lr = (float)atof(fa_st_meta(fixture, "lr"));
-  for (size_t a = 0; a < sizeof attacks / sizeof attacks[0]; a++) run_case(kind, mc, &attacks[a], lr, x, y);
+  const char *lr_text = fa_st_meta(fixture, "lr"), *iters_text = fa_st_meta(fixture, "pgd_iters");
+  FA_CHECK(lr_text && iters_text, "%s fixture: no \"lr\" or \"pgd_iters\" metadata", kind);
+  if (!lr_text || !iters_text) return;
+  float lr = (float)atof(lr_text);
+  for (size_t a = 0; a < sizeof attacks / sizeof attacks[0]; a++)
+    run_case(kind, mc, &attacks[a], lr, atoi(iters_text), x, y);
   check_pgd_restarts(kind, mc, x, y);
   fa_st_close(fixture);
 }
