@@ -12,11 +12,10 @@ stores per attack the parameter gradients, the updated parameters and the
 running statistics:  "<attack>.grad.<param>", "<attack>.param.<param>",
 "<attack>.buffer.<name>". Attacks: fgsm (zero init), fgsm_rs (random init),
 pgd (random init; 3 steps for the cnn, 1 for ResNet-18, the "pgd_iters"
-metadata: from the second step on, a ReLU input of the width-4 ResNet lies
-within float32 rounding of zero, and which side it falls on decides signs
-of the next steps; the unoptimised and the optimised build of fastadv fell
-on different sides, 2e-3 apart in the gradients after two steps, 1e-2
-after three, 5e-7 after one), free (minibatch replay 2: two iterations on
+metadata: on the width-4 ResNet, from the second step on, float32 rounding
+decides some signs of the steps; fastadv's unoptimised and optimised
+builds, whose sums round differently, were 5e-7 apart in the parameter
+gradients after one step, 2e-3 after two and 1e-2 after three), free (minibatch replay 2: two iterations on
 the batch, the perturbation carried), gradalign (fgsm zero init + lambda 0.2).
 It also stores the evaluation PGD with restarts (SPEC.md section 5; model
 in evaluation mode, 5 steps of eps/4, 3 restarts from the FA_STREAM_EVAL
