@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adv/gradalign.h"
 #include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -53,6 +54,33 @@ static fa_tensor *input_grad(fa_model *model, fa_tensor *x, const int *labels) {
   return g;
 }
 
+/* fa_grad_align_reg: the composition above; and with example 1 of g1 zero,
+ * the mean over the other examples, with zero and finite gradients. */
+static void check_reg_rows(const fa_tensor *g1, const fa_tensor *g2, float lam) {
+  const fa_st_tensor *ref_cos = fa_st_find(fixture, "cos"), *ref_reg = fa_st_find(fixture, "reg");
+  double cos[4], reg_ref;
+  fa_st_copy(fixture, "cos", FA_DTYPE_F64, ref_cos->ndim, ref_cos->shape, cos);
+  fa_st_copy(fixture, "reg", FA_DTYPE_F64, ref_reg->ndim, ref_reg->shape, &reg_ref);
+  fa_tensor *a = fa_tensor_from(g1->ndim, g1->shape, g1->data), *b = fa_tensor_from(g2->ndim, g2->shape, g2->data);
+  a->requires_grad = b->requires_grad = true;
+  fa_tensor *reg = fa_grad_align_reg(a, b, lam);
+  FA_CHECK(reg && fabs(reg->data[0] - reg_ref) <= 1e-5 * fabs(reg_ref), "grad_align_reg %g, reference %g",
+           reg ? reg->data[0] : NAN, reg_ref);
+  size_t row = a->numel / 4;
+  memset(a->data + row, 0, row * sizeof(float));
+  fa_tensor *reg0 = fa_grad_align_reg(a, b, lam), *gb = NULL;
+  double expect = lam * (1.0 - (cos[0] + cos[2] + cos[3]) / 3.0);
+  FA_CHECK(reg0 && fabs(reg0->data[0] - expect) <= 1e-5 * fabs(expect), "a zero row: reg %g, expected %g",
+           reg0 ? reg0->data[0] : NAN, expect);
+  FA_CHECK(reg0 && fa_grad(reg0, &b, 1, false, &gb) == FA_OK, "a zero row: grad: %s", fa_error_message());
+  bool zero = true, finite = true;
+  for (size_t j = 0; gb && j < gb->numel; j++) {
+    finite &= isfinite(gb->data[j]);
+    if (j >= row && j < 2 * row) zero &= gb->data[j] == 0.0f;
+  }
+  FA_CHECK(gb && zero && finite, "a zero row: the gradient is not zero on it (%d) or not finite (%d)", zero, finite);
+}
+
 int main(void) {
   fixture = fa_st_open(fa_test_source_path("tests/fixtures/gradalign_resnet18.safetensors"));
   if (!fixture) {
@@ -90,6 +118,7 @@ int main(void) {
   compare("cos", cos->data, cos->numel);
   compare("loss_ce", loss_ce->data, 1);
   compare("reg", reg->data, 1);
+  check_reg_rows(g1, g2, lam);
 
   /* the regulariser alone through fa_grad, then CE + reg through fa_backward */
   int n_params = 0;

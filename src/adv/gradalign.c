@@ -23,16 +23,20 @@ fa_tensor *fa_grad_align_reg(fa_tensor *g1, fa_tensor *g2, float lambda) {
   if (!g1 || !g2) return NULL;
   if (!fa_same_shape(g1, g2)) return fa_error_set(FA_ERR_INVALID, "GradAlign: g1 and g2 differ in shape"), NULL;
   int n = g1->shape[0], kept = 0;
-  size_t row = g1->numel / (size_t)n;
+  /* the squared norms (N) decide which rows count and go into their cosines */
+  fa_tensor *g1_sq = fa_row_dot(g1, g1), *g2_sq = fa_row_dot(g2, g2);
   int *nonzero = fa_arena_alloc(fa_arena_current(), (size_t)n * sizeof *nonzero);
-  if (!nonzero) return NULL;
-  for (int i = 0; i < n; i++) {
-    const float *a = g1->data + i * row, *b = g2->data + i * row;
-    if (row_dot(a, a, row) != 0 && row_dot(b, b, row) != 0) nonzero[kept++] = i;
-  }
+  if (!g1_sq || !g2_sq || !nonzero) return NULL;
+  for (int i = 0; i < n; i++)
+    if (g1_sq->data[i] != 0 && g2_sq->data[i] != 0) nonzero[kept++] = i;
   if (kept == 0) return fa_zeros(0, NULL);
-  fa_tensor *cos = kept == n ? fa_cosine_per_example(g1, g2)
-                             : fa_cosine_per_example(fa_select_rows(g1, kept, nonzero), fa_select_rows(g2, kept, nonzero));
+  fa_tensor *dot = fa_row_dot(g1, g2);
+  if (kept < n) {
+    g1_sq = fa_select_rows(g1_sq, kept, nonzero);
+    g2_sq = fa_select_rows(g2_sq, kept, nonzero);
+    dot = fa_select_rows(dot, kept, nonzero);
+  }
+  fa_tensor *cos = fa_cosine_of_dots(dot, g1_sq, g2_sq);
   return fa_scale(fa_affine(fa_mean(cos), -1.0f, 1.0f), lambda);
 }
 

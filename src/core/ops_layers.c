@@ -120,6 +120,10 @@ fa_tensor *fa_cosine_per_example(fa_tensor *a, fa_tensor *b) {
   if (!a || !b) return NULL;
   if (!fa_same_shape(a, b) || a->ndim < 1)
     return fa_error_set(FA_ERR_INVALID, "cosine_per_example needs two tensors of the same shape"), NULL;
-  /* <a, b> / (|a| |b|): three passes over the rows forward, two row_combines back */
-  return fa_div(fa_row_dot(a, b), fa_mul(fa_sqrt(fa_row_dot(a, a)), fa_sqrt(fa_row_dot(b, b))));
+  /* three passes over the rows forward, two row_combines back */
+  return fa_cosine_of_dots(fa_row_dot(a, b), fa_row_dot(a, a), fa_row_dot(b, b));
+}
+
+fa_tensor *fa_cosine_of_dots(fa_tensor *ab, fa_tensor *aa, fa_tensor *bb) {
+  return fa_div(ab, fa_mul(fa_sqrt(aa), fa_sqrt(bb)));
 }
