@@ -39,10 +39,12 @@ void *fa_cpu_conv_workspace(size_t bytes) {
 
 size_t fa_cpu_conv_scratch_bytes(void) { return ws_bytes; }
 
+enum { FA_BIAS_PAR_MIN = 32768 }; /* below this many outputs one thread adds the bias */
+
 /* y (n, c_out, h_out, w_out) += bias per channel */
 static void add_channel_bias(const fa_conv_geom *g, const float *bias, float *y) {
   const long plane = (long)g->h_out * g->w_out, planes = (long)g->n * g->c_out;
-#pragma omp parallel for schedule(static) if (parallel : planes * plane > 32768)
+#pragma omp parallel for schedule(static) if (parallel : planes * plane > FA_BIAS_PAR_MIN)
   for (long p = 0; p < planes; p++) {
     const float b = bias[p % g->c_out];
     float *yp = y + p * plane;

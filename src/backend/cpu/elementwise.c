@@ -27,12 +27,12 @@ static inline float clamp(float v, float lo, float hi) {
 }
 
 void fa_cpu_unary(fa_unary_kind kind, size_t n, const float *x, float *y, float p0, float p1) {
-#define UNARY_LOOP(EXPR)                                          \
+#define UNARY_LOOP(EXPR)                                                        \
   _Pragma("omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)") \
-  for (size_t i = 0; i < n; i++) {                                \
-    float v = x[i];                                               \
-    y[i] = (EXPR);                                                \
-  }                                                               \
+  for (size_t i = 0; i < n; i++) {                                              \
+    float v = x[i];                                                             \
+    y[i] = (EXPR);                                                              \
+  }                                                                             \
   break;
   switch (kind) {
     case FA_UNARY_RELU: UNARY_LOOP(v > 0.0f ? v : 0.0f)
@@ -61,7 +61,7 @@ void fa_cpu_binary(fa_binary_kind kind, const int os[4], const float *a, const i
 #define MUL_POSITIVE(x, y) ((x) * ((y) > 0.0f ? 1.0f : 0.0f)) /* as x * step(y), one pass */
 #define BINARY_LOOP(F)                                                                       \
   if (same) {                                                                                 \
-    _Pragma("omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)")                        \
+    _Pragma("omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)")             \
     for (size_t i = 0; i < n; i++) out[i] = F(a[i], b[i]);                                     \
   } else {                                                                                    \
     _Pragma("omp parallel for schedule(static) if (n > PAR_MIN)")                             \
@@ -270,8 +270,6 @@ void fa_cpu_axpy(size_t n, float alpha, const float *x, float *y) {
   for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
-/* The same arithmetic as sign, axpy, clamp and the box's add / clamp / sub
- * one after another (same roundings, one pass instead of six). */
 void fa_cpu_row_dot(int rows, size_t cols, const float *a, const float *b, float *y) {
 #pragma omp parallel for schedule(static) if (parallel : (size_t)rows * cols > PAR_MIN)
   for (int r = 0; r < rows; r++) {
@@ -323,13 +321,15 @@ void fa_cpu_mul_in_range(size_t n, const float *g, const float *a, const float *
 #undef IN_RANGE_LOOP
 }
 
+/* The same arithmetic as sign, axpy, clamp and the box's add / clamp / sub
+ * one after another (same roundings, one pass instead of six). */
 void fa_cpu_attack_step(size_t n, const float *x, const float *g, float *delta, float step, float eps,
                         bool box_first) {
-#define ATTACK_STEP_LOOP(PROJECTED)                                   \
+#define ATTACK_STEP_LOOP(PROJECTED)                                             \
   _Pragma("omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)") \
-  for (size_t i = 0; i < n; i++) {                                    \
-    const float d = delta[i] + step * (float)((g[i] > 0.0f) - (g[i] < 0.0f)); \
-    delta[i] = (PROJECTED);                                           \
+  for (size_t i = 0; i < n; i++) {                                              \
+    const float d = delta[i] + step * (float)((g[i] > 0.0f) - (g[i] < 0.0f));   \
+    delta[i] = (PROJECTED);                                                     \
   }
   if (box_first)
     ATTACK_STEP_LOOP(clamp(clamp(x[i] + d, 0.0f, 1.0f) - x[i], -eps, eps))
