@@ -2,21 +2,16 @@
 
 #include <math.h>
 
+#include "backend/backend.h"
 #include "core/arena.h"
 #include "core/error.h"
 #include "core/ops.h"
 
-/* sum_j a[j] b[j] in double, in 8 interleaved partial sums (one vector of
- * doubles: a single running sum is a chain of dependent adds, 4x slower) */
-static double row_dot(const float *a, const float *b, size_t len) {
-  enum { LANES = 8 };
-  double part[LANES] = {0}, s = 0;
-  size_t j = 0;
-  for (; j + LANES <= len; j += LANES)
-    for (int t = 0; t < LANES; t++) part[t] += (double)a[j + t] * b[j + t];
-  for (; j < len; j++) s += (double)a[j] * b[j];
-  for (int t = 0; t < LANES; t++) s += part[t];
-  return s;
+enum { FA_STAT_ROWS = 256 }; /* the statistics take the per-example dot products in blocks of rows */
+
+/* out[i] = <a_r, b_r> for the count rows from r0 (row floats each): the backend's row_dot, summed in double */
+static void row_dots(const fa_tensor *a, const fa_tensor *b, int r0, int count, size_t row, float *out) {
+  fa_kernels()->row_dot(count, row, a->data + (size_t)r0 * row, b->data + (size_t)r0 * row, out);
 }
 
 fa_tensor *fa_grad_align_reg(fa_tensor *g1, fa_tensor *g2, float lambda) {
@@ -44,10 +39,16 @@ double fa_mean_cosine(const fa_tensor *a, const fa_tensor *b) {
   int n = a->shape[0];
   size_t row = a->numel / (size_t)n;
   double total = 0;
-  for (int i = 0; i < n; i++) {
-    const float *ra = a->data + i * row, *rb = b->data + i * row;
-    double norms = sqrt(row_dot(ra, ra, row) * row_dot(rb, rb, row));
-    total += norms == 0 ? 1.0 : row_dot(ra, rb, row) / norms;
+  for (int r0 = 0; r0 < n; r0 += FA_STAT_ROWS) {
+    const int count = n - r0 < FA_STAT_ROWS ? n - r0 : FA_STAT_ROWS;
+    float ab[FA_STAT_ROWS], aa[FA_STAT_ROWS], bb[FA_STAT_ROWS];
+    row_dots(a, b, r0, count, row, ab);
+    row_dots(a, a, r0, count, row, aa);
+    row_dots(b, b, r0, count, row, bb);
+    for (int i = 0; i < count; i++) {
+      double norms = sqrt((double)aa[i] * bb[i]);
+      total += norms == 0 ? 1.0 : ab[i] / norms;
+    }
   }
   return total / n;
 }
@@ -56,6 +57,11 @@ double fa_mean_row_norm(const fa_tensor *a) {
   int n = a->shape[0];
   size_t row = a->numel / (size_t)n;
   double total = 0;
-  for (int i = 0; i < n; i++) total += sqrt(row_dot(a->data + i * row, a->data + i * row, row));
+  for (int r0 = 0; r0 < n; r0 += FA_STAT_ROWS) {
+    const int count = n - r0 < FA_STAT_ROWS ? n - r0 : FA_STAT_ROWS;
+    float aa[FA_STAT_ROWS];
+    row_dots(a, a, r0, count, row, aa);
+    for (int i = 0; i < count; i++) total += sqrt((double)aa[i]);
+  }
   return total / n;
 }
