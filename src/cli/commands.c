@@ -39,7 +39,8 @@ static const fa_flag_choice set_choices[] = {{.name = "test"}, {.name = "train"}
 #define GPU_NOTICE "this build has no GPU support; running on the CPU (OMP_NUM_THREADS sets the threads)"
 
 #define DATA_DIR_HELP \
-  "where the data set's files are; when not given: $FASTADV_DATA, ./data, /usr/share/datasets"
+  "where the data set's files are (only there: an error when they are not); when not given: $FASTADV_DATA, " \
+  "./data, /usr/share/datasets"
 
 #define T fa_train_config
 static const fa_flag train_flags[] = {
