@@ -3,6 +3,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "nn/model.h" /* FA_CNN_MAX_LAYERS */
+
 /* Enum fields are written as int. */
 _Static_assert(sizeof(fa_lr_schedule) == sizeof(int), "enum flags are int-sized");
 _Static_assert(sizeof(fa_attack_kind) == sizeof(int), "enum flags are int-sized");
@@ -92,14 +94,15 @@ static const fa_flag train_flags[] = {
      .minus_one_means_all = true, .help = "test examples of the final PGD-50-10 evaluation"},
     {FA_FLAG_FIELD(T, eval_early_stopped_model), .type = FA_FLAG_BOOL,
      .help = "also evaluate the early-stopped model (best train PGD accuracy) at the end"},
-    {FA_FLAG_FIELD(T, n_layers), .type = FA_FLAG_INT, .min = 1, .max = 100,
+    {FA_FLAG_FIELD(T, n_layers), .type = FA_FLAG_INT, .min = 1, .max = FA_CNN_MAX_LAYERS,
      .help = "conv layers of the cnn model"},
     {FA_FLAG_FIELD(T, n_filters_cnn), .type = FA_FLAG_INT, .min = 1, .max = 4096,
      .help = "filters of each conv layer of the cnn model"},
     {FA_FLAG_FIELD(T, seed), .type = FA_FLAG_INT, .min = 0, .max = INT_MAX,
      .help = "random seed of the run (initialisation, shuffling, augmentation, attack noise)"},
     {FA_FLAG_FIELD(T, debug), .type = FA_FLAG_BOOL,
-     .help = "a short run on a few batches, with a PGD-10-3 final evaluation"},
+     .help = "a short run: 4 batches per epoch, and a final evaluation with PGD-10-3 instead of PGD-50-10 "
+             "(as the paper's train.py)"},
     {FA_FLAG_FIELD(T, half_prec), .type = FA_FLAG_BOOL, .help = "half precision (GPU builds)",
      .notice = HALF_PREC_NOTICE},
     {FA_FLAG_FIELD(T, gpu), .type = FA_FLAG_INT, .min = 0, .max = 1023, .help = "GPU index (GPU builds)",
@@ -135,7 +138,7 @@ static const fa_flag eval_flags[] = {
      .help = "PGD restarts; each example keeps its strongest"},
     {FA_FLAG_FIELD(E, early_stopped_model), .type = FA_FLAG_BOOL,
      .help = "evaluate the early-stopped model of the checkpoint instead of the last one"},
-    {FA_FLAG_FIELD(E, n_layers), .type = FA_FLAG_INT, .min = 1, .max = 100,
+    {FA_FLAG_FIELD(E, n_layers), .type = FA_FLAG_INT, .min = 1, .max = FA_CNN_MAX_LAYERS,
      .help = "conv layers of the cnn model, when the checkpoint does not say"},
     {FA_FLAG_FIELD(E, n_filters_cnn), .type = FA_FLAG_INT, .min = 1, .max = 4096,
      .help = "filters of each conv layer of the cnn model, when the checkpoint does not say"},
