@@ -14,7 +14,9 @@
  *   a checkpoint, edited metadata, a NaN in a tensor: each refused with its
  *   message, exit 1; values that turn non-finite while training (a negative
  *   Adam second moment, a parameter at 3e38) stop the run with exit 4 and a
- *   message naming the iteration and the tensor, the checkpoint untouched.
+ *   message naming the iteration and the tensor, the checkpoint untouched;
+ * - the run's lock (train/run_files.h): each SIGKILL leaves a stale lock
+ *   that the next resume takes over, and no exit (0, 1, 3, 4) leaves one.
  *
  * All runs use OMP_NUM_THREADS=1, the same for the reference and the
  * resumed runs (bit-exactness holds for one machine, build and thread count). */
@@ -87,13 +89,14 @@ static bool find(const char *dir, const char *sub, const char *suffix, bool best
   return found;
 }
 
-/* Counts leftover temporary files of the checkpoint writer in dir/checkpoints. */
-static int temporaries(const char *dir) {
+/* Counts the files in dir/checkpoints whose name holds `part`: ".tmp."
+ * for the checkpoint writer's temporary files, ".lock" for run locks. */
+static int leftovers(const char *dir, const char *part) {
   char d[4300];
   snprintf(d, sizeof d, "%s/checkpoints", dir);
   DIR *h = opendir(d);
   int n = 0;
-  for (struct dirent *e; h && (e = readdir(h));) n += strstr(e->d_name, ".tmp.") != NULL;
+  for (struct dirent *e; h && (e = readdir(h));) n += strstr(e->d_name, part) != NULL;
   if (h) closedir(h);
   return n;
 }
@@ -220,7 +223,8 @@ static void check_same_as(const char *dir, const char *ref, const char *what) {
   FA_CHECK(m && r && strcmp(m, r) == 0, "%s: the metrics lines differ from the uninterrupted run's", what);
   free(m);
   free(r);
-  FA_CHECK(temporaries(dir) == 0, "%s: %d temporary files left", what, temporaries(dir));
+  FA_CHECK(leftovers(dir, ".tmp.") == 0, "%s: %d temporary files left", what, leftovers(dir, ".tmp."));
+  FA_CHECK(leftovers(dir, ".lock") == 0, "%s: the run's lock is left", what);
 }
 
 static void reset_dir(const char *dir) {
@@ -285,6 +289,7 @@ static void term_test(const variant *v, const char *ref, const char *dir) {
   char *text = read_file(path, NULL);
   FA_CHECK(code == 3, "SIGTERM: exit %d, want 3: %s", code, text ? text : "");
   FA_CHECK(text && strstr(text, "stopped; the checkpoint"), "SIGTERM: message: %s", text ? text : "");
+  FA_CHECK(leftovers(dir, ".lock") == 0, "SIGTERM (exit 3): the run's lock is left");
   free(text);
   FA_CHECK(run_name(dir, name, sizeof name) && find(dir, "checkpoints", ".safetensors", false, ckpt, sizeof ckpt),
            "SIGTERM: no checkpoint");
@@ -300,7 +305,8 @@ static void term_test(const variant *v, const char *ref, const char *dir) {
            "full disk: message: %s", err);
   FA_CHECK(before && after && before_len == after_len && memcmp(before, after, before_len) == 0,
            "full disk: the previous checkpoint changed");
-  FA_CHECK(temporaries(dir) == 0, "full disk: %d temporary files left", temporaries(dir));
+  FA_CHECK(leftovers(dir, ".tmp.") == 0, "full disk: %d temporary files left", leftovers(dir, ".tmp."));
+  FA_CHECK(leftovers(dir, ".lock") == 0, "full disk (exit 1): the run's lock is left");
   printf("SIGTERM at iteration %ld; full disk: %s", it, err);
   free(before);
   free(after);
@@ -404,6 +410,7 @@ static void bad_resumes(const variant *v, const char *ref, const char *stopped, 
     FA_CHECK(code == c->code && strstr(err, c->message), "%s: exit %d (want %d): %s", c->what, code, c->code, err);
     FA_CHECK(before && after && before_len == after_len && !memcmp(before, after, before_len),
              "%s: the checkpoint changed", c->what);
+    FA_CHECK(leftovers(dir, ".lock") == 0, "%s (exit %d): the run's lock is left", c->what, code);
     printf("bad resume, %s: exit %d: %s", c->what, code, err);
     free(before);
     free(after);
