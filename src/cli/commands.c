@@ -50,12 +50,14 @@ static const fa_flag train_flags[] = {
      .help = "the architecture (resnet18 trains with SGD, cnn and lenet with Adam)"},
     {FA_FLAG_FIELD(T, data_dir), .type = FA_FLAG_STRING, .metavar = "DIR", .help = DATA_DIR_HELP},
     {FA_FLAG_FIELD(T, out_dir), .type = FA_FLAG_STRING, .metavar = "DIR",
-     .help = "where models/, logs/ and checkpoints/ are written"},
+     .help = "where models/, logs/ and checkpoints/ are written (checked before the data is read); a run "
+             "whose name is taken there is named <name>_2, <name>_3, ..."},
     {FA_FLAG_FIELD(T, checkpoint_every), .type = FA_FLAG_INT, .min = 0, .max = INT_MAX,
      .help = "iterations between resume checkpoints (checkpoints/<run>.safetensors); 0: only at the end"},
     {FA_FLAG_FIELD(T, resume), .type = FA_FLAG_STRING, .metavar = "RUN",
      .help = "continue a stopped run: its name (first line of logs/<run>.log) or its checkpoint file; "
-             "give the run's other flags again"},
+             "give the run's other flags again. Refused while a process still trains the run (it holds "
+             "checkpoints/<run>.lock)"},
     {FA_FLAG_FIELD(T, epochs), .type = FA_FLAG_INT, .min = 1, .max = 100000,
      .help = "training epochs, after an epoch 0 of one step that only measures"},
     {FA_FLAG_FIELD(T, batch_size), .type = FA_FLAG_INT, .min = 1, .max = 65536,

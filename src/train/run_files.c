@@ -22,8 +22,8 @@ static fa_status make_writable_dir(const char *dir) {
     return fa_error_set(FA_ERR_IO, "%s is not a directory (a file of that name is in the way): move the file "
                         "away or choose another --out_dir", dir);
   if (access(dir, W_OK | X_OK) != 0)
-    return fa_error_set(FA_ERR_IO, "cannot write into the directory %s: %s; check its permissions or choose "
-                        "another --out_dir", dir, strerror(errno));
+    return fa_error_set(FA_ERR_IO, "cannot write into the directory %s: %s; make it writable or choose another "
+                        "--out_dir", dir, strerror(errno));
   return FA_OK;
 }
 
