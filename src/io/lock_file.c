@@ -29,7 +29,7 @@ static void this_host(char host[HOST_MAX]) {
   if (gethostname(host, HOST_MAX) != 0) snprintf(host, HOST_MAX, "unknown");
   host[HOST_MAX - 1] = '\0';
   for (char *c = host; *c; c++)
-    if (*c <= ' ') *c = '_';  /* one word in the file */
+    if ((unsigned char)*c <= ' ') *c = '_';  /* one word in the file */
 }
 
 static void this_pid_namespace(char ns[64]) {

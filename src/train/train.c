@@ -5,7 +5,8 @@
  * rate is set from the fractional epoch. Every eval_iter_freq iterations the
  * periodic statistics are reported, and the model with the best training
  * PGD accuracy is kept as "best". At the end the last and best models are
- * saved and evaluated with PGD-50-10.
+ * saved and evaluated with PGD-50-10 (PGD-10-3 with --debug, as the
+ * paper's train.py).
  *
  * Reliability: before any work the model is checked against the data
  * set's image size and the output directories are checked. A run holds
