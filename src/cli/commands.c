@@ -3,6 +3,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "nn/model.h" /* FA_CNN_MAX_LAYERS */
+
 /* Enum fields are written as int. */
 _Static_assert(sizeof(fa_lr_schedule) == sizeof(int), "enum flags are int-sized");
 _Static_assert(sizeof(fa_attack_kind) == sizeof(int), "enum flags are int-sized");
@@ -49,12 +51,14 @@ static const fa_flag train_flags[] = {
      .help = "the architecture (resnet18 trains with SGD, cnn and lenet with Adam)"},
     {FA_FLAG_FIELD(T, data_dir), .type = FA_FLAG_STRING, .metavar = "DIR", .help = DATA_DIR_HELP},
     {FA_FLAG_FIELD(T, out_dir), .type = FA_FLAG_STRING, .metavar = "DIR",
-     .help = "where models/, logs/ and checkpoints/ are written"},
+     .help = "where models/, logs/ and checkpoints/ are written (checked before the data is read); a run "
+             "whose name is taken there is named <name>_2, <name>_3, ..."},
     {FA_FLAG_FIELD(T, checkpoint_every), .type = FA_FLAG_INT, .min = 0, .max = INT_MAX,
      .help = "iterations between resume checkpoints (checkpoints/<run>.safetensors); 0: only at the end"},
     {FA_FLAG_FIELD(T, resume), .type = FA_FLAG_STRING, .metavar = "RUN",
      .help = "continue a stopped run: its name (first line of logs/<run>.log) or its checkpoint file; "
-             "give the run's other flags again"},
+             "give the run's other flags again. Refused while a process still trains the run (it holds "
+             "checkpoints/<run>.lock)"},
     {FA_FLAG_FIELD(T, epochs), .type = FA_FLAG_INT, .min = 1, .max = 100000,
      .help = "training epochs, after an epoch 0 of one step that only measures"},
     {FA_FLAG_FIELD(T, batch_size), .type = FA_FLAG_INT, .min = 1, .max = 65536,
@@ -93,14 +97,15 @@ static const fa_flag train_flags[] = {
      .minus_one_means_all = true, .help = "test examples of the final PGD-50-10 evaluation"},
     {FA_FLAG_FIELD(T, eval_early_stopped_model), .type = FA_FLAG_BOOL,
      .help = "also evaluate the early-stopped model (best train PGD accuracy) at the end"},
-    {FA_FLAG_FIELD(T, n_layers), .type = FA_FLAG_INT, .min = 1, .max = 100,
+    {FA_FLAG_FIELD(T, n_layers), .type = FA_FLAG_INT, .min = 1, .max = FA_CNN_MAX_LAYERS,
      .help = "conv layers of the cnn model"},
     {FA_FLAG_FIELD(T, n_filters_cnn), .type = FA_FLAG_INT, .min = 1, .max = 4096,
      .help = "filters of each conv layer of the cnn model"},
     {FA_FLAG_FIELD(T, seed), .type = FA_FLAG_INT, .min = 0, .max = INT_MAX,
      .help = "random seed of the run (initialisation, shuffling, augmentation, attack noise)"},
     {FA_FLAG_FIELD(T, debug), .type = FA_FLAG_BOOL,
-     .help = "a short run on a few batches, with a PGD-10-3 final evaluation"},
+     .help = "a short run: 4 batches per epoch, and a final evaluation with PGD-10-3 instead of PGD-50-10 "
+             "(as the paper's train.py)"},
     {FA_FLAG_FIELD(T, half_prec), .type = FA_FLAG_BOOL, .help = "half precision (GPU builds)",
      .notice = HALF_PREC_NOTICE},
     {FA_FLAG_FIELD(T, gpu), .type = FA_FLAG_INT, .min = 0, .max = 1023, .help = "GPU index (GPU builds)",
@@ -136,7 +141,7 @@ static const fa_flag eval_flags[] = {
      .help = "PGD restarts; each example keeps its strongest"},
     {FA_FLAG_FIELD(E, early_stopped_model), .type = FA_FLAG_BOOL,
      .help = "evaluate the early-stopped model of the checkpoint instead of the last one"},
-    {FA_FLAG_FIELD(E, n_layers), .type = FA_FLAG_INT, .min = 1, .max = 100,
+    {FA_FLAG_FIELD(E, n_layers), .type = FA_FLAG_INT, .min = 1, .max = FA_CNN_MAX_LAYERS,
      .help = "conv layers of the cnn model, when the checkpoint does not say"},
     {FA_FLAG_FIELD(E, n_filters_cnn), .type = FA_FLAG_INT, .min = 1, .max = 4096,
      .help = "filters of each conv layer of the cnn model, when the checkpoint does not say"},

@@ -10,8 +10,6 @@
 #include "nn/layers.h"
 #include "nn/model_internal.h"
 
-#define FA_CNN_MAX_LAYERS 16
-
 typedef struct {
   int n_layers;
   fa_conv_layer convs[FA_CNN_MAX_LAYERS];
@@ -25,11 +23,15 @@ static fa_tensor *cnn_forward(fa_model *model, fa_tensor *x, bool training) {
   return fa_linear_layer_forward(&m->linear, fa_flatten(x));
 }
 
-fa_status fa_cnn_build(fa_model *model) {
-  const fa_model_config *c = &model->config;
+fa_status fa_cnn_check(const fa_model_config *c) {
   if (c->n_layers < 1 || c->n_layers > FA_CNN_MAX_LAYERS || c->n_filters < 1)
     return fa_error_set(FA_ERR_INVALID, "cnn: --n_layers must be 1..%d and --n_filters_cnn positive (got %d, %d)",
                         FA_CNN_MAX_LAYERS, c->n_layers, c->n_filters);
+  return FA_OK;
+}
+
+fa_status fa_cnn_build(fa_model *model) {
+  const fa_model_config *c = &model->config;
   cnn *m = calloc(1, sizeof *m);
   if (!m) return fa_error_set(FA_ERR_NOMEM, "out of memory creating cnn");
   model->arch_data = m;
@@ -62,10 +64,15 @@ static fa_tensor *lenet_forward(fa_model *model, fa_tensor *x, bool training) {
   return fa_linear_layer_forward(&m->fc2, x);
 }
 
+fa_status fa_lenet_check(const fa_model_config *c) {
+  if (c->height % 4 || c->width % 4)
+    return fa_error_set(FA_ERR_INVALID, "lenet takes images whose sides are divisible by 4 (two 2x2 max pools), "
+                        "not %dx%d", c->height, c->width);
+  return FA_OK;
+}
+
 fa_status fa_lenet_build(fa_model *model) {
   const fa_model_config *c = &model->config;
-  if (c->height % 4 || c->width % 4)
-    return fa_error_set(FA_ERR_INVALID, "lenet needs image sides divisible by 4, not %dx%d", c->height, c->width);
   lenet *m = calloc(1, sizeof *m);
   if (!m) return fa_error_set(FA_ERR_NOMEM, "out of memory creating lenet");
   model->arch_data = m;

@@ -18,12 +18,20 @@ bool fa_arch_from_name(const char *name, fa_arch *arch) {
 
 const char *fa_arch_name(fa_arch arch) { return arch_names[arch]; }
 
+fa_status fa_model_config_check(const fa_model_config *c) {
+  if (c->in_channels < 1 || c->height < 1 || c->width < 1 || c->n_classes < 2)
+    return fa_error_set(FA_ERR_INVALID, "a model needs positive input dimensions and at least 2 classes");
+  switch (c->arch) {
+    case FA_ARCH_RESNET18: return fa_resnet18_check(c);
+    case FA_ARCH_CNN: return fa_cnn_check(c);
+    case FA_ARCH_LENET: return fa_lenet_check(c);
+  }
+  return fa_error_set(FA_ERR_INVALID, "unknown architecture %d", (int)c->arch);
+}
+
 fa_model *fa_model_create(const fa_model_config *config) {
   const fa_model_config *c = config;
-  if (c->in_channels < 1 || c->height < 1 || c->width < 1 || c->n_classes < 2) {
-    fa_error_set(FA_ERR_INVALID, "a model needs positive input dimensions and at least 2 classes");
-    return NULL;
-  }
+  if (fa_model_config_check(c) != FA_OK) return NULL;
   fa_model *model = calloc(1, sizeof *model);
   if (!model) {
     fa_error_set(FA_ERR_NOMEM, "out of memory creating a model");

@@ -10,7 +10,7 @@ enum {
   FA_EXIT_OK = 0,
   FA_EXIT_FAILED = 1,   /* the run failed (bad file, full disk, ...) */
   FA_EXIT_USAGE = 2,    /* a wrong command line, before any work (cli/main.c) */
-  FA_EXIT_STOPPED = 3,  /* train: stopped by SIGINT or SIGTERM after writing a resume checkpoint */
+  FA_EXIT_STOPPED = 3,  /* train: stopped by SIGINT, SIGTERM or SIGHUP after writing a resume checkpoint */
   FA_EXIT_NUMERIC = 4,  /* train: a NaN or Inf in the loss, a gradient or a parameter; the last good
                            checkpoint is kept */
 };
