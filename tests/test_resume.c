@@ -32,7 +32,7 @@
 #include "core/rng.h"
 #include "io/safetensors.h"
 #include "testlib.h"
-#include "train/guard.h"
+#include "core/finite.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 #define MAX_ARGS 40

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "core/tensor.h"
+#include "io/safetensors.h"
 
 int fa_test_failures = 0;
 int fa_test_checks = 0;
@@ -109,6 +110,30 @@ int fa_test_png_size(const char *path, int *width, int *height, long *bytes) {
   *width = (head[16] << 24) | (head[17] << 16) | (head[18] << 8) | head[19];
   *height = (head[20] << 24) | (head[21] << 16) | (head[22] << 8) | head[23];
   return 1;
+}
+
+bool fa_test_flip_bit(const char *path, const char *name) {
+  fa_st_file *st = fa_st_open(path);
+  const fa_st_tensor *t = st ? fa_st_find(st, name) : NULL;
+  FILE *f = fopen(path, "rb");
+  char *bytes = NULL;
+  long len = f && fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+  if (len > 0 && fseek(f, 0, SEEK_SET) == 0 && (bytes = malloc((size_t)len)) &&
+      fread(bytes, 1, (size_t)len, f) != (size_t)len) len = -1;
+  if (f) fclose(f);
+  /* the tensor's bytes, found in the file (they must occur once) */
+  char *at = t && t->nbytes && bytes && len > 0 ? memmem(bytes, (size_t)len, t->data, t->nbytes) : NULL;
+  bool once = at && !memmem(at + 1, (size_t)(bytes + len - at - 1), t->data, t->nbytes);
+  bool done = false;
+  if (once) {
+    at[t->nbytes / 2] ^= 0x10;
+    f = fopen(path, "r+b");
+    done = f && fwrite(bytes, 1, (size_t)len, f) == (size_t)len;
+    if (f) done = fclose(f) == 0 && done;
+  }
+  free(bytes);
+  fa_st_close(st);
+  return done;
 }
 
 int fa_test_exit(void) {

@@ -32,7 +32,7 @@
 #include "optim/schedule.h"
 #include "train/evaluate.h"
 #include "train/run.h"
-#include "train/guard.h"
+#include "core/finite.h"
 #include "train/resume.h"
 #include "train/run_name.h"
 #include "train/statistics.h"
