@@ -49,7 +49,7 @@ int fa_test_png_size(const char *path, int *width, int *height, long *bytes);
 
 /* Flips one bit (0x10 of the middle byte) of tensor `name`'s data in the
  * safetensors file at path, in place, as a failing disk would. False when
- * the file or the tensor cannot be read or its bytes are not unique. */
+ * the file or the tensor cannot be read (or the tensor is empty). */
 bool fa_test_flip_bit(const char *path, const char *name);
 
 int fa_test_exit(void);

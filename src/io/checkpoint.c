@@ -203,12 +203,17 @@ fa_status fa_ckpt_save(const char *path, const fa_model *model, int64_t num_batc
 
 /* ------------------------------------------------------------ open, config */
 
+static int count_checksums(const fa_st_file *file) {
+  int n_crc = 0;
+  for (int i = 0; i < fa_st_meta_count(file); i++) n_crc += starts_with(fa_st_meta_key(file, i), CRC_KEY);
+  return n_crc;
+}
+
 /* Every tensor's data against its "crc32:<name>" metadata when the file has
  * checksums (fastadv writes one per tensor; PyTorch and fastadv before
  * checksums wrote none, and such files load unverified). */
 static fa_status verify_checksums(const char *path, const fa_st_file *file) {
-  int n_crc = 0;
-  for (int i = 0; i < fa_st_meta_count(file); i++) n_crc += starts_with(fa_st_meta_key(file, i), CRC_KEY);
+  int n_crc = count_checksums(file);
   if (n_crc == 0) return FA_OK;
   char why[640] = "";
   for (int i = 0; i < fa_st_count(file) && !*why; i++) {
@@ -264,6 +269,8 @@ void fa_ckpt_close(fa_checkpoint *ckpt) {
   free(ckpt->path);
   free(ckpt);
 }
+
+bool fa_ckpt_has_checksums(const fa_checkpoint *ckpt) { return count_checksums(ckpt->file) > 0; }
 
 const char *fa_ckpt_meta(const fa_checkpoint *ckpt, const char *key) { return fa_st_meta(ckpt->file, key); }
 

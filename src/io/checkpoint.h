@@ -69,6 +69,9 @@ typedef struct fa_checkpoint fa_checkpoint;
 fa_checkpoint *fa_ckpt_open(const char *path); /* NULL and a message on failure */
 void fa_ckpt_close(fa_checkpoint *ckpt);
 
+/* Whether the file carries checksums (then verified by fa_ckpt_open). */
+bool fa_ckpt_has_checksums(const fa_checkpoint *ckpt);
+
 /* A metadata value, NULL when absent. */
 const char *fa_ckpt_meta(const fa_checkpoint *ckpt, const char *key);
 

@@ -206,6 +206,7 @@ fa_status fa_resume_load(const char *path, const fa_train_config *config, int ba
   }
   if (st == FA_OK) st = check_consistent(path, config, batches_per_epoch, point, stores->optimizer);
   if (st == FA_OK) snprintf(point->run_name, sizeof point->run_name, "%s", run);
+  if (st == FA_OK) point->checksummed = fa_ckpt_has_checksums(ckpt);
   fa_ckpt_close(ckpt);
   return st;
 }

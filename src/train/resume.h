@@ -47,6 +47,7 @@ typedef struct {
   fa_step_stats since_report;
   fa_metrics_position metrics;
   char run_name[FA_RUN_NAME_MAX];
+  bool checksummed;          /* set by fa_resume_load: the file's tensors had checksums (and they matched) */
 } fa_resume_point;
 
 /* The stores a resume checkpoint carries besides the model. */
