@@ -7,7 +7,8 @@
  *   images (any disagreement is listed with PyTorch's logit margin); `fastadv
  *   eval` on it prints PyTorch's accuracy; wrong model flags or a missing
  *   --dataset are refused, naming each mismatched tensor;
- * - a NaN in a model file: refused, exit 1, naming the tensor;
+ * - a NaN or an Inf in a model file (PyTorch's, or fastadv's with matching
+ *   checksums): refused, exit 1, naming the tensor;
  * - a flipped bit in a model file fastadv wrote: refused by its checksum,
  *   exit 1, naming the tensor;
  * - --early_stopped_model with a file: <run>_best.safetensors beside
@@ -217,6 +218,12 @@ static void check_damaged_models(const fa_dataset *ds) {
            err);
 
   char path[4200];
+  snprintf(path, sizeof path, "%s", tmp("fastadv_nan.safetensors"));
+  save_as_fastadv(path, ds, NAN); /* its checksums match: the values are refused for what they are */
+  snprintf(flags, sizeof flags, "--model_path='%s'", path);
+  code = eval(flags);
+  FA_CHECK(code == 1 && strstr(err, "\"_model.3.weight\" holds NaN at element 0"), "NaN in a fastadv model: exit "
+           "%d: %s%s", code, out, err);
   snprintf(path, sizeof path, "%s", tmp("fastadv_model.safetensors"));
   save_as_fastadv(path, ds, 1.0f);
   snprintf(flags, sizeof flags, "--model_path='%s'", path);
