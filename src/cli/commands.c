@@ -120,8 +120,10 @@ static const fa_flag eval_flags[] = {
     {FA_FLAG_FIELD(E, model_path), .type = FA_FLAG_STRING, .metavar = "PATH",
      .help = "the checkpoint: a run name in models/ or a file"},
     {FA_FLAG_FIELD(E, model), .type = FA_FLAG_STRING, .metavar = "NAME",
-     .help = "the architecture (resnet18 | cnn | lenet) when the checkpoint does not say; any other name is "
-             "taken as --model_path, as in the paper's README"},
+     .help = "the architecture (resnet18 | cnn | lenet) when the checkpoint does not say (a file without "
+             "fastadv's metadata, such as PyTorch's safetensors.torch.save_file of a state_dict: then also "
+             "--n_layers, --n_filters_cnn and --dataset); any other name is taken as --model_path, as in the "
+             "paper's README"},
     {FA_FLAG_FIELD(E, dataset), .type = FA_FLAG_NAME, .choices = dataset_choices,
      .help = "the data set (when not given: the one the checkpoint was trained on)"},
     {FA_FLAG_FIELD(E, set), .type = FA_FLAG_NAME, .choices = set_choices,
@@ -140,7 +142,9 @@ static const fa_flag eval_flags[] = {
     {FA_FLAG_FIELD(E, n_restarts), .type = FA_FLAG_INT, .min = 1, .max = 10000,
      .help = "PGD restarts; each example keeps its strongest"},
     {FA_FLAG_FIELD(E, early_stopped_model), .type = FA_FLAG_BOOL,
-     .help = "evaluate the early-stopped model of the checkpoint instead of the last one"},
+     .help = "evaluate the early-stopped model (best training PGD accuracy) instead of the last one: for a run "
+             "name or a file <run>.safetensors, <run>_best.safetensors beside it; for a resume checkpoint, the best "
+             "model it holds; exit 2 for a file not named .safetensors"},
     {FA_FLAG_FIELD(E, n_layers), .type = FA_FLAG_INT, .min = 1, .max = FA_CNN_MAX_LAYERS,
      .help = "conv layers of the cnn model, when the checkpoint does not say"},
     {FA_FLAG_FIELD(E, n_filters_cnn), .type = FA_FLAG_INT, .min = 1, .max = 4096,

@@ -3,6 +3,8 @@
  *          (PyTorch: nn.Sequential named _model: conv at 2i, linear at 2L + 1)
  *   lenet: conv 5x5 pad 2 (32) ReLU maxpool2, conv 5x5 pad 2 (64) ReLU maxpool2,
  *          flatten, linear 1024 ReLU, linear (_model.0, .3, .7, .9) */
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -24,9 +26,13 @@ static fa_tensor *cnn_forward(fa_model *model, fa_tensor *x, bool training) {
 }
 
 fa_status fa_cnn_check(const fa_model_config *c) {
+  int64_t features = (int64_t)c->n_filters * c->height * c->width; /* each at most FA_MODEL_MAX_DIM */
   if (c->n_layers < 1 || c->n_layers > FA_CNN_MAX_LAYERS || c->n_filters < 1)
     return fa_error_set(FA_ERR_INVALID, "cnn: --n_layers must be 1..%d and --n_filters_cnn positive (got %d, %d)",
                         FA_CNN_MAX_LAYERS, c->n_layers, c->n_filters);
+  if (features > INT_MAX)
+    return fa_error_set(FA_ERR_INVALID, "cnn: %d filters of %dx%d make %lld features for the linear layer, more "
+                        "than %d", c->n_filters, c->height, c->width, (long long)features, INT_MAX);
   return FA_OK;
 }
 
@@ -46,8 +52,7 @@ fa_status fa_cnn_build(fa_model *model) {
   }
   char prefix[32];
   snprintf(prefix, sizeof prefix, "_model.%d", 2 * c->n_layers + 1);
-  int features = c->n_filters * c->height * c->width;
-  return st ? st : fa_linear_layer_make(&m->linear, model->store, prefix, features, c->n_classes);
+  return st ? st : fa_linear_layer_make(&m->linear, model->store, prefix, (int)features, c->n_classes);
 }
 
 typedef struct {

@@ -11,6 +11,10 @@
 
 typedef enum { FA_ARCH_RESNET18, FA_ARCH_CNN, FA_ARCH_LENET } fa_arch;
 
+/* The largest input channel count, side, class count, filter count and
+ * ResNet width a model may have (fa_model_create refuses more). */
+#define FA_MODEL_MAX_DIM 65536
+
 typedef struct {
   fa_arch arch;
   int in_channels, height, width;  /* input images */

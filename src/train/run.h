@@ -4,6 +4,8 @@
 #ifndef FA_TRAIN_RUN_H
 #define FA_TRAIN_RUN_H
 
+#include "data/dataset.h"
+#include "io/checkpoint.h"
 #include "train/config.h"
 
 enum {
@@ -17,5 +19,15 @@ enum {
 
 int fa_run_train(const fa_train_config *config);
 int fa_run_eval(const fa_eval_config *config);
+
+/* The model `fastadv eval` evaluates, from an opened checkpoint: described
+ * by its metadata, or, for a file without fastadv's metadata (PyTorch's
+ * safetensors.torch.save_file of a state_dict), by the config's --model,
+ * --n_layers and --n_filters_cnn and the images and classes of ds, as the
+ * paper's eval.py builds it from its flags; the tensors' names and shapes
+ * are checked (fa_ckpt_load). prefix: as fa_ckpt_load_model_as. NULL and a
+ * message on failure. */
+fa_model *fa_eval_load_model(const fa_eval_config *c, const fa_checkpoint *ckpt, const fa_dataset *ds,
+                             const char *prefix);
 
 #endif

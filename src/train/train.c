@@ -35,7 +35,7 @@
 #include "optim/schedule.h"
 #include "train/evaluate.h"
 #include "train/run.h"
-#include "train/guard.h"
+#include "core/finite.h"
 #include "train/resume.h"
 #include "train/run_files.h"
 #include "train/run_name.h"
@@ -469,6 +469,12 @@ static fa_status train(run *r) {
   if (st == FA_ERR_NUMERIC) {
     char why[1024];
     snprintf(why, sizeof why, "%s", fa_error_message());
+    if (c->resume[0] && r->at.iteration == first && !r->at.checksummed)
+      return fa_error_set(FA_ERR_NUMERIC, "%s, at the first iteration after resuming: the values came unchanged from "
+                          "the resume checkpoint %s, which has no checksums to verify them, so it is most likely "
+                          "corrupt: resume from an intact copy, or start the run again without --resume (had the "
+                          "run itself diverged, a smaller --lr_max would help). The checkpoint is kept as it was",
+                          why, r->checkpoint);
     return fa_error_set(FA_ERR_NUMERIC, "%s. The run stops; nothing was saved after it. %s. Try a smaller --lr_max",
                         why, r->checkpoint_iteration < 0 ? "It has no checkpoint" : "Its last good checkpoint is kept");
   }
