@@ -52,7 +52,8 @@ fa_status fa_cnn_build(fa_model *model) {
   }
   char prefix[32];
   snprintf(prefix, sizeof prefix, "_model.%d", 2 * c->n_layers + 1);
-  return st ? st : fa_linear_layer_make(&m->linear, model->store, prefix, (int)features, c->n_classes);
+  int features = c->n_filters * c->height * c->width; /* fits: fa_cnn_check */
+  return st ? st : fa_linear_layer_make(&m->linear, model->store, prefix, features, c->n_classes);
 }
 
 typedef struct {
