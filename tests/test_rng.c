@@ -1,5 +1,6 @@
 /* Philox streams: known-answer vector, determinism, independence of
- * streams, resumption from a saved counter, and the moments of draws. */
+ * streams, resumption from a saved counter, the moments of draws, and the
+ * per-item streams. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -73,6 +74,14 @@ int main(void) {
   int counts[7] = {0};
   for (int i = 0; i < 70000; i++) counts[fa_rng_below(&c, 7)]++;
   for (int k = 0; k < 7; k++) FA_CHECK(abs(counts[k] - 10000) < 500, "below(7) count[%d] = %d", k, counts[k]);
+
+  /* item streams: one key per (stream, item), counter 0, the same from the same stream */
+  fa_rng eval = fa_rng_stream(0, FA_STREAM_EVAL), other = fa_rng_stream(1, FA_STREAM_EVAL);
+  fa_rng i0 = fa_rng_item_stream(&eval, 0), i1 = fa_rng_item_stream(&eval, 1), j0 = fa_rng_item_stream(&other, 0);
+  fa_rng again = fa_rng_item_stream(&eval, 1);
+  FA_CHECK(i0.key != i1.key && i0.key != j0.key && i0.key != eval.key && again.key == i1.key && i1.counter == 0,
+           "item streams: keys %llx %llx %llx", (unsigned long long)i0.key, (unsigned long long)i1.key,
+           (unsigned long long)j0.key);
   free(x);
   free(y);
   return fa_test_exit();

@@ -48,5 +48,7 @@ fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const int *y, float ep
 
 /* Number of rows of logits (N, K) whose argmax is the label. */
 int fa_count_correct(const fa_tensor *logits, const int *y);
+/* The same, and correct[i] (when not NULL) whether row i's is. */
+int fa_mark_correct(const fa_tensor *logits, const int *y, bool *correct);
 
 #endif

@@ -21,6 +21,11 @@ fa_rng fa_rng_stream(uint64_t seed, fa_stream_purpose purpose) {
   return r;
 }
 
+fa_rng fa_rng_item_stream(const fa_rng *stream, uint64_t item) {
+  fa_rng r = {mix64(stream->key ^ mix64(item)), 0};
+  return r;
+}
+
 void fa_philox4x32(uint64_t key, uint64_t counter, uint32_t out[4]) {
   uint32_t c0 = (uint32_t)counter, c1 = (uint32_t)(counter >> 32), c2 = 0, c3 = 0;
   uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);

@@ -25,6 +25,11 @@ typedef struct {
 } fa_rng;
 
 fa_rng fa_rng_stream(uint64_t seed, fa_stream_purpose purpose);
+/* The stream of one item (an example by its index in the data set) within
+ * `stream`: a key of its own from the stream's key and the index, counter
+ * 0. An item's draws then depend on neither the other items drawn with it
+ * nor their order (an evaluation attack's random starts per example). */
+fa_rng fa_rng_item_stream(const fa_rng *stream, uint64_t item);
 
 /* One Philox block: 4 words from (key, counter). Pure function. */
 void fa_philox4x32(uint64_t key, uint64_t counter, uint32_t out[4]);

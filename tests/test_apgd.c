@@ -1,0 +1,308 @@
+/* APGD (src/adv/apgd.c, src/adv/dlr.c; docs/AUTOATTACK.md) against PyTorch
+ * float64 references written from the paper (scripts/gen_apgd_fixtures.py):
+ *
+ * - the DLR and targeted DLR losses and the gradients of their sums in the
+ *   logits (relative error <= 1e-5), at 10 classes and at the fewest each
+ *   takes (3, 4); fewer classes are refused with a message;
+ * - the checkpoints w_j for 1 to 1,000 iterations, exactly;
+ * - one 10-iteration run per loss (CE, DLR, targeted DLR) of a cnn from the
+ *   same start: every iterate within 1e-5 of the reference's (absolute;
+ *   eps = 2/255), its loss within 1e-4 (relative), the step sizes and the
+ *   broken examples exactly, the best and adversarial points within 1e-5;
+ * - the attack on a batch: an example's result does not depend on its batch;
+ *   too many target classes are refused;
+ * - on the Fashion-MNIST cnn of tests/fixtures/plain_cnn4_fmnist.safetensors
+ *   (256 test images): eps 0 gives the clean accuracy exactly for each loss;
+ *   APGD-CE with 10 iterations leaves at most the accuracy PGD-10 leaves, and
+ *   every APGD leaves less than the clean accuracy. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "adv/apgd.h"
+#include "adv/attack.h"
+#include "adv/dlr.h"
+#include "core/arena.h"
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+#include "testlib.h"
+#include "train/config.h"
+#include "train/run.h"
+
+#define FIXTURE "tests/fixtures/apgd.safetensors"
+#define FMNIST "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
+#define PLAIN "tests/fixtures/plain_cnn4_fmnist.safetensors"
+#define N_FMNIST 256
+
+static fa_st_file *fixture;
+
+/* The fixture's tensor `name` as n floats (F32) or ints (I32, U8), or NULL. */
+static const void *ref(const char *name, size_t n, size_t elem) {
+  const fa_st_tensor *t = fa_st_find(fixture, name);
+  FA_CHECK(t && t->nbytes == n * elem, "%s: missing or of the wrong size", name);
+  return t && t->nbytes == n * elem ? t->data : NULL;
+}
+
+static void check_loss_case(const char *name, int n, int k, bool targeted) {
+  char key[128];
+  snprintf(key, sizeof key, "dlr.%s.logits", name);
+  const float *z = ref(key, (size_t)n * k, 4);
+  snprintf(key, sizeof key, "dlr.%s.labels", name);
+  const int *y = ref(key, n, 4);
+  snprintf(key, sizeof key, "dlr.%s.targets", name);
+  const int *t = targeted ? ref(key, n, 4) : NULL;
+  snprintf(key, sizeof key, "dlr.%s.loss", name);
+  const float *loss_ref = ref(key, n, 4);
+  snprintf(key, sizeof key, "dlr.%s.grad", name);
+  const float *grad_ref = ref(key, (size_t)n * k, 4);
+  if (!z || !y || !loss_ref || !grad_ref || (targeted && !t)) return;
+  fa_tensor *logits = fa_tensor_from(2, (int[]){n, k}, z), *grad = NULL;
+  logits->requires_grad = true;
+  fa_tensor *loss = targeted ? fa_dlr_targeted_loss(logits, y, t) : fa_dlr_loss(logits, y);
+  FA_CHECK(loss && loss->numel == (size_t)n, "%s: %s", name, fa_error_message());
+  if (!loss) return;
+  FA_CHECK(fa_grad(fa_sum(loss), &logits, 1, false, &grad) == FA_OK, "%s: %s", name, fa_error_message());
+  double e_loss = fa_test_rel_err_ff(loss->data, loss_ref, n), e_grad = fa_test_rel_err_ff(grad->data, grad_ref, (size_t)n * k);
+  FA_CHECK(e_loss <= 1e-5 && e_grad <= 1e-5, "%s: relative error of the loss %.3g, of its gradient %.3g", name,
+           e_loss, e_grad);
+}
+
+static void check_losses(void) {
+  check_loss_case("dlr10", 8, 10, false);
+  check_loss_case("dlr3", 5, 3, false);
+  check_loss_case("targeted10", 6, 10, true);
+  check_loss_case("targeted4", 6, 4, true);
+  /* fewer classes than each loss takes */
+  fa_tensor *two = fa_zeros(2, (int[]){3, 2}), *three = fa_zeros(2, (int[]){3, 3});
+  int y[3] = {0, 1, 0}, t[3] = {1, 0, 2};
+  FA_CHECK(!fa_dlr_loss(two, y) && strstr(fa_error_message(), "at least 3 classes"), "DLR of 2 classes: %s",
+           fa_error_message());
+  FA_CHECK(!fa_dlr_targeted_loss(three, y, t) && strstr(fa_error_message(), "at least 4 classes"),
+           "targeted DLR of 3 classes: %s", fa_error_message());
+  y[1] = 3;
+  FA_CHECK(!fa_dlr_loss(three, y) && strstr(fa_error_message(), "label 3 of example 1"), "label outside: %s",
+           fa_error_message());
+}
+
+static void check_schedule(void) {
+  const int n_iters[] = {1, 2, 3, 5, 10, 22, 50, 100, 250, 1000};
+  for (size_t c = 0; c < sizeof n_iters / sizeof *n_iters; c++) {
+    int w[FA_APGD_MAX_CHECKPOINTS], count = fa_apgd_checkpoints(n_iters[c], w);
+    char key[64];
+    snprintf(key, sizeof key, "schedule.%d", n_iters[c]);
+    const fa_st_tensor *t = fa_st_find(fixture, key);
+    FA_CHECK(t && t->nbytes == (size_t)count * 4, "%s: %d checkpoints, the reference %zu", key, count,
+             t ? t->nbytes / 4 : 0);
+    if (t && t->nbytes == (size_t)count * 4)
+      FA_CHECK(memcmp(w, t->data, t->nbytes) == 0, "%s: checkpoints differ from the reference", key);
+  }
+  /* the standard 100 iterations: the paper's and the official code's */
+  int w[FA_APGD_MAX_CHECKPOINTS], expected[] = {22, 41, 57, 70, 80, 87, 93, 99};
+  FA_CHECK(fa_apgd_checkpoints(100, w) == 8 && memcmp(w, expected, sizeof expected) == 0, "100 iterations");
+  FA_CHECK(fa_apgd_checkpoints(0, w) == 0, "no iterations, no checkpoints");
+}
+
+static fa_model *fixture_cnn(void) {
+  fa_model_config mc = {FA_ARCH_CNN, 1, 28, 28, 10, 1, 4, 0};
+  fa_model *model = fa_model_create(&mc);
+  fa_store *store = fa_model_store(model);
+  for (int i = 0; i < fa_store_count(store); i++)
+    if (fa_store_get(store, i)->requires_grad) fa_test_fill_hashed(fa_store_get(store, i));
+  return model;
+}
+
+typedef struct {
+  const char *loss;
+  int n;
+  size_t row;
+  double worst_delta, worst_loss, worst_step;
+} trace_check;
+
+static void on_iterate(void *ctx, int it, const fa_tensor *delta, const float *loss, const float *step) {
+  trace_check *c = ctx;
+  char key[64];
+  snprintf(key, sizeof key, "run.%s.delta", c->loss);
+  const float *d = ref(key, 10 * c->n * c->row, 4);
+  snprintf(key, sizeof key, "run.%s.loss", c->loss);
+  const float *l = ref(key, 10 * (size_t)c->n, 4);
+  snprintf(key, sizeof key, "run.%s.step", c->loss);
+  const float *s = ref(key, 10 * (size_t)c->n, 4);
+  if (!d || !l || !s) return;
+  size_t per = c->n * c->row;
+  for (size_t i = 0; i < per; i++) c->worst_delta = fmax(c->worst_delta, fabs(delta->data[i] - d[it * per + i]));
+  c->worst_loss = fmax(c->worst_loss, fa_test_rel_err_ff(loss, l + (size_t)it * c->n, c->n));
+  for (int i = 0; i < c->n; i++)
+    c->worst_step = fmax(c->worst_step, fabs(step[i] - s[it * c->n + i]) / s[it * c->n + i]);
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n) {
+  double worst = 0;
+  for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a[i] - b[i]));
+  return worst;
+}
+
+static void check_runs(void) {
+  enum { N = 6, ROW = 784 };
+  fa_model *model = fixture_cnn();
+  const float *x = ref("run.x", N * ROW, 4), *start = ref("run.start", N * ROW, 4);
+  const int *y = ref("run.labels", N, 4), *t = ref("run.targets", N, 4);
+  float eps = 2.0f / 255.0f;
+  FA_CHECK(fabsf(eps - strtof(fa_st_meta(fixture, "eps"), NULL)) < 1e-9f, "the fixture's eps");
+  const struct {
+    const char *name;
+    fa_apgd_loss loss;
+  } cases[] = {{"ce", FA_APGD_CE}, {"dlr", FA_APGD_DLR}, {"targeted", FA_APGD_DLR_TARGETED}};
+  for (size_t c = 0; x && start && y && t && c < 3; c++) {
+    fa_arena_mark mark = fa_arena_get_mark(fa_arena_current());
+    fa_apgd_config config = {.loss = cases[c].loss, .eps = eps, .n_iter = 10, .n_restarts = 1};
+    trace_check tc = {cases[c].name, N, ROW, 0, 0, 0};
+    fa_apgd_trace trace = {on_iterate, &tc};
+    fa_apgd_result res;
+    fa_tensor *xt = fa_tensor_from(4, (int[]){N, 1, 28, 28}, x), *st = fa_tensor_from(4, (int[]){N, 1, 28, 28}, start);
+    fa_status status = fa_apgd_run(model, &config, xt, y, cases[c].loss == FA_APGD_DLR_TARGETED ? t : NULL, st,
+                                   &trace, &res);
+    FA_CHECK(status == FA_OK, "%s run: %s", cases[c].name, fa_error_message());
+    if (status != FA_OK) continue;
+    FA_CHECK(tc.worst_delta <= 1e-5 && tc.worst_loss <= 1e-4 && tc.worst_step <= 1e-6,
+             "%s: iterates off by %.3g, losses by %.3g (relative), step sizes by %.3g", cases[c].name,
+             tc.worst_delta, tc.worst_loss, tc.worst_step);
+    char key[64];
+    snprintf(key, sizeof key, "run.%s.broken", cases[c].name);
+    const uint8_t *broken = ref(key, N, 1);
+    for (int i = 0; broken && i < N; i++)
+      FA_CHECK(res.broken[i] == (broken[i] != 0), "%s: example %d broken %d, the reference %d", cases[c].name, i,
+               res.broken[i], broken[i]);
+    snprintf(key, sizeof key, "run.%s.adv", cases[c].name);
+    const float *adv = ref(key, N * ROW, 4);
+    snprintf(key, sizeof key, "run.%s.best", cases[c].name);
+    const float *best = ref(key, N * ROW, 4);
+    snprintf(key, sizeof key, "run.%s.best_loss", cases[c].name);
+    const float *best_loss = ref(key, N, 4);
+    if (adv && best && best_loss)
+      FA_CHECK(max_abs_diff(res.adv->data, adv, N * ROW) <= 1e-5 && max_abs_diff(res.best->data, best, N * ROW) <= 1e-5 &&
+                   fa_test_rel_err_ff(res.best_loss, best_loss, N) <= 1e-4,
+               "%s: results differ from the reference", cases[c].name);
+    printf("%s run: iterates within %.2g, losses %.2g, step sizes %.2g of the reference\n", cases[c].name,
+           tc.worst_delta, tc.worst_loss, tc.worst_step);
+    fa_arena_release(fa_arena_current(), mark);
+  }
+  fa_model_destroy(model);
+}
+
+/* The attack on a batch: the same result for an example alone (at its
+ * index) as in its batch; refusals. */
+static void check_batch_independence(void) {
+  enum { N = 6, ROW = 784 };
+  fa_model *model = fixture_cnn();
+  const float *x = ref("run.x", N * ROW, 4);
+  const int *y = ref("run.labels", N, 4);
+  if (!x || !y) return;
+  fa_rng stream = fa_rng_stream(3, FA_STREAM_EVAL);
+  fa_apgd_config c = {.loss = FA_APGD_DLR_TARGETED, .eps = 4.0f / 255.0f, .n_iter = 5, .n_restarts = 2,
+                      .n_target_classes = 3};
+  bool robust[N], robust_one;
+  fa_tensor *xt = fa_tensor_from(4, (int[]){N, 1, 28, 28}, x);
+  fa_tensor *all = fa_apgd(model, &c, xt, y, &stream, 100, robust);
+  FA_CHECK(all, "%s", fa_error_message());
+  for (int i = 0; all && i < N; i++) {
+    fa_tensor *one = fa_apgd(model, &c, fa_tensor_from(4, (int[]){1, 1, 28, 28}, x + i * ROW), y + i, &stream,
+                             100 + i, &robust_one);
+    FA_CHECK(one && robust_one == robust[i] && max_abs_diff(one->data, all->data + i * ROW, ROW) == 0,
+             "example %d alone: robust %d (in the batch %d), delta off by %g", i, one ? robust_one : -1, robust[i],
+             one ? max_abs_diff(one->data, all->data + i * ROW, ROW) : -1.0);
+  }
+  c.n_target_classes = 10;
+  FA_CHECK(!fa_apgd(model, &c, xt, y, &stream, 0, NULL) && strstr(fa_error_message(), "1 to 9 target classes"),
+           "10 targets of 10 classes: %s", fa_error_message());
+  fa_model_destroy(model);
+  fa_model_config two = {FA_ARCH_CNN, 1, 28, 28, 2, 1, 2, 0};
+  model = fa_model_create(&two);
+  int y2[N] = {0};
+  c = (fa_apgd_config){.loss = FA_APGD_DLR, .eps = 0.1f, .n_iter = 5, .n_restarts = 1};
+  FA_CHECK(!fa_apgd(model, &c, xt, y2, &stream, 0, NULL) && strstr(fa_error_message(), "at least 3 classes"),
+           "APGD-DLR of 2 classes: %s", fa_error_message());
+  fa_model_destroy(model);
+}
+
+/* Correctly classified examples of n after APGD (config c), -1 on failure. */
+static int apgd_correct(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const int *y) {
+  fa_rng stream = fa_rng_stream(0, FA_STREAM_EVAL);
+  bool robust[N_FMNIST];
+  fa_tensor *delta = fa_apgd(model, c, x, y, &stream, 0, robust);
+  FA_CHECK(delta, "%s: %s", fa_apgd_name(c->loss), fa_error_message());
+  if (!delta) return -1;
+  bool was = fa_set_grad_enabled(false);
+  int correct = fa_count_correct(fa_model_forward(model, fa_add(x, delta), false), y), flagged = 0;
+  fa_set_grad_enabled(was);
+  for (int i = 0; i < x->shape[0]; i++) flagged += robust[i];
+  FA_CHECK(flagged == correct, "%s: %d flagged robust, %d classified correctly at x + delta",
+           fa_apgd_name(c->loss), flagged, correct);
+  return correct;
+}
+
+static void check_trained_model(void) {
+  if (access(FMNIST, R_OK) != 0) {
+    printf("skipped the Fashion-MNIST checks: dataset-fashion-mnist is not installed\n");
+    return;
+  }
+  fa_dataset ds = {0};
+  FA_CHECK(fa_dataset_load("fmnist", "test", NULL, &ds) == FA_OK, "%s", fa_error_message());
+  if (ds.n < N_FMNIST) return;
+  fa_eval_config ec;
+  fa_eval_config_defaults(&ec);
+  snprintf(ec.model, sizeof ec.model, "cnn");
+  ec.n_filters_cnn = 4;
+  fa_checkpoint *ckpt = fa_ckpt_open(fa_test_source_path(PLAIN));
+  fa_model *model = ckpt ? fa_eval_load_model(&ec, ckpt, &ds, "") : NULL;
+  FA_CHECK(model, "%s", fa_error_message());
+  float *xs = malloc(sizeof(float) * N_FMNIST * 784);
+  int y[N_FMNIST];
+  for (int i = 0; i < N_FMNIST * 784; i++) xs[i] = ds.images[i] / 255.0f;
+  for (int i = 0; i < N_FMNIST; i++) y[i] = ds.labels[i];
+  fa_tensor *x = fa_tensor_from(4, (int[]){N_FMNIST, 1, 28, 28}, xs);
+  bool was = fa_set_grad_enabled(false);
+  int clean = model ? fa_count_correct(fa_model_forward(model, x, false), y) : -1;
+  fa_set_grad_enabled(was);
+  for (fa_apgd_loss loss = FA_APGD_CE; model && loss <= FA_APGD_DLR_TARGETED; loss++) {
+    fa_apgd_config c = {.loss = loss, .eps = 0.0f, .n_iter = 10, .n_restarts = 1, .n_target_classes = 3};
+    int at_zero = apgd_correct(model, &c, x, y);
+    FA_CHECK(at_zero == clean, "%s at eps 0: %d correct, clean %d", fa_apgd_name(loss), at_zero, clean);
+    c.eps = 4.0f / 255.0f;
+    int attacked = apgd_correct(model, &c, x, y);
+    FA_CHECK(attacked >= 0 && attacked < clean, "%s at eps 4/255: %d correct, clean %d", fa_apgd_name(loss),
+             attacked, clean);
+    printf("%s-10 at eps 4/255: %d of %d correct (clean %d)\n", fa_apgd_name(loss), attacked, N_FMNIST, clean);
+    if (loss != FA_APGD_CE) continue;
+    fa_rng rng = fa_rng_stream(0, FA_STREAM_EVAL);
+    fa_tensor *delta = fa_pgd_restarts(model, x, y, c.eps, c.eps / 4.0f, 10, 1, &rng, NULL);
+    was = fa_set_grad_enabled(false);
+    int pgd = delta ? fa_count_correct(fa_model_forward(model, fa_add(x, delta), false), y) : -1;
+    fa_set_grad_enabled(was);
+    printf("PGD-10 at eps 4/255: %d of %d correct\n", pgd, N_FMNIST);
+    FA_CHECK(attacked <= pgd, "APGD-CE-10 leaves %d correct, PGD-10 %d", attacked, pgd);
+  }
+  free(xs);
+  fa_model_destroy(model);
+  fa_ckpt_close(ckpt);
+  fa_dataset_free(&ds);
+}
+
+int main(void) {
+  fa_arena *arena = fa_arena_create((size_t)1 << 30);
+  fa_arena_set_current(arena);
+  fixture = fa_st_open(fa_test_source_path(FIXTURE));
+  FA_CHECK(fixture, "%s", fa_error_message());
+  if (fixture) {
+    check_losses();
+    check_schedule();
+    check_runs();
+    check_batch_independence();
+    fa_st_close(fixture);
+  }
+  check_trained_model();
+  fa_arena_destroy(arena);
+  return fa_test_exit();
+}
