@@ -16,7 +16,7 @@ Writes apgd.safetensors holding:
       p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06),
       in exact fractions.
   run.x, run.labels, run.start, run.targets: the cnn (1 layer, 4 filters,
-      hashed weights, fixture_common) in evaluation mode, 6 random images
+      hashed weights, fixture_common) in evaluation mode, 4 random images
       (the first of 32 candidates whose DLR run keeps clear of DLR's flat
       region, flat_dlr), labels the top class of the clean logits (the
       second for every fourth candidate, misclassified from the start), the
@@ -24,7 +24,7 @@ Writes apgd.safetensors holding:
   run.<loss>.delta (n_iter, N, 1, 28, 28), .loss (n_iter, N), .step
       (n_iter, N): each iterate x^(k) - x, its loss and the step size that
       made it; .adv, .best, .best_loss, .broken: the run's results. Losses
-      ce, dlr, targeted; eps 2/255, 10 iterations.
+      ce, dlr, targeted; eps 2/255, 20 iterations (windows of 5, 4, 3, 2, 2, 2, 1, 1 between checkpoints).
 
 APGD as the paper's Algorithm 1, on points x^(k) (fastadv keeps x^(k) - x):
   x^(1) = P(x^(0) + eta sign grad f(x^(0))),
@@ -54,8 +54,8 @@ from fixture_common import fill_hashed  # noqa: E402
 torch.set_default_dtype(torch.float64)
 f32 = np.float32
 EPS = float(f32(2) / f32(255))
-N_ITER = 10
-N_CANDIDATES, N_RUN = 32, 6
+N_ITER = 20
+N_CANDIDATES, N_RUN = 32, 4
 ALPHA, RHO = 0.75, 0.75
 
 

