@@ -69,7 +69,8 @@ static void check_loss_case(const char *name, int n, int k, bool targeted) {
   FA_CHECK(loss && loss->numel == (size_t)n, "%s: %s", name, fa_error_message());
   if (!loss) return;
   FA_CHECK(fa_grad(fa_sum(loss), &logits, 1, false, &grad) == FA_OK, "%s: %s", name, fa_error_message());
-  double e_loss = fa_test_rel_err_ff(loss->data, loss_ref, n), e_grad = fa_test_rel_err_ff(grad->data, grad_ref, (size_t)n * k);
+  double e_loss = fa_test_rel_err_ff(loss->data, loss_ref, n);
+  double e_grad = fa_test_rel_err_ff(grad->data, grad_ref, (size_t)n * k);
   FA_CHECK(e_loss <= 1e-5 && e_grad <= 1e-5, "%s: relative error of the loss %.3g, of its gradient %.3g", name,
            e_loss, e_grad);
 }

@@ -303,7 +303,8 @@ fa_tensor *fa_apgd(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const
   if (check_config(c, k) != FA_OK) return NULL;
   int n_targets = c->loss == FA_APGD_DLR_TARGETED ? c->n_target_classes : 1;
   fa_arena *arena = fa_arena_current();
-  bool *alive = fa_arena_alloc(arena, (size_t)n * sizeof(bool)), *taken = fa_arena_alloc(arena, (size_t)k);
+  bool *alive = fa_arena_alloc(arena, (size_t)n * sizeof(bool));
+  bool *taken = fa_arena_alloc(arena, (size_t)k * sizeof(bool));
   int *idx = fa_arena_alloc(arena, (size_t)n * sizeof(int)), *y_sub = fa_arena_alloc(arena, (size_t)n * sizeof(int));
   int *ranked = fa_arena_alloc(arena, (size_t)n * n_targets * sizeof(int));
   int *t_sub = fa_arena_alloc(arena, (size_t)n * sizeof(int));
