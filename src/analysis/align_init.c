@@ -8,6 +8,7 @@
 #include "adv/attack.h"
 #include "adv/gradalign.h"
 #include "core/arena.h"
+#include "core/units.h"
 #include "data/dataset.h"
 #include "nn/model.h"
 
@@ -36,8 +37,9 @@ double fa_lemma2_bound(int p, double eps, int n, int seed) {
   return bound > 0.5 ? bound : 0.5;
 }
 
-/* a comma-separated list of positive numbers */
-static fa_status parse_list(const char *flag, const char *text, double *out, int *n) {
+/* a comma-separated list of positive numbers; `unit` (when not NULL) gets
+ * each in [0, 1] units, the list being radii in 1/255 */
+static fa_status parse_list(const char *flag, const char *text, double *out, double *unit, int *n) {
   *n = 0;
   for (const char *p = text; *p;) {
     char *end;
@@ -45,6 +47,7 @@ static fa_status parse_list(const char *flag, const char *text, double *out, int
     if (end == p || !(v > 0) || !isfinite(v) || (*end && *end != ',') || *n == MAX_LIST)
       return fa_error_set(FA_ERR_INVALID, "--%s=%s: expected up to %d positive numbers separated by commas", flag, text,
                           MAX_LIST);
+    if (unit) unit[*n] = fa_pixels_to_unit(v);
     out[(*n)++] = v;
     p = *end ? end + 1 : end;
   }
@@ -65,10 +68,10 @@ static fa_status alignment(fa_model *model, fa_tensor *x, const int *y, float ep
 }
 
 static fa_status measure(const fa_align_init_config *c, const fa_dataset *ds, FILE *out) {
-  double eps[MAX_LIST], filters[MAX_LIST];
+  double eps[MAX_LIST], eps_unit[MAX_LIST], filters[MAX_LIST];
   int n_eps, n_filters;
-  fa_status st = parse_list("eps_list", c->eps_list, eps, &n_eps);
-  if (st == FA_OK) st = parse_list("filters_list", c->filters_list, filters, &n_filters);
+  fa_status st = parse_list("eps_list", c->eps_list, eps, eps_unit, &n_eps);
+  if (st == FA_OK) st = parse_list("filters_list", c->filters_list, filters, NULL, &n_filters);
   if (st != FA_OK) return st;
   int n = c->n_examples < ds->n ? c->n_examples : ds->n;
   size_t d = (size_t)ds->c * ds->h * ds->w;
@@ -81,7 +84,7 @@ static fa_status measure(const fa_align_init_config *c, const fa_dataset *ds, FI
   for (size_t i = 0; i < (size_t)n * d; i++) x->data[i] = ds->images[i] / 255.0f;
   for (int i = 0; i < n; i++) y[i] = ds->labels[i];
   double bound[MAX_LIST];
-  for (int e = 0; e < n_eps; e++) bound[e] = fa_lemma2_bound(ds->c * 9, eps[e] / 255, c->n_mc, 0);
+  for (int e = 0; e < n_eps; e++) bound[e] = fa_lemma2_bound(ds->c * 9, eps_unit[e], c->n_mc, 0);
   fprintf(out, "# n_filters eps seed cos bound  (%s, first %d test examples, bound: p = %d, %d draws)\n", c->dataset,
           n, ds->c * 9, c->n_mc);
   for (int f = 0; f < n_filters && st == FA_OK; f++)
@@ -94,7 +97,7 @@ static fa_status measure(const fa_align_init_config *c, const fa_dataset *ds, FI
       fa_model_init(model, &init);
       for (int e = 0; e < n_eps && st == FA_OK; e++) {
         double cos;
-        st = alignment(model, x, y, (float)(eps[e] / 255), &noise, &cos);
+        st = alignment(model, x, y, (float)eps_unit[e], &noise, &cos);
         if (st == FA_OK) {
           fprintf(out, "%d %g %d %.5f %.5f\n", (int)filters[f], eps[e], seed, cos, bound[e]);
           printf("filters %3d  eps %5g/255  seed %d  cos %.4f  bound %.4f\n", (int)filters[f], eps[e], seed, cos,
