@@ -6,7 +6,6 @@
 #include "adv/attack.h"
 #include "core/arena.h"
 #include "core/autograd.h"
-#include "core/ops.h"
 #include "data/loader.h"
 #include "io/progress.h"
 

@@ -5,7 +5,6 @@
 
 #include "adv/attack.h"
 #include "adv/gradalign.h"
-#include "backend/backend.h"
 #include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
