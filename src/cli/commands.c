@@ -46,7 +46,8 @@ static const fa_flag_choice set_choices[] = {{.name = "test"}, {.name = "train"}
 #define GPU_NOTICE "this build has no GPU support; running on the CPU (OMP_NUM_THREADS sets the threads)"
 
 #define DATA_DIR_HELP \
-  "where the data set's files are; when not given: $FASTADV_DATA, ./data, /usr/share/datasets"
+  "where the data set's files are (only there: an error when they are not); when not given: $FASTADV_DATA, " \
+  "./data, /usr/share/datasets"
 
 #define T fa_train_config
 static const fa_flag train_flags[] = {
@@ -171,7 +172,9 @@ static const fa_flag plot_flags[] = {
              "alignment at initialisation and its bound"},
     {FA_FLAG_FIELD(P, runs), .type = FA_FLAG_STRING, .metavar = "PATH,...",
      .help = "the inputs: files, or directories searched for .jsonl (curves, filters), .log (eps) or .tsv (lemma2)"},
-    {FA_FLAG_FIELD(P, out), .type = FA_FLAG_STRING, .metavar = "PREFIX", .help = "writes PREFIX.png and PREFIX.svg"},
+    {FA_FLAG_FIELD(P, out), .type = FA_FLAG_STRING, .metavar = "PREFIX",
+     .help = "writes PREFIX.png and PREFIX.svg; a PREFIX that is a directory or ends in '/' gets the kind's name in it "
+             "(figs/ -> figs/curves.png)"},
     {FA_FLAG_FIELD(P, labels), .type = FA_FLAG_STRING, .metavar = "NAME,...",
      .help = "legend names of the runs, in order (default: method and seed from each run's log)"},
     {FA_FLAG_FIELD(P, title), .type = FA_FLAG_STRING, .metavar = "TEXT", .help = "the figure's title"},
