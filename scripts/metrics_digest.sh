@@ -4,18 +4,20 @@
 # for Free, PGD, PGD-corner, random corner, none), without and with
 # GradAlign, a short Fashion-MNIST run (cnn, --debug: 4 batches of 64 per
 # epoch, 7 epochs: 29 iterations; Free: m=4, 2 epochs: 33), then one line per
-# run: the sha256 of its metric values (every JSONL report without its time
-# field; records other than reports, such as "config" or "final", left out),
-# of its final evaluation's accuracies (the log's "[final: ...]" lines
-# without their time) and of its run name without the timestamp; then
+# run, two sha256 digests (the first 32 hex digits): of its metric values
+# (every JSONL report without its time field; records other than reports,
+# such as "config" or "final", left out) and its run name without the
+# timestamp; and of its final evaluation's accuracies (the log's
+# "[final: ...]" lines without their time; with --debug the final
+# evaluation is PGD-10-3, as in the paper's train.py); then
 # `fastadv eval` of the first run's checkpoint (PGD-5-2 and the default
 # PGD-50-10): the digest of what it prints, without the time.
 #
 #   scripts/metrics_digest.sh [FASTADV] [WORKDIR]
 #     FASTADV  the program to run (default build/fastadv)
 #     WORKDIR  where the runs go (default: a new directory under /tmp)
-# Run it with two builds and compare the outputs (diff). Takes a few minutes
-# on 2 cores; set OMP_NUM_THREADS to share the machine.
+# Run it with two builds and compare the outputs (diff). Takes under a
+# minute on 2 cores; set OMP_NUM_THREADS to share the machine.
 set -eu
 fastadv=${1:-build/fastadv}
 work=${2:-$(mktemp -d /tmp/metrics_digest.XXXXXX)}
@@ -30,19 +32,18 @@ import glob, hashlib, json, re, sys
 d = sys.argv[1]
 (jsonl,) = glob.glob(d + "/logs/*.jsonl")
 (log,) = glob.glob(d + "/logs/*.log")
-h = hashlib.sha256()
+reports, final = hashlib.sha256(), hashlib.sha256()
 for line in open(jsonl):
     record = json.loads(line)
     if "iteration" not in record:
         continue  # not a report
     record.pop("time_s", None)
-    h.update(json.dumps(record, sort_keys=True).encode() + b"\n")
+    reports.update(json.dumps(record, sort_keys=True).encode() + b"\n")
+reports.update(jsonl.rsplit("/", 1)[1][len("YYYY-MM-DD HH:MM:SS "):-len(".jsonl")].encode())
 for line in open(log):
     if "[final: " in line:
-        h.update(re.sub(r" \([0-9.]+s\)$", "", line.split("] ", 1)[1].rstrip("\n")).encode() + b"\n")
-name = jsonl.rsplit("/", 1)[1][len("YYYY-MM-DD HH:MM:SS "):-len(".jsonl")]
-h.update(name.encode())
-print(h.hexdigest())
+        final.update(re.sub(r" \([0-9.]+s\)$", "", line.split("] ", 1)[1].rstrip("\n")).encode() + b"\n")
+print(reports.hexdigest()[:32], final.hexdigest()[:32])
 PY
 }
 

@@ -165,7 +165,7 @@ fa_status fa_run_info_read(const char *path, fa_run_info *info) {
     if (!info->name[0] && (p = strstr(line, "] run: ")) != NULL)
       snprintf(info->name, sizeof info->name, "%.*s", (int)strcspn(p + 7, "\r\n"), p + 7);
     else if ((p = strstr(line, "[final: last model] clean acc ")) != NULL &&
-             sscanf(p, "[final: last model] clean acc %lf%%, pgd-50-10 acc %lf%%", &clean, &pgd) == 2) {
+             sscanf(p, "[final: last model] clean acc %lf%%, %*s acc %lf%%", &clean, &pgd) == 2) {
       info->finished = 1;
       info->clean_acc = clean / 100;
       info->pgd_acc = pgd / 100;

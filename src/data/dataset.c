@@ -29,6 +29,7 @@ typedef struct {
   fa_augment train_augment;
   int two_classes;  /* keep CIFAR-10's deer (4) and ship (8) as 0 and 1 */
   int grey;         /* and average the channels */
+  fa_dataset_format format;  /* what the readers check and the derivations make */
 } dataset_info;
 
 /* Appends to the string in buf, cutting at its size. */
@@ -108,12 +109,12 @@ static const family fmnist_family = {
     mnist_has_split, fa_mnist_read};
 
 static const dataset_info datasets[] = {
-    {"cifar10", &cifar10_family, FA_AUGMENT_CROP_FLIP, 0, 0},
-    {"svhn", &svhn_family, FA_AUGMENT_CROP, 0, 0},
-    {"mnist", &mnist_family, FA_AUGMENT_NONE, 0, 0},
-    {"fmnist", &fmnist_family, FA_AUGMENT_NONE, 0, 0},
-    {"cifar10_binary", &cifar10_family, FA_AUGMENT_CROP_FLIP, 1, 0},
-    {"cifar10_binary_gs", &cifar10_family, FA_AUGMENT_CROP_FLIP, 1, 1},
+    {"cifar10", &cifar10_family, FA_AUGMENT_CROP_FLIP, 0, 0, {3, 32, 32, 10}},
+    {"svhn", &svhn_family, FA_AUGMENT_CROP, 0, 0, {3, 32, 32, 10}},
+    {"mnist", &mnist_family, FA_AUGMENT_NONE, 0, 0, {1, 28, 28, 10}},
+    {"fmnist", &fmnist_family, FA_AUGMENT_NONE, 0, 0, {1, 28, 28, 10}},
+    {"cifar10_binary", &cifar10_family, FA_AUGMENT_CROP_FLIP, 1, 0, {3, 32, 32, 2}},
+    {"cifar10_binary_gs", &cifar10_family, FA_AUGMENT_CROP_FLIP, 1, 1, {1, 32, 32, 2}},
 };
 #define N_DATASETS (sizeof datasets / sizeof datasets[0])
 
@@ -163,14 +164,26 @@ static fa_status locate(const dataset_info *info, const char *split, const char 
                             : "in one of these directories or pass --data_dir");
 }
 
+/* The data set of that name; NULL and a message for an unknown name. */
+static const dataset_info *find_dataset(const char *name) {
+  for (size_t i = 0; i < N_DATASETS; i++)
+    if (strcmp(datasets[i].name, name) == 0) return &datasets[i];
+  fa_error_set(FA_ERR_INVALID, "unknown data set '%s': use cifar10, svhn, mnist, fmnist, "
+               "cifar10_binary or cifar10_binary_gs", name);
+  return NULL;
+}
+
+fa_status fa_dataset_format_of(const char *name, fa_dataset_format *out) {
+  const dataset_info *info = find_dataset(name);
+  if (!info) return FA_ERR_INVALID;
+  *out = info->format;
+  return FA_OK;
+}
+
 fa_status fa_dataset_load(const char *name, const char *split, const char *data_dir, fa_dataset *out) {
   memset(out, 0, sizeof *out);
-  const dataset_info *info = NULL;
-  for (size_t i = 0; i < N_DATASETS; i++)
-    if (strcmp(datasets[i].name, name) == 0) info = &datasets[i];
-  if (!info)
-    return fa_error_set(FA_ERR_INVALID, "unknown data set '%s': use cifar10, svhn, mnist, fmnist, "
-                        "cifar10_binary or cifar10_binary_gs", name);
+  const dataset_info *info = find_dataset(name);
+  if (!info) return FA_ERR_INVALID;
   if (strcmp(split, "train") != 0 && strcmp(split, "test") != 0)
     return fa_error_set(FA_ERR_INVALID, "unknown split '%s': use train or test", split);
   char dir[4096];

@@ -38,6 +38,15 @@ typedef struct {
   uint8_t *labels;  /* (n), each < n_classes */
 } fa_dataset;
 
+/* A data set's images (c, h, w) and classes, as published. */
+typedef struct {
+  int c, h, w, n_classes;
+} fa_dataset_format;
+
+/* The format of the data set `name` without reading a file (to check a
+ * model against it before loading); FA_ERR_INVALID for an unknown name. */
+fa_status fa_dataset_format_of(const char *name, fa_dataset_format *out);
+
 /* name: cifar10 | svhn | mnist | fmnist | cifar10_binary | cifar10_binary_gs;
  * split: train | test; data_dir may be NULL. On failure *out is empty and
  * the message names the file and the problem, or, when no directory holds
