@@ -375,7 +375,7 @@ const fa_cli_command fa_cli_train = {
     &train_table, sizeof(fa_train_config), train_defaults, train_finish, train_help};
 
 const fa_cli_command fa_cli_eval = {
-    "eval", "evaluate a checkpoint: clean accuracy and robust accuracy (PGD-50-10 by default)",
+    "eval", "clean and robust accuracy of a checkpoint (PGD-50-10 by default)",
     &eval_table, sizeof(fa_eval_config), eval_defaults, eval_finish, eval_help};
 
 const fa_cli_command fa_cli_plot = {
