@@ -1,8 +1,8 @@
 /* Adversarial perturbations in the L-infinity ball (SPEC.md sections 4, 5).
  *
  * x is a clean batch (N, C, H, W) in [0, 1], y its labels, delta a
- * perturbation of x's shape; eps and step sizes are in [0, 1] units (the
- * command line's /255 already divided). The model runs in training mode
+ * perturbation of x's shape; eps and step sizes are in [0, 1] units
+ * (core/units.h). The model runs in training mode
  * (batch statistics, updating the running ones) when `training`, as the
  * paper's training step does for its attacks, else in evaluation mode.
  * Attack iterations record nothing for autograd and release their

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adv/registry.h"
+
 static int key_index(fa_metrics_table *t, const char *key) {
   for (int k = 0; k < t->n_keys; k++)
     if (strcmp(t->keys[k], key) == 0) return k;
@@ -133,25 +135,23 @@ static double name_number(const char *name, const char *key, double fallback) {
   return fa_run_name_value(name, key, v, sizeof v) ? strtod(v, NULL) : fallback;
 }
 
+/* The method's label, by the training attack's registry entry. */
 static void method_of(fa_run_info *info) {
   char attack[32] = "", init[32] = "", pgd[32] = "";
   fa_run_name_value(info->name, "attack", attack, sizeof attack);
   fa_run_name_value(info->name, "attack_init", init, sizeof init);
   fa_run_name_value(info->name, "pgd", pgd, sizeof pgd);
-  int replay = (int)name_number(info->name, "m", 1);
-  const char *steps = strchr(pgd, '-');
-  if (strcmp(attack, "fgsm") == 0 && replay > 1)
-    snprintf(info->method, sizeof info->method, "AT for Free (m=%d)", replay);
-  else if (strcmp(attack, "fgsm") == 0 && info->lambda > 0)
-    snprintf(info->method, sizeof info->method, "FGSM + GradAlign");
-  else if (strcmp(attack, "fgsm") == 0)
-    snprintf(info->method, sizeof info->method, strcmp(init, "random") == 0 ? "FGSM-RS" : "FGSM");
-  else if (strcmp(attack, "pgd") == 0)
-    snprintf(info->method, sizeof info->method, "PGD-%s%s", steps ? steps + 1 : "?", info->lambda > 0 ? " + GradAlign" : "");
-  else if (strcmp(attack, "none") == 0)
-    snprintf(info->method, sizeof info->method, "Standard");
-  else
+  const fa_train_attack *a = fa_train_attack_find(attack);
+  if (!a) {
     snprintf(info->method, sizeof info->method, "%s", attack);
+    return;
+  }
+  const char *steps = strchr(pgd, '-');
+  fa_run_method run = {.init = strcmp(init, "random") == 0 ? FA_INIT_RANDOM : FA_INIT_ZERO,
+                       .minibatch_replay = (int)name_number(info->name, "m", 1),
+                       .n_iters = steps && steps[1] ? atoi(steps + 1) : -1,
+                       .grad_align_lambda = info->lambda};
+  fa_train_attack_method(a, &run, info->method, sizeof info->method);
 }
 
 fa_status fa_run_info_read(const char *path, fa_run_info *info) {
@@ -165,7 +165,7 @@ fa_status fa_run_info_read(const char *path, fa_run_info *info) {
     if (!info->name[0] && (p = strstr(line, "] run: ")) != NULL)
       snprintf(info->name, sizeof info->name, "%.*s", (int)strcspn(p + 7, "\r\n"), p + 7);
     else if ((p = strstr(line, "[final: last model] clean acc ")) != NULL &&
-             sscanf(p, "[final: last model] clean acc %lf%%, pgd-50-10 acc %lf%%", &clean, &pgd) == 2) {
+             sscanf(p, "[final: last model] clean acc %lf%%, %*s acc %lf%%", &clean, &pgd) == 2) {
       info->finished = 1;
       info->clean_acc = clean / 100;
       info->pgd_acc = pgd / 100;

@@ -1,6 +1,6 @@
 /* Reading what `fastadv train` wrote: a run's metrics (<run>.jsonl, one JSON
  * object per report) and its human log (<run>.log: the run's name, which
- * holds its hyper-parameters, and the final PGD-50-10 line). */
+ * holds its hyper-parameters, and the final evaluation's line). */
 #ifndef FA_ANALYSIS_RUNLOG_H
 #define FA_ANALYSIS_RUNLOG_H
 
@@ -37,7 +37,7 @@ typedef struct {
   int seed;
   double lambda;      /* grad_align_cos_lambda */
   int finished;       /* the final line was found */
-  double clean_acc, pgd_acc;  /* final, last model, in [0, 1] */
+  double clean_acc, pgd_acc;  /* final, last model, in [0, 1]: clean and under the final attack (pgd-50-10) */
 } fa_run_info;
 
 /* Reads a .log file; FA_ERR_FORMAT when it has no "run:" line. */

@@ -300,8 +300,11 @@ static void snapshot(run *r, bool restore) {
 static fa_status report(run *r, long iteration, int epoch, float lr) {
   fa_periodic_stats ps;
   fa_arena_mark mark = fa_arena_get_mark(r->arena);
-  fa_status st = fa_periodic_stats_compute(r->model, &r->stats_test, &r->stats_train, r->cfg->eps / 255.0f,
-                                           r->cfg->attack_iters, r->cfg->batch_size_eval, &r->stats_rng, &ps);
+  /* the paper's: PGD with --attack_iters steps and one restart */
+  fa_stats_attack attack = {.eps = r->cfg->eps.value, .attack = fa_eval_attack_find("pgd"),
+                            .options = {.n_iters = r->cfg->attack_iters, .n_restarts = 1}};
+  fa_status st = fa_periodic_stats_compute(r->model, &r->stats_test, &r->stats_train, &attack,
+                                           r->cfg->batch_size_eval, &r->stats_rng, &ps);
   fa_arena_release(r->arena, mark);
   if (st != FA_OK) return st;
   if (ps.train_pgd_acc >= r->at.best_train_pgd) {
@@ -341,7 +344,7 @@ static fa_status save(run *r, const char *suffix, long iteration, int epoch) {
   snprintf(path, sizeof path, "%s/%s%s.safetensors", r->files.models, r->at.run_name, suffix);
   snprintf(it, sizeof it, "%ld", iteration);
   snprintf(ep, sizeof ep, "%d", epoch);
-  snprintf(eps, sizeof eps, "%g", r->cfg->eps);
+  snprintf(eps, sizeof eps, "%g", r->cfg->eps.pixels);
   const char *keys[] = {"run", "dataset", "eps", "epoch", "iteration"};
   const char *values[] = {r->at.run_name, r->cfg->dataset, eps, ep, it};
   fa_ckpt_meta_list meta = {keys, values, 5};
@@ -380,15 +383,20 @@ static fa_status guard_store(const fa_store *store, bool gradients, long iterati
                       fa_nonfinite_name(value), index);
 }
 
-/* PGD-50-10 on the test set; PGD-10-3 with --debug, as the paper's train.py. */
+/* The paper's final evaluation: the evaluation pgd with its own defaults
+ * (PGD-50-10); PGD-10-3 with --debug, as the paper's train.py. */
 static fa_status final_eval(run *r, const char *which) {
+  const fa_eval_attack *attack = fa_eval_attack_find("pgd");
+  fa_attack_options options = attack->defaults;
+  if (r->cfg->debug) options.n_iters = 10, options.n_restarts = 3;
+  char label[64];
+  attack->label(&options, label, sizeof label);
   fa_eval_result res;
-  int steps = r->cfg->debug ? 10 : 50, restarts = r->cfg->debug ? 3 : 10;
   fa_status st = fa_evaluate(r->model, &r->test_set, r->cfg->n_final_eval, r->cfg->batch_size_eval,
-                             r->cfg->eps / 255.0f, steps, restarts, r->cfg->seed, &res);
+                             r->cfg->eps.value, attack, &options, r->cfg->seed, &res);
   if (st != FA_OK) return st;
-  return fa_metrics_log(r->metrics, "[final: %s model] clean acc %.2f%%, pgd-%d-%d acc %.2f%% on %d test examples (%.1fs)",
-                        which, 100 * res.clean_acc, steps, restarts, 100 * res.robust_acc, res.n, res.seconds);
+  return fa_metrics_log(r->metrics, "[final: %s model] clean acc %.2f%%, %s acc %.2f%% on %d test examples (%.1fs)",
+                        which, 100 * res.clean_acc, label, 100 * res.robust_acc, res.n, res.seconds);
 }
 
 /* One iteration at r->at: the batch (drawn when the place needs a new
