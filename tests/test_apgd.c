@@ -17,7 +17,10 @@
  * - on the Fashion-MNIST cnn of tests/fixtures/plain_cnn4_fmnist.safetensors
  *   (256 test images): eps 0 gives the clean accuracy exactly for each loss;
  *   APGD-CE with 10 iterations leaves at most the accuracy PGD-10 leaves, and
- *   every APGD leaves less than the clean accuracy. */
+ *   every APGD leaves less than the clean accuracy;
+ * - `fastadv eval --attack=apgd-ce` prints those very numbers; --help lists
+ *   the attacks with their defaults; too few classes (cifar10_binary for
+ *   the DLR losses) and too many target classes are refused, exit 2. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +298,48 @@ static int apgd_correct(fa_model *model, const fa_apgd_config *c, fa_tensor *x, 
   return correct;
 }
 
+static char out[1 << 16], err[1 << 16];
+
+/* `fastadv eval --attack=apgd-ce` on the same model and images as
+ * check_trained_model prints what fa_apgd gave there (clean and APGD-CE-10
+ * correct of N_FMNIST); the attacks and their defaults in --help; data sets
+ * with too few classes and too many targets refused (exit 2). */
+static void check_command_line(int clean, int apgd_ce) {
+  const char *dir = fa_test_tmpdir("test_apgd");
+  char args[1024];
+  snprintf(args, sizeof args, "eval --model_path=%s --model=cnn --n_filters_cnn=4 --dataset=fmnist --n_eval=%d "
+           "--attack=apgd-ce --attack_iters=10 --eps=4", fa_test_source_path(PLAIN), N_FMNIST);
+  int rc = fa_test_run_fastadv(args, dir, out, err, sizeof out);
+  const char *at = strstr(out, "initial accuracy: ");
+  double printed_clean = -1, printed_robust = -1;
+  if (at) sscanf(at, "initial accuracy: %lf%%\nrobust accuracy after APGD-CE: %lf%%", &printed_clean, &printed_robust);
+  FA_CHECK(rc == 0 && fabs(printed_clean - 100.0 * clean / N_FMNIST) < 0.006 &&
+               fabs(printed_robust - 100.0 * apgd_ce / N_FMNIST) < 0.006 && strstr(out, "apgd-ce-10-1 acc"),
+           "eval --attack=apgd-ce: exit %d, printed %g%% and %g%%, expected %d and %d of %d\n%s%s", rc,
+           printed_clean, printed_robust, clean, apgd_ce, N_FMNIST, out, err);
+
+  rc = fa_test_run_fastadv("eval --help", dir, out, err, sizeof out);
+  const char *ce = strstr(out, "  apgd_ce "), *t = strstr(out, "  apgd_t ");
+  FA_CHECK(rc == 0 && ce && strstr(ce, "Defaults: --attack_iters=100") && strstr(out, "  apgd_dlr ") && t &&
+               strstr(t, "--n_target_classes=9") && strstr(out, "--n_target_classes=N"),
+           "eval --help lists the APGD attacks and their defaults:\n%s", out);
+
+  const struct {
+    const char *flags, *message;
+  } refused[] = {
+      {"--dataset=cifar10_binary --attack=apgd-dlr", "APGD-DLR needs at least 3 classes; the data set has 2"},
+      {"--dataset=cifar10_binary --attack=apgd_t", "APGD-T needs at least 4 classes; the data set has 2"},
+      {"--dataset=fmnist --attack=apgd-t --n_target_classes=10", "--n_target_classes=10: APGD-T targets"},
+  };
+  for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+    snprintf(args, sizeof args, "eval --model_path=%s --model=cnn --n_filters_cnn=4 %s", fa_test_source_path(PLAIN),
+             refused[i].flags);
+    rc = fa_test_run_fastadv(args, dir, out, err, sizeof out);
+    FA_CHECK(rc == 2 && strstr(err, refused[i].message) && !strstr(out, "acc"), "%s: exit %d, %s", refused[i].flags,
+             rc, err);
+  }
+}
+
 static void check_trained_model(void) {
   if (access(FMNIST, R_OK) != 0) {
     printf("skipped the Fashion-MNIST checks: dataset-fashion-mnist is not installed\n");
@@ -335,6 +380,7 @@ static void check_trained_model(void) {
     fa_set_grad_enabled(was);
     printf("PGD-10 at eps 4/255: %d of %d correct\n", pgd, N_FMNIST);
     FA_CHECK(attacked <= pgd, "APGD-CE-10 leaves %d correct, PGD-10 %d", attacked, pgd);
+    check_command_line(clean, attacked);
   }
   free(xs);
   fa_model_destroy(model);

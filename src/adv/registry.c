@@ -10,7 +10,7 @@
  * `fa_train_attack_<name>` / `fa_eval_attack_<name>` its file in src/adv
  * defines. */
 #define TRAIN_ATTACKS(X) X(fgsm) X(pgd) X(pgd_corner) X(random_corner) X(none)
-#define EVAL_ATTACKS(X) X(pgd)
+#define EVAL_ATTACKS(X) X(pgd) X(apgd_ce) X(apgd_dlr) X(apgd_t)
 
 #define DECLARE_TRAIN(name) extern const fa_train_attack fa_train_attack_##name;
 #define DECLARE_EVAL(name) extern const fa_eval_attack fa_eval_attack_##name;
@@ -63,6 +63,10 @@ const fa_eval_attack *fa_eval_attack_find(const char *name) {
   for (size_t i = 0; i < sizeof eval_attacks / sizeof *eval_attacks; i++)
     if (fa_attack_names_equal(eval_attacks[i]->name, name)) return eval_attacks[i];
   return NULL;
+}
+
+fa_status fa_eval_attack_check(const fa_eval_attack *attack, const fa_attack_options *options, int n_classes) {
+  return attack->check ? attack->check(options, n_classes) : FA_OK;
 }
 
 int fa_eval_attack_robust(const fa_eval_attack *attack, const fa_eval_attack_input *in, bool *robust) {

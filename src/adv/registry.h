@@ -29,13 +29,14 @@ typedef enum { FA_INIT_ZERO, FA_INIT_RANDOM } fa_attack_init;
  * bits) and gives its defaults for them; a flag the user does not give
  * takes the chosen attack's default. The flags that set them: train
  * --attack_init, --fgsm_alpha, --pgd_alpha_train, --pgd_train_n_iters;
- * eval --attack_iters, --n_restarts. */
+ * eval --attack_iters, --n_restarts, --n_target_classes. */
 enum {
   FA_OPTION_INIT = 1 << 0,         /* init */
   FA_OPTION_STEP_OF_EPS = 1 << 1,  /* step_of_eps */
   FA_OPTION_STEP = 1 << 2,         /* step */
   FA_OPTION_ITERS = 1 << 3,        /* n_iters */
   FA_OPTION_RESTARTS = 1 << 4,     /* n_restarts */
+  FA_OPTION_TARGETS = 1 << 5,      /* n_target_classes */
 };
 
 typedef struct {
@@ -44,6 +45,7 @@ typedef struct {
   fa_pixels step;       /* a step size */
   int n_iters;          /* steps */
   int n_restarts;       /* random restarts; each example keeps its strongest */
+  int n_target_classes; /* a targeted attack's target classes per example */
 } fa_attack_options;
 
 /* ---- training attacks ---- */
@@ -106,6 +108,7 @@ typedef struct {
   float eps;                  /* the radius */
   const fa_attack_options *options;
   fa_rng *rng;                /* the evaluation's random stream */
+  long first_example;         /* the data set index of x's first row, for draws per example (fa_rng_item_stream) */
 } fa_eval_attack_input;
 
 typedef struct {
@@ -120,10 +123,20 @@ typedef struct {
   fa_tensor *(*perturb)(const fa_eval_attack_input *in);
   /* The label of the measured accuracy with these options ("pgd-50-10"). */
   void (*label)(const fa_attack_options *options, char *out, size_t len);
+  /* Its name in the line "robust accuracy after APGD-CE: ..." that eval
+   * prints, as the reference implementation names it; NULL: no such line. */
+  const char *title;
+  /* FA_OK when the attack can run with these options on a data set of
+   * n_classes classes, else FA_ERR_INVALID and a message saying what does
+   * not fit (a command-line error); NULL: always. */
+  fa_status (*check)(const fa_attack_options *options, int n_classes);
 } fa_eval_attack;
 
 const fa_eval_attack *fa_eval_attack_find(const char *name);
 const fa_eval_attack *fa_eval_attack_at(size_t i);
+
+/* attack->check, FA_OK where there is none. */
+fa_status fa_eval_attack_check(const fa_eval_attack *attack, const fa_attack_options *options, int n_classes);
 
 /* Runs the attack on the batch: returns the number of examples still
  * classified correctly on x + delta (robust), -1 on failure; robust[i], when

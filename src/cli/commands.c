@@ -151,6 +151,9 @@ static const fa_flag eval_flags[] = {
      .help = "steps of each restart (the 50 of PGD-50-10); when not given, the attack's default"},
     {FA_FLAG_FIELD(E, n_restarts), .type = FA_FLAG_INT, .min = 1, .max = 10000,
      .help = "random restarts, each example keeping its strongest; when not given, the attack's default"},
+    {FA_FLAG_FIELD(E, n_target_classes), .type = FA_FLAG_INT, .min = 1, .max = FA_MODEL_MAX_DIM - 1,
+     .help = "target classes of a targeted attack (apgd_t), the classes of the largest clean logits after the "
+             "top one, at most the data set's classes - 1; when not given, the attack's default"},
     {FA_FLAG_FIELD(E, early_stopped_model), .type = FA_FLAG_BOOL,
      .help = "evaluate the early-stopped model (best training PGD accuracy) instead of the last one: for a run "
              "name or a file <run>.safetensors, <run>_best.safetensors beside it; for a resume checkpoint, the best "
@@ -260,6 +263,7 @@ static const option_flag train_option_flags[] = {
 static const option_flag eval_option_flags[] = {
     OPTION(FA_OPTION_ITERS, n_iters, "attack_iters"),
     OPTION(FA_OPTION_RESTARTS, n_restarts, "n_restarts"),
+    OPTION(FA_OPTION_TARGETS, n_target_classes, "n_target_classes"),
     {0, NULL, 0, 0}};
 #undef OPTION
 

@@ -46,6 +46,7 @@ void fa_eval_config_defaults(fa_eval_config *c) {
       .batch_size_eval = 1024,
       .attack_iters = 50,
       .n_restarts = 10,
+      .n_target_classes = 9,
       .n_layers = 1,
       .n_filters_cnn = 16,
       .gpu = 0,
@@ -63,7 +64,8 @@ fa_attack_options fa_train_attack_options(const fa_train_config *c) {
 }
 
 fa_attack_options fa_eval_attack_options(const fa_eval_config *c) {
-  return (fa_attack_options){.n_iters = c->attack_iters, .n_restarts = c->n_restarts};
+  return (fa_attack_options){.n_iters = c->attack_iters, .n_restarts = c->n_restarts,
+                             .n_target_classes = c->n_target_classes};
 }
 
 static void word(char *out, size_t len, size_t *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -66,6 +66,7 @@ typedef struct {
   int batch_size_eval;             /* --batch_size_eval 1024 */
   int attack_iters;                /* --attack_iters 50 (the attack's default) */
   int n_restarts;                  /* --n_restarts 10 (the attack's default) */
+  int n_target_classes;            /* --n_target_classes 9 (the attack's default) */
   int n_layers, n_filters_cnn;     /* the cnn's shape, when not in the checkpoint */
   bool early_stopped_model;        /* --early_stopped_model */
   bool half_prec;                  /* --half_prec */

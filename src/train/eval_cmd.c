@@ -122,6 +122,11 @@ int fa_run_eval(const fa_eval_config *c) {
   c->attack->label(&options, label, sizeof label);
   fa_status st = ckpt ? FA_OK : fa_error_code();
   if (st == FA_OK && !dataset) st = fa_error_set(FA_ERR_INVALID, "the checkpoint does not name its data set: pass --dataset");
+  /* an attack the data set cannot take (too few classes for its loss) is a command-line error, before any work */
+  fa_dataset_format format;
+  bool usage = false;
+  if (st == FA_OK && fa_dataset_format_of(dataset, &format) == FA_OK)
+    usage = (st = fa_eval_attack_check(c->attack, &options, format.n_classes)) != FA_OK;
   if (st == FA_OK) st = fa_dataset_load(dataset, c->set, c->data_dir[0] ? c->data_dir : NULL, &ds);
   if (st == FA_OK && !(model = fa_eval_load_model(c, ckpt, &ds, prefix))) st = fa_error_code();
   if (st == FA_OK && !(arena = fa_arena_create_largest(FA_EVAL_ARENA_BYTES, FA_EVAL_ARENA_MIN_BYTES)))
@@ -134,11 +139,14 @@ int fa_run_eval(const fa_eval_config *c) {
     printf("%s%s: clean acc %.2f%%, %s acc %.2f%% (eps %g/255) on %d %s examples of %s (%.1fs)\n", path,
            *prefix ? " (early-stopped model)" : "", 100 * res.clean_acc, label, 100 * res.robust_acc,
            c->eps.pixels, res.n, c->set, dataset, res.seconds);
-  else
+  if (st == FA_OK && c->attack->title) /* as the reference implementation prints a stage */
+    printf("initial accuracy: %.2f%%\nrobust accuracy after %s: %.2f%% (total time %.1f s)\n", 100 * res.clean_acc,
+           c->attack->title, 100 * res.robust_acc, res.seconds);
+  else if (st != FA_OK)
     fprintf(stderr, "fastadv eval: %s\n", fa_error_message());
   fa_arena_destroy(arena);
   fa_dataset_free(&ds);
   fa_model_destroy(model);
   fa_ckpt_close(ckpt);
-  return st == FA_OK ? FA_EXIT_OK : FA_EXIT_FAILED;
+  return st == FA_OK ? FA_EXIT_OK : usage ? FA_EXIT_USAGE : FA_EXIT_FAILED;
 }

@@ -35,7 +35,8 @@ fa_status fa_evaluate(fa_model *model, const fa_dataset *ds, int n, int batch_si
   while (status == FA_OK && (count = fa_loader_next(loader, x, y)) > 0) {
     fa_arena_mark mark = fa_arena_get_mark(arena);
     fa_tensor *xb = fa_tensor_from(4, (int[]){count, ds->c, ds->h, ds->w}, x);
-    fa_eval_attack_input in = {.model = model, .x = xb, .y = y, .eps = eps, .options = options, .rng = &rng};
+    fa_eval_attack_input in = {.model = model, .x = xb, .y = y, .eps = eps, .options = options, .rng = &rng,
+                               .first_example = seen};
     int robust_now = xb ? fa_eval_attack_robust(attack, &in, NULL) : -1;
     bool was = fa_set_grad_enabled(false);
     fa_tensor *clean_logits = robust_now >= 0 ? fa_model_forward(model, xb, false) : NULL;
