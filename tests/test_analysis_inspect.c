@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "core/rng.h"
-#include "io/checkpoint.h"
+#include "train/checkpoint.h"
 #include "nn/model.h"
 #include "testlib.h"
 

@@ -1,4 +1,4 @@
-/* The commands of the fastadv program and their flags (SPEC.md section 6):
+/* The commands of the fastadv program and their flags (docs/METHOD.md section 6):
  * `train` (the paper's train.py) and `eval` (the paper's eval.py), and the
  * analysis commands `plot`, `inspect`, `align_init` (src/analysis). Parsing
  * only: running a command is main.c's business, so this links with nothing

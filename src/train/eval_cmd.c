@@ -1,11 +1,11 @@
-/* `fastadv eval`: clean accuracy and PGD-50-10 of a checkpoint (SPEC.md
+/* `fastadv eval`: clean accuracy and PGD-50-10 of a checkpoint (docs/METHOD.md
  * section 5), the paper's eval.py. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/arena.h"
-#include "io/checkpoint.h"
+#include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/run.h"
 

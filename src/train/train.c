@@ -1,4 +1,4 @@
-/* `fastadv train`: the paper's training loop (SPEC.md sections 3 to 5).
+/* `fastadv train`: the paper's training loop (docs/METHOD.md sections 3 to 5).
  *
  * Epoch 0 is one iteration that computes every statistic without updating
  * the parameters; epochs 1..E train. Before every iteration the learning
@@ -25,7 +25,7 @@
 
 #include "core/arena.h"
 #include "data/loader.h"
-#include "io/checkpoint.h"
+#include "train/checkpoint.h"
 #include "io/metrics.h"
 #include "io/progress.h"
 #include "optim/optim.h"

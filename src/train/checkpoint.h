@@ -26,8 +26,8 @@
  * left over except num_batches_tracked scalars and the tensors of extra
  * stores the caller did not ask for. On any mismatch the model is left
  * untouched and the message lists the first problems and what to do. */
-#ifndef FA_IO_CHECKPOINT_H
-#define FA_IO_CHECKPOINT_H
+#ifndef FA_TRAIN_CHECKPOINT_H
+#define FA_TRAIN_CHECKPOINT_H
 
 #include <stdint.h>
 
