@@ -12,7 +12,7 @@
  * Build with fuzz/build.sh, run (from the repository root):
  *   mkdir -p fuzz/out/corpus/fuzz_flags
  *   nice -n 19 fuzz/out/fuzz_flags -max_total_time=600 -max_len=4096 fuzz/out/corpus/fuzz_flags
- * fuzz-build: src/cli/flags.c src/cli/commands.c src/train/config.c src/train/run_name.c src/analysis/config.c src/core/error.c -lm */
+ * fuzz-build: src/cli/flags.c src/cli/commands.c src/io/json.c src/train/config.c src/train/run_name.c src/analysis/config.c src/core/error.c -lm */
 #include <ctype.h>
 #include <math.h>
 #include <stdint.h>

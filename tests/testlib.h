@@ -46,6 +46,9 @@ void fa_test_fill_hashed(struct fa_tensor *t);
  * file is not a PNG. Its size in bytes goes to *bytes when not NULL. */
 int fa_test_png_size(const char *path, int *width, int *height, long *bytes);
 
+/* The whole file as a NUL-terminated string (free it); NULL when it cannot be read. */
+char *fa_test_read_file(const char *path);
+
 int fa_test_exit(void);
 
 #endif

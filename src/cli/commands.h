@@ -2,7 +2,8 @@
  * `train` (the paper's train.py) and `eval` (the paper's eval.py), and the
  * analysis commands `plot`, `inspect`, `align_init` (src/analysis). Parsing
  * only: running a command is main.c's business, so this links with nothing
- * but the config and the error module (tests and the fuzzer use it alone). */
+ * but the config, the error module and io/json.c (tests and the fuzzer use
+ * it alone). */
 #ifndef FA_CLI_COMMANDS_H
 #define FA_CLI_COMMANDS_H
 

@@ -148,6 +148,13 @@ static const fa_flag_choice *find_choice(const fa_flag *flag, const char *name) 
   return NULL;
 }
 
+/* the name of an ENUM field's value: its first choice that is not an alias */
+static const char *enum_name(const fa_flag *flag, int value) {
+  for (const fa_flag_choice *c = flag->choices; c->name; c++)
+    if (!c->alias && c->value == value) return c->name;
+  return "";
+}
+
 /* The value of a flag's field, as the help shows it; "" for none. */
 static void format_value(const fa_flag *flag, const void *config, char *buf, size_t size) {
   const void *value = field_const(config, flag);
@@ -169,14 +176,26 @@ static void format_value(const fa_flag *flag, const void *config, char *buf, siz
     snprintf(buf, size, "%s", *(const char *)value ? (const char *)value : "none");
     break;
   case FA_FLAG_ENUM:
-    for (const fa_flag_choice *c = flag->choices; c->name; c++)
-      if (!c->alias && c->value == *(const int *)value) {
-        snprintf(buf, size, "%s", c->name);
-        break;
-      }
+    snprintf(buf, size, "%s", enum_name(flag, *(const int *)value));
     break;
   case FA_FLAG_IGNORED:
     break;
+  }
+}
+
+void fa_flags_to_json(const fa_flag_table *table, const void *config, fa_json *out) {
+  for (size_t i = 0; i < table->count; i++) {
+    const fa_flag *flag = &table->flags[i];
+    const void *value = field_const(config, flag);
+    switch (flag->type) {
+    case FA_FLAG_INT: fa_json_add_int(out, flag->name, *(const int *)value); break;
+    case FA_FLAG_FLOAT: fa_json_add_float(out, flag->name, *(const float *)value); break;
+    case FA_FLAG_BOOL: fa_json_add_bool(out, flag->name, *(const bool *)value); break;
+    case FA_FLAG_STRING:
+    case FA_FLAG_NAME: fa_json_add_string(out, flag->name, value); break;
+    case FA_FLAG_ENUM: fa_json_add_string(out, flag->name, enum_name(flag, *(const int *)value)); break;
+    case FA_FLAG_IGNORED: break;
+    }
   }
 }
 

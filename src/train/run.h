@@ -4,6 +4,7 @@
 #ifndef FA_TRAIN_RUN_H
 #define FA_TRAIN_RUN_H
 
+#include "io/json.h"
 #include "train/config.h"
 
 enum {
@@ -15,7 +16,9 @@ enum {
                            checkpoint is kept */
 };
 
-int fa_run_train(const fa_train_config *config);
+/* `flags`: every flag's value as JSON members (cli/flags.h), written into
+ * the run's configuration record with the version and the run's name. */
+int fa_run_train(const fa_train_config *config, fa_json *flags);
 int fa_run_eval(const fa_eval_config *config);
 
 #endif
