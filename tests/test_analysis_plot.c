@@ -184,6 +184,8 @@ int main(void) {
                strstr(out, "| AT for Free (m=4) | 8 | 20.0 ± 0.0 (20.0) | 60.0"),
            "methods named from the records (seed 1, ga, free) and the legacy run names (seed 0): %s", out);
   FA_CHECK(strstr(err, "unfinished/logs/r.jsonl: the run has not finished"), "an unfinished run is skipped: %s", err);
+  FA_CHECK(strstr(err, "fgsm_4_0/logs/r.jsonl has no records") && !strstr(err, "fgsm_4_1/logs/r.jsonl has no records"),
+           "the legacy runs, and only they, are named: %s", err);
   snprintf(args, sizeof args, "plot --kind=eps --runs='%s/fgsm_4_0/logs/r.log' --out='%s'", dir, prefix);
   FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 0 && strstr(out, "| FGSM | 4 | 30.0 ± 0.0 (30.0) |"),
            "a legacy .log given directly: %s %s", out, err);

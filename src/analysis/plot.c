@@ -344,6 +344,9 @@ static fa_status plot_eps(const fa_plot_config *c, const file_list *files, figur
       free(pts);
       return st;
     }
+    if (info.legacy)
+      fprintf(stderr, "fastadv plot: note: %s has no records (written before fastadv 0.2): read from the run's .log\n",
+              files->paths[i]);
     if (!info.finished) {
       fprintf(stderr, "fastadv plot: skipping %s: the run has not finished\n", files->paths[i]);
       continue;

@@ -44,7 +44,7 @@ typedef struct {
   double lambda;      /* grad_align_cos_lambda */
   int finished;       /* the final evaluation was found */
   double clean_acc, pgd_acc;  /* final, last model, in [0, 1] */
-  int legacy;         /* read from the .log (a metrics file without records) */
+  int legacy;         /* read from the .log (a metrics file without records): plot says so */
 } fa_run_info;
 
 /* Reads a run's .jsonl: the hyper-parameters from its last "config" or
