@@ -54,13 +54,17 @@ test-valgrind: setup
 
 bench: build
 
-# Regenerates the PyTorch float64 reference fixtures (needs python3-torch).
+# Regenerates the PyTorch float64 reference fixtures (needs python3-torch; the
+# plain PyTorch model file also needs PyPI's safetensors, installed with pip if missing).
 fixtures:
 	FASTADV_SETUP_EXTRA=1 scripts/setup.sh
 	for script in gen_fixtures gen_gradalign_fixture gen_step_fixtures gen_optim_fixtures gen_ckpt_fixture; do \
 	  /usr/bin/python3 scripts/$$script.py tests/fixtures || exit 1; done
 	/usr/bin/python3 scripts/gen_data_fixtures.py tests/fixtures/data_checks.txt
 	/usr/bin/python3 scripts/st_fixture.py write tests/fixtures/st_python.safetensors
+	/usr/bin/python3 -c 'import safetensors' 2>/dev/null || \
+	  /usr/bin/python3 -m pip install --break-system-packages safetensors
+	/usr/bin/python3 scripts/gen_plain_safetensors_fixture.py tests/fixtures
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(VALGRIND_BUILD)

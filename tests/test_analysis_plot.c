@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "analysis/align_init.h"
 #include "testlib.h"
@@ -115,6 +116,64 @@ static void check_figure(const char *prefix, int width, int height, const char *
   FA_CHECK(svg_ok(prefix), "%s: SVG written", what);
 }
 
+static int exists(const char *dir, const char *name) {
+  char path[8400];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  struct stat sb;
+  return stat(path, &sb) == 0;
+}
+
+/* Each way a string reaches the gnuplot script, with a newline that would
+ * end the command and run `system "touch PWNED_<way>"` (in dir, the working
+ * directory of fastadv and gnuplot): a file name in a --runs directory is
+ * skipped with a warning, the flags are refused. */
+static void injection_fails(const char *dir) {
+  char evil[8400], args[32768], attack[8400];
+  snprintf(evil, sizeof evil, "%s/evil", dir);
+  mkdir(evil, 0777);
+  if (chdir(dir) != 0) exit(1);
+  snprintf(args, sizeof args, "cp '%s/fgsm_8_0/logs/r.jsonl' '%s/good.jsonl' && cp '%s/fgsm_8_0/logs/r.jsonl' "
+           "'%s/r\nsystem \"touch PWNED_file\"\n#.jsonl'", dir, evil, dir, evil);
+  FA_CHECK(system(args) == 0, "the run directory with a hostile file name: %s", args);
+  snprintf(args, sizeof args, "plot --kind=curves --runs='%s' --out='%s/evil_curves'", evil, dir);
+  int status = fa_test_run_fastadv(args, dir, out, err, sizeof out);
+  FA_CHECK(!exists(dir, "PWNED_file"), "a file name in a --runs directory ran a command: %s", err);
+  FA_CHECK(status == 0 && strstr(err, "skipping") && strstr(err, "r\\x0asystem") && strstr(out, "from 1 file"),
+           "the hostile file is skipped with a warning, the other one drawn: %d %s", status, err);
+
+  static const char *const ways[] = {"labels", "out", "title", "runs"};
+  for (int w = 0; w < 4; w++) {
+    snprintf(attack, sizeof attack, "x\nsystem \"touch PWNED_%s\"\n#", ways[w]);
+    snprintf(args, sizeof args, "plot --kind=curves --runs='%s/good.jsonl' --out='%s/flag_curves' --%s='%s'", evil,
+             dir, ways[w], attack);
+    status = fa_test_run_fastadv(args, dir, out, err, sizeof out);
+    char pwned[64];
+    snprintf(pwned, sizeof pwned, "PWNED_%s", ways[w]);
+    FA_CHECK(!exists(dir, pwned), "--%s ran a command", ways[w]);
+    FA_CHECK(status == 2 && strstr(err, ways[w]) && strstr(err, "control character"),
+             "--%s with a newline is refused: %d %s", ways[w], status, err);
+  }
+}
+
+/* --out naming a directory: the kind's name inside it, never a hidden .png;
+ * a directory that does not exist is named, and nothing reaches stdout. */
+static void out_directory(const char *dir) {
+  char args[16384], figs[4200];
+  snprintf(figs, sizeof figs, "%s/figs", dir);
+  mkdir(figs, 0777);
+  for (int slash = 0; slash < 2; slash++) {
+    snprintf(args, sizeof args, "plot --kind=filters --runs='%s/fgsm_8_0/logs/r.jsonl' --out='%s%s'", dir, figs,
+             slash ? "/" : "");
+    FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 0, "--out=figs%s: %s", slash ? "/" : "", err);
+    FA_CHECK(exists(figs, "filters.png") && exists(figs, "filters.svg") && !exists(figs, ".png"),
+             "--out=figs%s writes figs/filters.png and .svg", slash ? "/" : "");
+  }
+  snprintf(args, sizeof args, "plot --kind=filters --runs='%s/fgsm_8_0/logs/r.jsonl' --out='%s/none/'", dir, dir);
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 1 && strstr(err, "none/") &&
+               strstr(err, "does not exist") && out[0] == '\0',
+           "--out in a missing directory: %s", err);
+}
+
 static void lemma2_bound(void) {
   double tiny = fa_lemma2_bound(27, 0.1 / 255, 20000, 0), b4 = fa_lemma2_bound(27, 4.0 / 255, 20000, 0);
   double b16 = fa_lemma2_bound(27, 16.0 / 255, 20000, 0), huge = fa_lemma2_bound(27, 1.0, 20000, 0);
@@ -218,8 +277,14 @@ int main(void) {
            "an unknown kind: %s", err);
   FA_CHECK(fa_test_run_fastadv("plot --runs=x", dir, out, err, sizeof out) == 2 && strstr(err, "--out"),
            "no output: %s", err);
-  FA_CHECK(fa_test_run_fastadv("align_init --eps_list=1,x --out=t.tsv --dataset=fmnist", dir, out, err, sizeof out) == 1 &&
-               strstr(err, "--eps_list=1,x"),
+  injection_fails(dir);
+  out_directory(dir);
+  /* bad lists are a command-line error, found before the data set is looked for */
+  snprintf(args, sizeof args, "align_init --eps_list=1,x --out=t.tsv --dataset=fmnist --data_dir='%s/evil'", dir);
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 2 && strstr(err, "--eps_list=1,x"),
            "a bad eps list: %s", err);
+  snprintf(args, sizeof args, "align_init --filters_list=4,2.5 --out=t.tsv --dataset=fmnist --data_dir='%s/evil'", dir);
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 2 && strstr(err, "--filters_list=4,2.5") && strstr(err, "whole number"),
+           "a bad filters list: %s", err);
   return fa_test_exit();
 }

@@ -18,8 +18,8 @@
 
 #include "core/arena.h"
 #include "core/rng.h"
-#include "train/checkpoint.h"
 #include "io/safetensors.h"
+#include "train/checkpoint.h"
 #include "testlib.h"
 
 static const char *tmpdir;
@@ -157,7 +157,9 @@ static void check_round_trip(const fa_model_config *c, const char *file) {
 /* ----------------------------------------------------------- bad inputs */
 
 /* A copy of a checkpoint's tensors and metadata that a test can alter
- * before writing it back with fa_st_write. */
+ * before writing it back with fa_st_write, without the tensors' checksums
+ * (as PyTorch, or fastadv before checksums, wrote it), so that the other
+ * checks are what refuses it. */
 typedef struct {
   fa_st_file *src;
   fa_st_tensor t[256];
@@ -170,10 +172,14 @@ static void edit_open(editable *e, const char *path) {
   e->src = fa_st_open(path);
   e->n = fa_st_count(e->src);
   for (int i = 0; i < e->n; i++) e->t[i] = *fa_st_get(e->src, i);
-  e->n_meta = fa_st_meta_count(e->src);
-  for (int i = 0; i < e->n_meta; i++) {
-    e->keys[i] = fa_st_meta_key(e->src, i);
-    e->values[i] = fa_st_meta(e->src, e->keys[i]);
+  e->n_meta = 0;
+  for (int i = 0; i < fa_st_meta_count(e->src); i++) {
+    const char *key = fa_st_meta_key(e->src, i);
+    if (strncmp(key, "crc32:", 6) == 0) continue;
+    FA_CHECK(e->n_meta < 32, "too many metadata entries to edit");
+    if (e->n_meta == 32) break;
+    e->keys[e->n_meta] = key;
+    e->values[e->n_meta++] = fa_st_meta(e->src, key);
   }
 }
 
@@ -361,6 +367,109 @@ static void check_bad_inputs(void) {
 
 /* num_batches_tracked: optional (older PyTorch files lack it), but an I64
  * scalar when present. */
+/* Checksums: fastadv writes one per tensor; a flipped bit in any tensor's
+ * data, a tensor without its checksum, a checksum without its tensor or a
+ * checksum that is not 8 hex digits is refused at open, naming the tensor.
+ * Files without checksums (PyTorch's) open as before: the fixtures. */
+static void check_checksums(void) {
+  fa_model_config c = cfg(FA_ARCH_CNN, 3, 8, 8, 10, 2, 4, 0);
+  fa_model *m = random_model(&c, 11);
+  fa_store *opt = fake_optimizer(m, 12);
+  fa_ckpt_extra extra = {"optimizer.", opt};
+  const char *names[] = {"_model.0.weight", "_model.5.bias", "optimizer.exp_avg._model.2.weight"};
+  for (int i = 0; i < 3; i++) {
+    const char *path = tmp_path("flipped.safetensors");
+    FA_CHECK(fa_ckpt_save(path, m, 0, &extra, 1, run_meta) == FA_OK, "%s", fa_error_message());
+    fa_checkpoint *ck = fa_ckpt_open(path);
+    FA_CHECK(ck != NULL, "an intact file opens: %s", fa_error_message());
+    fa_ckpt_close(ck);
+    FA_CHECK(fa_test_flip_bit(path, names[i]), "cannot flip a bit of %s", names[i]);
+    char want[128];
+    snprintf(want, sizeof want, "\"%s\" does not match its checksum", names[i]);
+    fa_model *target = random_model(&c, 13);
+    REFUSED(path, target, want, "the file is damaged");
+    fa_model_destroy(target);
+  }
+  char good[4096];
+  snprintf(good, sizeof good, "%s", tmp_path("good_crc.safetensors"));
+  FA_CHECK(fa_ckpt_save(good, m, 0, NULL, 0, run_meta) == FA_OK, "%s", fa_error_message());
+  fa_st_file *src = fa_st_open(good);
+  int n = fa_st_count(src), n_meta = fa_st_meta_count(src);
+  fa_st_tensor t[16];
+  const char *keys[64], *values[64];
+  for (int i = 0; i < n && i < 16; i++) t[i] = *fa_st_get(src, i);
+  for (int i = 0; i < n_meta && i < 64; i++) keys[i] = fa_st_meta_key(src, i), values[i] = fa_st_meta(src, keys[i]);
+  FA_CHECK(n == 6 && n_meta == 10 + 5 + 6, "%d tensors, %d metadata entries (want 6, 10 + 5 + 6 checksums)", n,
+           n_meta);
+  fa_model *target = random_model(&c, 14);
+  /* the last metadata entries are the checksums, in the tensors' order */
+  const char *path = tmp_path("no_crc.safetensors");
+  FA_CHECK(fa_st_write(path, t, n, keys, values, n_meta - 1) == FA_OK, "%s", fa_error_message());
+  REFUSED(path, target, "has no checksum, though the file's other tensors have");
+  path = tmp_path("orphan_crc.safetensors");
+  FA_CHECK(fa_st_write(path, t, n - 1, keys, values, n_meta) == FA_OK, "%s", fa_error_message());
+  REFUSED(path, target, "holds the checksum of", "a tensor the file does not have");
+  values[n_meta - 1] = "12345g78";
+  path = tmp_path("bad_crc.safetensors");
+  FA_CHECK(fa_st_write(path, t, n, keys, values, n_meta) == FA_OK, "%s", fa_error_message());
+  REFUSED(path, target, "is \"12345g78\", not 8 hexadecimal digits");
+  fa_st_close(src);
+  fa_model_destroy(target);
+  fa_store_destroy(opt);
+  fa_model_destroy(m);
+}
+
+/* A NaN or an Inf in a file without checksums (PyTorch's, an edited one) is
+ * refused by every load, naming the tensor; also one that appears only in
+ * the conversion to float32 (an F64 1e300). Bad metadata dimensions are
+ * refused before any size is computed from them (no int overflow). */
+static void check_values_and_dimensions(void) {
+  fa_model_config c = cfg(FA_ARCH_CNN, 3, 8, 8, 10, 2, 4, 0);
+  fa_model *m = random_model(&c, 15), *target = random_model(&c, 16);
+  char good[4096];
+  snprintf(good, sizeof good, "%s", tmp_path("values.safetensors"));
+  FA_CHECK(fa_ckpt_save(good, m, 0, NULL, 0, run_meta) == FA_OK, "%s", fa_error_message());
+  static float bad[10 * 256];
+  static double huge[4];
+  editable e;
+  edit_open(&e, good);
+  memcpy(bad, edit_find(&e, "_model.5.weight")->data, sizeof bad);
+  bad[17] = NAN;
+  edit_find(&e, "_model.5.weight")->data = bad;
+  const char *path = edit_write(&e, "nan.safetensors");
+  REFUSED(path, target, "\"_model.5.weight\" holds NaN at element 17", "left unchanged");
+  fa_checkpoint *ck = fa_ckpt_open(path);
+  fa_model *loaded = ck ? fa_ckpt_load_model(ck) : NULL;
+  FA_CHECK(ck && !loaded && strstr(fa_error_message(), "\"_model.5.weight\" holds NaN at element 17"),
+           "fa_ckpt_load_model of a NaN: %s", fa_error_message());
+  fa_model_destroy(loaded);
+  fa_ckpt_close(ck);
+
+  edit_open(&e, good);
+  huge[2] = -1e300;
+  *edit_find(&e, "_model.2.bias") = (fa_st_tensor){"_model.2.bias", FA_DTYPE_F64, 1, {4}, sizeof huge, huge};
+  REFUSED(edit_write(&e, "f64_inf.safetensors"), target, "\"_model.2.bias\" holds -Inf at element 2");
+
+  edit_open(&e, good);
+  edit_set_meta(&e, "n_filters", "1048576");
+  edit_set_meta(&e, "height", "2048");
+  edit_set_meta(&e, "width", "2048");
+  path = edit_write(&e, "huge_dims.safetensors");
+  ck = fa_ckpt_open(path);
+  loaded = ck ? fa_ckpt_load_model(ck) : NULL;
+  FA_CHECK(ck && !loaded && strstr(fa_error_message(), "cannot be built") &&
+               strstr(fa_error_message(), "at most 65536 (got 3 channels, 2048x2048, 10 classes, 1048576 filters"),
+           "dimensions beyond the limits: %s", fa_error_message());
+  printf("refused as expected: %s\n", fa_error_message());
+  fa_model_destroy(loaded);
+  fa_ckpt_close(ck);
+  fa_model_config wide = cfg(FA_ARCH_CNN, 1, 65536, 65536, 10, 1, 1, 0); /* 2^32 features */
+  FA_CHECK(!fa_model_create(&wide) && strstr(fa_error_message(), "make 4294967296 features"),
+           "a cnn of 2^32 features: %s", fa_error_message());
+  fa_model_destroy(target);
+  fa_model_destroy(m);
+}
+
 static void check_num_batches_tracked(void) {
   const char *src = fa_test_source_path("tests/fixtures/ckpt_resnet18w2.safetensors");
   fa_checkpoint *ck = fa_ckpt_open(src);
@@ -541,6 +650,8 @@ int main(void) {
   check_round_trip(&lenet, "lenet.safetensors");
   check_round_trip(&binary, "cnn_binary_gs.safetensors");
   check_bad_inputs();
+  check_checksums();
+  check_values_and_dimensions();
   check_num_batches_tracked();
   check_conversions();
   check_pytorch_fixture("cnn4", 0);

@@ -304,6 +304,9 @@ static void test_errors(void) {
   EXPECT_ERROR(T, NEEDLES("--n_final_eval=-2: out of range"), "--n_final_eval=-2");
   EXPECT_ERROR(T, NEEDLES("--lr_max=-0.1: out of range"), "--lr_max=-0.1");
   EXPECT_ERROR(E, NEEDLES("--n_restarts=0: out of range"), "--model_path=x", "--n_restarts=0");
+  /* the cnn has at most 16 layers (nn/model.h) */
+  EXPECT_ERROR(T, NEEDLES("--n_layers=17: out of range", "a whole number in [1, 16]"), "--n_layers=17");
+  EXPECT_ERROR(E, NEEDLES("--n_layers=100: out of range", "[1, 16]"), "--model_path=x", "--n_layers=100");
   /* bad choices: the choices listed, the closest suggested */
   EXPECT_ERROR(T, NEEDLES("--attack=fsgm: not a choice", "fgsm, pgd, pgd_corner, random_corner, none",
                           "did you mean fgsm?"), "--attack=fsgm");
@@ -374,6 +377,15 @@ static void test_program(void) {
   EXPECT_RUN("train junk", 2, NULL, "unexpected argument 'junk'");
   EXPECT_RUN("eval --eps=8", 2, NULL, "no checkpoint to evaluate");
   EXPECT_RUN("eval --model_path=x --n_eval=0", 2, NULL, "--n_eval=0: out of range");
+  /* a model that cannot take the data set's images: exit 2 before the data is read or anything written */
+  const char *never = FA_BUILD_DIR "/test-tmp/test_cli_flags/never";
+  EXPECT_RUN("train --dataset=fmnist --model=resnet18 --out_dir=" FA_BUILD_DIR "/test-tmp/test_cli_flags/never", 2,
+             NULL, "fastadv train: --model=resnet18 does not fit --dataset=fmnist (1x28x28 images, 10 classes): "
+                   "resnet18 takes 32x32 images, not 28x28; choose another --model or --dataset");
+  FA_CHECK(access(never, F_OK) != 0, "resnet18 on fmnist: %s was created", never);
+  EXPECT_RUN("train --dataset=mnist --model=resnet18", 2, NULL, "resnet18 takes 32x32 images, not 28x28");
+  EXPECT_RUN("train --model=cnn --n_layers=100", 2, NULL,
+             "--n_layers=100: out of range; --n_layers takes a whole number in [1, 16]");
 
   static char out[1 << 16], err[1 << 16];
   FA_CHECK(run_program("train --half_prec --eps=8x", out, err, sizeof out) == 2 && !strstr(err, "note:"),

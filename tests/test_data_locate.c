@@ -1,7 +1,9 @@
-/* Where data sets are found: --data_dir before $FASTADV_DATA before ./data
- * before the system location, the per-data-set subdirectories, and the
- * message when nothing is found. */
+/* Where data sets are found: --data_dir alone when given, else
+ * $FASTADV_DATA before ./data before the system location; the per-data-set
+ * subdirectories; the message when nothing is found; and a data file that
+ * is a directory, a FIFO or a link to nothing, named with the reason. */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data/dataset.h"
@@ -23,6 +25,34 @@ static int loaded_n(const char *name, const char *data_dir) {
   int n = ds.n;
   fa_dataset_free(&ds);
   return n;
+}
+
+/* In the place of a data file: a directory (mnist), a FIFO (svhn: never
+ * waited on), a symbolic link to nothing (cifar10): the file and the reason
+ * are named, instead of "not found". */
+static void not_files(const char *root) {
+  char dir[8300], path[8400];
+  snprintf(dir, sizeof dir, "%s/kinds", root);
+  make_dir(dir);
+  write_mnist_split(dir, "test", 3, 0, 1);
+  snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte", dir);
+  remove(path);
+  make_dir(path);
+  snprintf(path, sizeof path, "%s/test_32x32.mat", dir);
+  FA_CHECK(mkfifo(path, 0600) == 0, "a FIFO");
+  const char *cifar[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
+                         "data_batch_5.bin"};
+  for (int i = 0; i < 5; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, cifar[i]);
+    FA_CHECK(symlink("nowhere.bin", path) == 0, "a link to nothing");
+  }
+  alarm(20); /* a read that waits on the FIFO ends the test */
+  fa_dataset ds;
+  CHECK_ERROR(fa_dataset_load("mnist", "test", dir, &ds), "t10k-images-idx3-ubyte", "a directory, not a regular file");
+  CHECK_ERROR(fa_dataset_load("svhn", "test", dir, &ds), "test_32x32.mat", "a FIFO (named pipe), not a regular file");
+  CHECK_ERROR(fa_dataset_load("cifar10", "train", dir, &ds), "data_batch_1.bin",
+              "a symbolic link to nowhere.bin, which does not exist");
+  alarm(0);
 }
 
 int main(void) {
@@ -50,21 +80,32 @@ int main(void) {
   setenv("FASTADV_DATA", b, 1);
   FA_CHECK(loaded_n("fmnist", a) == 7, "--data_dir before $FASTADV_DATA");
   FA_CHECK(loaded_n("fmnist", NULL) == 5, "$FASTADV_DATA without --data_dir (FashionMNIST/raw/)");
-  FA_CHECK(loaded_n("fmnist", empty) == 5, "an empty --data_dir falls through to $FASTADV_DATA");
+  FA_CHECK(loaded_n("fmnist", empty) == -1, "an empty --data_dir is the only place looked in");
   FA_CHECK(loaded_n("mnist", a) == 4, "mnist in the root itself");
   FA_CHECK(loaded_n("mnist", NULL) == 6, "./data/mnist when --data_dir and $FASTADV_DATA lack it");
   unsetenv("FASTADV_DATA");
   if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) == 0)
-    FA_CHECK(loaded_n("fmnist", empty) == 60000, "the system location last (Debian's dataset-fashion-mnist)");
+    FA_CHECK(loaded_n("fmnist", NULL) == 60000, "the system location last (Debian's dataset-fashion-mnist)");
 
   fa_dataset ds;
   setenv("FASTADV_DATA", b, 1);
-  CHECK_ERROR(fa_dataset_load("svhn", "test", empty, &ds), "test_32x32.mat", "not found");
+  CHECK_ERROR(fa_dataset_load("svhn", "test", NULL, &ds), "test_32x32.mat", "not found");
   const char *msg = fa_error_message();
-  FA_CHECK(strstr(msg, "--data_dir ") && strstr(msg, "/empty") && strstr(msg, "$FASTADV_DATA ") &&
-               strstr(msg, "/b") && strstr(msg, "./data") && strstr(msg, "/usr/share/datasets") &&
-               strstr(msg, "svhn/") && strstr(msg, "ufldl.stanford.edu"),
+  FA_CHECK(strstr(msg, "$FASTADV_DATA ") && strstr(msg, "/b") && strstr(msg, "./data") &&
+               strstr(msg, "/usr/share/datasets") && strstr(msg, "svhn/") && strstr(msg, "ufldl.stanford.edu"),
            "the message names the directories searched and where SVHN is published: %s", msg);
+  CHECK_ERROR(fa_dataset_load("svhn", "test", empty, &ds), "test_32x32.mat", "not found");
+  msg = fa_error_message();
+  FA_CHECK(strstr(msg, "--data_dir ") && strstr(msg, "/empty") && !strstr(msg, "$FASTADV_DATA") &&
+               !strstr(msg, "./data") && strstr(msg, "ufldl.stanford.edu"),
+           "with --data_dir, the message names it alone: %s", msg);
+  /* a --data_dir that does not exist, or is a file, does not fall back on $FASTADV_DATA */
+  char missing[8300], file[8300];
+  snprintf(missing, sizeof missing, "%s/missing", root);
+  CHECK_ERROR(fa_dataset_load("fmnist", "train", missing, &ds), "--data_dir=", "/missing: No such file or directory");
+  snprintf(file, sizeof file, "%s/train-images-idx3-ubyte", a);
+  CHECK_ERROR(fa_dataset_load("mnist", "train", file, &ds), "train-images-idx3-ubyte", "is not a directory");
+  not_files(root);
   CHECK_ERROR(fa_dataset_load("cifar10", "train", empty, &ds), "data_batch_5.bin", "cifar-10-binary.tar.gz");
   CHECK_ERROR(fa_dataset_load("mnist", "test", empty, &ds), "t10k-labels-idx1-ubyte[.gz]", "yann.lecun.com");
   CHECK_ERROR(fa_dataset_load("imagenet", "train", NULL, &ds), "imagenet", "unknown data set");

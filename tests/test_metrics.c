@@ -8,6 +8,7 @@
  * exact; progress writes plain lines
  * when not on a terminal and a redrawn bar on one (a pseudo-terminal). */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
@@ -207,6 +208,28 @@ static void check_open_errors(void) {
            "%s", fa_error_message());
 }
 
+/* A new run's files are created, never opened if they exist (another run's). */
+static void check_create_is_exclusive(void) {
+  char dir[4200], path[4400];
+  snprintf(dir, sizeof dir, "%s/exclusive", tmpdir);
+  fa_metrics *m = fa_metrics_create(dir, "run", NULL);
+  FA_CHECK(m && fa_metrics_log(m, "the first run") == FA_OK, "create: %s", fa_error_message());
+  FA_CHECK(!fa_metrics_create(dir, "run", NULL) && strstr(fa_error_message(), "cannot create") &&
+               strstr(fa_error_message(), strerror(EEXIST)),
+           "a second create of the same run: %s", fa_error_message());
+  FA_CHECK(fa_metrics_close(m) == FA_OK, "%s", fa_error_message());
+  snprintf(path, sizeof path, "%s/run.log", dir);
+  char *log = fa_test_read_file(path);
+  FA_CHECK(log && strstr(log, "the first run") && !strchr(strchr(log, '\n') + 1, '\n'), "the first run's log: %s",
+           log ? log : "");
+  free(log);
+  snprintf(path, sizeof path, "%s/other.log", dir);
+  fclose(fopen(path, "w"));  /* only the log exists: the metrics file must not be left behind either */
+  FA_CHECK(!fa_metrics_create(dir, "other", NULL), "create over an existing log");
+  snprintf(path, sizeof path, "%s/other.jsonl", dir);
+  FA_CHECK(access(path, F_OK) != 0, "a refused create left %s", path);
+}
+
 /* ---------------------------------------------------------------- progress */
 
 static void check_progress_plain(void) {
@@ -278,6 +301,7 @@ int main(void) {
   check_reports();
   check_records();
   check_open_errors();
+  check_create_is_exclusive();
   check_progress_plain();
   check_progress_terminal();
   return fa_test_exit();

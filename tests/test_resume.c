@@ -14,7 +14,12 @@
  *   a checkpoint, edited metadata, a NaN in a tensor: each refused with its
  *   message, exit 1; values that turn non-finite while training (a negative
  *   Adam second moment, a parameter at 3e38) stop the run with exit 4 and a
- *   message naming the iteration and the tensor, the checkpoint untouched.
+ *   message naming the iteration and the tensor, and, as they came from a
+ *   checkpoint without checksums, saying it is most likely corrupt, the
+ *   checkpoint untouched; a bit flipped in a parameter or the best model
+ *   fails its checksum, exit 1;
+ * - the run's lock (train/run_files.h): each SIGKILL leaves a stale lock
+ *   that the next resume takes over, and no exit (0, 1, 3, 4) leaves one.
  *
  * All runs use OMP_NUM_THREADS=1, the same for the reference and the
  * resumed runs (bit-exactness holds for one machine, build and thread count). */
@@ -32,7 +37,7 @@
 #include "core/rng.h"
 #include "io/safetensors.h"
 #include "testlib.h"
-#include "train/guard.h"
+#include "core/finite.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 #define MAX_ARGS 40
@@ -87,13 +92,14 @@ static bool find(const char *dir, const char *sub, const char *suffix, bool best
   return found;
 }
 
-/* Counts leftover temporary files of the checkpoint writer in dir/checkpoints. */
-static int temporaries(const char *dir) {
+/* Counts the files in dir/checkpoints whose name holds `part`: ".tmp."
+ * for the checkpoint writer's temporary files, ".lock" for run locks. */
+static int leftovers(const char *dir, const char *part) {
   char d[4300];
   snprintf(d, sizeof d, "%s/checkpoints", dir);
   DIR *h = opendir(d);
   int n = 0;
-  for (struct dirent *e; h && (e = readdir(h));) n += strstr(e->d_name, ".tmp.") != NULL;
+  for (struct dirent *e; h && (e = readdir(h));) n += strstr(e->d_name, part) != NULL;
   if (h) closedir(h);
   return n;
 }
@@ -144,14 +150,30 @@ static pid_t start(const launch *l) {
   return pid;
 }
 
+static int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
 static int finish(pid_t pid) {
   int status;
   if (waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return exit_code(status);
 }
 
-static int run_to_end(const launch *l, char *err, size_t len) {
-  int code = finish(start(l));
+static bool run_name(const char *dir, char *name, size_t len);
+
+/* Runs fastadv to its end; stderr into err. When `first` is not NULL, the
+ * seconds until its first checkpoint appeared go there (-1: none). */
+static int run_to_end_timed(const launch *l, double *first, char *err, size_t len) {
+  double t0 = now_s();
+  pid_t pid = start(l);
+  int status = 0;
+  pid_t done = 0;
+  char name[1100];
+  if (first) *first = -1;
+  while (first && *first < 0 && (done = waitpid(pid, &status, WNOHANG)) == 0) {
+    if (run_name(l->dir, name, sizeof name)) *first = now_s() - t0;
+    usleep(1000);
+  }
+  int code = done == pid ? exit_code(status) : finish(pid);
   char path[4400];
   snprintf(path, sizeof path, "%s/err", l->dir);
   char *text = read_file(path, NULL);
@@ -159,6 +181,8 @@ static int run_to_end(const launch *l, char *err, size_t len) {
   free(text);
   return code;
 }
+
+static int run_to_end(const launch *l, char *err, size_t len) { return run_to_end_timed(l, NULL, err, len); }
 
 /* The run name from the one checkpoint in dir/checkpoints, into name. */
 static bool run_name(const char *dir, char *name, size_t len) {
@@ -240,7 +264,8 @@ static void check_same_as(const char *dir, const char *ref, const char *what) {
   FA_CHECK(last && !strchr(last, '\n')[1], "%s: the final record is the last line", what);
   free(m);
   free(r);
-  FA_CHECK(temporaries(dir) == 0, "%s: %d temporary files left", what, temporaries(dir));
+  FA_CHECK(leftovers(dir, ".tmp.") == 0, "%s: %d temporary files left", what, leftovers(dir, ".tmp."));
+  FA_CHECK(leftovers(dir, ".lock") == 0, "%s: the run's lock is left", what);
 }
 
 static void reset_dir(const char *dir) {
@@ -249,24 +274,41 @@ static void reset_dir(const char *dir) {
   if (system(cmd) != 0) exit(1);
 }
 
-/* SIGKILL at random times, resume each time, then run to the end. */
-static void kill_test(const variant *v, const char *ref, const char *dir, double seconds, uint64_t seed) {
+/* SIGKILL at random places, resume each time, then run to the end. One
+ * launch in five is killed during its set-up (data loading, before its
+ * first checkpoint: not counted), at a time drawn within the uninterrupted
+ * run's `first` seconds to its first checkpoint. The others are killed 0 to
+ * 10 ms after their checkpoint has passed an iteration drawn in the first
+ * third of what the launch has left: inside iterations and checkpoint
+ * writes, never so late that the run ends first on a loaded machine. */
+static void kill_test(const variant *v, const char *ref, const char *dir, double first, double seconds,
+                      uint64_t seed) {
   fa_rng rng = fa_rng_stream(seed, FA_STREAM_EVAL);
+  long total = checkpoint_iteration(ref);  /* the end checkpoint's iteration */
   reset_dir(dir);
   char name[1100], err[8192];
   int kills = 0, series = 0, attempts = 0;
-  printf("kill test %s (uninterrupted: %.2fs):", dir, seconds);
+  printf("kill test %s (uninterrupted: %.2fs, first checkpoint after %.2fs):", dir, seconds, first);
   while (kills < KILLS && attempts++ < 4 * KILLS) {
     bool resumable = run_name(dir, name, sizeof name);
     if (!resumable) reset_dir(dir); /* killed before its first checkpoint: start again */
+    long from = resumable ? checkpoint_iteration(dir) : -1;
+    bool in_setup = fa_rng_uniform(&rng) < 0.2;
+    double setup_delay = first * fa_rng_uniform(&rng), extra = 0.010 * fa_rng_uniform(&rng);
+    long target = from + 1 + (long)(fa_rng_uniform(&rng) * (double)(total - from) / 3);
     launch l = {v, dir, resumable ? name : NULL, NULL, 0};
+    double started = now_s();
     pid_t pid = start(&l);
-    double delay = seconds * (0.1 + 0.6 * fa_rng_uniform(&rng));
-    double until = now_s() + delay;
     int status;
-    pid_t done = 0;
-    while (now_s() < until && (done = waitpid(pid, &status, WNOHANG)) == 0) usleep(2000);
-    if (done == pid) { /* it reached its end before the kill (the machine got faster): a new series */
+    pid_t done;
+    while ((done = waitpid(pid, &status, WNOHANG)) == 0 &&
+           (in_setup ? now_s() - started < setup_delay : checkpoint_iteration(dir) < target))
+      usleep(2000);
+    if (done == 0 && !in_setup) {
+      usleep((useconds_t)(1e6 * extra));
+      done = waitpid(pid, &status, WNOHANG);
+    }
+    if (done == pid) { /* it reached its end before the kill: a new series */
       if (++series == 4) break;
       printf(" finished before kill %d, again from the start;", kills + 1);
       reset_dir(dir);
@@ -275,13 +317,14 @@ static void kill_test(const variant *v, const char *ref, const char *dir, double
     }
     kill(pid, SIGKILL);
     finish(pid);
+    double at_ms = 1000 * (now_s() - started);
     long at = checkpoint_iteration(dir);
-    if (at < 0) { /* before the first checkpoint (start-up is a larger part of a faster run): not counted */
-      printf(" a kill at %.0f ms before the first checkpoint;", 1000 * delay);
+    if (at < 0 || at == from) { /* before this launch's first checkpoint: not counted */
+      printf(" a kill in the set-up at %.0f ms;", at_ms);
       continue;
     }
     kills++;
-    printf(" kill %d at %.0f ms -> checkpoint at iteration %ld;", kills, 1000 * delay, at);
+    printf(" kill %d at %.0f ms (after iteration %ld) -> checkpoint at iteration %ld;", kills, at_ms, target, at);
   }
   printf("\n");
   FA_CHECK(kills == KILLS, "only %d kills landed between the first checkpoint and the run's end", kills);
@@ -305,6 +348,7 @@ static void term_test(const variant *v, const char *ref, const char *dir) {
   char *text = read_file(path, NULL);
   FA_CHECK(code == 3, "SIGTERM: exit %d, want 3: %s", code, text ? text : "");
   FA_CHECK(text && strstr(text, "stopped; the checkpoint"), "SIGTERM: message: %s", text ? text : "");
+  FA_CHECK(leftovers(dir, ".lock") == 0, "SIGTERM (exit 3): the run's lock is left");
   free(text);
   FA_CHECK(run_name(dir, name, sizeof name) && find(dir, "checkpoints", ".safetensors", false, ckpt, sizeof ckpt),
            "SIGTERM: no checkpoint");
@@ -320,7 +364,8 @@ static void term_test(const variant *v, const char *ref, const char *dir) {
            "full disk: message: %s", err);
   FA_CHECK(before && after && before_len == after_len && memcmp(before, after, before_len) == 0,
            "full disk: the previous checkpoint changed");
-  FA_CHECK(temporaries(dir) == 0, "full disk: %d temporary files left", temporaries(dir));
+  FA_CHECK(leftovers(dir, ".tmp.") == 0, "full disk: %d temporary files left", leftovers(dir, ".tmp."));
+  FA_CHECK(leftovers(dir, ".lock") == 0, "full disk (exit 1): the run's lock is left");
   printf("SIGTERM at iteration %ld; full disk: %s", it, err);
   free(before);
   free(after);
@@ -335,7 +380,9 @@ static void term_test(const variant *v, const char *ref, const char *dir) {
 }
 
 /* Rewrites the checkpoint src into dst with one change: tensor `name`'s
- * element 0 set to value (name not NULL), or metadata `key` set to text. */
+ * element 0 set to value (name not NULL), or metadata `key` set to text;
+ * without the tensors' checksums, as fastadv wrote it before it had them, so
+ * that the other checks are what stops it. */
 static void edit_checkpoint(const char *src, const char *dst, const char *name, float value, const char *key,
                             const char *text) {
   fa_st_file *f = fa_st_open(src);
@@ -352,11 +399,14 @@ static void edit_checkpoint(const char *src, const char *dst, const char *name, 
       t[i].data = changed;
     }
   }
+  int kept = 0;
   for (int i = 0; i < m; i++) {
-    keys[i] = fa_st_meta_key(f, i);
-    values[i] = key && strcmp(keys[i], key) == 0 ? text : fa_st_meta(f, keys[i]);
+    const char *k = fa_st_meta_key(f, i);
+    if (strncmp(k, "crc32:", 6) == 0) continue;
+    keys[kept] = k;
+    values[kept++] = key && strcmp(k, key) == 0 ? text : fa_st_meta(f, k);
   }
-  FA_CHECK(fa_st_write(dst, t, n, keys, values, m) == FA_OK, "edit: %s", fa_error_message());
+  FA_CHECK(fa_st_write(dst, t, n, keys, values, kept) == FA_OK, "edit: %s", fa_error_message());
   free(changed);
   free(t);
   free(keys);
@@ -370,7 +420,8 @@ typedef struct {
   float value;
   const char *key;       /* ... or metadata key ... */
   const char *text;
-  const char *override;  /* ... or a flag */
+  const char *override;  /* ... or a flag ... */
+  const char *flip;      /* ... or one bit of this tensor flipped in the file (its checksum kept) */
   bool from_model;       /* resume from the final model file */
   int code;
   const char *message;   /* part of stderr */
@@ -397,9 +448,15 @@ static void bad_resumes(const variant *v, const char *ref, const char *stopped, 
       {"an Inf in the best model", .tensor = "best._model.0.bias", .value = INFINITY, .code = 1,
        .message = "\"best._model.0.bias\" holds +Inf at element 0"},
       {"a negative Adam second moment (NaN after the update)", .tensor = "optimizer._model.0.weight.exp_avg_sq",
-       .value = -1.0f, .code = 4, .message = "the parameter _model.0.weight holds NaN at element 0"},
+       .value = -1.0f, .code = 4, .message = "the parameter _model.0.weight holds NaN at element 0, at the first "
+       "iteration after resuming: the values came unchanged from the resume checkpoint"},
       {"a bias at 3e38 (the loss overflows)", .tensor = "_model.0.bias", .value = 3e38f, .code = 4,
-       .message = "the training loss is NaN"},
+       .message = "the training loss is NaN, at the first iteration after resuming: the values came unchanged from "
+                  "the resume checkpoint"},
+      {"a bit flipped in a parameter", .flip = "_model.0.weight", .code = 1,
+       .message = "\"_model.0.weight\" does not match its checksum"},
+      {"a bit flipped in the best model", .flip = "best._model.3.weight", .code = 1,
+       .message = "\"best._model.3.weight\" does not match its checksum"},
   };
   char name[1100], ckpt[4600], err[8192], path[4800];
   FA_CHECK(find(stopped, "checkpoints", ".safetensors", false, ckpt, sizeof ckpt) &&
@@ -413,6 +470,7 @@ static void bad_resumes(const variant *v, const char *ref, const char *stopped, 
     FA_CHECK(system(cmd) == 0, "copy");
     find(dir, "checkpoints", ".safetensors", false, path, sizeof path);
     if (c->tensor || c->key) edit_checkpoint(ckpt, path, c->tensor, c->value, c->key, c->text);
+    if (c->flip) FA_CHECK(fa_test_flip_bit(path, c->flip), "%s: cannot flip a bit", c->what);
     char model[4600], resume[4700];
     find(ref, "models", ".safetensors", false, model, sizeof model);
     snprintf(resume, sizeof resume, "%s", c->from_model ? model : name);
@@ -424,6 +482,7 @@ static void bad_resumes(const variant *v, const char *ref, const char *stopped, 
     FA_CHECK(code == c->code && strstr(err, c->message), "%s: exit %d (want %d): %s", c->what, code, c->code, err);
     FA_CHECK(before && after && before_len == after_len && !memcmp(before, after, before_len),
              "%s: the checkpoint changed", c->what);
+    FA_CHECK(leftovers(dir, ".lock") == 0, "%s (exit %d): the run's lock is left", c->what, code);
     printf("bad resume, %s: exit %d: %s", c->what, code, err);
     free(before);
     free(after);
@@ -462,12 +521,13 @@ int main(void) {
     snprintf(ref, sizeof ref, "%.3900s", fa_test_tmpdir(names[k]));
     snprintf(dir, sizeof dir, "%s_killed", ref);
     launch l = {variants[k], ref, NULL, NULL, 0};
-    double t0 = now_s();
-    int code = run_to_end(&l, err, sizeof err);
+    double t0 = now_s(), first;
+    int code = run_to_end_timed(&l, &first, err, sizeof err);
     double seconds = now_s() - t0;
-    FA_CHECK(code == 0, "uninterrupted run exited %d: %s", code, err);
-    if (code != 0) continue;
-    kill_test(variants[k], ref, dir, seconds, 1000 + (uint64_t)k);
+    FA_CHECK(code == 0 && first > 0, "uninterrupted run exited %d (first checkpoint after %.2fs): %s", code, first,
+             err);
+    if (code != 0 || first <= 0) continue;
+    kill_test(variants[k], ref, dir, first, seconds, 1000 + (uint64_t)k);
     if (k == 0) {
       snprintf(dir, sizeof dir, "%s_term", ref);
       term_test(variants[k], ref, dir);

@@ -1,5 +1,6 @@
 #include "testlib.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -121,6 +122,30 @@ int fa_test_png_size(const char *path, int *width, int *height, long *bytes) {
   *width = (head[16] << 24) | (head[17] << 16) | (head[18] << 8) | head[19];
   *height = (head[20] << 24) | (head[21] << 16) | (head[22] << 8) | head[23];
   return 1;
+}
+
+bool fa_test_flip_bit(const char *path, const char *name) {
+  FILE *f = fopen(path, "r+b");
+  uint8_t len8[8];
+  uint64_t header_len = 0;
+  bool done = f && fread(len8, 1, 8, f) == 8;
+  for (int i = 7; i >= 0 && done; i--) header_len = header_len << 8 | len8[i];
+  char *header = done && header_len < ((uint64_t)1 << 24) ? calloc(header_len + 1, 1) : NULL;
+  done = header && fread(header, 1, header_len, f) == header_len;
+  cJSON *root = done ? cJSON_Parse(header) : NULL;
+  cJSON *offsets = cJSON_GetObjectItem(cJSON_GetObjectItem(root, name), "data_offsets");
+  done = cJSON_GetArraySize(offsets) == 2;
+  if (done) {
+    /* the middle byte of the tensor's data: after the 8 length bytes and the header */
+    double begin = cJSON_GetArrayItem(offsets, 0)->valuedouble, end = cJSON_GetArrayItem(offsets, 1)->valuedouble;
+    long at = (long)(8 + header_len) + (long)((begin + end) / 2);
+    int byte = end > begin && fseek(f, at, SEEK_SET) == 0 ? fgetc(f) : EOF;
+    done = byte != EOF && fseek(f, at, SEEK_SET) == 0 && fputc(byte ^ 0x10, f) != EOF;
+  }
+  cJSON_Delete(root);
+  free(header);
+  if (f) done = fclose(f) == 0 && done;
+  return done;
 }
 
 int fa_test_exit(void) {

@@ -3,6 +3,7 @@
 #ifndef FA_TESTS_TESTLIB_H
 #define FA_TESTS_TESTLIB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -45,6 +46,11 @@ void fa_test_fill_hashed(struct fa_tensor *t);
 /* Width and height from a PNG file's signature and IHDR chunk; 0 when the
  * file is not a PNG. Its size in bytes goes to *bytes when not NULL. */
 int fa_test_png_size(const char *path, int *width, int *height, long *bytes);
+
+/* Flips one bit (0x10 of the middle byte) of tensor `name`'s data in the
+ * safetensors file at path, in place, as a failing disk would. False when
+ * the file or the tensor cannot be read (or the tensor is empty). */
+bool fa_test_flip_bit(const char *path, const char *name);
 
 /* The whole file as a NUL-terminated string (free it); NULL when it cannot be read. */
 char *fa_test_read_file(const char *path);

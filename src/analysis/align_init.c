@@ -12,7 +12,7 @@
 #include "nn/model.h"
 
 #define FA_ALIGN_ARENA_BYTES ((size_t)4 << 30)
-enum { MAX_LIST = 64 };
+enum { MAX_LIST = 64, MAX_FILTERS = 4096 };
 
 double fa_lemma2_bound(int p, double eps, int n, int seed) {
   fa_rng rng = fa_rng_stream((uint64_t)seed, FA_STREAM_EVAL);
@@ -51,6 +51,23 @@ static fa_status parse_list(const char *flag, const char *text, double *out, int
   return *n ? FA_OK : fa_error_set(FA_ERR_INVALID, "--%s is empty", flag);
 }
 
+/* the grid measured: radii (/255) and numbers of filters */
+typedef struct {
+  double eps[MAX_LIST], filters[MAX_LIST];
+  int n_eps, n_filters;
+} grid;
+
+/* the flags' lists: positive radii, and numbers of filters that are whole and at most MAX_FILTERS */
+static fa_status parse_grid(const fa_align_init_config *c, grid *g) {
+  fa_status st = parse_list("eps_list", c->eps_list, g->eps, &g->n_eps);
+  if (st == FA_OK) st = parse_list("filters_list", c->filters_list, g->filters, &g->n_filters);
+  for (int i = 0; st == FA_OK && i < g->n_filters; i++)
+    if (g->filters[i] != floor(g->filters[i]) || g->filters[i] > MAX_FILTERS)
+      st = fa_error_set(FA_ERR_INVALID, "--filters_list=%s: a number of filters is a whole number from 1 to %d",
+                        c->filters_list, MAX_FILTERS);
+  return st;
+}
+
 /* mean cos(grad at x, grad at x + eta) over the batch, at the model's initialisation */
 static fa_status alignment(fa_model *model, fa_tensor *x, const int *y, float eps, fa_rng *rng, double *cos) {
   fa_arena *arena = fa_arena_current();
@@ -64,12 +81,10 @@ static fa_status alignment(fa_model *model, fa_tensor *x, const int *y, float ep
   return st;
 }
 
-static fa_status measure(const fa_align_init_config *c, const fa_dataset *ds, FILE *out) {
-  double eps[MAX_LIST], filters[MAX_LIST];
-  int n_eps, n_filters;
-  fa_status st = parse_list("eps_list", c->eps_list, eps, &n_eps);
-  if (st == FA_OK) st = parse_list("filters_list", c->filters_list, filters, &n_filters);
-  if (st != FA_OK) return st;
+static fa_status measure(const fa_align_init_config *c, const grid *g, const fa_dataset *ds, FILE *out) {
+  const double *eps = g->eps, *filters = g->filters;
+  int n_eps = g->n_eps, n_filters = g->n_filters;
+  fa_status st = FA_OK;
   int n = c->n_examples < ds->n ? c->n_examples : ds->n;
   size_t d = (size_t)ds->c * ds->h * ds->w;
   fa_tensor *x = fa_tensor_new(4, (int[]){n, ds->c, ds->h, ds->w});
@@ -112,6 +127,11 @@ int fa_run_align_init(const fa_align_init_config *c) {
     fprintf(stderr, "fastadv align_init: give the table to write: --out=FILE.tsv\n");
     return 2;
   }
+  grid g;
+  if (parse_grid(c, &g) != FA_OK) {
+    fprintf(stderr, "fastadv align_init: %s\n", fa_error_message());
+    return 2;
+  }
   fa_dataset ds = {0};
   fa_arena *arena = NULL;
   FILE *out = NULL;
@@ -120,7 +140,7 @@ int fa_run_align_init(const fa_align_init_config *c) {
   if (st == FA_OK && !(out = fopen(c->out, "w"))) st = fa_error_set(FA_ERR_IO, "cannot write %s", c->out);
   if (st == FA_OK) {
     fa_arena_set_current(arena);
-    st = measure(c, &ds, out);
+    st = measure(c, &g, &ds, out);
   }
   if (out && fclose(out) != 0 && st == FA_OK) st = fa_error_set(FA_ERR_IO, "cannot write %s", c->out);
   if (st != FA_OK) fprintf(stderr, "fastadv align_init: %s\n", fa_error_message());

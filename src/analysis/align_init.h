@@ -17,7 +17,7 @@
  * units, from n draws of the generator seeded with seed. */
 double fa_lemma2_bound(int p, double eps, int n, int seed);
 
-/* 0 done, 1 failed (message on stderr). */
+/* 0 done, 1 failed, 2 a bad flag value (message on stderr). */
 int fa_run_align_init(const fa_align_init_config *c);
 
 #endif

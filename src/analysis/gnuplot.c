@@ -33,14 +33,37 @@ static int gnuplot_present(void) {
   return pclose(p) == 0 && got;
 }
 
-void fa_gnuplot_put_string(FILE *f, const char *text) {
-  fputc('\'', f);
+static int is_control(char c) { return (unsigned char)c < 0x20 || c == 0x7f; }
+
+const char *fa_gnuplot_control_char(const char *text) {
+  for (const char *p = text; *p; p++)
+    if (is_control(*p)) return p;
+  return NULL;
+}
+
+/* text inside a single-quoted string: the quote doubled (gnuplot's only
+ * escape there: a backslash is literal and backquotes are not substituted),
+ * the characters of `escaped` behind a backslash, and a control character,
+ * which would end the command and let what follows run, as '?' */
+static void put_chars(FILE *f, const char *text, const char *escaped) {
   for (const char *p = text; *p; p++) {
+    if (is_control(*p)) {
+      fputc('?', f);
+      continue;
+    }
     if (*p == '\'') fputc('\'', f);
+    else if (strchr(escaped, *p)) fputc('\\', f);
     fputc(*p, f);
   }
+}
+
+void fa_gnuplot_put_string(FILE *f, const char *text) {
+  fputc('\'', f);
+  put_chars(f, text, "");
   fputc('\'', f);
 }
+
+void fa_gnuplot_put_enhanced_chars(FILE *f, const char *text) { put_chars(f, text, "_^{}@&~\\"); }
 
 fa_status fa_gnuplot_render(const char *setup, const char *plot, const char *out_prefix, int width, int height) {
   if (!gnuplot_present()) return fa_error_set(FA_ERR_IO, FA_GNUPLOT_MISSING);

@@ -1,5 +1,6 @@
 #include "analysis/image.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,8 @@ void fa_image_free(fa_image *img) {
   img->rgb = NULL;
 }
 
-static uint8_t byte_of(float v) { return (uint8_t)(v <= 0 ? 0 : v >= 1 ? 255 : v * 255.0f + 0.5f); }
+/* [0, 1] to 0..255; NaN to 0 */
+static uint8_t byte_of(float v) { return (uint8_t)(v >= 1 ? 255 : v > 0 ? v * 255.0f + 0.5f : 0); }
 
 static void fill_square(fa_image *img, int x0, int y0, int px, const float rgb[3]) {
   for (int y = y0; y < y0 + px; y++)
@@ -28,10 +30,11 @@ static void fill_square(fa_image *img, int x0, int y0, int px, const float rgb[3
     }
 }
 
-/* seismic: -1 (0, 0, 0.3), -0.5 (0, 0, 1), 0 (1, 1, 1), 0.5 (1, 0, 0), 1 (0.5, 0, 0) */
+/* seismic: -1 (0, 0, 0.3), -0.5 (0, 0, 1), 0 (1, 1, 1), 0.5 (1, 0, 0), 1 (0.5, 0, 0);
+ * beyond +-1 the end colours, NaN white (0) rather than an index out of the map */
 static void seismic(float t, float rgb[3]) {
   static const float stops[5][3] = {{0, 0, 0.3f}, {0, 0, 1}, {1, 1, 1}, {1, 0, 0}, {0.5f, 0, 0}};
-  t = t < -1 ? -1 : t > 1 ? 1 : t;
+  t = isnan(t) ? 0 : t < -1 ? -1 : t > 1 ? 1 : t;
   float s = (t + 1) * 2;  /* 0..4 */
   int i = s >= 4 ? 3 : (int)s;
   float f = s - i;

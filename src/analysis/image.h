@@ -19,11 +19,12 @@ fa_status fa_image_create(fa_image *img, int width, int height);
 void fa_image_free(fa_image *img);
 
 /* rows x cols values (row-major) at pixel (x0, y0); v / vmax in [-1, 1]
- * goes through the diverging map (clamped; vmax <= 0 draws white). */
+ * goes through the diverging map (clamped; vmax <= 0 draws white, and so
+ * does a NaN ratio: NaN or Inf values never index outside the map). */
 void fa_image_draw_diverging(fa_image *img, int x0, int y0, const float *v, int rows, int cols, int px, float vmax);
 
 /* An input image at (x0, y0): channels planes of rows x cols values in
- * [0, 1] (clamped), grey for 1 channel, RGB for 3. */
+ * [0, 1] (clamped, NaN as 0), grey for 1 channel, RGB for 3. */
 void fa_image_draw_picture(fa_image *img, int x0, int y0, const float *v, int channels, int rows, int cols, int px);
 
 #endif

@@ -16,15 +16,27 @@
 enum { MARGIN = 10, GAP = 10, CHANNEL_GAP = 2 };
 #define FA_INSPECT_ARENA_BYTES ((size_t)256 << 20)
 
-/* the first convolution: "_model.0" (cnn, lenet) or "conv1" (resnet18, no bias) */
+/* a tensor drawn: NaN or Inf has no colour and no norm, so the checkpoint is refused, naming the tensor */
+static fa_status check_finite(const char *name, const fa_tensor *t) {
+  for (size_t i = 0; i < t->numel; i++)
+    if (!isfinite(t->data[i]))
+      return fa_error_set(FA_ERR_FORMAT, "the checkpoint's %s holds %s at index %zu: the model is corrupt (a run "
+                          "that diverged, or a damaged file); inspect draws finite weights only",
+                          name, isnan(t->data[i]) ? "NaN" : "an infinite value", i);
+  return FA_OK;
+}
+
+/* the first convolution: "_model.0" (cnn, lenet) or "conv1" (resnet18, no bias), finite */
 static fa_status first_conv(const fa_model *model, fa_tensor **w, fa_tensor **b) {
   fa_store *s = fa_model_store(model);
-  *w = fa_store_find(s, "_model.0.weight");
-  *b = *w ? fa_store_find(s, "_model.0.bias") : NULL;
-  if (!*w) *w = fa_store_find(s, "conv1.weight");
+  const char *w_name = "_model.0.weight", *b_name = "_model.0.bias";
+  *w = fa_store_find(s, w_name);
+  *b = *w ? fa_store_find(s, b_name) : NULL;
+  if (!*w) *w = fa_store_find(s, w_name = "conv1.weight");
   if (!*w || (*w)->ndim != 4)
     return fa_error_set(FA_ERR_INVALID, "the checkpoint has no first convolution (_model.0.weight or conv1.weight)");
-  return FA_OK;
+  fa_status st = check_finite(w_name, *w);
+  return st == FA_OK && *b ? check_finite(b_name, *b) : st;
 }
 
 static float max_abs(const float *v, size_t n) {

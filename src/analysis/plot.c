@@ -1,11 +1,13 @@
 #include "analysis/plot.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "analysis/gnuplot.h"
 #include "analysis/runlog.h"
@@ -39,6 +41,27 @@ static fa_status add_file(file_list *l, const char *path) {
   return FA_OK;
 }
 
+/* `text` on stderr with its control characters as \xNN */
+static void put_escaped(const char *text) {
+  for (const char *p = text, *c; *p; p = c + 1) {
+    if (!(c = fa_gnuplot_control_char(p))) {
+      fputs(p, stderr);
+      return;
+    }
+    fprintf(stderr, "%.*s\\x%02x", (int)(c - p), p, (unsigned char)*c);
+  }
+}
+
+/* A name found in a run directory with a control character could end a
+ * gnuplot command (a legend is made of it): skipped, with a warning. */
+static int skipped_for_control_char(const char *dir, const char *name) {
+  if (!fa_gnuplot_control_char(name)) return 0;
+  fprintf(stderr, "fastadv plot: skipping %s/", dir);
+  put_escaped(name);
+  fprintf(stderr, ": its name holds a control character, which a gnuplot script cannot carry safely; rename it\n");
+  return 1;
+}
+
 /* a file as given; a directory searched recursively (in name order) for files ending in ext */
 static fa_status collect(const char *path, const char *ext, int given, file_list *l) {
   struct stat sb;
@@ -49,7 +72,7 @@ static fa_status collect(const char *path, const char *ext, int given, file_list
   if (n < 0) return fa_error_set(FA_ERR_IO, "cannot read the directory %s", path);
   fa_status st = FA_OK;
   for (int i = 0; i < n; i++) {
-    if (st == FA_OK && entries[i]->d_name[0] != '.') {
+    if (st == FA_OK && entries[i]->d_name[0] != '.' && !skipped_for_control_char(path, entries[i]->d_name)) {
       size_t len = strlen(path) + strlen(entries[i]->d_name) + 2;
       char *child = malloc(len);
       if (!child) st = fa_error_set(FA_ERR_NOMEM, "out of memory");
@@ -98,14 +121,6 @@ static void put_number(FILE *f, double v) {
     fprintf(f, " %.6g", v);
   else
     fputs(" NaN", f);
-}
-
-/* text for an enhanced-mode string: the markup characters escaped */
-static void put_plain(FILE *f, const char *text) {
-  for (const char *p = text; *p; p++) {
-    if (strchr("_^{}@&~\\", *p)) fputc('\\', f);
-    fputc(*p == '\'' ? '`' : *p, f);
-  }
 }
 
 static void put_common(FILE *f, const fa_plot_config *c) {
@@ -192,7 +207,7 @@ static fa_status plot_curves(const fa_plot_config *c, const file_list *files, fi
       for (int s = 0; s < 2; s++) {
         fprintf(f, "%s$run%d using 1:%d with lines lw 1.6 dt %d lc rgb '%s' title '", i || s ? ", " : "", i,
                 2 + 2 * p + s, s == 0 ? 2 : 1, colours[i]);
-        put_plain(f, labels[i]);
+        fa_gnuplot_put_enhanced_chars(f, labels[i]);
         fprintf(f, ": %s'", curve_panels[p].what[s]);
       }
     fputs("\n", f);
@@ -314,7 +329,7 @@ static void put_band_plot(FILE *f, int n_series, const series sr[MAX_SERIES], in
   for (int s = 0; s < n_series; s++) {
     fprintf(f, ", $s%d using 1:%d with linespoints %s lw 1.6 lc rgb '%s' title '", s, 2 + 2 * k, point_style,
             sr[s].colour);
-    put_plain(f, sr[s].name);
+    fa_gnuplot_put_enhanced_chars(f, sr[s].name);
     fputc('\'', f);
   }
 }
@@ -458,6 +473,46 @@ static const struct {
     {"lemma2", ".tsv", plot_lemma2, 640, 460},
 };
 
+/* The flags whose text reaches the gnuplot script: a control character
+ * there is refused (exit 2) rather than replaced, so that the figure shows
+ * what was asked for. */
+static int flags_hold_control_char(const fa_plot_config *c) {
+  const struct {
+    const char *name, *value;
+  } texts[] = {{"runs", c->runs}, {"labels", c->labels}, {"out", c->out}, {"title", c->title}};
+  for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+    const char *bad = fa_gnuplot_control_char(texts[i].value);
+    if (bad) {
+      fprintf(stderr, "fastadv plot: --%s holds a control character (0x%02x at byte %d), which would end a gnuplot "
+              "command and run what follows: remove it\n", texts[i].name, (unsigned char)*bad, (int)(bad - texts[i].value));
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* The prefix of the two files from --out: an --out that is a directory, or
+ * ends in '/', "/." or "/..", gets the kind's name inside it (figs/ ->
+ * figs/curves). The directory the files go to must exist and be writable,
+ * since gnuplot, unable to open its output, would draw onto stdout. */
+static fa_status output_prefix(const char *out, const char *kind, char *prefix, size_t size) {
+  const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+  struct stat sb;
+  int is_dir = !*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 || (stat(out, &sb) == 0 && S_ISDIR(sb.st_mode));
+  if (is_dir)
+    snprintf(prefix, size, "%s%s%s", out, *base ? "/" : "", kind);
+  else
+    snprintf(prefix, size, "%s", out);
+  char dir[FA_PATH_MAX + 2];
+  const char *slash = strrchr(prefix, '/');
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - prefix) + 1 : 1, slash ? prefix : ".");
+  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    return fa_error_set(FA_ERR_IO, "--out=%s: the directory %s does not exist; create it first", out, dir);
+  if (access(dir, W_OK) != 0)
+    return fa_error_set(FA_ERR_IO, "--out=%s: cannot write into %s: %s", out, dir, strerror(errno));
+  return FA_OK;
+}
+
 int fa_run_plot(const fa_plot_config *c) {
   if (!c->runs[0] || !c->out[0]) {
     fprintf(stderr, "fastadv plot: give the inputs and the output: --runs=FILE_OR_DIR,... --out=PREFIX\n");
@@ -469,6 +524,12 @@ int fa_run_plot(const fa_plot_config *c) {
     fprintf(stderr, "fastadv plot: unknown --kind=%s (curves, filters, eps, lemma2)\n", c->kind);
     return 2;
   }
+  if (flags_hold_control_char(c)) return 2;
+  char prefix[FA_PATH_MAX + FA_NAME_MAX + 2];
+  if (output_prefix(c->out, c->kind, prefix, sizeof prefix) != FA_OK) {
+    fprintf(stderr, "fastadv plot: %s\n", fa_error_message());
+    return 1;
+  }
   file_list *files = calloc(1, sizeof *files);
   figure fig = {.width = kinds[k].width, .height = kinds[k].height};
   fa_status st = files ? FA_OK : fa_error_set(FA_ERR_NOMEM, "out of memory");
@@ -479,8 +540,8 @@ int fa_run_plot(const fa_plot_config *c) {
     if (st == FA_OK) st = kinds[k].draw(c, files, &fig);
     if (st == FA_OK) st = fa_script_finish(&fig.setup);
     if (st == FA_OK) st = fa_script_finish(&fig.plot);
-    if (st == FA_OK) st = fa_gnuplot_render(fig.setup.text, fig.plot.text, c->out, fig.width, fig.height);
-    if (st == FA_OK) printf("wrote %s.png and %s.svg from %d file%s\n", c->out, c->out, files->n, files->n == 1 ? "" : "s");
+    if (st == FA_OK) st = fa_gnuplot_render(fig.setup.text, fig.plot.text, prefix, fig.width, fig.height);
+    if (st == FA_OK) printf("wrote %s.png and %s.svg from %d file%s\n", prefix, prefix, files->n, files->n == 1 ? "" : "s");
     fa_script_free(&fig.setup);
     fa_script_free(&fig.plot);
   }

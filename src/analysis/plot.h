@@ -19,7 +19,7 @@
 
 #include "analysis/config.h"
 
-/* 0 done, 1 failed (message on stderr). */
+/* 0 done, 1 failed, 2 a bad flag value (message on stderr). */
 int fa_run_plot(const fa_plot_config *c);
 
 #endif

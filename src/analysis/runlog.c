@@ -193,7 +193,7 @@ static double name_number(const char *name, const char *key, double fallback) {
 }
 
 /* The hyper-parameters from the run name, the accuracies from the line
- * "[final: last model] clean acc X%, pgd-50-10 acc Y%". */
+ * "[final: last model] clean acc X%, pgd-50-10 acc Y%" (pgd-10-3 with --debug). */
 static fa_status legacy_info_read(const char *path, fa_run_info *info) {
   FILE *f = fopen(path, "r");
   if (!f) return fa_error_set(FA_ERR_IO, "cannot open the run log %s", path);
@@ -204,7 +204,7 @@ static fa_status legacy_info_read(const char *path, fa_run_info *info) {
     if (!info->name[0] && (p = strstr(line, "] run: ")) != NULL)
       snprintf(info->name, sizeof info->name, "%.*s", (int)strcspn(p + 7, "\r\n"), p + 7);
     else if ((p = strstr(line, "[final: last model] clean acc ")) != NULL &&
-             sscanf(p, "[final: last model] clean acc %lf%%, pgd-50-10 acc %lf%%", &clean, &pgd) == 2) {
+             sscanf(p, "[final: last model] clean acc %lf%%, pgd-%*d-%*d acc %lf%%", &clean, &pgd) == 2) {
       info->finished = 1;
       info->clean_acc = clean / 100;
       info->pgd_acc = pgd / 100;

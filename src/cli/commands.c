@@ -3,6 +3,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "nn/model.h" /* FA_CNN_MAX_LAYERS */
+
 /* Enum fields are written as int. */
 _Static_assert(sizeof(fa_lr_schedule) == sizeof(int), "enum flags are int-sized");
 _Static_assert(sizeof(fa_attack_kind) == sizeof(int), "enum flags are int-sized");
@@ -39,7 +41,8 @@ static const fa_flag_choice set_choices[] = {{.name = "test"}, {.name = "train"}
 #define GPU_NOTICE "this build has no GPU support; running on the CPU (OMP_NUM_THREADS sets the threads)"
 
 #define DATA_DIR_HELP \
-  "where the data set's files are; when not given: $FASTADV_DATA, ./data, /usr/share/datasets"
+  "where the data set's files are (only there: an error when they are not); when not given: $FASTADV_DATA, " \
+  "./data, /usr/share/datasets"
 
 #define T fa_train_config
 static const fa_flag train_flags[] = {
@@ -48,12 +51,14 @@ static const fa_flag train_flags[] = {
      .help = "the architecture (resnet18 trains with SGD, cnn and lenet with Adam)"},
     {FA_FLAG_FIELD(T, data_dir), .type = FA_FLAG_STRING, .metavar = "DIR", .help = DATA_DIR_HELP},
     {FA_FLAG_FIELD(T, out_dir), .type = FA_FLAG_STRING, .metavar = "DIR",
-     .help = "where models/, logs/ and checkpoints/ are written"},
+     .help = "where models/, logs/ and checkpoints/ are written (checked before the data is read); a run "
+             "whose name is taken there is named <name>_2, <name>_3, ..."},
     {FA_FLAG_FIELD(T, checkpoint_every), .type = FA_FLAG_INT, .min = 0, .max = INT_MAX,
      .help = "iterations between resume checkpoints (checkpoints/<run>.safetensors); 0: only at the end"},
     {FA_FLAG_FIELD(T, resume), .type = FA_FLAG_STRING, .metavar = "RUN",
      .help = "continue a stopped run: its name (first line of logs/<run>.log) or its checkpoint file; "
-             "give the run's other flags again"},
+             "give the run's other flags again. Refused while a process still trains the run (it holds "
+             "checkpoints/<run>.lock)"},
     {FA_FLAG_FIELD(T, epochs), .type = FA_FLAG_INT, .min = 1, .max = 100000,
      .help = "training epochs, after an epoch 0 of one step that only measures"},
     {FA_FLAG_FIELD(T, batch_size), .type = FA_FLAG_INT, .min = 1, .max = 65536,
@@ -92,14 +97,15 @@ static const fa_flag train_flags[] = {
      .minus_one_means_all = true, .help = "test examples of the final PGD-50-10 evaluation"},
     {FA_FLAG_FIELD(T, eval_early_stopped_model), .type = FA_FLAG_BOOL,
      .help = "also evaluate the early-stopped model (best train PGD accuracy) at the end"},
-    {FA_FLAG_FIELD(T, n_layers), .type = FA_FLAG_INT, .min = 1, .max = 100,
+    {FA_FLAG_FIELD(T, n_layers), .type = FA_FLAG_INT, .min = 1, .max = FA_CNN_MAX_LAYERS,
      .help = "conv layers of the cnn model"},
     {FA_FLAG_FIELD(T, n_filters_cnn), .type = FA_FLAG_INT, .min = 1, .max = 4096,
      .help = "filters of each conv layer of the cnn model"},
     {FA_FLAG_FIELD(T, seed), .type = FA_FLAG_INT, .min = 0, .max = INT_MAX,
      .help = "random seed of the run (initialisation, shuffling, augmentation, attack noise)"},
     {FA_FLAG_FIELD(T, debug), .type = FA_FLAG_BOOL,
-     .help = "a short run on a few batches, with a PGD-10-3 final evaluation"},
+     .help = "a short run: 4 batches per epoch, and a final evaluation with PGD-10-3 instead of PGD-50-10 "
+             "(as the paper's train.py)"},
     {FA_FLAG_FIELD(T, half_prec), .type = FA_FLAG_BOOL, .help = "half precision (GPU builds)",
      .notice = HALF_PREC_NOTICE},
     {FA_FLAG_FIELD(T, gpu), .type = FA_FLAG_INT, .min = 0, .max = 1023, .help = "GPU index (GPU builds)",
@@ -114,8 +120,10 @@ static const fa_flag eval_flags[] = {
     {FA_FLAG_FIELD(E, model_path), .type = FA_FLAG_STRING, .metavar = "PATH",
      .help = "the checkpoint: a run name in models/ or a file"},
     {FA_FLAG_FIELD(E, model), .type = FA_FLAG_STRING, .metavar = "NAME",
-     .help = "the architecture (resnet18 | cnn | lenet) when the checkpoint does not say; any other name is "
-             "taken as --model_path, as in the paper's README"},
+     .help = "the architecture (resnet18 | cnn | lenet) when the checkpoint does not say (a file without "
+             "fastadv's metadata, such as PyTorch's safetensors.torch.save_file of a state_dict: then also "
+             "--n_layers, --n_filters_cnn and --dataset); any other name is taken as --model_path, as in the "
+             "paper's README"},
     {FA_FLAG_FIELD(E, dataset), .type = FA_FLAG_NAME, .choices = dataset_choices,
      .help = "the data set (when not given: the one the checkpoint was trained on)"},
     {FA_FLAG_FIELD(E, set), .type = FA_FLAG_NAME, .choices = set_choices,
@@ -134,8 +142,10 @@ static const fa_flag eval_flags[] = {
     {FA_FLAG_FIELD(E, n_restarts), .type = FA_FLAG_INT, .min = 1, .max = 10000,
      .help = "PGD restarts; each example keeps its strongest"},
     {FA_FLAG_FIELD(E, early_stopped_model), .type = FA_FLAG_BOOL,
-     .help = "evaluate the early-stopped model of the checkpoint instead of the last one"},
-    {FA_FLAG_FIELD(E, n_layers), .type = FA_FLAG_INT, .min = 1, .max = 100,
+     .help = "evaluate the early-stopped model (best training PGD accuracy) instead of the last one: for a run "
+             "name or a file <run>.safetensors, <run>_best.safetensors beside it; for a resume checkpoint, the best "
+             "model it holds; exit 2 for a file not named .safetensors"},
+    {FA_FLAG_FIELD(E, n_layers), .type = FA_FLAG_INT, .min = 1, .max = FA_CNN_MAX_LAYERS,
      .help = "conv layers of the cnn model, when the checkpoint does not say"},
     {FA_FLAG_FIELD(E, n_filters_cnn), .type = FA_FLAG_INT, .min = 1, .max = 4096,
      .help = "filters of each conv layer of the cnn model, when the checkpoint does not say"},
@@ -161,7 +171,9 @@ static const fa_flag plot_flags[] = {
              "alignment at initialisation and its bound"},
     {FA_FLAG_FIELD(P, runs), .type = FA_FLAG_STRING, .metavar = "PATH,...",
      .help = "the inputs: files, or directories searched for .jsonl (curves, filters, eps) or .tsv (lemma2)"},
-    {FA_FLAG_FIELD(P, out), .type = FA_FLAG_STRING, .metavar = "PREFIX", .help = "writes PREFIX.png and PREFIX.svg"},
+    {FA_FLAG_FIELD(P, out), .type = FA_FLAG_STRING, .metavar = "PREFIX",
+     .help = "writes PREFIX.png and PREFIX.svg; a PREFIX that is a directory or ends in '/' gets the kind's name in it "
+             "(figs/ -> figs/curves.png)"},
     {FA_FLAG_FIELD(P, labels), .type = FA_FLAG_STRING, .metavar = "NAME,...",
      .help = "legend names of the runs, in order (default: method and seed from each run's records)"},
     {FA_FLAG_FIELD(P, title), .type = FA_FLAG_STRING, .metavar = "TEXT", .help = "the figure's title"},

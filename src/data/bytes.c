@@ -1,13 +1,22 @@
 #include "data/bytes.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+static const char *kind_of(mode_t mode) {
+  return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO (named pipe)" : S_ISSOCK(mode) ? "a socket"
+         : S_ISCHR(mode) ? "a character device" : S_ISBLK(mode) ? "a block device" : "not a regular file";
+}
 
 static fa_status check_stat(const char *path, const struct stat *st, uint64_t max_bytes) {
-  if (!S_ISREG(st->st_mode)) return fa_error_set(FA_ERR_IO, "%s: not a regular file", path);
+  if (!S_ISREG(st->st_mode))
+    return fa_error_set(FA_ERR_IO, "%s: %s, not a regular file: put the data file itself there", path,
+                        kind_of(st->st_mode));
   if ((uint64_t)st->st_size > max_bytes)
     return fa_error_set(FA_ERR_FORMAT, "%s: %lld bytes, more than the %llu that a data file may have: "
                         "this is not one of the published data files",
@@ -15,24 +24,42 @@ static fa_status check_stat(const char *path, const struct stat *st, uint64_t ma
   return FA_OK;
 }
 
+/* why `path` could not be opened or stat'ed (errno err): a symbolic link
+ * to nothing is named as such, with its target */
+static fa_status cannot_reach(const char *path, int err) {
+  struct stat link;
+  char target[1024];
+  ssize_t n;
+  if (err == ENOENT && lstat(path, &link) == 0 && S_ISLNK(link.st_mode) &&
+      (n = readlink(path, target, sizeof target - 1)) >= 0) {
+    target[n] = '\0';
+    return fa_error_set(FA_ERR_IO, "%s: a symbolic link to %s, which does not exist", path, target);
+  }
+  return fa_error_set(FA_ERR_IO, "%s: cannot open: %s", path, strerror(err));
+}
+
 fa_status fa_file_size(const char *path, uint64_t max_bytes, uint64_t *size) {
   struct stat st;
-  if (stat(path, &st) != 0) return fa_error_set(FA_ERR_IO, "%s: %s", path, strerror(errno));
+  *size = 0;
+  if (stat(path, &st) != 0) return cannot_reach(path, errno);
   fa_status status = check_stat(path, &st, max_bytes);
-  *size = status ? 0 : (uint64_t)st.st_size;
+  if (!status) *size = (uint64_t)st.st_size;
   return status;
 }
 
 fa_status fa_file_read_all(const char *path, uint64_t max_bytes, uint8_t **bytes, size_t *len) {
   *bytes = NULL;
   *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return fa_error_set(FA_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  /* non-blocking, so that a FIFO is refused by the check below instead of waiting for a writer */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return cannot_reach(path, errno);
   struct stat st;
-  fa_status status = fstat(fileno(f), &st) != 0 ? fa_error_set(FA_ERR_IO, "%s: %s", path, strerror(errno))
-                                                 : check_stat(path, &st, max_bytes);
+  fa_status status = fstat(fd, &st) != 0 ? fa_error_set(FA_ERR_IO, "%s: %s", path, strerror(errno))
+                                          : check_stat(path, &st, max_bytes);
+  FILE *f = status ? NULL : fdopen(fd, "rb");
+  if (!status && !f) status = fa_error_set(FA_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   if (status) {
-    fclose(f);
+    close(fd);
     return status;
   }
   size_t size = (size_t)st.st_size;

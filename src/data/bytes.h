@@ -20,10 +20,13 @@
 #define FA_DATA_MAX_BYTES ((uint64_t)1 << 30)
 
 /* Reads the file at `path` into a fresh buffer (*bytes, *len); the caller
- * frees it. Errors: cannot open, a directory, larger than max_bytes. */
+ * frees it. Errors name the file and the reason: missing, a symbolic link
+ * to nothing, a directory, a FIFO (refused without waiting on it) or other
+ * non-regular file, larger than max_bytes. */
 fa_status fa_file_read_all(const char *path, uint64_t max_bytes, uint8_t **bytes, size_t *len);
 
-/* The size of the regular file at `path`, at most max_bytes. */
+/* The size of the regular file at `path`, at most max_bytes; errors as
+ * fa_file_read_all's. */
 fa_status fa_file_size(const char *path, uint64_t max_bytes, uint64_t *size);
 
 /* The most bytes a deflate stream of `compressed_len` bytes can inflate to. */

@@ -65,7 +65,14 @@ static fa_status read_batch(const char *path, int n, uint8_t *images, uint8_t *l
   return st;
 }
 
-fa_status fa_cifar10_read(const char *dir, const char *split, fa_dataset *out) {
+static fa_status check_published(const char *path, int n) {
+  if (n == FA_CIFAR10_BATCH_RECORDS) return FA_OK;
+  return fa_error_set(FA_ERR_FORMAT, "%s: %d records, but a published CIFAR-10 batch holds %d: the file is cut "
+                      "short (at a record boundary) or a subset; download it again, or set FASTADV_CIFAR10_SUBSET=1 "
+                      "to use it as it is", path, n, FA_CIFAR10_BATCH_RECORDS);
+}
+
+fa_status fa_cifar10_read(const char *dir, const char *split, fa_cifar10_batches batches, fa_dataset *out) {
   memset(out, 0, sizeof *out);
   const char *const *files = fa_cifar10_files(split);
   char paths[FA_CIFAR10_TRAIN_FILES][4096];
@@ -77,6 +84,7 @@ fa_status fa_cifar10_read(const char *dir, const char *split, fa_dataset *out) {
     uint64_t len;
     st = fa_file_size(paths[n_files], FA_DATA_MAX_BYTES, &len);
     if (!st) st = count_records((size_t)len, paths[n_files], &counts[n_files]);
+    if (!st && batches == FA_CIFAR10_PUBLISHED_BATCHES) st = check_published(paths[n_files], counts[n_files]);
     if (!st) total += counts[n_files];
   }
   if (!st) st = fa_dataset_alloc(out, total, 3, 32, 32, CLASSES, dir);

@@ -1,5 +1,6 @@
 #include "data/dataset.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ typedef struct {
   fa_augment train_augment;
   int two_classes;  /* keep CIFAR-10's deer (4) and ship (8) as 0 and 1 */
   int grey;         /* and average the channels */
+  fa_dataset_format format;  /* what the readers check and the derivations make */
 } dataset_info;
 
 /* Appends to the string in buf, cutting at its size. */
@@ -40,9 +42,12 @@ static void appendf(char *buf, size_t size, const char *fmt, ...) {
   va_end(ap);
 }
 
-static int is_file(const char *path) {
+/* Something under that name, even a directory, a FIFO or a link to
+ * nothing: the directory is then chosen and the reader says what is wrong
+ * with the file, rather than the search going on as if it were absent. */
+static int is_present(const char *path) {
   struct stat st;
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+  return lstat(path, &st) == 0;
 }
 
 static int cifar10_has_split(const char *dir, const char *split, char *expected, size_t size) {
@@ -51,7 +56,7 @@ static int cifar10_has_split(const char *dir, const char *split, char *expected,
   for (const char *const *f = fa_cifar10_files(split); *f; f++) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, *f);
-    all &= is_file(path);
+    all &= is_present(path);
     appendf(expected, size, "%s%s", *expected ? ", " : "", *f);
   }
   return all;
@@ -65,7 +70,7 @@ static int svhn_has_split(const char *dir, const char *split, char *expected, si
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, svhn_file(split));
   snprintf(expected, size, "%s", svhn_file(split));
-  return is_file(path);
+  return is_present(path);
 }
 
 static fa_status svhn_read(const char *dir, const char *split, fa_dataset *out) {
@@ -81,10 +86,18 @@ static int mnist_has_split(const char *dir, const char *split, char *expected, s
   return fa_mnist_find_file(dir, images, path, sizeof path) && fa_mnist_find_file(dir, labels, path, sizeof path);
 }
 
+/* FASTADV_CIFAR10_SUBSET=1: batch files of any number of records, for a
+ * subset made on purpose; otherwise the published 10000 each */
+static fa_status cifar10_read(const char *dir, const char *split, fa_dataset *out) {
+  const char *subset = getenv("FASTADV_CIFAR10_SUBSET");
+  int any = subset && strcmp(subset, "1") == 0;
+  return fa_cifar10_read(dir, split, any ? FA_CIFAR10_ANY_BATCHES : FA_CIFAR10_PUBLISHED_BATCHES, out);
+}
+
 static const family cifar10_family = {
     {"cifar10/cifar-10-batches-bin", "cifar-10-batches-bin", "cifar10", ""},
     "https://www.cs.toronto.edu/~kriz/cifar.html (the binary version, cifar-10-binary.tar.gz, unpacked)",
-    cifar10_has_split, fa_cifar10_read};
+    cifar10_has_split, cifar10_read};
 static const family svhn_family = {
     {"svhn", ""}, "http://ufldl.stanford.edu/housenumbers/ (format 2, cropped digits)",
     svhn_has_split, svhn_read};
@@ -96,20 +109,24 @@ static const family fmnist_family = {
     mnist_has_split, fa_mnist_read};
 
 static const dataset_info datasets[] = {
-    {"cifar10", &cifar10_family, FA_AUGMENT_CROP_FLIP, 0, 0},
-    {"svhn", &svhn_family, FA_AUGMENT_CROP, 0, 0},
-    {"mnist", &mnist_family, FA_AUGMENT_NONE, 0, 0},
-    {"fmnist", &fmnist_family, FA_AUGMENT_NONE, 0, 0},
-    {"cifar10_binary", &cifar10_family, FA_AUGMENT_CROP_FLIP, 1, 0},
-    {"cifar10_binary_gs", &cifar10_family, FA_AUGMENT_CROP_FLIP, 1, 1},
+    {"cifar10", &cifar10_family, FA_AUGMENT_CROP_FLIP, 0, 0, {3, 32, 32, 10}},
+    {"svhn", &svhn_family, FA_AUGMENT_CROP, 0, 0, {3, 32, 32, 10}},
+    {"mnist", &mnist_family, FA_AUGMENT_NONE, 0, 0, {1, 28, 28, 10}},
+    {"fmnist", &fmnist_family, FA_AUGMENT_NONE, 0, 0, {1, 28, 28, 10}},
+    {"cifar10_binary", &cifar10_family, FA_AUGMENT_CROP_FLIP, 1, 0, {3, 32, 32, 2}},
+    {"cifar10_binary_gs", &cifar10_family, FA_AUGMENT_CROP_FLIP, 1, 1, {1, 32, 32, 2}},
 };
 #define N_DATASETS (sizeof datasets / sizeof datasets[0])
 
-/* The roots searched, in order, and how each was chosen; returns their count. */
+/* The roots searched, in order, and how each was chosen; returns their
+ * count. A --data_dir is the only root: the user named where the files are. */
 static int data_roots(const char *data_dir, const char *roots[4], const char *origins[4]) {
   int n = 0;
   const char *env = getenv("FASTADV_DATA");
-  if (data_dir && *data_dir) origins[n] = "--data_dir ", roots[n++] = data_dir;
+  if (data_dir && *data_dir) {
+    origins[n] = "--data_dir ", roots[n++] = data_dir;
+    return n;
+  }
   if (env && *env) origins[n] = "$FASTADV_DATA ", roots[n++] = env;
   origins[n] = "", roots[n++] = "./data";
   origins[n] = "system ", roots[n++] = SYSTEM_DATA_ROOT;
@@ -119,6 +136,13 @@ static int data_roots(const char *data_dir, const char *roots[4], const char *or
 /* Finds the first directory holding the split's files, or explains. */
 static fa_status locate(const dataset_info *info, const char *split, const char *data_dir, char *dir,
                         size_t size) {
+  struct stat sb;
+  if (data_dir && *data_dir && stat(data_dir, &sb) != 0)
+    return fa_error_set(FA_ERR_IO, "--data_dir=%s: %s; give the directory that holds the %s files", data_dir,
+                        strerror(errno), info->name);
+  if (data_dir && *data_dir && !S_ISDIR(sb.st_mode))
+    return fa_error_set(FA_ERR_IO, "--data_dir=%s is not a directory; give the directory that holds the %s files",
+                        data_dir, info->name);
   const char *roots[4], *origins[4];
   int n_roots = data_roots(data_dir, roots, origins);
   char expected[512];
@@ -132,20 +156,34 @@ static fa_status locate(const dataset_info *info, const char *split, const char 
     appendf(searched, sizeof searched, "%s%s%s", r ? ", " : "", origins[r], roots[r]);
   for (const char *const *sub = info->family->subdirs; *sub; sub++)
     appendf(subdirs, sizeof subdirs, "%s%s/", *subdirs ? ", " : "", **sub ? *sub : ".");
+  int named = data_dir && *data_dir;
   return fa_error_set(FA_ERR_IO, "data set %s (%s split) not found: expected the files %s in one "
-                      "directory. Searched the roots %s, in each the subdirectories %s. %s is published at %s; put its files in one of these "
-                      "directories or pass --data_dir.", info->name, split, expected, searched, subdirs,
-                      info->name, info->family->published);
+                      "directory. Searched the root%s %s, in each the subdirectories %s. %s is published at %s; put its files %s.",
+                      info->name, split, expected, named ? "" : "s", searched, subdirs, info->name, info->family->published,
+                      named ? "in --data_dir or one of these subdirectories of it"
+                            : "in one of these directories or pass --data_dir");
+}
+
+/* The data set of that name; NULL and a message for an unknown name. */
+static const dataset_info *find_dataset(const char *name) {
+  for (size_t i = 0; i < N_DATASETS; i++)
+    if (strcmp(datasets[i].name, name) == 0) return &datasets[i];
+  fa_error_set(FA_ERR_INVALID, "unknown data set '%s': use cifar10, svhn, mnist, fmnist, "
+               "cifar10_binary or cifar10_binary_gs", name);
+  return NULL;
+}
+
+fa_status fa_dataset_format_of(const char *name, fa_dataset_format *out) {
+  const dataset_info *info = find_dataset(name);
+  if (!info) return FA_ERR_INVALID;
+  *out = info->format;
+  return FA_OK;
 }
 
 fa_status fa_dataset_load(const char *name, const char *split, const char *data_dir, fa_dataset *out) {
   memset(out, 0, sizeof *out);
-  const dataset_info *info = NULL;
-  for (size_t i = 0; i < N_DATASETS; i++)
-    if (strcmp(datasets[i].name, name) == 0) info = &datasets[i];
-  if (!info)
-    return fa_error_set(FA_ERR_INVALID, "unknown data set '%s': use cifar10, svhn, mnist, fmnist, "
-                        "cifar10_binary or cifar10_binary_gs", name);
+  const dataset_info *info = find_dataset(name);
+  if (!info) return FA_ERR_INVALID;
   if (strcmp(split, "train") != 0 && strcmp(split, "test") != 0)
     return fa_error_set(FA_ERR_INVALID, "unknown split '%s': use train or test", split);
   char dir[4096];

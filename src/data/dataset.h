@@ -1,15 +1,18 @@
 /* The paper's data sets (docs/METHOD.md section 1), read from the files their
  * authors publish: uint8 images (n, c, h, w) and labels in [0, n_classes).
  *
- * Where the files are looked for, in this order (the first directory that
- * holds every file of the split wins):
- *   1. data_dir (the --data_dir flag), when not NULL
- *   2. $FASTADV_DATA
- *   3. ./data (relative to the working directory)
- *   4. /usr/share/datasets (Debian's dataset-* packages)
+ * Where the files are looked for: in data_dir (the --data_dir flag) alone
+ * when it is given (a data_dir that is not a directory is an error), else in
+ * this order (the first directory that holds every file of the split wins,
+ * a file counting as there whatever it is, so that a directory, a FIFO or a
+ * link to nothing in its place is named by the reader):
+ *   1. $FASTADV_DATA
+ *   2. ./data (relative to the working directory)
+ *   3. /usr/share/datasets (Debian's dataset-* packages)
  * Inside each of these roots, per data set:
  *   cifar10*: cifar10/cifar-10-batches-bin/, cifar-10-batches-bin/, cifar10/, the root itself
- *             (data_batch_1.bin .. data_batch_5.bin, test_batch.bin)
+ *             (data_batch_1.bin .. data_batch_5.bin, test_batch.bin, 10000 records each
+ *             unless $FASTADV_CIFAR10_SUBSET is 1)
  *   svhn:     svhn/, the root itself (train_32x32.mat, test_32x32.mat)
  *   mnist:    mnist/, MNIST/raw/, the root itself
  *   fmnist:   fashion-mnist/, fmnist/, FashionMNIST/raw/, the root itself
@@ -34,6 +37,15 @@ typedef struct {
   uint8_t *images;  /* (n, c, h, w) */
   uint8_t *labels;  /* (n), each < n_classes */
 } fa_dataset;
+
+/* A data set's images (c, h, w) and classes, as published. */
+typedef struct {
+  int c, h, w, n_classes;
+} fa_dataset_format;
+
+/* The format of the data set `name` without reading a file (to check a
+ * model against it before loading); FA_ERR_INVALID for an unknown name. */
+fa_status fa_dataset_format_of(const char *name, fa_dataset_format *out);
 
 /* name: cifar10 | svhn | mnist | fmnist | cifar10_binary | cifar10_binary_gs;
  * split: train | test; data_dir may be NULL. On failure *out is empty and

@@ -20,11 +20,12 @@ const char *fa_mnist_labels_file(const char *split) {
 
 int fa_mnist_find_file(const char *dir, const char *name, char *path, size_t size) {
   static const char *const suffixes[] = {"", ".gz"};
-  for (int i = 0; i < 2; i++) {
-    snprintf(path, size, "%s/%s%s", dir, name, suffixes[i]);
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) return 1;
-  }
+  for (int regular = 1; regular >= 0; regular--)  /* a regular file first, else whatever is there */
+    for (int i = 0; i < 2; i++) {
+      snprintf(path, size, "%s/%s%s", dir, name, suffixes[i]);
+      struct stat st;
+      if (regular ? stat(path, &st) == 0 && S_ISREG(st.st_mode) : lstat(path, &st) == 0) return 1;
+    }
   return 0;
 }
 

@@ -12,8 +12,10 @@
 const char *fa_mnist_images_file(const char *split);
 const char *fa_mnist_labels_file(const char *split);
 
-/* The path of `name` in `dir`, plain or with .gz appended, whichever exists
- * (plain first); 0 when neither does. */
+/* The path of `name` in `dir`, plain or with .gz appended: a regular file
+ * (plain first), else whatever is there under one of the names (a
+ * directory, a FIFO, a link to nothing, for the reader to name); 0 when
+ * neither name exists. */
 int fa_mnist_find_file(const char *dir, const char *name, char *path, size_t size);
 
 /* Reads a split from the directory holding its two files. */

@@ -35,14 +35,15 @@ static char *path_join(const char *dir, const char *name, const char *ext) {
   return s;
 }
 
-static FILE *open_append(const char *path) {
-  FILE *fp = fopen(path, "a");
-  if (!fp) fa_error_set(FA_ERR_IO, "cannot open %s for writing: %s; check that the directory is writable", path,
-                        strerror(errno));
+/* mode: "a" appends, "wx" creates a new file (fails if it exists) */
+static FILE *open_file(const char *path, const char *mode) {
+  FILE *fp = fopen(path, mode);
+  if (!fp) fa_error_set(FA_ERR_IO, "cannot %s %s: %s; check that the directory is writable",
+                        mode[0] == 'a' ? "open for writing" : "create", path, strerror(errno));
   return fp;
 }
 
-fa_metrics *fa_metrics_open(const char *dir, const char *run_name, FILE *echo) {
+static fa_metrics *open_files(const char *dir, const char *run_name, FILE *echo, const char *mode) {
   if (!*run_name || strchr(run_name, '/')) {
     fa_error_set(FA_ERR_INVALID, "run name \"%s\" cannot name a file: it must be non-empty and have no '/'",
                  run_name);
@@ -61,11 +62,20 @@ fa_metrics *fa_metrics_open(const char *dir, const char *run_name, FILE *echo) {
   }
   m->echo = echo;
   clock_gettime(CLOCK_MONOTONIC, &m->start);
-  if (!(m->jsonl = open_append(m->jsonl_path)) || !(m->log = open_append(m->log_path))) {
+  if (!(m->jsonl = open_file(m->jsonl_path, mode)) || !(m->log = open_file(m->log_path, mode))) {
+    if (m->jsonl && mode[0] == 'w') unlink(m->jsonl_path); /* a new run's failed start leaves nothing */
     fa_metrics_close(m);
     return NULL;
   }
   return m;
+}
+
+fa_metrics *fa_metrics_open(const char *dir, const char *run_name, FILE *echo) {
+  return open_files(dir, run_name, echo, "a");
+}
+
+fa_metrics *fa_metrics_create(const char *dir, const char *run_name, FILE *echo) {
+  return open_files(dir, run_name, echo, "wx");
 }
 
 static long long file_size(FILE *fp) {

@@ -21,7 +21,8 @@
  * since the file was opened ends the line, in minutes. The same lines go to
  * `echo` (stdout in the program) when it is not NULL.
  *
- * Both files are opened for appending and flushed after every report, so a
+ * A new run creates both files (exclusively: never into another run's);
+ * they are written by appending and flushed after every report, so a
  * crash loses nothing already reported. A run that resumes from a
  * checkpoint reopens them at the position the checkpoint recorded
  * (fa_metrics_tell): what was written after it is cut off, because the
@@ -40,6 +41,9 @@ typedef struct fa_metrics fa_metrics;
 /* Opens the two files for run `run_name` in `dir` (created if missing,
  * one level). NULL and a message on failure. */
 fa_metrics *fa_metrics_open(const char *dir, const char *run_name, FILE *echo);
+/* The same for a new run: both files are created, exclusively (an error,
+ * and nothing changed, when either exists). */
+fa_metrics *fa_metrics_create(const char *dir, const char *run_name, FILE *echo);
 /* Where the files end and the clock stands: recorded in a checkpoint. */
 typedef struct {
   long long jsonl_bytes, log_bytes;

@@ -3,14 +3,14 @@
  *          (PyTorch: nn.Sequential named _model: conv at 2i, linear at 2L + 1)
  *   lenet: conv 5x5 pad 2 (32) ReLU maxpool2, conv 5x5 pad 2 (64) ReLU maxpool2,
  *          flatten, linear 1024 ReLU, linear (_model.0, .3, .7, .9) */
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "core/error.h"
 #include "nn/layers.h"
 #include "nn/model_internal.h"
-
-#define FA_CNN_MAX_LAYERS 16
 
 typedef struct {
   int n_layers;
@@ -25,11 +25,19 @@ static fa_tensor *cnn_forward(fa_model *model, fa_tensor *x, bool training) {
   return fa_linear_layer_forward(&m->linear, fa_flatten(x));
 }
 
-fa_status fa_cnn_build(fa_model *model) {
-  const fa_model_config *c = &model->config;
+fa_status fa_cnn_check(const fa_model_config *c) {
+  int64_t features = (int64_t)c->n_filters * c->height * c->width; /* each at most FA_MODEL_MAX_DIM */
   if (c->n_layers < 1 || c->n_layers > FA_CNN_MAX_LAYERS || c->n_filters < 1)
     return fa_error_set(FA_ERR_INVALID, "cnn: --n_layers must be 1..%d and --n_filters_cnn positive (got %d, %d)",
                         FA_CNN_MAX_LAYERS, c->n_layers, c->n_filters);
+  if (features > INT_MAX)
+    return fa_error_set(FA_ERR_INVALID, "cnn: %d filters of %dx%d make %lld features for the linear layer, more "
+                        "than %d", c->n_filters, c->height, c->width, (long long)features, INT_MAX);
+  return FA_OK;
+}
+
+fa_status fa_cnn_build(fa_model *model) {
+  const fa_model_config *c = &model->config;
   cnn *m = calloc(1, sizeof *m);
   if (!m) return fa_error_set(FA_ERR_NOMEM, "out of memory creating cnn");
   model->arch_data = m;
@@ -44,7 +52,7 @@ fa_status fa_cnn_build(fa_model *model) {
   }
   char prefix[32];
   snprintf(prefix, sizeof prefix, "_model.%d", 2 * c->n_layers + 1);
-  int features = c->n_filters * c->height * c->width;
+  int features = c->n_filters * c->height * c->width; /* fits: fa_cnn_check */
   return st ? st : fa_linear_layer_make(&m->linear, model->store, prefix, features, c->n_classes);
 }
 
@@ -62,10 +70,15 @@ static fa_tensor *lenet_forward(fa_model *model, fa_tensor *x, bool training) {
   return fa_linear_layer_forward(&m->fc2, x);
 }
 
+fa_status fa_lenet_check(const fa_model_config *c) {
+  if (c->height % 4 || c->width % 4)
+    return fa_error_set(FA_ERR_INVALID, "lenet takes images whose sides are divisible by 4 (two 2x2 max pools), "
+                        "not %dx%d", c->height, c->width);
+  return FA_OK;
+}
+
 fa_status fa_lenet_build(fa_model *model) {
   const fa_model_config *c = &model->config;
-  if (c->height % 4 || c->width % 4)
-    return fa_error_set(FA_ERR_INVALID, "lenet needs image sides divisible by 4, not %dx%d", c->height, c->width);
   lenet *m = calloc(1, sizeof *m);
   if (!m) return fa_error_set(FA_ERR_NOMEM, "out of memory creating lenet");
   model->arch_data = m;

@@ -18,12 +18,27 @@ bool fa_arch_from_name(const char *name, fa_arch *arch) {
 
 const char *fa_arch_name(fa_arch arch) { return arch_names[arch]; }
 
+fa_status fa_model_config_check(const fa_model_config *c) {
+  /* ranges first, so that no size computed from them overflows an int (cnn.c, resnet18.c) */
+  const int dims[6] = {c->in_channels, c->height, c->width, c->n_classes, c->n_filters, c->resnet_width};
+  bool in_range = c->in_channels >= 1 && c->height >= 1 && c->width >= 1 && c->n_classes >= 2;
+  for (int i = 0; i < 6; i++) in_range = in_range && dims[i] >= 0 && dims[i] <= FA_MODEL_MAX_DIM;
+  if (!in_range)
+    return fa_error_set(FA_ERR_INVALID, "a model needs input channels, height and width in 1..%d, 2..%d classes and "
+                        "filters and widths of at most %d (got %d channels, %dx%d, %d classes, %d filters, width %d)",
+                        FA_MODEL_MAX_DIM, FA_MODEL_MAX_DIM, FA_MODEL_MAX_DIM, c->in_channels, c->height, c->width,
+                        c->n_classes, c->n_filters, c->resnet_width);
+  switch (c->arch) {
+    case FA_ARCH_RESNET18: return fa_resnet18_check(c);
+    case FA_ARCH_CNN: return fa_cnn_check(c);
+    case FA_ARCH_LENET: return fa_lenet_check(c);
+  }
+  return fa_error_set(FA_ERR_INVALID, "unknown architecture %d", (int)c->arch);
+}
+
 fa_model *fa_model_create(const fa_model_config *config) {
   const fa_model_config *c = config;
-  if (c->in_channels < 1 || c->height < 1 || c->width < 1 || c->n_classes < 2) {
-    fa_error_set(FA_ERR_INVALID, "a model needs positive input dimensions and at least 2 classes");
-    return NULL;
-  }
+  if (fa_model_config_check(c) != FA_OK) return NULL;
   fa_model *model = calloc(1, sizeof *model);
   if (!model) {
     fa_error_set(FA_ERR_NOMEM, "out of memory creating a model");

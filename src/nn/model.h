@@ -11,6 +11,10 @@
 
 typedef enum { FA_ARCH_RESNET18, FA_ARCH_CNN, FA_ARCH_LENET } fa_arch;
 
+/* The largest input channel count, side, class count, filter count and
+ * ResNet width a model may have (fa_model_create refuses more). */
+#define FA_MODEL_MAX_DIM 65536
+
 typedef struct {
   fa_arch arch;
   int in_channels, height, width;  /* input images */
@@ -25,7 +29,19 @@ typedef struct fa_model fa_model;
 bool fa_arch_from_name(const char *name, fa_arch *arch);
 const char *fa_arch_name(fa_arch arch);
 
-/* A model with all parameters zero; NULL and a message on a bad config. */
+/* The cnn's most conv layers (--n_layers). */
+#define FA_CNN_MAX_LAYERS 16
+
+/* FA_OK when the architecture can take the config's inputs and shape:
+ * resnet18 32x32 images (three stride-2 stages down to its 4x4 average
+ * pool), the cnn 1..FA_CNN_MAX_LAYERS layers of at least one filter, lenet
+ * sides divisible by 4 (two 2x2 max pools); at least one channel and two
+ * classes for all. Else FA_ERR_INVALID and a message saying what does not
+ * fit. Allocates nothing: for checking a command line before any work. */
+fa_status fa_model_config_check(const fa_model_config *config);
+
+/* A model with all parameters zero; NULL and a message on a bad config
+ * (fa_model_config_check). */
 fa_model *fa_model_create(const fa_model_config *config);
 void fa_model_destroy(fa_model *model);
 

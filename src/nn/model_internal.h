@@ -12,6 +12,11 @@ struct fa_model {
   fa_tensor *(*forward)(fa_model *model, fa_tensor *x, bool training);
 };
 
+/* Each architecture's part of fa_model_config_check, and its builder
+ * (called with a config that passed the check). */
+fa_status fa_resnet18_check(const fa_model_config *config);
+fa_status fa_cnn_check(const fa_model_config *config);
+fa_status fa_lenet_check(const fa_model_config *config);
 fa_status fa_resnet18_build(fa_model *model);
 fa_status fa_cnn_build(fa_model *model);
 fa_status fa_lenet_build(fa_model *model);

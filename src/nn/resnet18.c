@@ -62,11 +62,15 @@ static fa_tensor *resnet18_forward(fa_model *model, fa_tensor *x, bool training)
   return fa_linear_layer_forward(&r->linear, fa_flatten(out));
 }
 
+fa_status fa_resnet18_check(const fa_model_config *c) {
+  if (c->height != 32 || c->width != 32)
+    return fa_error_set(FA_ERR_INVALID, "resnet18 takes 32x32 images, not %dx%d", c->height, c->width);
+  return FA_OK;
+}
+
 fa_status fa_resnet18_build(fa_model *model) {
   const fa_model_config *c = &model->config;
   int w = c->resnet_width > 0 ? c->resnet_width : 64;
-  if (c->height != 32 || c->width != 32)
-    return fa_error_set(FA_ERR_INVALID, "resnet18 takes 32x32 images, not %dx%d", c->height, c->width);
   resnet18 *r = calloc(1, sizeof *r);
   if (!r) return fa_error_set(FA_ERR_NOMEM, "out of memory creating resnet18");
   model->arch_data = r;

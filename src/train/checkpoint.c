@@ -1,18 +1,22 @@
 #include "train/checkpoint.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
+#include "core/finite.h"
 #include "io/safetensors.h"
 
 #define NBT_SUFFIX ".num_batches_tracked"
 #define BN_MARK ".running_mean"
 #define MAX_LISTED 4 /* problems named in a load error; the rest are counted */
+#define CRC_KEY "crc32:"  /* metadata "crc32:<tensor>" = the CRC-32 of its data, 8 hex digits */
 
 static const char *const config_keys[] = {"checkpoint_version", "arch",    "in_channels",  "height",
                                           "width",              "n_classes", "n_layers",   "n_filters",
@@ -95,6 +99,11 @@ static void pool_free(name_pool *p) {
   free(p->names);
 }
 
+/* The CRC-32 (zlib's, as gzip's) of a tensor's data bytes. */
+static uint32_t tensor_crc(const fa_st_tensor *t) {
+  return (uint32_t)crc32_z(crc32_z(0L, Z_NULL, 0), t->data, t->nbytes);
+}
+
 static fa_status check_save_args(const fa_ckpt_extra *extras, int n_extras, fa_ckpt_meta_list meta) {
   for (int i = 0; i < n_extras; i++) {
     const char *p = extras[i].prefix;
@@ -109,6 +118,9 @@ static fa_status check_save_args(const fa_ckpt_extra *extras, int n_extras, fa_c
       if (strcmp(meta.keys[i], config_keys[k]) == 0)
         return fa_error_set(FA_ERR_INVALID, "checkpoint: metadata key \"%s\" is written from the model config; "
                                             "do not pass it", meta.keys[i]);
+    if (starts_with(meta.keys[i], CRC_KEY))
+      return fa_error_set(FA_ERR_INVALID, "checkpoint: metadata keys beginning with \"" CRC_KEY "\" hold the "
+                                          "tensors' checksums; do not pass \"%s\"", meta.keys[i]);
   }
   return FA_OK;
 }
@@ -137,9 +149,11 @@ fa_status fa_ckpt_save(const char *path, const fa_model *model, int64_t num_batc
     prefix_len += (int)strlen(extras[i].prefix) + 1;
   }
   fa_st_tensor *t = malloc(sizeof *t * (size_t)(n_max + 1));
-  name_pool pool = {malloc(sizeof(char *) * (size_t)(n_names + 1)), 0};
+  /* the prefixed and num_batches_tracked names, then one "crc32:<name>" key per tensor */
+  name_pool pool = {malloc(sizeof(char *) * (size_t)(n_names + n_max + 1)), 0};
   char *prefixes = malloc((size_t)prefix_len);
-  int n = (t && pool.names && prefixes) ? add_store(t, 0, store, NULL, &pool) : -1;
+  char(*crc_text)[9] = malloc(sizeof *crc_text * (size_t)(n_max + 1));
+  int n = (t && pool.names && prefixes && crc_text) ? add_store(t, 0, store, NULL, &pool) : -1;
   for (int i = 0; i < fa_store_count(store) && n >= 0; i++) {
     const fa_tensor *p = fa_store_get(store, i);
     if (!ends_with(p->name, BN_MARK)) continue;
@@ -148,7 +162,15 @@ fa_status fa_ckpt_save(const char *path, const fa_model *model, int64_t num_batc
     else t[n++] = (fa_st_tensor){name, FA_DTYPE_I64, 0, {0}, sizeof num_batches_tracked, &num_batches_tracked};
   }
   for (int i = 0; i < n_extras && n >= 0; i++) n = add_store(t, n, extras[i].store, extras[i].prefix, &pool);
-  if (n < 0) {
+  int n_meta = N_CONFIG_KEYS + meta.n + (n > 0 ? n : 0);
+  const char **keys = malloc(sizeof *keys * (size_t)n_meta), **vals = malloc(sizeof *vals * (size_t)n_meta);
+  for (int i = 0; i < n && keys && vals; i++) {
+    keys[N_CONFIG_KEYS + meta.n + i] = pool_add(&pool, concat(CRC_KEY, t[i].name));
+    snprintf(crc_text[i], sizeof crc_text[i], "%08" PRIx32, tensor_crc(&t[i]));
+    vals[N_CONFIG_KEYS + meta.n + i] = crc_text[i];
+    if (!keys[N_CONFIG_KEYS + meta.n + i]) n = -1;
+  }
+  if (n < 0 || !keys || !vals) {
     st = fa_error_set(FA_ERR_NOMEM, "out of memory saving checkpoint %s", path);
   } else {
     prefixes[0] = '\0';
@@ -166,18 +188,13 @@ fa_status fa_ckpt_save(const char *path, const fa_model *model, int64_t num_batc
       values[2 + i] = num[i];
     }
     values[N_CONFIG_KEYS - 1] = prefixes;
-    const char **keys = malloc(sizeof *keys * (size_t)(N_CONFIG_KEYS + meta.n));
-    const char **vals = malloc(sizeof *vals * (size_t)(N_CONFIG_KEYS + meta.n));
-    if (!keys || !vals) {
-      st = fa_error_set(FA_ERR_NOMEM, "out of memory saving checkpoint %s", path);
-    } else {
-      for (int i = 0; i < N_CONFIG_KEYS; i++) keys[i] = config_keys[i], vals[i] = values[i];
-      for (int i = 0; i < meta.n; i++) keys[N_CONFIG_KEYS + i] = meta.keys[i], vals[N_CONFIG_KEYS + i] = meta.values[i];
-      st = fa_st_write(path, t, n, keys, vals, N_CONFIG_KEYS + meta.n);
-    }
-    free(keys);
-    free(vals);
+    for (int i = 0; i < N_CONFIG_KEYS; i++) keys[i] = config_keys[i], vals[i] = values[i];
+    for (int i = 0; i < meta.n; i++) keys[N_CONFIG_KEYS + i] = meta.keys[i], vals[N_CONFIG_KEYS + i] = meta.values[i];
+    st = fa_st_write(path, t, n, keys, vals, n_meta);
   }
+  free(keys);
+  free(vals);
+  free(crc_text);
   free(prefixes);
   pool_free(&pool);
   free(t);
@@ -186,9 +203,52 @@ fa_status fa_ckpt_save(const char *path, const fa_model *model, int64_t num_batc
 
 /* ------------------------------------------------------------ open, config */
 
+static int count_checksums(const fa_st_file *file) {
+  int n_crc = 0;
+  for (int i = 0; i < fa_st_meta_count(file); i++) n_crc += starts_with(fa_st_meta_key(file, i), CRC_KEY);
+  return n_crc;
+}
+
+/* Every tensor's data against its "crc32:<name>" metadata when the file has
+ * checksums (fastadv writes one per tensor; PyTorch and fastadv before
+ * checksums wrote none, and such files load unverified). */
+static fa_status verify_checksums(const char *path, const fa_st_file *file) {
+  int n_crc = count_checksums(file);
+  if (n_crc == 0) return FA_OK;
+  char why[640] = "";
+  for (int i = 0; i < fa_st_count(file) && !*why; i++) {
+    const fa_st_tensor *t = fa_st_get(file, i);
+    char *key = concat(CRC_KEY, t->name);
+    if (!key) return fa_error_set(FA_ERR_NOMEM, "out of memory checking checkpoint %s", path);
+    const char *text = fa_st_meta(file, key);
+    free(key);
+    uint32_t computed = tensor_crc(t);
+    if (!text)
+      snprintf(why, sizeof why, "\"%.200s\" has no checksum, though the file's other tensors have", t->name);
+    else if (strlen(text) != 8 || strspn(text, "0123456789abcdefABCDEF") != 8)
+      snprintf(why, sizeof why, "the checksum of \"%.200s\" is \"%.16s\", not 8 hexadecimal digits", t->name, text);
+    else if (strtoul(text, NULL, 16) != computed)
+      snprintf(why, sizeof why, "\"%.200s\" does not match its checksum (CRC-32 %s recorded, %08" PRIx32 " computed)",
+               t->name, text, computed);
+  }
+  for (int i = 0; i < fa_st_meta_count(file) && !*why && n_crc != fa_st_count(file); i++) {
+    const char *key = fa_st_meta_key(file, i);
+    if (starts_with(key, CRC_KEY) && !fa_st_find(file, key + strlen(CRC_KEY)))
+      snprintf(why, sizeof why, "its metadata holds the checksum of \"%.200s\", a tensor the file does not have",
+               key + strlen(CRC_KEY));
+  }
+  if (!*why) return FA_OK;
+  return fa_error_set(FA_ERR_FORMAT, "checkpoint %s: %s: the file is damaged (a flipped bit, a failing disk or copy) "
+                                     "or was edited; use an intact copy", path, why);
+}
+
 fa_checkpoint *fa_ckpt_open(const char *path) {
   fa_st_file *file = fa_st_open(path);
   if (!file) return NULL;
+  if (verify_checksums(path, file) != FA_OK) {
+    fa_st_close(file);
+    return NULL;
+  }
   fa_checkpoint *ckpt = malloc(sizeof *ckpt);
   char *copy = malloc(strlen(path) + 1);
   if (!ckpt || !copy) {
@@ -209,6 +269,8 @@ void fa_ckpt_close(fa_checkpoint *ckpt) {
   free(ckpt->path);
   free(ckpt);
 }
+
+bool fa_ckpt_has_checksums(const fa_checkpoint *ckpt) { return count_checksums(ckpt->file) > 0; }
 
 const char *fa_ckpt_meta(const fa_checkpoint *ckpt, const char *key) { return fa_st_meta(ckpt->file, key); }
 
@@ -354,7 +416,11 @@ static fa_status mismatch(const fa_checkpoint *ckpt, const fa_model *model, cons
   const char *hint = "The file is damaged or was edited: save or convert it again "
                      "(scripts/torch_to_safetensors.py for PyTorch state_dicts)";
   char other[256];
-  if (*have && strcmp(have, want) != 0) {
+  if (!fa_ckpt_meta(ckpt, "arch")) {
+    hint = "The file does not say which model it holds (no fastadv metadata), so the model was built from the "
+           "caller's settings (fastadv eval: --model, --n_layers, --n_filters_cnn and the data set's images): give "
+           "those the model was trained with";
+  } else if (*have && strcmp(have, want) != 0) {
     snprintf(other, sizeof other, "The file holds a %s: build the model from the file's metadata (fastadv eval "
                                   "does) or give the settings it was trained with", have);
     hint = other;
@@ -380,19 +446,46 @@ static float bf16_to_float(uint16_t h) {
   return v;
 }
 
-/* Copies a checked file tensor into t (cannot fail: shapes and dtypes were
- * checked before). */
-static void copy_tensor(const fa_checkpoint *ckpt, const fa_st_tensor *f, fa_tensor *t) {
+/* Converts a checked file tensor of numel elements to float32 into out
+ * (cannot fail: shapes and dtypes were checked before). */
+static void convert_tensor(const fa_checkpoint *ckpt, const fa_st_tensor *f, float *out, size_t numel) {
   if (f->dtype == FA_DTYPE_F32 || f->dtype == FA_DTYPE_F64) {
-    fa_st_copy(ckpt->file, f->name, FA_DTYPE_F32, f->ndim, f->shape, t->data);
+    fa_st_copy(ckpt->file, f->name, FA_DTYPE_F32, f->ndim, f->shape, out);
     return;
   }
   const unsigned char *src = f->data;
-  for (size_t i = 0; i < t->numel; i++) {
+  for (size_t i = 0; i < numel; i++) {
     uint16_t h;
     memcpy(&h, src + 2 * i, 2);
-    t->data[i] = f->dtype == FA_DTYPE_F16 ? half_to_float(h) : bf16_to_float(h);
+    out[i] = f->dtype == FA_DTYPE_F16 ? half_to_float(h) : bf16_to_float(h);
   }
+}
+
+/* Refuses a NaN or an Inf among the values a load would copy into the store
+ * (F32 scanned in place, other dtypes after conversion), before any copy. */
+static fa_status check_finite(const fa_checkpoint *ckpt, const fa_store *store, const char *prefix) {
+  for (int i = 0; i < fa_store_count(store); i++) {
+    const fa_tensor *t = fa_store_get(store, i);
+    char name[512];
+    snprintf(name, sizeof name, "%s%s", prefix, t->name);
+    const fa_st_tensor *f = fa_st_find(ckpt->file, name);
+    float *scratch = f->dtype == FA_DTYPE_F32 ? NULL : malloc(t->numel * sizeof(float));
+    if (f->dtype != FA_DTYPE_F32 && !scratch)
+      return fa_error_set(FA_ERR_NOMEM, "out of memory loading checkpoint %s", ckpt->path);
+    if (scratch) convert_tensor(ckpt, f, scratch, t->numel);
+    const float *values = scratch ? scratch : f->data;
+    size_t at;
+    bool finite = fa_all_finite(values, t->numel, &at);
+    float bad = finite ? 0.0f : values[at];
+    free(scratch);
+    if (!finite)
+      return fa_error_set(FA_ERR_FORMAT, "checkpoint %s: \"%s\" holds %s at element %zu, and a model with a "
+                          "non-finite value computes nothing meaningful (fastadv never saves one): the file is "
+                          "damaged or was edited, or the model diverged before it was saved; use an intact or "
+                          "earlier checkpoint. The model was left unchanged", ckpt->path, name,
+                          fa_nonfinite_name(bad), at);
+  }
+  return FA_OK;
 }
 
 static void copy_store(const fa_checkpoint *ckpt, fa_store *store, const char *prefix) {
@@ -400,7 +493,7 @@ static void copy_store(const fa_checkpoint *ckpt, fa_store *store, const char *p
     fa_tensor *t = fa_store_get(store, i);
     char name[512];
     snprintf(name, sizeof name, "%s%s", prefix, t->name);
-    copy_tensor(ckpt, fa_st_find(ckpt->file, name), t);
+    convert_tensor(ckpt, fa_st_find(ckpt->file, name), t->data, t->numel);
   }
 }
 
@@ -421,6 +514,9 @@ fa_status fa_ckpt_load(const fa_checkpoint *ckpt, fa_model *model, const fa_ckpt
   for (int i = 0; i < n_extras; i++) check_store(&p, ckpt, extras[i].store, extras[i].prefix);
   check_leftovers(&p, ckpt, model, extras, n_extras);
   if (p.count) return mismatch(ckpt, model, &p);
+  fa_status st = check_finite(ckpt, fa_model_store(model), "");
+  for (int i = 0; i < n_extras && st == FA_OK; i++) st = check_finite(ckpt, extras[i].store, extras[i].prefix);
+  if (st != FA_OK) return st;
 
   copy_store(ckpt, fa_model_store(model), "");
   for (int i = 0; i < n_extras; i++) copy_store(ckpt, extras[i].store, extras[i].prefix);
@@ -437,20 +533,28 @@ fa_status fa_ckpt_load(const fa_checkpoint *ckpt, fa_model *model, const fa_ckpt
   return FA_OK;
 }
 
-fa_model *fa_ckpt_load_model(const fa_checkpoint *ckpt) {
+fa_model *fa_ckpt_load_model_as(const fa_checkpoint *ckpt, const fa_model_config *config, const char *prefix) {
   fa_model_config c;
-  if (fa_ckpt_config(ckpt, &c)) return NULL;
-  fa_model *model = fa_model_create(&c);
-  if (!model) {
+  if (!config && fa_ckpt_config(ckpt, &c)) return NULL;
+  fa_model *model = fa_model_create(config ? config : &c);
+  /* under a prefix: the model's own tensors go into a scratch model, checked and dropped */
+  fa_model *scratch = model && *prefix ? fa_model_create(config ? config : &c) : NULL;
+  if (!model || (*prefix && !scratch)) {
     char why[512];
     snprintf(why, sizeof why, "%s", fa_error_message());
-    fa_error_set(FA_ERR_FORMAT, "checkpoint %s: its metadata describes a model that cannot be built: %s",
-                 ckpt->path, why);
+    fa_error_set(FA_ERR_FORMAT, "checkpoint %s: %s cannot be built: %s", ckpt->path,
+                 config ? "the model" : "the model its metadata describes", why);
+    fa_model_destroy(model);
     return NULL;
   }
-  if (fa_ckpt_load(ckpt, model, NULL, 0, NULL)) {
+  fa_ckpt_extra under_prefix = {prefix, fa_model_store(model)};
+  fa_status st = *prefix ? fa_ckpt_load(ckpt, scratch, &under_prefix, 1, NULL) : fa_ckpt_load(ckpt, model, NULL, 0, NULL);
+  fa_model_destroy(scratch);
+  if (st != FA_OK) {
     fa_model_destroy(model);
     return NULL;
   }
   return model;
 }
+
+fa_model *fa_ckpt_load_model(const fa_checkpoint *ckpt) { return fa_ckpt_load_model_as(ckpt, NULL, ""); }

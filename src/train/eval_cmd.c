@@ -1,49 +1,125 @@
 /* `fastadv eval`: clean accuracy and PGD-50-10 of a checkpoint (docs/METHOD.md
  * section 5), the paper's eval.py. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/arena.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
+#include "train/resume.h"
 #include "train/run.h"
 
 #define FA_EVAL_ARENA_BYTES ((size_t)64 << 30)    /* reserved, committed only as used */
 #define FA_EVAL_ARENA_MIN_BYTES ((size_t)1 << 30) /* where address space is limited (valgrind) */
+#define SUFFIX ".safetensors"
+#define BEST "_best"
 
-/* The checkpoint file: model_path as a file, else a run name in <out_dir>/models/. */
-static bool resolve_checkpoint(const fa_eval_config *c, char *path, size_t len) {
-  if (access(c->model_path, R_OK) == 0) {
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The checkpoint file: model_path as a file, else a run name in <out_dir>/models/
+ * (<run>_best.safetensors with --early_stopped_model). */
+static bool resolve_checkpoint(const fa_eval_config *c, char *path, size_t len, bool *is_file) {
+  *is_file = access(c->model_path, R_OK) == 0;
+  if (*is_file) {
     snprintf(path, len, "%s", c->model_path);
     return true;
   }
-  snprintf(path, len, "%s/models/%s%s.safetensors", c->out_dir, c->model_path, c->early_stopped_model ? "_best" : "");
+  snprintf(path, len, "%s/models/%s%s" SUFFIX, c->out_dir, c->model_path, c->early_stopped_model ? BEST : "");
   return access(path, R_OK) == 0;
+}
+
+/* --early_stopped_model with a file: a resume checkpoint holds the best model
+ * under FA_RESUME_BEST_PREFIX (*prefix set); a model file <run>.safetensors has
+ * it beside it in <run>_best.safetensors (path changed; a _best file is
+ * itself the early-stopped model). Returns an exit status, 0 when found. */
+static int early_stopped_of_file(fa_checkpoint *ckpt, char *path, size_t len, const char **prefix) {
+  if (fa_ckpt_meta(ckpt, "resume_version")) {
+    const char *best = fa_ckpt_meta(ckpt, "best_train_pgd");
+    if (!best || strtod(best, NULL) < 0) {
+      fprintf(stderr, "fastadv eval: --early_stopped_model: the resume checkpoint %s was written before the run's "
+              "first report, so it holds no early-stopped model yet: evaluate its last model without "
+              "--early_stopped_model\n", path);
+      return FA_EXIT_FAILED;
+    }
+    *prefix = FA_RESUME_BEST_PREFIX;
+    return FA_EXIT_OK;
+  }
+  if (ends_with(path, BEST SUFFIX)) return FA_EXIT_OK;
+  if (!ends_with(path, SUFFIX) || strlen(path) + strlen(BEST) >= len) {
+    fprintf(stderr, "fastadv eval: --early_stopped_model: %s is not named <run>" SUFFIX ", so it has no "
+            "<run>" BEST SUFFIX " beside it: give the early-stopped model's file itself, or a run name, or a "
+            "resume checkpoint\n", path);
+    return FA_EXIT_USAGE;
+  }
+  char given[2 * FA_PATH_MAX + 64];
+  snprintf(given, sizeof given, "%s", path);
+  snprintf(path, len, "%.*s" BEST SUFFIX, (int)(strlen(given) - strlen(SUFFIX)), given);
+  if (access(path, R_OK) != 0) {
+    fprintf(stderr, "fastadv eval: --early_stopped_model: there is no early-stopped model %s beside %s (fastadv "
+            "train writes <run>" BEST SUFFIX " next to <run>" SUFFIX "): evaluate %s without "
+            "--early_stopped_model, or give the early-stopped model's file\n", path, given, given);
+    return FA_EXIT_FAILED;
+  }
+  return FA_EXIT_OK;
+}
+
+fa_model *fa_eval_load_model(const fa_eval_config *c, const fa_checkpoint *ckpt, const fa_dataset *ds,
+                             const char *prefix) {
+  if (fa_ckpt_meta(ckpt, "arch")) return fa_ckpt_load_model_as(ckpt, NULL, prefix);
+  fa_model_config mc = {.in_channels = ds->c, .height = ds->h, .width = ds->w, .n_classes = ds->n_classes,
+                        .n_layers = c->n_layers, .n_filters = c->n_filters_cnn, .resnet_width = 64};
+  if (!fa_arch_from_name(c->model, &mc.arch)) {
+    fa_error_set(FA_ERR_INVALID, "the checkpoint does not say which model it holds (no fastadv metadata): give "
+                 "the architecture with --model=resnet18|cnn|lenet (and --n_layers, --n_filters_cnn for the cnn) "
+                 "and the file with --model_path");
+    return NULL;
+  }
+  return fa_ckpt_load_model_as(ckpt, &mc, prefix);
 }
 
 int fa_run_eval(const fa_eval_config *c) {
   char path[2 * FA_PATH_MAX + 64];
+  bool is_file;
   if (!c->model_path[0]) {
     fprintf(stderr, "fastadv eval: no checkpoint given: pass --model_path=<file or run name>\n");
-    return 2;
+    return FA_EXIT_USAGE;
   }
-  if (!resolve_checkpoint(c, path, sizeof path)) {
+  if (!resolve_checkpoint(c, path, sizeof path, &is_file)) {
     fprintf(stderr,
             "fastadv eval: no checkpoint %s: not a readable file, and not a run name in %s/models/ "
             "(looked for %s)\n",
             c->model_path, c->out_dir, path);
-    return 1;
+    return FA_EXIT_FAILED;
   }
   fa_checkpoint *ckpt = fa_ckpt_open(path);
-  fa_model *model = ckpt ? fa_ckpt_load_model(ckpt) : NULL;
+  const char *prefix = "";
+  if (ckpt && is_file && c->early_stopped_model) {
+    char given[sizeof path];
+    snprintf(given, sizeof given, "%s", path);
+    int code = early_stopped_of_file(ckpt, path, sizeof path, &prefix);
+    if (code != FA_EXIT_OK) {
+      fa_ckpt_close(ckpt);
+      return code;
+    }
+    if (strcmp(given, path) != 0) {
+      fa_ckpt_close(ckpt);
+      ckpt = fa_ckpt_open(path);
+    }
+  }
   const char *dataset = c->dataset[0] ? c->dataset : (ckpt ? fa_ckpt_meta(ckpt, "dataset") : NULL);
   fa_dataset ds = {0};
+  fa_model *model = NULL;
   fa_arena *arena = NULL;
   fa_eval_result res;
-  fa_status st = model ? FA_OK : fa_error_code();
+  fa_status st = ckpt ? FA_OK : fa_error_code();
   if (st == FA_OK && !dataset) st = fa_error_set(FA_ERR_INVALID, "the checkpoint does not name its data set: pass --dataset");
   if (st == FA_OK) st = fa_dataset_load(dataset, c->set, c->data_dir[0] ? c->data_dir : NULL, &ds);
+  if (st == FA_OK && !(model = fa_eval_load_model(c, ckpt, &ds, prefix))) st = fa_error_code();
   if (st == FA_OK && !(arena = fa_arena_create_largest(FA_EVAL_ARENA_BYTES, FA_EVAL_ARENA_MIN_BYTES)))
     st = fa_error_code();
   if (st == FA_OK) {
@@ -52,14 +128,14 @@ int fa_run_eval(const fa_eval_config *c) {
                      c->seed, &res);
   }
   if (st == FA_OK)
-    printf("%s: clean acc %.2f%%, pgd-%d-%d acc %.2f%% (eps %g/255) on %d %s examples of %s (%.1fs)\n", path,
-           100 * res.clean_acc, c->attack_iters, c->n_restarts, 100 * res.robust_acc, c->eps, res.n, c->set, dataset,
-           res.seconds);
+    printf("%s%s: clean acc %.2f%%, pgd-%d-%d acc %.2f%% (eps %g/255) on %d %s examples of %s (%.1fs)\n", path,
+           *prefix ? " (early-stopped model)" : "", 100 * res.clean_acc, c->attack_iters, c->n_restarts,
+           100 * res.robust_acc, c->eps, res.n, c->set, dataset, res.seconds);
   else
     fprintf(stderr, "fastadv eval: %s\n", fa_error_message());
   fa_arena_destroy(arena);
   fa_dataset_free(&ds);
   fa_model_destroy(model);
   fa_ckpt_close(ckpt);
-  return st == FA_OK ? 0 : 1;
+  return st == FA_OK ? FA_EXIT_OK : FA_EXIT_FAILED;
 }

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "train/checkpoint.h"
-#include "train/guard.h"
 
 #define VERSION "1"
 #define FINGERPRINT_MAX 2048
@@ -84,7 +83,8 @@ fa_status fa_resume_save(const char *path, const fa_train_config *config, const 
     keys[n] = f->key;
     values[n] = text[i];
   }
-  fa_ckpt_extra extras[3] = {{"optimizer.", stores->optimizer}, {"best.", stores->best}, {"free.", stores->free_delta}};
+  fa_ckpt_extra extras[3] = {{"optimizer.", stores->optimizer}, {FA_RESUME_BEST_PREFIX, stores->best},
+                             {"free.", stores->free_delta}};
   return fa_ckpt_save(path, stores->model, 0, extras, stores->free_delta ? 3 : 2, (fa_ckpt_meta_list){keys, values, n});
 }
 
@@ -145,23 +145,6 @@ static fa_status flags_differ(const char *path, const char *saved, const char *n
                       path, *a ? a : "(no more flags)", *b ? b : "(no more flags)");
 }
 
-static fa_status check_stores_finite(const char *path, const fa_resume_stores *s) {
-  const fa_store *stores[4] = {fa_model_store(s->model), s->optimizer, s->best, s->free_delta};
-  const char *prefixes[4] = {"", "optimizer.", "best.", "free."};
-  for (int i = 0; i < 4; i++) {
-    size_t index;
-    float value;
-    const fa_tensor *t = stores[i] ? fa_first_nonfinite(stores[i], false, &index, &value) : NULL;
-    if (t) {
-      char why[256];
-      snprintf(why, sizeof why, "\"%s%s\" holds %s at element %zu (a run never saves a non-finite number)",
-               prefixes[i], t->name, fa_nonfinite_name(value), index);
-      return damaged(path, why);
-    }
-  }
-  return FA_OK;
-}
-
 /* The place, the optimiser's step count and the loader agree. */
 static fa_status check_consistent(const char *path, const fa_train_config *c, int batches, const fa_resume_point *p,
                                   const fa_store *optimizer) {
@@ -217,13 +200,13 @@ fa_status fa_resume_load(const char *path, const fa_train_config *config, int ba
     st = flags_differ(path, flags, fingerprint);
   for (int i = 0; i < N_FIELDS && st == FA_OK; i++) st = parse_field(ckpt, path, &fields[i], point);
   if (st == FA_OK) {
-    fa_ckpt_extra extras[3] = {{"optimizer.", stores->optimizer}, {"best.", stores->best},
+    fa_ckpt_extra extras[3] = {{"optimizer.", stores->optimizer}, {FA_RESUME_BEST_PREFIX, stores->best},
                                {"free.", stores->free_delta}};
     st = fa_ckpt_load(ckpt, stores->model, extras, stores->free_delta ? 3 : 2, NULL);
   }
-  if (st == FA_OK) st = check_stores_finite(path, stores);
   if (st == FA_OK) st = check_consistent(path, config, batches_per_epoch, point, stores->optimizer);
   if (st == FA_OK) snprintf(point->run_name, sizeof point->run_name, "%s", run);
+  if (st == FA_OK) point->checksummed = fa_ckpt_has_checksums(ckpt);
   fa_ckpt_close(ckpt);
   return st;
 }

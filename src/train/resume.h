@@ -13,8 +13,9 @@
  * ended. Doubles are written in C's hexadecimal form (%a): exact.
  *
  * Reading checks everything against the run before the run uses it: the
- * flags, every tensor's name, shape and dtype (fa_ckpt_load), that every
- * number is finite, every metadata value a number in range, and that the
+ * flags, every tensor's checksum, name, shape and dtype and that every
+ * value is finite (fa_ckpt_open, fa_ckpt_load), every metadata value a
+ * number in range, and that the
  * place, the optimiser's step count and the loader's state agree with
  * each other. Any problem is refused with a message naming the file. */
 #ifndef FA_TRAIN_RESUME_H
@@ -31,6 +32,7 @@
 #include "train/step.h"
 
 #define FA_RUN_NAME_MAX 1024
+#define FA_RESUME_BEST_PREFIX "best." /* the best model's tensors in a resume checkpoint */
 
 /* Where a run stands between two iterations. */
 typedef struct {
@@ -45,6 +47,7 @@ typedef struct {
   fa_step_stats since_report;
   fa_metrics_position metrics;
   char run_name[FA_RUN_NAME_MAX];
+  bool checksummed;          /* set by fa_resume_load: the file's tensors had checksums (and they matched) */
 } fa_resume_point;
 
 /* The stores a resume checkpoint carries besides the model. */

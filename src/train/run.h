@@ -4,14 +4,16 @@
 #ifndef FA_TRAIN_RUN_H
 #define FA_TRAIN_RUN_H
 
+#include "data/dataset.h"
 #include "io/json.h"
+#include "train/checkpoint.h"
 #include "train/config.h"
 
 enum {
   FA_EXIT_OK = 0,
   FA_EXIT_FAILED = 1,   /* the run failed (bad file, full disk, ...) */
   FA_EXIT_USAGE = 2,    /* a wrong command line, before any work (cli/main.c) */
-  FA_EXIT_STOPPED = 3,  /* train: stopped by SIGINT or SIGTERM after writing a resume checkpoint */
+  FA_EXIT_STOPPED = 3,  /* train: stopped by SIGINT, SIGTERM or SIGHUP after writing a resume checkpoint */
   FA_EXIT_NUMERIC = 4,  /* train: a NaN or Inf in the loss, a gradient or a parameter; the last good
                            checkpoint is kept */
 };
@@ -20,5 +22,15 @@ enum {
  * the run's configuration record with the version and the run's name. */
 int fa_run_train(const fa_train_config *config, fa_json *flags);
 int fa_run_eval(const fa_eval_config *config);
+
+/* The model `fastadv eval` evaluates, from an opened checkpoint: described
+ * by its metadata, or, for a file without fastadv's metadata (PyTorch's
+ * safetensors.torch.save_file of a state_dict), by the config's --model,
+ * --n_layers and --n_filters_cnn and the images and classes of ds, as the
+ * paper's eval.py builds it from its flags; the tensors' names and shapes
+ * are checked (fa_ckpt_load). prefix: as fa_ckpt_load_model_as. NULL and a
+ * message on failure. */
+fa_model *fa_eval_load_model(const fa_eval_config *c, const fa_checkpoint *ckpt, const fa_dataset *ds,
+                             const char *prefix);
 
 #endif

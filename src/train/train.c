@@ -5,36 +5,40 @@
  * rate is set from the fractional epoch. Every eval_iter_freq iterations the
  * periodic statistics are reported, and the model with the best training
  * PGD accuracy is kept as "best". At the end the last and best models are
- * saved and evaluated with PGD-50-10.
+ * saved and evaluated with PGD-50-10 (PGD-10-3 with --debug, as the
+ * paper's train.py).
  *
- * Reliability: a resume checkpoint (train/resume.h) is written atomically
- * at the start, every --checkpoint_every iterations, at the end of training
- * and when SIGINT or SIGTERM asks the run to stop (after the current
- * iteration); --resume continues from it bit for bit. A NaN or Inf in the
- * loss, a gradient or a parameter stops the run before anything non-finite
- * is saved. Exit statuses: train/run.h. */
+ * Reliability: before any work the model is checked against the data
+ * set's image size and the output directories are checked. A run holds
+ * its lock while it trains (train/run_files.h). A resume checkpoint
+ * (train/resume.h) is written atomically at the start, every
+ * --checkpoint_every iterations, at the end of training and when SIGINT,
+ * SIGTERM or SIGHUP asks the run to stop (after the current iteration);
+ * --resume continues from it bit for bit. A NaN or Inf in the loss, a
+ * gradient or a parameter stops the run before anything non-finite is
+ * saved. Exit statuses: train/run.h. */
 #include <glob.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/arena.h"
 #include "core/version.h"
 #include "data/loader.h"
-#include "train/checkpoint.h"
 #include "io/metrics.h"
 #include "io/progress.h"
 #include "optim/optim.h"
 #include "optim/schedule.h"
+#include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/run.h"
-#include "train/guard.h"
+#include "core/finite.h"
 #include "train/resume.h"
+#include "train/run_files.h"
 #include "train/run_name.h"
 #include "train/statistics.h"
 #include "train/step.h"
@@ -60,16 +64,17 @@ typedef struct {
   fa_store *free_delta;     /* AT for Free's delta, as a store for checkpoints; NULL without replay */
   fa_resume_point at;       /* the next iteration's place, the streams, best accuracy, report sums */
   fa_loader_state batch_state; /* the loader before the current batch was drawn */
-  char models_dir[FA_PATH_MAX + 16], logs_dir[FA_PATH_MAX + 16], checkpoint[2 * FA_PATH_MAX + FA_RUN_NAME_MAX + 64];
+  fa_run_files files;       /* the output directories and the run's lock */
+  char checkpoint[FA_RUN_FILE_MAX];
   long checkpoint_iteration;   /* of the last checkpoint written or read, -1 before */
   bool stopped;             /* by a signal, after writing a checkpoint */
   float *x;                 /* the current batch */
   int *y, count;
 } run;
 
-/* SIGINT and SIGTERM ask the run to stop after the current iteration. The
- * handler is reset when it runs (SA_RESETHAND): a second signal stops the
- * process at once. */
+/* SIGINT, SIGTERM and SIGHUP (the terminal closed) ask the run to stop
+ * after the current iteration. The handler is reset when it runs
+ * (SA_RESETHAND): a second signal stops the process at once. */
 static volatile sig_atomic_t stop_signal;
 static void on_stop_signal(int signum) { stop_signal = signum; }
 
@@ -78,21 +83,31 @@ static void catch_stop_signals(bool catch) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
 }
 
+/* The model of the run for images of the given format. */
+static fa_model_config model_config(const fa_train_config *c, fa_arch arch, int channels, int height, int width,
+                                    int n_classes) {
+  return (fa_model_config){.arch = arch, .in_channels = channels, .height = height, .width = width,
+                           .n_classes = n_classes, .n_layers = c->n_layers, .n_filters = c->n_filters_cnn,
+                           .resnet_width = 64};
+}
 
-static fa_status mkdir_p(const char *dir) {
-  char path[FA_PATH_MAX + 16];
-  snprintf(path, sizeof path, "%s", dir);
-  for (char *p = path + 1; *p; p++)
-    if (*p == '/') {
-      *p = '\0';
-      mkdir(path, 0777);
-      *p = '/';
-    }
-  if (mkdir(path, 0777) != 0 && access(path, W_OK) != 0)
-    return fa_error_set(FA_ERR_IO, "cannot create the directory %s: check --out_dir and its permissions", dir);
-  return FA_OK;
+/* Whether --model can take --dataset's images (fa_model_config_check), from
+ * the data set's published format: a command-line error, before any work. */
+static fa_status check_model_fits_data(const fa_train_config *c) {
+  fa_arch arch;
+  fa_dataset_format f;
+  if (!fa_arch_from_name(c->model, &arch))
+    return fa_error_set(FA_ERR_INVALID, "unknown model %s: use resnet18, cnn or lenet", c->model);
+  if (fa_dataset_format_of(c->dataset, &f) != FA_OK) return fa_error_code();
+  fa_model_config mc = model_config(c, arch, f.c, f.h, f.w, f.n_classes);
+  if (fa_model_config_check(&mc) == FA_OK) return FA_OK;
+  char why[512];
+  snprintf(why, sizeof why, "%s", fa_error_message());
+  return fa_error_set(FA_ERR_INVALID, "--model=%s does not fit --dataset=%s (%dx%dx%d images, %d classes): %s; "
+                      "choose another --model or --dataset", c->model, c->dataset, f.c, f.h, f.w, f.n_classes, why);
 }
 
 /* The first n examples of ds, as floats in [0, 1] (file order). */
@@ -153,7 +168,7 @@ static fa_resume_stores stores_of(run *r) {
  * the loader from its checkpoint. */
 static fa_status resume(run *r) {
   const fa_train_config *c = r->cfg;
-  char path[sizeof r->checkpoint];
+  char path[2 * FA_PATH_MAX + 32];  /* --out_dir/checkpoints/--resume.safetensors */
   resume_path(c, path, sizeof path);
   if (access(path, R_OK) != 0)
     return fa_error_set(FA_ERR_IO, "--resume: there is no checkpoint %s: give the run's name (the first line of "
@@ -174,6 +189,28 @@ static fa_status resume(run *r) {
   r->stats_rng.counter = r->at.stats_counter;
   r->checkpoint_iteration = r->at.iteration;
   return FA_OK;
+}
+
+/* The name of a new run, claimed (train/run_files.h), and its metrics
+ * files, created. */
+static fa_status start_new(run *r, time_t started) {
+  char stamp[32], name[FA_RUN_NAME_MAX];
+  strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", localtime(&started));
+  fa_run_name(r->cfg, stamp, name, sizeof name);
+  if (fa_run_files_claim_new(&r->files, name, r->at.run_name, sizeof r->at.run_name) != FA_OK) return fa_error_code();
+  r->metrics = fa_metrics_create(r->files.logs, r->at.run_name, stdout);
+  return r->metrics ? FA_OK : fa_error_code();
+}
+
+/* The run of --resume, read from its checkpoint and locked, and its
+ * metrics files, cut back to the checkpoint. */
+static fa_status start_resumed(run *r) {
+  char note[FA_RUN_FILE_MAX + 600];
+  if (resume(r) != FA_OK || fa_run_files_claim_resumed(&r->files, r->at.run_name, note, sizeof note) != FA_OK)
+    return fa_error_code();
+  if (note[0]) fprintf(stderr, "fastadv train: note: %s\n", note);
+  r->metrics = fa_metrics_reopen(r->files.logs, r->at.run_name, stdout, &r->at.metrics);
+  return r->metrics ? FA_OK : fa_error_code();
 }
 
 /* The run's configuration as the first record of its metrics file:
@@ -197,15 +234,15 @@ static fa_status write_config_record(run *r) {
 static fa_status setup(run *r, const fa_train_config *c) {
   r->cfg = c;
   r->checkpoint_iteration = -1;
+  time_t started = time(NULL);  /* names the run, as the paper's start time does */
+  if (fa_run_files_prepare(&r->files, c->out_dir) != FA_OK) return fa_error_code();
   const char *data_dir = c->data_dir[0] ? c->data_dir : NULL;
   if (fa_dataset_load(c->dataset, "train", data_dir, &r->train_set) != FA_OK ||
       fa_dataset_load(c->dataset, "test", data_dir, &r->test_set) != FA_OK)
     return fa_error_code();
-  fa_model_config mc = {.in_channels = r->train_set.c, .height = r->train_set.h, .width = r->train_set.w,
-                        .n_classes = r->train_set.n_classes, .n_layers = c->n_layers,
-                        .n_filters = c->n_filters_cnn, .resnet_width = 64};
-  if (!fa_arch_from_name(c->model, &mc.arch))
-    return fa_error_set(FA_ERR_INVALID, "unknown model %s: use resnet18, cnn or lenet", c->model);
+  fa_arch arch;
+  fa_arch_from_name(c->model, &arch);  /* known: check_model_fits_data */
+  fa_model_config mc = model_config(c, arch, r->train_set.c, r->train_set.h, r->train_set.w, r->train_set.n_classes);
   if (!(r->model = fa_model_create(&mc))) return fa_error_code();
   fa_rng init = fa_rng_stream((uint64_t)c->seed, FA_STREAM_INIT);
   fa_model_init(r->model, &init);
@@ -240,25 +277,10 @@ static fa_status setup(run *r, const fa_train_config *c) {
   r->at.best_train_pgd = -1;
   r->at.loader = fa_loader_get_state(r->loader);
 
-  snprintf(r->models_dir, sizeof r->models_dir, "%s/models", c->out_dir);
-  snprintf(r->logs_dir, sizeof r->logs_dir, "%s/logs", c->out_dir);
-  char checkpoints_dir[FA_PATH_MAX + 16];
-  snprintf(checkpoints_dir, sizeof checkpoints_dir, "%s/checkpoints", c->out_dir);
-  if (mkdir_p(r->models_dir) != FA_OK || mkdir_p(r->logs_dir) != FA_OK || mkdir_p(checkpoints_dir) != FA_OK)
+  if ((c->resume[0] ? start_resumed(r) : start_new(r, started)) != FA_OK || write_config_record(r) != FA_OK)
     return fa_error_code();
-  if (c->resume[0]) {
-    if (resume(r) != FA_OK) return fa_error_code();
-    r->metrics = fa_metrics_reopen(r->logs_dir, r->at.run_name, stdout, &r->at.metrics);
-  } else {
-    char stamp[32];
-    time_t now = time(NULL);
-    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", localtime(&now));
-    fa_run_name(c, stamp, r->at.run_name, sizeof r->at.run_name);
-    r->metrics = fa_metrics_open(r->logs_dir, r->at.run_name, stdout);
-  }
-  if (!r->metrics || write_config_record(r) != FA_OK) return fa_error_code();
-  snprintf(r->checkpoint, sizeof r->checkpoint, "%s/%s.safetensors", checkpoints_dir, r->at.run_name);
-  remove_stale_temporaries(r->checkpoint);
+  snprintf(r->checkpoint, sizeof r->checkpoint, "%s/%s.safetensors", r->files.checkpoints, r->at.run_name);
+  remove_stale_temporaries(r->checkpoint);  /* of this run, which this process holds now */
   if (!(r->arena = fa_arena_create_largest(FA_STEP_ARENA_BYTES, FA_STEP_ARENA_MIN_BYTES))) return fa_error_code();
   fa_arena_set_current(r->arena);
   return FA_OK;
@@ -281,6 +303,7 @@ static void teardown(run *r) {
   fa_dataset_free(&r->test_set);
   if (r->metrics) fa_metrics_close(r->metrics);
   fa_arena_destroy(r->arena);
+  fa_run_files_release(&r->files);
 }
 
 /* copies every tensor of the model's store to (or from) the best snapshot */
@@ -336,7 +359,7 @@ static fa_status report(run *r, long iteration, int epoch, float lr) {
 
 static fa_status save(run *r, const char *suffix, long iteration, int epoch) {
   char path[FA_PATH_MAX + 1200], it[32], ep[32], eps[32];
-  snprintf(path, sizeof path, "%s/%s%s.safetensors", r->models_dir, r->at.run_name, suffix);
+  snprintf(path, sizeof path, "%s/%s%s.safetensors", r->files.models, r->at.run_name, suffix);
   snprintf(it, sizeof it, "%ld", iteration);
   snprintf(ep, sizeof ep, "%d", epoch);
   snprintf(eps, sizeof eps, "%g", r->cfg->eps);
@@ -378,18 +401,24 @@ static fa_status guard_store(const fa_store *store, bool gradients, long iterati
                       fa_nonfinite_name(value), index);
 }
 
-/* The final evaluation's attack: PGD-50-10 (docs/METHOD.md section 5). */
-static const struct {
+/* The final evaluation's attack: PGD-50-10 on the test set (docs/METHOD.md
+ * section 5); PGD-10-3 with --debug, as the paper's train.py. */
+typedef struct {
   const char *name;
   int iters, restarts;
-} final_attack = {"pgd", 50, 10};
+} final_attack;
+
+static final_attack final_attack_of(const fa_train_config *c) {
+  return c->debug ? (final_attack){"pgd", 10, 3} : (final_attack){"pgd", 50, 10};
+}
 
 static fa_status final_eval(run *r, const char *which, fa_eval_result *res) {
+  final_attack a = final_attack_of(r->cfg);
   fa_status st = fa_evaluate(r->model, &r->test_set, r->cfg->n_final_eval, r->cfg->batch_size_eval,
-                             r->cfg->eps / 255.0f, final_attack.iters, final_attack.restarts, r->cfg->seed, res);
+                             r->cfg->eps / 255.0f, a.iters, a.restarts, r->cfg->seed, res);
   if (st != FA_OK) return st;
-  return fa_metrics_log(r->metrics, "[final: %s model] clean acc %.2f%%, pgd-50-10 acc %.2f%% on %d test examples (%.1fs)",
-                        which, 100 * res->clean_acc, 100 * res->robust_acc, res->n, res->seconds);
+  return fa_metrics_log(r->metrics, "[final: %s model] clean acc %.2f%%, pgd-%d-%d acc %.2f%% on %d test examples (%.1fs)",
+                        which, 100 * res->clean_acc, a.iters, a.restarts, 100 * res->robust_acc, res->n, res->seconds);
 }
 
 static fa_json *result_json(const fa_eval_result *res) {
@@ -407,12 +436,13 @@ static fa_json *result_json(const fa_eval_result *res) {
  * "best" is evaluated with --eval_early_stopped_model only. */
 static fa_status final_record(run *r, const fa_eval_result *last, const fa_eval_result *best) {
   fa_json *o = fa_json_create(), *l = result_json(last), *b = best ? result_json(best) : NULL;
+  final_attack a = final_attack_of(r->cfg);
   fa_status st = FA_OK;
   if (!o || !l || (best && !b)) st = fa_error_code();
   else {
-    fa_json_add_string(o, "attack", final_attack.name);
-    fa_json_add_int(o, "attack_iters", final_attack.iters);
-    fa_json_add_int(o, "n_restarts", final_attack.restarts);
+    fa_json_add_string(o, "attack", a.name);
+    fa_json_add_int(o, "attack_iters", a.iters);
+    fa_json_add_int(o, "n_restarts", a.restarts);
     fa_json_add_float(o, "eps", r->cfg->eps);
     fa_json_add_int(o, "n_examples", last->n);
     fa_json_add_int(o, "seed", r->cfg->seed);
@@ -505,6 +535,12 @@ static fa_status train(run *r) {
   if (st == FA_ERR_NUMERIC) {
     char why[1024];
     snprintf(why, sizeof why, "%s", fa_error_message());
+    if (c->resume[0] && r->at.iteration == first && !r->at.checksummed)
+      return fa_error_set(FA_ERR_NUMERIC, "%s, at the first iteration after resuming: the values came unchanged from "
+                          "the resume checkpoint %s, which has no checksums to verify them, so it is most likely "
+                          "corrupt: resume from an intact copy, or start the run again without --resume (had the "
+                          "run itself diverged, a smaller --lr_max would help). The checkpoint is kept as it was",
+                          why, r->checkpoint);
     return fa_error_set(FA_ERR_NUMERIC, "%s. The run stops; nothing was saved after it. %s. Try a smaller --lr_max",
                         why, r->checkpoint_iteration < 0 ? "It has no checkpoint" : "Its last good checkpoint is kept");
   }
@@ -522,6 +558,10 @@ static fa_status train(run *r) {
 }
 
 int fa_run_train(const fa_train_config *config, fa_json *flags) {
+  if (check_model_fits_data(config) != FA_OK) {
+    fprintf(stderr, "fastadv train: %s\n", fa_error_message());
+    return FA_EXIT_USAGE;
+  }
   run r = {.flags = flags};
   stop_signal = 0;
   fa_status st = setup(&r, config);

@@ -1,11 +1,13 @@
-/* The numerical guard: finds a NaN or an Inf in the tensors of a store
- * (parameters and buffers, or their gradients), so that a run stops at the
- * first non-finite number instead of training on garbage.
+/* Finds a NaN or an Inf in float arrays and in the tensors of a store
+ * (parameters and buffers, or their gradients): the training loop's
+ * numerical guard stops a run at the first non-finite number instead of
+ * training on garbage, and the checkpoint loader refuses a file that holds
+ * one.
  *
  * The scan reads the bits (exponent all ones) with an integer OR that the
  * compiler vectorises; the element is located only when one is found. */
-#ifndef FA_TRAIN_GUARD_H
-#define FA_TRAIN_GUARD_H
+#ifndef FA_CORE_FINITE_H
+#define FA_CORE_FINITE_H
 
 #include <stdbool.h>
 #include <stddef.h>

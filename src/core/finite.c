@@ -1,4 +1,4 @@
-#include "train/guard.h"
+#include "core/finite.h"
 
 #include <math.h>
 #include <stdint.h>
