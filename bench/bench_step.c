@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adv/attack.h"
+#include "adv/registry.h"
 #include "backend/cpu/conv.h"
 #include "core/arena.h"
 #include "core/autograd.h"
@@ -63,9 +63,10 @@ static void run_train_step(void *ctx) {
 static void run_eval(void *ctx) {
   bench_case *c = ctx;
   fa_arena_mark mark = fa_arena_get_mark(c->arena);
-  const float eps = 8.0f / 255.0f;
-  fa_tensor *delta = fa_pgd_restarts(c->model, c->x, c->y, eps, eps / 4.0f, c->pgd_iters, c->restarts,
-                                     &c->eval_rng, NULL);
+  fa_attack_options options = {.n_iters = c->pgd_iters, .n_restarts = c->restarts};
+  fa_eval_attack_input in = {.model = c->model, .x = c->x, .y = c->y, .eps = fa_pixels_of(8).value,
+                             .options = &options, .rng = &c->eval_rng};
+  fa_tensor *delta = fa_eval_attack_find("pgd")->perturb(&in);
   bool was = fa_set_grad_enabled(false);
   fa_tensor *clean = delta ? fa_model_forward(c->model, c->x, false) : NULL;
   fa_tensor *adv = clean ? fa_model_forward(c->model, fa_add(c->x, delta), false) : NULL;
@@ -78,14 +79,14 @@ static fa_train_config train_config(const char *workload, int batch) {
   fa_train_config cfg;
   fa_train_config_defaults(&cfg);
   cfg.batch_size = batch;
-  cfg.eps = 8;
+  cfg.eps = fa_pixels_of(8);
   if (!strcmp(workload, "pgd10")) {
-    cfg.attack = FA_ATTACK_PGD;
+    cfg.attack = fa_train_attack_find("pgd");
     cfg.attack_init = FA_INIT_RANDOM;
     cfg.pgd_train_n_iters = 10;
-    cfg.pgd_alpha_train = 2;
+    cfg.pgd_alpha_train = fa_pixels_of(2);
   } else {
-    cfg.attack = FA_ATTACK_FGSM;
+    cfg.attack = fa_train_attack_find("fgsm");
     cfg.attack_init = FA_INIT_ZERO;
     cfg.fgsm_alpha = 1.25f;
     cfg.grad_align_cos_lambda = strcmp(workload, "gradalign") ? 0.0f : 0.2f;

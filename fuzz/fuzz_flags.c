@@ -11,8 +11,8 @@
  *
  * Build with fuzz/build.sh, run (from the repository root):
  *   mkdir -p fuzz/out/corpus/fuzz_flags
- *   nice -n 19 fuzz/out/fuzz_flags -max_total_time=600 -max_len=4096 fuzz/out/corpus/fuzz_flags
- * fuzz-build: src/cli/flags.c src/cli/commands.c src/io/json.c src/train/config.c src/train/run_name.c src/analysis/config.c src/core/error.c -lm */
+ *   nice -n 19 fuzz/out/fuzz_flags -max_total_time=600 -max_len=4096 fuzz/out/corpus/fuzz_flags */
+// fuzz-build: src/cli/flags.c src/cli/commands.c src/io/json.c src/train/config.c src/train/run_name.c src/analysis/config.c src/adv/*.c src/nn/*.c src/core/*.c src/backend/cpu/*.c -Wno-pass-failed -Wno-psabi -I/usr/include/x86_64-linux-gnu/openblas-openmp -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -ldnnl -lm -lpthread -fopenmp
 #include <ctype.h>
 #include <math.h>
 #include <stdint.h>
@@ -61,6 +61,12 @@ static bool is_one_line(const char *s) {
   return true;
 }
 
+static bool is_entry(const fa_flag *flag, const void *entry) {
+  for (size_t i = 0; flag->entries->at(i); i++)
+    if (flag->entries->at(i) == entry) return true;
+  return false;
+}
+
 static bool is_choice(const fa_flag *flag, const char *name, int value) {
   for (const fa_flag_choice *c = flag->choices; c->name; c++)
     if (flag->type == FA_FLAG_ENUM ? c->value == value : strcmp(c->name, name) == 0) return true;
@@ -74,6 +80,8 @@ static void check_fields(const fa_flag_table *table, const void *config) {
     const char *field = (const char *)config + flag->offset;
     int whole;
     float number;
+    fa_pixels pixels;
+    const void *entry;
     switch (flag->type) {
     case FA_FLAG_INT:
       memcpy(&whole, field, sizeof whole);
@@ -89,11 +97,21 @@ static void check_fields(const fa_flag_table *table, const void *config) {
     case FA_FLAG_STRING:
     case FA_FLAG_NAME:
       if (!memchr(field, '\0', flag->size)) abort();
-      if (flag->type == FA_FLAG_NAME && !is_choice(flag, field, 0)) abort();
+      if (flag->type == FA_FLAG_NAME && *field && !is_choice(flag, field, 0)) abort();  /* "": none given */
       break;
     case FA_FLAG_ENUM:
       memcpy(&whole, field, sizeof whole);
       if (!is_choice(flag, NULL, whole)) abort();
+      break;
+    case FA_FLAG_PIXELS:
+      memcpy(&pixels, field, sizeof pixels);
+      if (!isfinite(pixels.pixels) || pixels.pixels < flag->min || pixels.pixels > flag->max ||
+          pixels.value != pixels.pixels / 255.0f)
+        abort();
+      break;
+    case FA_FLAG_ENTRY:
+      memcpy(&entry, field, sizeof entry);
+      if (!is_entry(flag, entry)) abort();
       break;
     case FA_FLAG_IGNORED:
       break;

@@ -47,12 +47,14 @@ static void expect_error(int line, const fa_cli_command *command, char *const ar
 #define EXPECT_ERROR(command, needles, ...) \
   expect_error(__LINE__, command, (char *[]){__VA_ARGS__, NULL}, needles)
 
+static bool pixels_equal(fa_pixels a, fa_pixels b) { return a.pixels == b.pixels && a.value == b.value; }
+
 static bool train_equal(const fa_train_config *a, const fa_train_config *b) {
   return !strcmp(a->dataset, b->dataset) && !strcmp(a->model, b->model) && !strcmp(a->data_dir, b->data_dir) &&
          a->batch_size == b->batch_size && a->batch_size_eval == b->batch_size_eval && a->epochs == b->epochs &&
          a->lr_schedule == b->lr_schedule && a->lr_max == b->lr_max && a->weight_decay == b->weight_decay &&
-         a->attack == b->attack && a->eps == b->eps && a->attack_iters == b->attack_iters &&
-         a->pgd_train_n_iters == b->pgd_train_n_iters && a->pgd_alpha_train == b->pgd_alpha_train &&
+         a->attack == b->attack && pixels_equal(a->eps, b->eps) && a->attack_iters == b->attack_iters &&
+         a->pgd_train_n_iters == b->pgd_train_n_iters && pixels_equal(a->pgd_alpha_train, b->pgd_alpha_train) &&
          a->fgsm_alpha == b->fgsm_alpha && a->minibatch_replay == b->minibatch_replay &&
          a->attack_init == b->attack_init && a->grad_align_cos_lambda == b->grad_align_cos_lambda &&
          a->seed == b->seed && a->eval_iter_freq == b->eval_iter_freq &&
@@ -64,7 +66,8 @@ static bool train_equal(const fa_train_config *a, const fa_train_config *b) {
 
 static bool eval_equal(const fa_eval_config *a, const fa_eval_config *b) {
   return !strcmp(a->dataset, b->dataset) && !strcmp(a->model, b->model) && !strcmp(a->model_path, b->model_path) &&
-         !strcmp(a->data_dir, b->data_dir) && !strcmp(a->set, b->set) && a->eps == b->eps &&
+         !strcmp(a->data_dir, b->data_dir) && !strcmp(a->set, b->set) && a->attack == b->attack &&
+         pixels_equal(a->eps, b->eps) &&
          a->n_eval == b->n_eval && a->batch_size_eval == b->batch_size_eval && a->attack_iters == b->attack_iters &&
          a->n_restarts == b->n_restarts && a->n_layers == b->n_layers && a->n_filters_cnn == b->n_filters_cnn &&
          a->early_stopped_model == b->early_stopped_model && a->half_prec == b->half_prec && a->gpu == b->gpu &&
@@ -84,8 +87,8 @@ static void test_defaults_are_the_papers(void) {
                !strcmp(t.out_dir, "."), "train names");
   FA_CHECK(t.batch_size == 128 && t.batch_size_eval == 256 && t.epochs == 30, "train sizes");
   FA_CHECK(t.lr_schedule == FA_SCHEDULE_CYCLIC && t.lr_max == 0.2f && t.weight_decay == 5e-4f, "optimiser");
-  FA_CHECK(t.attack == FA_ATTACK_FGSM && t.eps == 8 && t.attack_iters == 10 && t.pgd_train_n_iters == 10 &&
-               t.pgd_alpha_train == 2 && t.fgsm_alpha == 1.25f && t.minibatch_replay == 1 &&
+  FA_CHECK(t.attack == fa_train_attack_find("fgsm") && t.eps.pixels == 8 && t.attack_iters == 10 &&
+               t.pgd_train_n_iters == 10 && t.pgd_alpha_train.pixels == 2 && t.fgsm_alpha == 1.25f && t.minibatch_replay == 1 &&
                t.attack_init == FA_INIT_RANDOM && t.grad_align_cos_lambda == 0, "attack");
   FA_CHECK(t.seed == 0 && t.eval_iter_freq == 200 && t.n_eval_every_k_iter == 256 && t.n_layers == 1 &&
                t.n_filters_cnn == 16 && t.n_final_eval == -1, "statistics, cnn");
@@ -95,7 +98,7 @@ static void test_defaults_are_the_papers(void) {
   fa_eval_config_defaults(&e);
   FA_CHECK(!strcmp(e.dataset, "") && !strcmp(e.model, "resnet18") && !strcmp(e.model_path, "") &&
                !strcmp(e.set, "test") && !strcmp(e.out_dir, "."), "eval names");
-  FA_CHECK(e.eps == 8 && e.n_eval == 256 && e.batch_size_eval == 1024 && e.attack_iters == 50 &&
+  FA_CHECK(e.attack == fa_eval_attack_find("pgd") && e.eps.pixels == 8 && e.n_eval == 256 && e.batch_size_eval == 1024 && e.attack_iters == 50 &&
                e.n_restarts == 10 && e.n_layers == 1 && e.n_filters_cnn == 16 && e.seed == 0 && e.gpu == 0 &&
                !e.early_stopped_model && !e.half_prec, "eval numbers");
 
@@ -109,7 +112,8 @@ static void test_papers_command_lines(void) {
   fa_train_config got, want;
   fa_train_config_defaults(&want);
   strcpy(want.dataset, "cifar10");
-  want.attack = FA_ATTACK_FGSM, want.eps = 8, want.attack_init = FA_INIT_ZERO, want.epochs = 30;
+  want.attack = fa_train_attack_find("fgsm"), want.eps = fa_pixels_of(8), want.attack_init = FA_INIT_ZERO;
+  want.epochs = 30;
   want.grad_align_cos_lambda = 0.2f, want.lr_max = 0.30f, want.half_prec = true, want.n_final_eval = 1000;
   FA_CHECK(PARSE(&fa_cli_train, &got, "--dataset=cifar10", "--attack=fgsm", "--eps=8", "--attack_init=zero",
                  "--epochs=30", "--grad_align_cos_lambda=0.2", "--lr_max=0.30", "--half_prec",
@@ -119,7 +123,8 @@ static void test_papers_command_lines(void) {
 
   fa_train_config_defaults(&want);
   strcpy(want.model, "cnn");
-  want.attack = FA_ATTACK_FGSM, want.eps = 10, want.attack_init = FA_INIT_ZERO, want.n_layers = 1;
+  want.attack = fa_train_attack_find("fgsm"), want.eps = fa_pixels_of(10), want.attack_init = FA_INIT_ZERO;
+  want.n_layers = 1;
   want.n_filters_cnn = 4, want.epochs = 30, want.eval_iter_freq = 50, want.lr_max = 0.003f, want.gpu = 0;
   want.n_final_eval = 1000;
   FA_CHECK(PARSE(&fa_cli_train, &got, "--model=cnn", "--attack=fgsm", "--eps=10", "--attack_init=zero",
@@ -134,7 +139,7 @@ static void test_papers_command_lines(void) {
   snprintf(model_flag, sizeof model_flag, "--model=%s", run);
   fa_eval_config e, e_want;
   fa_eval_config_defaults(&e_want);
-  e_want.eps = 8, e_want.n_eval = 1000;
+  e_want.eps = fa_pixels_of(8), e_want.n_eval = 1000;
   strcpy(e_want.model, "");
   strcpy(e_want.model_path, run);
   FA_CHECK(PARSE(&fa_cli_eval, &e, "--eps=8", "--n_eval=1000", model_flag) == FA_OK, "eval: %s", fa_error_message());
@@ -153,17 +158,17 @@ static void test_every_type_in_both_forms(void) {
                  "--lr_schedule", "piecewise", "--attack=pgd_corner", "--attack_init", "random", "--debug",
                  "--eval_early_stopped_model=true", "--n_final_eval", "-1", "--seed=+3") == FA_OK,
            "both forms: %s", fa_error_message());
-  FA_CHECK(t.epochs == 7 && t.batch_size == 64 && t.eps == 4.5f && t.lr_max == 1e-3f, "numbers");
+  FA_CHECK(t.epochs == 7 && t.batch_size == 64 && t.eps.pixels == 4.5f && t.lr_max == 1e-3f, "numbers");
   FA_CHECK(!strcmp(t.data_dir, "/data/x y") && !strcmp(t.out_dir, "runs"), "strings");
   FA_CHECK(!strcmp(t.dataset, "svhn") && !strcmp(t.model, "lenet"), "names");
-  FA_CHECK(t.lr_schedule == FA_SCHEDULE_PIECEWISE && t.attack == FA_ATTACK_PGD_CORNER &&
+  FA_CHECK(t.lr_schedule == FA_SCHEDULE_PIECEWISE && t.attack == fa_train_attack_find("pgd_corner") &&
                t.attack_init == FA_INIT_RANDOM, "enums");
   FA_CHECK(t.debug && t.eval_early_stopped_model && t.n_final_eval == -1 && t.seed == 3, "switches, -1");
 
   /* a switch turned off; the last of a repeated flag wins */
   FA_CHECK(PARSE(&fa_cli_train, &t, "--debug", "--debug=false", "--half_prec=0", "--eps=2", "--eps=3") == FA_OK,
            "switch off");
-  FA_CHECK(!t.debug && !t.half_prec && t.eps == 3 && notices.count == 0, "off, last wins, no notice");
+  FA_CHECK(!t.debug && !t.half_prec && t.eps.pixels == 3 && notices.count == 0, "off, last wins, no notice");
   FA_CHECK(PARSE(&fa_cli_train, &t, "--half_prec=1", "--half_prec=true", "--half_prec") == FA_OK && t.half_prec,
            "switch on");
   FA_CHECK(notices.count == 1, "a notice once: %d", notices.count);
@@ -176,13 +181,13 @@ static void test_every_type_in_both_forms(void) {
   /* range ends */
   FA_CHECK(PARSE(&fa_cli_train, &t, "--eps=0", "--fgsm_alpha=0", "--batch_size=1", "--epochs=100000") == FA_OK,
            "range ends: %s", fa_error_message());
-  FA_CHECK(PARSE(&fa_cli_train, &t, "--eps=255") == FA_OK && t.eps == 255, "eps 255");
+  FA_CHECK(PARSE(&fa_cli_train, &t, "--eps=255") == FA_OK && t.eps.pixels == 255, "eps 255");
 }
 
 static void test_notices(void) {
   fa_train_config t;
   FA_CHECK(PARSE(&fa_cli_train, &t, "--attack=free", "--minibatch_replay=8") == FA_OK, "free");
-  FA_CHECK(t.attack == FA_ATTACK_FGSM && t.minibatch_replay == 8, "free is fgsm");
+  FA_CHECK(t.attack == fa_train_attack_find("fgsm") && t.minibatch_replay == 8, "free is fgsm");
   FA_CHECK(notices.count == 1 && has_notice("--attack=free") && has_notice("--minibatch_replay"), "free notice");
   FA_CHECK(PARSE(&fa_cli_train, &t, "--fname", "plain_cifar10", "--gpu", "1", "--half_prec") == FA_OK, "fname");
   FA_CHECK(notices.count == 3 && has_notice("--fname") && has_notice("--gpu") && has_notice("--half_prec"),
@@ -215,7 +220,7 @@ static void test_help(void) {
     FA_CHECK(strstr(text, flag), "help lists %s", flag + 3);
   }
   const char *shown_in_help[] = {"[default: 128]", "[default: 0.0005]", "[default: cyclic]",
-                                 "[default: -1 (all)]", "[default: none]", "fgsm | pgd | pgd_corner |",
+                                 "[default: -1 (all)]", "[default: none]", "fgsm | pgd |",
                                  "random_corner | none"};
   for (size_t i = 0; i < sizeof shown_in_help / sizeof *shown_in_help; i++)
     FA_CHECK(strstr(text, shown_in_help[i]), "help shows '%s'", shown_in_help[i]);

@@ -22,18 +22,18 @@ static fa_st_file *fixture;
 
 typedef struct {
   const char *name;
-  fa_attack_kind attack;
+  const char *attack;
   fa_attack_init init;
   int replay;
   float lambda;
 } attack_case;
 
 static const attack_case attacks[] = {
-    {"fgsm", FA_ATTACK_FGSM, FA_INIT_ZERO, 1, 0.0f},
-    {"fgsm_rs", FA_ATTACK_FGSM, FA_INIT_RANDOM, 1, 0.0f},
-    {"pgd", FA_ATTACK_PGD, FA_INIT_RANDOM, 1, 0.0f}, /* the fixture's "pgd_iters" steps (3 cnn, 1 ResNet-18) */
-    {"free", FA_ATTACK_FGSM, FA_INIT_ZERO, 2, 0.0f},
-    {"gradalign", FA_ATTACK_FGSM, FA_INIT_ZERO, 1, 0.2f},
+    {"fgsm", "fgsm", FA_INIT_ZERO, 1, 0.0f},
+    {"fgsm_rs", "fgsm", FA_INIT_RANDOM, 1, 0.0f},
+    {"pgd", "pgd", FA_INIT_RANDOM, 1, 0.0f}, /* the fixture's "pgd_iters" steps (3 cnn, 1 ResNet-18) */
+    {"free", "fgsm", FA_INIT_ZERO, 2, 0.0f},
+    {"gradalign", "fgsm", FA_INIT_ZERO, 1, 0.2f},
 };
 
 static double compare(const char *key, const float *got, size_t n, double tol) {
@@ -57,12 +57,12 @@ static void run_case(const char *kind, const fa_model_config *mc, const attack_c
                                               : fa_sgd_create(store, 0.9f, 5e-4f);
   fa_train_config cfg;
   memset(&cfg, 0, sizeof cfg);
-  cfg.attack = a->attack;
+  cfg.attack = fa_train_attack_find(a->attack);
   cfg.attack_init = a->init;
-  cfg.eps = 8;
+  cfg.eps = fa_pixels_of(8);
   cfg.fgsm_alpha = 1.25f;
-  cfg.pgd_alpha_train = 2;
-  cfg.pgd_train_n_iters = a->attack == FA_ATTACK_PGD ? pgd_iters : 0;
+  cfg.pgd_alpha_train = fa_pixels_of(2);
+  cfg.pgd_train_n_iters = strcmp(a->attack, "pgd") == 0 ? pgd_iters : 0;
   cfg.minibatch_replay = a->replay;
   cfg.grad_align_cos_lambda = a->lambda;
   cfg.batch_size = x->shape[0];

@@ -88,14 +88,17 @@ fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const int *y, float ep
   return best;
 }
 
-int fa_count_correct(const fa_tensor *logits, const int *y) {
-  int n = logits->shape[0], k = logits->shape[1], correct = 0;
+int fa_mark_correct(const fa_tensor *logits, const int *y, bool *correct) {
+  int n = logits->shape[0], k = logits->shape[1], count = 0;
   for (int i = 0; i < n; i++) {
     const float *row = logits->data + (size_t)i * k;
     int arg = 0;
     for (int j = 1; j < k; j++)
       if (row[j] > row[arg]) arg = j;
-    correct += arg == y[i];
+    if (correct) correct[i] = arg == y[i];
+    count += arg == y[i];
   }
-  return correct;
+  return count;
 }
+
+int fa_count_correct(const fa_tensor *logits, const int *y) { return fa_mark_correct(logits, y, NULL); }

@@ -1,8 +1,8 @@
 /* Adversarial perturbations in the L-infinity ball (docs/METHOD.md sections 4, 5).
  *
  * x is a clean batch (N, C, H, W) in [0, 1], y its labels, delta a
- * perturbation of x's shape; eps and step sizes are in [0, 1] units (the
- * command line's /255 already divided). The model runs in training mode
+ * perturbation of x's shape; eps and step sizes are in [0, 1] units
+ * (core/units.h). The model runs in training mode
  * (batch statistics, updating the running ones) when `training`, as the
  * paper's training step does for its attacks, else in evaluation mode.
  * Attack iterations record nothing for autograd and release their
@@ -48,5 +48,7 @@ fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const int *y, float ep
 
 /* Number of rows of logits (N, K) whose argmax is the label. */
 int fa_count_correct(const fa_tensor *logits, const int *y);
+/* The same, and correct[i] (when not NULL) whether row i's is. */
+int fa_mark_correct(const fa_tensor *logits, const int *y, bool *correct);
 
 #endif

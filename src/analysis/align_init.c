@@ -8,6 +8,7 @@
 #include "adv/attack.h"
 #include "adv/gradalign.h"
 #include "core/arena.h"
+#include "core/units.h"
 #include "data/dataset.h"
 #include "nn/model.h"
 
@@ -36,8 +37,9 @@ double fa_lemma2_bound(int p, double eps, int n, int seed) {
   return bound > 0.5 ? bound : 0.5;
 }
 
-/* a comma-separated list of positive numbers */
-static fa_status parse_list(const char *flag, const char *text, double *out, int *n) {
+/* a comma-separated list of positive numbers; `unit` (when not NULL) gets
+ * each in [0, 1] units, the list being radii in 1/255 */
+static fa_status parse_list(const char *flag, const char *text, double *out, double *unit, int *n) {
   *n = 0;
   for (const char *p = text; *p;) {
     char *end;
@@ -45,22 +47,23 @@ static fa_status parse_list(const char *flag, const char *text, double *out, int
     if (end == p || !(v > 0) || !isfinite(v) || (*end && *end != ',') || *n == MAX_LIST)
       return fa_error_set(FA_ERR_INVALID, "--%s=%s: expected up to %d positive numbers separated by commas", flag, text,
                           MAX_LIST);
+    if (unit) unit[*n] = fa_pixels_to_unit(v);
     out[(*n)++] = v;
     p = *end ? end + 1 : end;
   }
   return *n ? FA_OK : fa_error_set(FA_ERR_INVALID, "--%s is empty", flag);
 }
 
-/* the grid measured: radii (/255) and numbers of filters */
+/* the grid measured: radii (/255 as given, and in [0, 1] units) and numbers of filters */
 typedef struct {
-  double eps[MAX_LIST], filters[MAX_LIST];
+  double eps[MAX_LIST], eps_unit[MAX_LIST], filters[MAX_LIST];
   int n_eps, n_filters;
 } grid;
 
 /* the flags' lists: positive radii, and numbers of filters that are whole and at most MAX_FILTERS */
 static fa_status parse_grid(const fa_align_init_config *c, grid *g) {
-  fa_status st = parse_list("eps_list", c->eps_list, g->eps, &g->n_eps);
-  if (st == FA_OK) st = parse_list("filters_list", c->filters_list, g->filters, &g->n_filters);
+  fa_status st = parse_list("eps_list", c->eps_list, g->eps, g->eps_unit, &g->n_eps);
+  if (st == FA_OK) st = parse_list("filters_list", c->filters_list, g->filters, NULL, &g->n_filters);
   for (int i = 0; st == FA_OK && i < g->n_filters; i++)
     if (g->filters[i] != floor(g->filters[i]) || g->filters[i] > MAX_FILTERS)
       st = fa_error_set(FA_ERR_INVALID, "--filters_list=%s: a number of filters is a whole number from 1 to %d",
@@ -82,7 +85,7 @@ static fa_status alignment(fa_model *model, fa_tensor *x, const int *y, float ep
 }
 
 static fa_status measure(const fa_align_init_config *c, const grid *g, const fa_dataset *ds, FILE *out) {
-  const double *eps = g->eps, *filters = g->filters;
+  const double *eps = g->eps, *eps_unit = g->eps_unit, *filters = g->filters;
   int n_eps = g->n_eps, n_filters = g->n_filters;
   fa_status st = FA_OK;
   int n = c->n_examples < ds->n ? c->n_examples : ds->n;
@@ -96,7 +99,7 @@ static fa_status measure(const fa_align_init_config *c, const grid *g, const fa_
   for (size_t i = 0; i < (size_t)n * d; i++) x->data[i] = ds->images[i] / 255.0f;
   for (int i = 0; i < n; i++) y[i] = ds->labels[i];
   double bound[MAX_LIST];
-  for (int e = 0; e < n_eps; e++) bound[e] = fa_lemma2_bound(ds->c * 9, eps[e] / 255, c->n_mc, 0);
+  for (int e = 0; e < n_eps; e++) bound[e] = fa_lemma2_bound(ds->c * 9, eps_unit[e], c->n_mc, 0);
   fprintf(out, "# n_filters eps seed cos bound  (%s, first %d test examples, bound: p = %d, %d draws)\n", c->dataset,
           n, ds->c * 9, c->n_mc);
   for (int f = 0; f < n_filters && st == FA_OK; f++)
@@ -109,7 +112,7 @@ static fa_status measure(const fa_align_init_config *c, const grid *g, const fa_
       fa_model_init(model, &init);
       for (int e = 0; e < n_eps && st == FA_OK; e++) {
         double cos;
-        st = alignment(model, x, y, (float)(eps[e] / 255), &noise, &cos);
+        st = alignment(model, x, y, (float)eps_unit[e], &noise, &cos);
         if (st == FA_OK) {
           fprintf(out, "%d %g %d %.5f %.5f\n", (int)filters[f], eps[e], seed, cos, bound[e]);
           printf("filters %3d  eps %5g/255  seed %d  cos %.4f  bound %.4f\n", (int)filters[f], eps[e], seed, cos,

@@ -8,7 +8,7 @@ void fa_plot_config_defaults(fa_plot_config *c) {
 }
 
 void fa_inspect_config_defaults(fa_inspect_config *c) {
-  *c = (fa_inspect_config){.index = 0, .eps = -1, .seed = 0, .max_filters = 16};
+  *c = (fa_inspect_config){.index = 0, .eps = fa_pixels_of(-1), .seed = 0, .max_filters = 16};
   strcpy(c->what, "filters");
   strcpy(c->scale, "layer");
 }

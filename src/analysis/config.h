@@ -23,7 +23,7 @@ typedef struct {
   char out[FA_PATH_MAX];         /* --out: the PNG written */
   char scale[FA_NAME_MAX];       /* --scale layer | filter: one colour scale for all filters, or one each */
   int index;                     /* --index 0: the test example of feature_maps */
-  float eps;                     /* --eps (/255) of eta; -1: the checkpoint's */
+  fa_pixels eps;                 /* --eps (/255) of eta; -1: the checkpoint's */
   int seed;                      /* --seed 0: the draw of eta */
   int max_filters;               /* --max_filters 16: feature maps shown */
   char data_dir[FA_PATH_MAX];    /* --data_dir */

@@ -143,8 +143,9 @@ static fa_status draw_maps(const maps *m, int n_shown, const char *out) {
 static fa_status feature_maps(const fa_inspect_config *c, const fa_checkpoint *ckpt, fa_tensor *w, fa_tensor *b) {
   const char *dataset = fa_ckpt_meta(ckpt, "dataset"), *meta_eps = fa_ckpt_meta(ckpt, "eps");
   if (!dataset) return fa_error_set(FA_ERR_INVALID, "the checkpoint does not name its data set");
-  if (c->eps < 0 && !meta_eps) return fa_error_set(FA_ERR_INVALID, "the checkpoint does not give its eps: pass --eps");
-  float eps = (c->eps >= 0 ? c->eps : strtof(meta_eps, NULL)) / 255.0f;
+  if (c->eps.pixels < 0 && !meta_eps)
+    return fa_error_set(FA_ERR_INVALID, "the checkpoint does not give its eps: pass --eps");
+  fa_pixels eps = c->eps.pixels >= 0 ? c->eps : fa_pixels_of(strtof(meta_eps, NULL));
   fa_dataset ds = {0};
   fa_arena *arena = NULL;
   fa_status st = fa_dataset_load(dataset, "test", c->data_dir[0] ? c->data_dir : NULL, &ds);
@@ -156,11 +157,11 @@ static fa_status feature_maps(const fa_inspect_config *c, const fa_checkpoint *c
   maps m = {0};
   if (st == FA_OK) {
     fa_arena_set_current(arena);
-    st = compute_maps(&ds, c->index, w, b, eps, c->seed, &m);
+    st = compute_maps(&ds, c->index, w, b, eps.value, c->seed, &m);
   }
   if (st == FA_OK) {
     printf("%s test example %d (label %d), eta uniform in [-%g, %g]/255 (seed %d)\n", dataset, c->index,
-           ds.labels[c->index], eps * 255, eps * 255, c->seed);
+           ds.labels[c->index], eps.pixels, eps.pixels, c->seed);
     st = draw_maps(&m, w->shape[0] < c->max_filters ? w->shape[0] : c->max_filters, c->out);
   }
   fa_arena_destroy(arena);

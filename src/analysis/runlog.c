@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adv/registry.h"
+
 static int key_index(fa_metrics_table *t, const char *key) {
   for (int k = 0; k < t->n_keys; k++)
     if (strcmp(t->keys[k], key) == 0) return k;
@@ -124,22 +126,15 @@ double fa_metrics_epoch(const fa_metrics_table *t, int r) {
 
 /* ---- a run's description ---- */
 
-/* What names the training method. */
-typedef struct {
-  char attack[32], init[32], pgd_steps[16];
-  int replay;
-  double lambda;
-} hyper_parameters;
-
-static void method_of(const hyper_parameters *h, char *method, size_t len) {
-  bool fgsm = strcmp(h->attack, "fgsm") == 0;
-  if (fgsm && h->replay > 1) snprintf(method, len, "AT for Free (m=%d)", h->replay);
-  else if (fgsm && h->lambda > 0) snprintf(method, len, "FGSM + GradAlign");
-  else if (fgsm) snprintf(method, len, strcmp(h->init, "random") == 0 ? "FGSM-RS" : "FGSM");
-  else if (strcmp(h->attack, "pgd") == 0)
-    snprintf(method, len, "PGD-%s%s", h->pgd_steps[0] ? h->pgd_steps : "?", h->lambda > 0 ? " + GradAlign" : "");
-  else if (strcmp(h->attack, "none") == 0) snprintf(method, len, "Standard");
-  else snprintf(method, len, "%s", h->attack);
+/* The method's label, by the training attack's registry entry (plot's legends). */
+static void method_of(const char *attack, const char *init, fa_run_method run, char *method, size_t len) {
+  const fa_train_attack *a = fa_train_attack_find(attack);
+  if (!a) {
+    snprintf(method, len, "%s", attack);
+    return;
+  }
+  run.init = strcmp(init, "random") == 0 ? FA_INIT_RANDOM : FA_INIT_ZERO;
+  fa_train_attack_method(a, &run, method, len);
 }
 
 static const char *json_text(const cJSON *obj, const char *key) {
@@ -159,11 +154,10 @@ static void info_from_records(const cJSON *config, const cJSON *final, fa_run_in
   info->eps = json_number(config, "eps");
   info->seed = (int)json_number(config, "seed");
   info->lambda = json_number(config, "grad_align_cos_lambda");
-  hyper_parameters h = {.replay = (int)json_number(config, "minibatch_replay"), .lambda = info->lambda};
-  snprintf(h.attack, sizeof h.attack, "%s", json_text(config, "attack"));
-  snprintf(h.init, sizeof h.init, "%s", json_text(config, "attack_init"));
-  snprintf(h.pgd_steps, sizeof h.pgd_steps, "%d", (int)json_number(config, "pgd_train_n_iters"));
-  method_of(&h, info->method, sizeof info->method);
+  double n_iters = json_number(config, "pgd_train_n_iters");
+  fa_run_method run = {.minibatch_replay = (int)json_number(config, "minibatch_replay"),
+                       .n_iters = isfinite(n_iters) ? (int)n_iters : -1, .grad_align_lambda = info->lambda};
+  method_of(json_text(config, "attack"), json_text(config, "attack_init"), run, info->method, sizeof info->method);
   const cJSON *last = final ? cJSON_GetObjectItemCaseSensitive(final, "last") : NULL;
   if (cJSON_IsObject(last)) {
     info->finished = 1;
@@ -193,7 +187,7 @@ static double name_number(const char *name, const char *key, double fallback) {
 }
 
 /* The hyper-parameters from the run name, the accuracies from the line
- * "[final: last model] clean acc X%, pgd-50-10 acc Y%" (pgd-10-3 with --debug). */
+ * "[final: last model] clean acc X%, <attack> acc Y%". */
 static fa_status legacy_info_read(const char *path, fa_run_info *info) {
   FILE *f = fopen(path, "r");
   if (!f) return fa_error_set(FA_ERR_IO, "cannot open the run log %s", path);
@@ -204,7 +198,7 @@ static fa_status legacy_info_read(const char *path, fa_run_info *info) {
     if (!info->name[0] && (p = strstr(line, "] run: ")) != NULL)
       snprintf(info->name, sizeof info->name, "%.*s", (int)strcspn(p + 7, "\r\n"), p + 7);
     else if ((p = strstr(line, "[final: last model] clean acc ")) != NULL &&
-             sscanf(p, "[final: last model] clean acc %lf%%, pgd-%*d-%*d acc %lf%%", &clean, &pgd) == 2) {
+             sscanf(p, "[final: last model] clean acc %lf%%, %*s acc %lf%%", &clean, &pgd) == 2) {
       info->finished = 1;
       info->clean_acc = clean / 100;
       info->pgd_acc = pgd / 100;
@@ -217,13 +211,14 @@ static fa_status legacy_info_read(const char *path, fa_run_info *info) {
   info->eps = name_number(info->name, "eps", NAN);
   info->seed = (int)name_number(info->name, "seed", 0);
   info->lambda = name_number(info->name, "grad_align_cos_lambda", 0);
-  hyper_parameters h = {.replay = (int)name_number(info->name, "m", 1), .lambda = info->lambda};
-  char pgd[32] = "";
-  run_name_value(info->name, "attack", h.attack, sizeof h.attack);
-  run_name_value(info->name, "attack_init", h.init, sizeof h.init);
+  char attack[32] = "", init[32] = "", pgd[32] = "";
+  run_name_value(info->name, "attack", attack, sizeof attack);
+  run_name_value(info->name, "attack_init", init, sizeof init);
   run_name_value(info->name, "pgd", pgd, sizeof pgd);  /* "<alpha>-<steps>" */
-  snprintf(h.pgd_steps, sizeof h.pgd_steps, "%s", strchr(pgd, '-') ? strchr(pgd, '-') + 1 : "");
-  method_of(&h, info->method, sizeof info->method);
+  const char *steps = strchr(pgd, '-');
+  fa_run_method run = {.minibatch_replay = (int)name_number(info->name, "m", 1),
+                       .n_iters = steps && steps[1] ? atoi(steps + 1) : -1, .grad_align_lambda = info->lambda};
+  method_of(attack, init, run, info->method, sizeof info->method);
   return FA_OK;
 }
 

@@ -5,7 +5,7 @@
  * Legacy: metrics files written before the records (fastadv 0.1) hold
  * reports only; a run's description then comes from its human log
  * (<run>.log beside it: the run's name, which holds its hyper-parameters,
- * and the final PGD-50-10 line). */
+ * and the final evaluation's line). */
 #ifndef FA_ANALYSIS_RUNLOG_H
 #define FA_ANALYSIS_RUNLOG_H
 
@@ -43,7 +43,7 @@ typedef struct {
   int seed;
   double lambda;      /* grad_align_cos_lambda */
   int finished;       /* the final evaluation was found */
-  double clean_acc, pgd_acc;  /* final, last model, in [0, 1] */
+  double clean_acc, pgd_acc;  /* final, last model, in [0, 1]: clean and under the final attack (pgd-50-10) */
   int legacy;         /* read from the .log (a metrics file without records): plot says so */
 } fa_run_info;
 

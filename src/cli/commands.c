@@ -1,13 +1,14 @@
 #include "cli/commands.h"
 
+#include <assert.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/model.h" /* FA_CNN_MAX_LAYERS */
 
 /* Enum fields are written as int. */
 _Static_assert(sizeof(fa_lr_schedule) == sizeof(int), "enum flags are int-sized");
-_Static_assert(sizeof(fa_attack_kind) == sizeof(int), "enum flags are int-sized");
 _Static_assert(sizeof(fa_attack_init) == sizeof(int), "enum flags are int-sized");
 
 static const fa_flag_choice dataset_choices[] = {
@@ -22,14 +23,20 @@ static const fa_flag_choice schedule_choices[] = {
     {.name = "piecewise", .value = FA_SCHEDULE_PIECEWISE},
     {.name = "constant", .value = FA_SCHEDULE_CONSTANT},
     {.name = NULL}};
-static const fa_flag_choice attack_choices[] = {
-    {.name = "fgsm", .value = FA_ATTACK_FGSM},
-    {.name = "pgd", .value = FA_ATTACK_PGD},
-    {.name = "pgd_corner", .value = FA_ATTACK_PGD_CORNER},
-    {.name = "random_corner", .value = FA_ATTACK_RANDOM_CORNER},
-    {.name = "none", .value = FA_ATTACK_NONE},
+/* --attack: the registries of src/adv (adv/registry.h). */
+static const void *train_attack_at(size_t i) { return fa_train_attack_at(i); }
+static const char *train_attack_name(const void *a) { return ((const fa_train_attack *)a)->name; }
+static const void *train_attack_find(const char *name) { return fa_train_attack_find(name); }
+static const fa_flag_entries train_attacks = {train_attack_at, train_attack_name, train_attack_find};
+
+static const void *eval_attack_at(size_t i) { return fa_eval_attack_at(i); }
+static const char *eval_attack_name(const void *a) { return ((const fa_eval_attack *)a)->name; }
+static const void *eval_attack_find(const char *name) { return fa_eval_attack_find(name); }
+static const fa_flag_entries eval_attacks = {eval_attack_at, eval_attack_name, eval_attack_find};
+
+static const fa_flag_choice train_attack_aliases[] = {
     /* The paper's train.py lists "free" but has no code for it. */
-    {.name = "free", .value = FA_ATTACK_FGSM,
+    {.name = "free", .means = "fgsm",
      .alias = "training with fgsm; AT for Free is fgsm with --minibatch_replay > 1, as in the paper's scripts"},
     {.name = NULL}};
 static const fa_flag_choice init_choices[] = {
@@ -71,18 +78,19 @@ static const fa_flag train_flags[] = {
      .help = "peak learning rate of the schedule"},
     {FA_FLAG_FIELD(T, weight_decay), .type = FA_FLAG_FLOAT, .min = 0, .max = 1,
      .help = "weight decay (L2), added to the gradient"},
-    {FA_FLAG_FIELD(T, attack), .type = FA_FLAG_ENUM, .choices = attack_choices,
-     .help = "the training attack"},
-    {FA_FLAG_FIELD(T, eps), .type = FA_FLAG_FLOAT, .min = 0, .max = 255,
+    {FA_FLAG_FIELD(T, attack), .type = FA_FLAG_ENTRY, .entries = &train_attacks, .choices = train_attack_aliases,
+     .help = "the training attack (below, with its defaults)"},
+    {FA_FLAG_FIELD(T, eps), .type = FA_FLAG_PIXELS, .min = 0, .max = 255,
      .help = "radius of the L-inf ball, in pixel units of 1/255"},
     {FA_FLAG_FIELD(T, attack_init), .type = FA_FLAG_ENUM, .choices = init_choices,
-     .help = "start of the fgsm and pgd attacks, 0 or uniform in the eps-ball (random: FGSM-RS)"},
+     .help = "start of the fgsm and pgd attacks, 0 or uniform in the eps-ball (random: FGSM-RS); "
+             "when not given, the attack's default"},
     {FA_FLAG_FIELD(T, fgsm_alpha), .type = FA_FLAG_FLOAT, .min = 0, .max = 100,
-     .help = "FGSM step size, in multiples of eps"},
+     .help = "FGSM step size, in multiples of eps; when not given, the attack's default"},
     {FA_FLAG_FIELD(T, pgd_train_n_iters), .type = FA_FLAG_INT, .min = 1, .max = 100000,
-     .help = "PGD steps per training batch (--attack=pgd or pgd_corner)"},
-    {FA_FLAG_FIELD(T, pgd_alpha_train), .type = FA_FLAG_FLOAT, .min = 0, .max = 255,
-     .help = "PGD step size in training, in pixel units of 1/255"},
+     .help = "PGD steps per training batch (--attack=pgd or pgd_corner); when not given, the attack's default"},
+    {FA_FLAG_FIELD(T, pgd_alpha_train), .type = FA_FLAG_PIXELS, .min = 0, .max = 255,
+     .help = "PGD step size in training, in pixel units of 1/255; when not given, the attack's default"},
     {FA_FLAG_FIELD(T, minibatch_replay), .type = FA_FLAG_INT, .min = 1, .max = 1000,
      .help = "iterations on each minibatch; more than 1 with fgsm is AT for Free"},
     {FA_FLAG_FIELD(T, grad_align_cos_lambda), .type = FA_FLAG_FLOAT, .min = 0, .max = 1e6,
@@ -131,16 +139,18 @@ static const fa_flag eval_flags[] = {
     {FA_FLAG_FIELD(E, data_dir), .type = FA_FLAG_STRING, .metavar = "DIR", .help = DATA_DIR_HELP},
     {FA_FLAG_FIELD(E, out_dir), .type = FA_FLAG_STRING, .metavar = "DIR",
      .help = "the directory holding models/"},
-    {FA_FLAG_FIELD(E, eps), .type = FA_FLAG_FLOAT, .min = 0, .max = 255,
+    {FA_FLAG_FIELD(E, attack), .type = FA_FLAG_ENTRY, .entries = &eval_attacks,
+     .help = "the evaluation attack (below, with its defaults)"},
+    {FA_FLAG_FIELD(E, eps), .type = FA_FLAG_PIXELS, .min = 0, .max = 255,
      .help = "radius of the L-inf ball, in pixel units of 1/255"},
     {FA_FLAG_FIELD(E, n_eval), .type = FA_FLAG_INT, .min = 1, .max = INT_MAX, .minus_one_means_all = true,
      .help = "examples evaluated, the first ones of the split"},
     {FA_FLAG_FIELD(E, batch_size_eval), .type = FA_FLAG_INT, .min = 1, .max = 65536,
      .help = "evaluation batch size"},
     {FA_FLAG_FIELD(E, attack_iters), .type = FA_FLAG_INT, .min = 1, .max = 100000,
-     .help = "PGD steps of each restart (PGD-50-10)"},
+     .help = "steps of each restart (the 50 of PGD-50-10); when not given, the attack's default"},
     {FA_FLAG_FIELD(E, n_restarts), .type = FA_FLAG_INT, .min = 1, .max = 10000,
-     .help = "PGD restarts; each example keeps its strongest"},
+     .help = "random restarts, each example keeping its strongest; when not given, the attack's default"},
     {FA_FLAG_FIELD(E, early_stopped_model), .type = FA_FLAG_BOOL,
      .help = "evaluate the early-stopped model (best training PGD accuracy) instead of the last one: for a run "
              "name or a file <run>.safetensors, <run>_best.safetensors beside it; for a resume checkpoint, the best "
@@ -195,7 +205,7 @@ static const fa_flag inspect_flags[] = {
      .help = "filters: one colour scale for the whole layer, or one per filter"},
     {FA_FLAG_FIELD(I, index), .type = FA_FLAG_INT, .min = 0, .max = INT_MAX,
      .help = "feature_maps: the test example, counted from 0 in file order"},
-    {FA_FLAG_FIELD(I, eps), .type = FA_FLAG_FLOAT, .min = -1, .max = 255,
+    {FA_FLAG_FIELD(I, eps), .type = FA_FLAG_PIXELS, .min = -1, .max = 255,
      .help = "feature_maps: radius of the noise eta in 1/255 (-1: the checkpoint's eps)"},
     {FA_FLAG_FIELD(I, seed), .type = FA_FLAG_INT, .min = 0, .max = INT_MAX, .help = "feature_maps: the draw of eta"},
     {FA_FLAG_FIELD(I, max_filters), .type = FA_FLAG_INT, .min = 1, .max = 4096,
@@ -230,6 +240,63 @@ static const fa_flag_table inspect_table = {"fastadv inspect", inspect_flags,
 static const fa_flag_table align_init_table = {"fastadv align_init", align_init_flags,
                                                sizeof align_init_flags / sizeof *align_init_flags};
 
+/* ---- the attacks' own defaults ---- */
+
+/* The flag that sets each attack option (adv/registry.h), and where the
+ * option lies in fa_attack_options (of the flag's field's type). */
+typedef struct {
+  unsigned option;
+  const char *flag;
+  size_t offset, size;
+} option_flag;
+#define OPTION(bit, member, flag_name) \
+  {bit, flag_name, offsetof(fa_attack_options, member), sizeof(((fa_attack_options *)0)->member)}
+static const option_flag train_option_flags[] = {
+    OPTION(FA_OPTION_INIT, init, "attack_init"),
+    OPTION(FA_OPTION_STEP_OF_EPS, step_of_eps, "fgsm_alpha"),
+    OPTION(FA_OPTION_STEP, step, "pgd_alpha_train"),
+    OPTION(FA_OPTION_ITERS, n_iters, "pgd_train_n_iters"),
+    {0, NULL, 0, 0}};
+static const option_flag eval_option_flags[] = {
+    OPTION(FA_OPTION_ITERS, n_iters, "attack_iters"),
+    OPTION(FA_OPTION_RESTARTS, n_restarts, "n_restarts"),
+    {0, NULL, 0, 0}};
+#undef OPTION
+
+/* Each option the attack reads takes the attack's default unless its flag was given. */
+static void apply_attack_defaults(const fa_flag_table *table, const option_flag *bindings, unsigned options,
+                                  const fa_attack_options *defaults, const fa_flags_given *given, void *config) {
+  for (const option_flag *b = bindings; b->flag; b++) {
+    const fa_flag *flag = fa_flags_find(table, b->flag);
+    assert(flag && flag->size == b->size);
+    if ((options & b->option) && !fa_flags_was_given(table, given, b->flag))
+      memcpy((char *)config + flag->offset, (const char *)defaults + b->offset, b->size);
+  }
+}
+
+/* "--attack_init=random --fgsm_alpha=1.25": the flags the attack sets, with
+ * its defaults (applied to `config`, a copy of the command's defaults). */
+static void describe_attack_defaults(const fa_flag_table *table, const option_flag *bindings, unsigned options,
+                                     const fa_attack_options *defaults, void *config, char *out, size_t len) {
+  fa_flags_given none = {0};
+  apply_attack_defaults(table, bindings, options, defaults, &none, config);
+  size_t at = 0;
+  out[0] = '\0';
+  for (const option_flag *b = bindings; b->flag && at < len; b++) {
+    if (!(options & b->option)) continue;
+    char value[64];
+    fa_flags_format(fa_flags_find(table, b->flag), config, value, sizeof value);
+    int k = snprintf(out + at, len - at, " --%s=%s", b->flag, value);
+    at += k > 0 ? (size_t)k : 0;
+  }
+}
+
+static void print_attack(FILE *out, const char *name, const char *summary, const char *defaults) {
+  char text[512];
+  snprintf(text, sizeof text, "%s.%s%s", summary, *defaults ? " Defaults:" : "", defaults);
+  fa_flags_print_item(out, name, text, "");
+}
+
 static void train_defaults(void *config) { fa_train_config_defaults(config); }
 static void eval_defaults(void *config) { fa_eval_config_defaults(config); }
 static void plot_defaults(void *config) { fa_plot_config_defaults(config); }
@@ -245,8 +312,15 @@ static bool is_architecture(const char *name) {
 /* The paper's README evaluates with --model='<run name>': a --model that is
  * not an architecture names the checkpoint, and the architecture is left
  * empty, to be read from the checkpoint. */
-static fa_status eval_finish(void *config) {
+static fa_status train_finish(void *config, const fa_flags_given *given) {
+  fa_train_config *c = config;
+  apply_attack_defaults(&train_table, train_option_flags, c->attack->options, &c->attack->defaults, given, c);
+  return FA_OK;
+}
+
+static fa_status eval_finish(void *config, const fa_flags_given *given) {
   fa_eval_config *c = config;
+  apply_attack_defaults(&eval_table, eval_option_flags, c->attack->options, &c->attack->defaults, given, c);
   if (!is_architecture(c->model)) {
     if (c->model_path[0]) {
       char architectures[128] = "";
@@ -268,30 +342,68 @@ static fa_status eval_finish(void *config) {
   return FA_OK;
 }
 
+static void train_help(FILE *out) {
+  fprintf(out, "\ntraining attacks (--attack, '-' and '_' alike) and the defaults they give\n"
+               "the flags they read when those are not given:\n");
+  for (size_t i = 0; fa_train_attack_at(i); i++) {
+    const fa_train_attack *a = fa_train_attack_at(i);
+    fa_train_config c;
+    char defaults[256];
+    fa_train_config_defaults(&c);
+    describe_attack_defaults(&train_table, train_option_flags, a->options, &a->defaults, &c, defaults,
+                             sizeof defaults);
+    print_attack(out, a->name, a->summary, defaults);
+  }
+}
+
+static void eval_help(FILE *out) {
+  fprintf(out, "\nevaluation attacks (--attack, '-' and '_' alike) and the defaults they give\n"
+               "the flags they read when those are not given:\n");
+  for (size_t i = 0; fa_eval_attack_at(i); i++) {
+    const fa_eval_attack *a = fa_eval_attack_at(i);
+    fa_eval_config c;
+    char defaults[256];
+    fa_eval_config_defaults(&c);
+    describe_attack_defaults(&eval_table, eval_option_flags, a->options, &a->defaults, &c, defaults,
+                             sizeof defaults);
+    print_attack(out, a->name, a->summary, defaults);
+  }
+}
+
 const fa_cli_command fa_cli_train = {
     "train", "train a model with fast adversarial training (FGSM, GradAlign, PGD, ...)",
-    &train_table, sizeof(fa_train_config), train_defaults, NULL};
+    &train_table, sizeof(fa_train_config), train_defaults, train_finish, train_help};
 
 const fa_cli_command fa_cli_eval = {
-    "eval", "evaluate a checkpoint: clean accuracy and PGD-50-10",
-    &eval_table, sizeof(fa_eval_config), eval_defaults, eval_finish};
+    "eval", "clean and robust accuracy of a checkpoint (PGD-50-10 by default)",
+    &eval_table, sizeof(fa_eval_config), eval_defaults, eval_finish, eval_help};
 
 const fa_cli_command fa_cli_plot = {
     "plot", "draw the paper's figures from runs' metrics and logs (PNG and SVG, with gnuplot)",
-    &plot_table, sizeof(fa_plot_config), plot_defaults, NULL};
+    &plot_table, sizeof(fa_plot_config), plot_defaults, NULL, NULL};
 
 const fa_cli_command fa_cli_inspect = {
     "inspect", "draw a checkpoint's first-layer filters, or the feature maps of one input, as a PNG",
-    &inspect_table, sizeof(fa_inspect_config), inspect_defaults, NULL};
+    &inspect_table, sizeof(fa_inspect_config), inspect_defaults, NULL, NULL};
 
 const fa_cli_command fa_cli_align_init = {
     "align_init", "gradient alignment of the single-layer cnn at initialisation next to Lemma 2's bound",
-    &align_init_table, sizeof(fa_align_init_config), align_init_defaults, NULL};
+    &align_init_table, sizeof(fa_align_init_config), align_init_defaults, NULL, NULL};
 
 fa_status fa_cli_parse(const fa_cli_command *command, int argc, char *const argv[], void *config,
                        bool *help, fa_flag_notices *notices) {
   command->set_defaults(config);
-  fa_status status = fa_flags_parse(command->flags, config, argc, argv, help, notices);
+  fa_flags_given given;
+  fa_status status = fa_flags_parse(command->flags, config, argc, argv, help, notices, &given);
   if (status != FA_OK || *help || !command->finish) return status;
-  return command->finish(config);
+  return command->finish(config, &given);
+}
+
+void fa_cli_print_help(FILE *out, const fa_cli_command *command) {
+  void *defaults = calloc(1, command->config_size);
+  if (!defaults) return;
+  command->set_defaults(defaults);
+  fa_flags_print_help(out, command->flags, defaults);
+  if (command->print_more) command->print_more(out);
+  free(defaults);
 }

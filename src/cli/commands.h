@@ -1,9 +1,9 @@
 /* The commands of the fastadv program and their flags (docs/METHOD.md section 6):
  * `train` (the paper's train.py) and `eval` (the paper's eval.py), and the
  * analysis commands `plot`, `inspect`, `align_init` (src/analysis). Parsing
- * only: running a command is main.c's business, so this links with nothing
- * but the config, the error module and io/json.c (tests and the fuzzer use
- * it alone). */
+ * only: running a command is main.c's business; this needs the config, the
+ * error module, io/json.c and the attack registries (adv/registry.h), whose
+ * names and defaults the train and eval flags take. */
 #ifndef FA_CLI_COMMANDS_H
 #define FA_CLI_COMMANDS_H
 
@@ -17,8 +17,11 @@ typedef struct {
   const fa_flag_table *flags;
   size_t config_size;   /* the struct the flags fill */
   void (*set_defaults)(void *config);
-  /* Checks that involve several flags, after all are parsed; NULL if none. */
-  fa_status (*finish)(void *config);
+  /* Checks and defaults that involve several flags (an attack's own
+   * defaults for the flags not given), after all are parsed; NULL if none. */
+  fa_status (*finish)(void *config, const fa_flags_given *given);
+  /* What --help says after the flags (the attacks and their defaults); NULL if nothing. */
+  void (*print_more)(FILE *out);
 } fa_cli_command;
 
 extern const fa_cli_command fa_cli_train;  /* fills an fa_train_config */
@@ -34,5 +37,8 @@ extern const fa_cli_command fa_cli_align_init;  /* fills an fa_align_init_config
  * the command line is good. */
 fa_status fa_cli_parse(const fa_cli_command *command, int argc, char *const argv[], void *config,
                        bool *help, fa_flag_notices *notices);
+
+/* The command's --help: every flag with its default, then its print_more. */
+void fa_cli_print_help(FILE *out, const fa_cli_command *command);
 
 #endif

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/units.h"
+
 enum {
   CHOICES_MAX = 32,   /* choices of one flag */
   SHOWN_MAX = 48,     /* bytes of a user's text quoted in a message */
@@ -87,22 +89,33 @@ static const char *closest_flag(const fa_flag_table *table, const char *word) {
   return closest(word, names, table->count);
 }
 
-static const char *closest_choice(const fa_flag *flag, const char *word) {
-  const char *names[CHOICES_MAX];
+/* The names a NAME, ENUM or ENTRY flag lists (aliases are not listed), at
+ * most CHOICES_MAX. */
+static size_t choice_names(const fa_flag *flag, const char *names[CHOICES_MAX]) {
   size_t count = 0;
+  if (flag->type == FA_FLAG_ENTRY) {
+    for (const void *e; count < CHOICES_MAX && (e = flag->entries->at(count)) != NULL;)
+      names[count++] = flag->entries->name(e);
+    return count;
+  }
   for (const fa_flag_choice *c = flag->choices; c->name && count < CHOICES_MAX; c++)
     if (!c->alias) names[count++] = c->name;
-  return closest(word, names, count);
+  return count;
+}
+
+static const char *closest_choice(const fa_flag *flag, const char *word) {
+  const char *names[CHOICES_MAX];
+  return closest(word, names, choice_names(flag, names));
 }
 
 /* ---- what a flag accepts, its value ---- */
 
 static void describe_choices(const fa_flag *flag, const char *separator, char *buf, size_t size) {
-  size_t used = 0;
+  const char *names[CHOICES_MAX];
+  size_t count = choice_names(flag, names), used = 0;
   buf[0] = '\0';
-  for (const fa_flag_choice *c = flag->choices; c->name; c++) {
-    if (c->alias) continue;
-    int n = snprintf(buf + used, size - used, "%s%s", used ? separator : "", c->name);
+  for (size_t i = 0; i < count; i++) {
+    int n = snprintf(buf + used, size - used, "%s%s", used ? separator : "", names[i]);
     if (n < 0 || (size_t)n >= size - used) break;
     used += (size_t)n;
   }
@@ -117,6 +130,7 @@ static void describe_accepted(const fa_flag *flag, char *buf, size_t size) {
              flag->minus_one_means_all ? "-1 (all) or " : "", flag->min, flag->max);
     break;
   case FA_FLAG_FLOAT:
+  case FA_FLAG_PIXELS:
     snprintf(buf, size, "a number in [%g, %g]", flag->min, flag->max);
     break;
   case FA_FLAG_BOOL:
@@ -127,6 +141,7 @@ static void describe_accepted(const fa_flag *flag, char *buf, size_t size) {
     break;
   case FA_FLAG_NAME:
   case FA_FLAG_ENUM:
+  case FA_FLAG_ENTRY:
     describe_choices(flag, ", ", choices, sizeof choices);
     snprintf(buf, size, "one of %s", choices);
     break;
@@ -143,7 +158,7 @@ static const void *field_const(const void *config, const fa_flag *flag) {
 }
 
 static const fa_flag_choice *find_choice(const fa_flag *flag, const char *name) {
-  for (const fa_flag_choice *c = flag->choices; c->name; c++)
+  for (const fa_flag_choice *c = flag->choices; c && c->name; c++)
     if (strcmp(c->name, name) == 0) return c;
   return NULL;
 }
@@ -155,8 +170,13 @@ static const char *enum_name(const fa_flag *flag, int value) {
   return "";
 }
 
-/* The value of a flag's field, as the help shows it; "" for none. */
-static void format_value(const fa_flag *flag, const void *config, char *buf, size_t size) {
+static const void *entry_of(const void *field) {
+  const void *entry;
+  memcpy(&entry, field, sizeof entry);
+  return entry;
+}
+
+void fa_flags_format(const fa_flag *flag, const void *config, char *buf, size_t size) {
   const void *value = field_const(config, flag);
   buf[0] = '\0';
   switch (flag->type) {
@@ -167,6 +187,12 @@ static void format_value(const fa_flag *flag, const void *config, char *buf, siz
   }
   case FA_FLAG_FLOAT:
     snprintf(buf, size, "%g", (double)*(const float *)value);
+    break;
+  case FA_FLAG_PIXELS:
+    snprintf(buf, size, "%g", (double)((const fa_pixels *)value)->pixels);
+    break;
+  case FA_FLAG_ENTRY:
+    snprintf(buf, size, "%s", entry_of(value) ? flag->entries->name(entry_of(value)) : "none");
     break;
   case FA_FLAG_BOOL:
     snprintf(buf, size, "%s", *(const bool *)value ? "on" : "off");
@@ -190,6 +216,11 @@ void fa_flags_to_json(const fa_flag_table *table, const void *config, fa_json *o
     switch (flag->type) {
     case FA_FLAG_INT: fa_json_add_int(out, flag->name, *(const int *)value); break;
     case FA_FLAG_FLOAT: fa_json_add_float(out, flag->name, *(const float *)value); break;
+    case FA_FLAG_PIXELS: fa_json_add_float(out, flag->name, ((const fa_pixels *)value)->pixels); break;
+    case FA_FLAG_ENTRY:
+      if (entry_of(value)) fa_json_add_string(out, flag->name, flag->entries->name(entry_of(value)));
+      else fa_json_add_null(out, flag->name);
+      break;
     case FA_FLAG_BOOL: fa_json_add_bool(out, flag->name, *(const bool *)value); break;
     case FA_FLAG_STRING:
     case FA_FLAG_NAME: fa_json_add_string(out, flag->name, value); break;
@@ -243,6 +274,15 @@ static fa_status parse_bool(const fa_flag *flag, const char *text, bool *out) {
   return FA_OK;
 }
 
+/* An ENTRY flag's value: an entry's name, or an alias of one (*alias set). */
+static fa_status parse_entry(const fa_flag *flag, const char *text, const void **out,
+                             const fa_flag_choice **alias) {
+  *alias = find_choice(flag, text);
+  *out = flag->entries->find(*alias ? (*alias)->means : text);
+  if (!*out) return value_error(flag, text, "not a choice", closest_choice(flag, text));
+  return FA_OK;
+}
+
 static fa_status parse_choice(const fa_flag *flag, const char *text, const fa_flag_choice **out) {
   *out = find_choice(flag, text);
   if (!*out) return value_error(flag, text, "not a choice", closest_choice(flag, text));
@@ -264,6 +304,8 @@ static fa_status set_flag(const fa_flag_table *table, size_t index, const char *
   void *value = field(config, flag);
   char subject[SUBJECT_MAX];
   const fa_flag_choice *choice;
+  const void *entry;
+  float pixels;
   fa_status status = FA_OK;
   bool given_on = true;  /* a switch turned off needs no notice */
   switch (flag->type) {
@@ -272,6 +314,19 @@ static fa_status set_flag(const fa_flag_table *table, size_t index, const char *
     break;
   case FA_FLAG_FLOAT:
     status = parse_float(flag, text, value);
+    break;
+  case FA_FLAG_PIXELS:
+    status = parse_float(flag, text, &pixels);
+    if (status == FA_OK) *(fa_pixels *)value = fa_pixels_of(pixels);
+    break;
+  case FA_FLAG_ENTRY:
+    status = parse_entry(flag, text, &entry, &choice);
+    if (status != FA_OK) return status;
+    memcpy(value, &entry, sizeof entry);
+    if (choice) {
+      snprintf(subject, sizeof subject, "--%s=%s", flag->name, choice->name);
+      add_notice(notices, said, index, subject, choice->alias);
+    }
     break;
   case FA_FLAG_BOOL:
     status = parse_bool(flag, text, value);
@@ -312,6 +367,15 @@ static const fa_flag *find_flag(const fa_flag_table *table, const char *name, si
   return NULL;
 }
 
+const fa_flag *fa_flags_find(const fa_flag_table *table, const char *name) {
+  return find_flag(table, name, strlen(name));
+}
+
+bool fa_flags_was_given(const fa_flag_table *table, const fa_flags_given *given, const char *name) {
+  const fa_flag *flag = fa_flags_find(table, name);
+  return flag && (given->bits >> (flag - table->flags) & 1);
+}
+
 static fa_status unknown_flag(const fa_flag_table *table, const char *name, size_t len) {
   char word[SUGGEST_MAX + 1] = "";
   if (len <= SUGGEST_MAX) memcpy(word, name, len), word[len] = '\0';
@@ -342,10 +406,11 @@ static fa_status unexpected_argument(const fa_flag_table *table, const char *arg
 }
 
 fa_status fa_flags_parse(const fa_flag_table *table, void *config, int argc, char *const argv[],
-                         bool *help, fa_flag_notices *notices) {
+                         bool *help, fa_flag_notices *notices, fa_flags_given *given) {
   assert(table->count <= FA_FLAGS_MAX);
   uint64_t said = 0;
   notices->count = 0;
+  given->bits = 0;
   const fa_flag *previous = NULL;
   *help = false;
   for (int i = 0; i < argc; i++) {
@@ -372,8 +437,10 @@ fa_status fa_flags_parse(const fa_flag_table *table, void *config, int argc, cha
       }
       value = argv[++i];
     }
-    fa_status status = set_flag(table, (size_t)(flag - table->flags), value, config, notices, &said);
+    size_t index = (size_t)(flag - table->flags);
+    fa_status status = set_flag(table, index, value, config, notices, &said);
     if (status != FA_OK) return status;
+    given->bits |= (uint64_t)1 << index;
     previous = eq ? NULL : flag;
   }
   return FA_OK;
@@ -409,11 +476,23 @@ static const char *metavar(const fa_flag *flag) {
   if (flag->metavar) return flag->metavar;
   switch (flag->type) {
   case FA_FLAG_INT: return "N";
-  case FA_FLAG_FLOAT: return "X";
+  case FA_FLAG_FLOAT:
+  case FA_FLAG_PIXELS: return "X";
   case FA_FLAG_NAME:
-  case FA_FLAG_ENUM: return "NAME";
+  case FA_FLAG_ENUM:
+  case FA_FLAG_ENTRY: return "NAME";
   default: return "VALUE";
   }
+}
+
+void fa_flags_print_item(FILE *out, const char *left, const char *text, const char *tail) {
+  int column = fprintf(out, "  %s", left);
+  if (column < 0 || column >= HELP_COLUMN - 1) {
+    fprintf(out, "\n");
+    column = 0;
+  }
+  fprintf(out, "%*s", HELP_COLUMN - column, "");
+  print_wrapped(out, HELP_COLUMN, text, tail);
 }
 
 void fa_flags_print_help(FILE *out, const fa_flag_table *table, const void *defaults) {
@@ -423,17 +502,12 @@ void fa_flags_print_help(FILE *out, const fa_flag_table *table, const void *defa
     char left[128], choices[512] = "", value[TEXT_MAX] = "", text[1024], tail[TEXT_MAX + 16] = "";
     if (flag->type == FA_FLAG_BOOL) snprintf(left, sizeof left, "--%s", flag->name);
     else snprintf(left, sizeof left, "--%s=%s", flag->name, metavar(flag));
-    if (flag->choices) describe_choices(flag, " | ", choices, sizeof choices);
-    if (flag->type != FA_FLAG_BOOL) format_value(flag, defaults, value, sizeof value);
+    if (flag->type == FA_FLAG_NAME || flag->type == FA_FLAG_ENUM || flag->type == FA_FLAG_ENTRY)
+      describe_choices(flag, " | ", choices, sizeof choices);
+    if (flag->type != FA_FLAG_BOOL) fa_flags_format(flag, defaults, value, sizeof value);
     snprintf(text, sizeof text, "%s%s%s", flag->help, *choices ? ": " : "", choices);
     if (*value) snprintf(tail, sizeof tail, "[default: %s]", value);
-    int column = fprintf(out, "  %s", left);
-    if (column < 0 || column >= HELP_COLUMN - 1) {
-      fprintf(out, "\n");
-      column = 0;
-    }
-    fprintf(out, "%*s", HELP_COLUMN - column, "");
-    print_wrapped(out, HELP_COLUMN, text, tail);
+    fa_flags_print_item(out, left, text, tail);
   }
   fprintf(out, "  %-*s%s\n", HELP_COLUMN - 2, "--help, -h", "this list");
 }

@@ -68,8 +68,7 @@ static int run_command(const fa_cli_command *command, int (*run)(const void *), 
     exit_status = EXIT_USAGE;
   } else if (help) {
     printf("fastadv %s: %s\n\n", command->name, command->summary);
-    command->set_defaults(config);  /* the flags before --help are not the defaults */
-    fa_flags_print_help(stdout, command->flags, config);
+    fa_cli_print_help(stdout, command);  /* the defaults, not the flags before --help */
     exit_status = EXIT_SUCCESS;
   } else {
     for (int i = 0; i < notices->count; i++)

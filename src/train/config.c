@@ -15,11 +15,11 @@ void fa_train_config_defaults(fa_train_config *c) {
       .lr_schedule = FA_SCHEDULE_CYCLIC,
       .lr_max = 0.2f,
       .weight_decay = 5e-4f,
-      .attack = FA_ATTACK_FGSM,
-      .eps = 8,
+      .attack = fa_train_attack_find("fgsm"),
+      .eps = fa_pixels_of(8),
       .attack_iters = 10,
       .pgd_train_n_iters = 10,
-      .pgd_alpha_train = 2,
+      .pgd_alpha_train = fa_pixels_of(2),
       .fgsm_alpha = 1.25f,
       .minibatch_replay = 1,
       .attack_init = FA_INIT_RANDOM,
@@ -40,7 +40,8 @@ void fa_train_config_defaults(fa_train_config *c) {
 
 void fa_eval_config_defaults(fa_eval_config *c) {
   *c = (fa_eval_config){
-      .eps = 8,
+      .attack = fa_eval_attack_find("pgd"),
+      .eps = fa_pixels_of(8),
       .n_eval = 256,
       .batch_size_eval = 1024,
       .attack_iters = 50,
@@ -54,6 +55,15 @@ void fa_eval_config_defaults(fa_eval_config *c) {
   strcpy(c->model, "resnet18");
   strcpy(c->set, "test");
   strcpy(c->out_dir, ".");
+}
+
+fa_attack_options fa_train_attack_options(const fa_train_config *c) {
+  return (fa_attack_options){.init = c->attack_init, .step_of_eps = c->fgsm_alpha, .step = c->pgd_alpha_train,
+                             .n_iters = c->pgd_train_n_iters};
+}
+
+fa_attack_options fa_eval_attack_options(const fa_eval_config *c) {
+  return (fa_attack_options){.n_iters = c->attack_iters, .n_restarts = c->n_restarts};
 }
 
 static void word(char *out, size_t len, size_t *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -88,9 +98,9 @@ bool fa_train_config_fingerprint(const fa_train_config *c, char *out, size_t len
        "--pgd_alpha_train=%s --minibatch_replay=%d --grad_align_cos_lambda=%s --attack_iters=%d "
        "--eval_iter_freq=%d --n_eval_every_k_iter=%d --n_layers=%d --n_filters_cnn=%d --seed=%d --debug=%s",
        c->dataset, c->model, c->batch_size, c->epochs, schedules[c->lr_schedule], shortest(c->lr_max).text,
-       shortest(c->weight_decay).text, fa_attack_name(c->attack), shortest(c->eps).text,
+       shortest(c->weight_decay).text, c->attack->name, shortest(c->eps.pixels).text,
        fa_attack_init_name(c->attack_init), shortest(c->fgsm_alpha).text, c->pgd_train_n_iters,
-       shortest(c->pgd_alpha_train).text, c->minibatch_replay, shortest(c->grad_align_cos_lambda).text,
+       shortest(c->pgd_alpha_train.pixels).text, c->minibatch_replay, shortest(c->grad_align_cos_lambda).text,
        c->attack_iters, c->eval_iter_freq, c->n_eval_every_k_iter, c->n_layers, c->n_filters_cnn, c->seed,
        c->debug ? "true" : "false");
   return at < len;

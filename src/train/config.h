@@ -1,28 +1,21 @@
 /* The settings of a training or evaluation run: every flag of the paper's
  * train.py and eval.py, with the same names, defaults and meaning
  * (docs/METHOD.md section 6). The command-line parser fills these structs; the
- * training loop and the evaluator read them. Radii and step sizes are in
- * pixel units of 1/255 as on the command line. */
+ * training loop and the evaluator read them. Radii and step sizes are read
+ * in pixel units of 1/255 as on the command line and kept in both units
+ * (core/units.h). */
 #ifndef FA_TRAIN_CONFIG_H
 #define FA_TRAIN_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "adv/registry.h"
+#include "core/units.h"
 #include "optim/schedule.h"  /* fa_lr_schedule */
 
 #define FA_NAME_MAX 256
 #define FA_PATH_MAX 4096
-
-typedef enum {
-  FA_ATTACK_FGSM,
-  FA_ATTACK_PGD,
-  FA_ATTACK_PGD_CORNER,
-  FA_ATTACK_RANDOM_CORNER,
-  FA_ATTACK_NONE,
-} fa_attack_kind;
-
-typedef enum { FA_INIT_ZERO, FA_INIT_RANDOM } fa_attack_init;
 
 typedef struct {
   char dataset[FA_NAME_MAX];       /* --dataset cifar10 */
@@ -34,11 +27,11 @@ typedef struct {
   fa_lr_schedule lr_schedule;      /* --lr_schedule cyclic */
   float lr_max;                    /* --lr_max 0.2 */
   float weight_decay;              /* --weight_decay 5e-4 */
-  fa_attack_kind attack;           /* --attack fgsm */
-  float eps;                       /* --eps 8 (/255) */
+  const fa_train_attack *attack;   /* --attack fgsm */
+  fa_pixels eps;                   /* --eps 8 (/255) */
   int attack_iters;                /* --attack_iters 10: PGD steps of the periodic statistics */
   int pgd_train_n_iters;           /* --pgd_train_n_iters 10 */
-  float pgd_alpha_train;           /* --pgd_alpha_train 2 (/255) */
+  fa_pixels pgd_alpha_train;       /* --pgd_alpha_train 2 (/255) */
   float fgsm_alpha;                /* --fgsm_alpha 1.25 (times eps) */
   int minibatch_replay;            /* --minibatch_replay 1; > 1 is "AT for Free" */
   fa_attack_init attack_init;      /* --attack_init random */
@@ -64,11 +57,12 @@ typedef struct {
   char model_path[FA_PATH_MAX];    /* --model_path: a run name in models/ or a file */
   char data_dir[FA_PATH_MAX];      /* --data_dir */
   char set[16];                    /* --set test | train */
-  float eps;                       /* --eps 8 (/255) */
+  const fa_eval_attack *attack;    /* --attack pgd */
+  fa_pixels eps;                   /* --eps 8 (/255) */
   int n_eval;                      /* --n_eval 256 (-1: all) */
   int batch_size_eval;             /* --batch_size_eval 1024 */
-  int attack_iters;                /* --attack_iters 50 */
-  int n_restarts;                  /* --n_restarts 10 */
+  int attack_iters;                /* --attack_iters 50 (the attack's default) */
+  int n_restarts;                  /* --n_restarts 10 (the attack's default) */
   int n_layers, n_filters_cnn;     /* the cnn's shape, when not in the checkpoint */
   bool early_stopped_model;        /* --early_stopped_model */
   bool half_prec;                  /* --half_prec */
@@ -79,6 +73,10 @@ typedef struct {
 
 void fa_train_config_defaults(fa_train_config *c);
 void fa_eval_config_defaults(fa_eval_config *c);
+
+/* The options of the chosen attack, from the flags. */
+fa_attack_options fa_train_attack_options(const fa_train_config *c);
+fa_attack_options fa_eval_attack_options(const fa_eval_config *c);
 
 /* The settings that determine a run's numbers, as "--name=value" words
  * separated by spaces (every train flag except where files are, how often

@@ -1,4 +1,5 @@
-/* `fastadv eval`: clean accuracy and PGD-50-10 of a checkpoint (docs/METHOD.md
+/* `fastadv eval`: clean accuracy and robust accuracy of a checkpoint under
+ * an evaluation attack (--attack, by default the paper's PGD-50-10; docs/METHOD.md
  * section 5), the paper's eval.py. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,9 @@ int fa_run_eval(const fa_eval_config *c) {
   fa_model *model = NULL;
   fa_arena *arena = NULL;
   fa_eval_result res;
+  fa_attack_options options = fa_eval_attack_options(c);
+  char label[64];
+  c->attack->label(&options, label, sizeof label);
   fa_status st = ckpt ? FA_OK : fa_error_code();
   if (st == FA_OK && !dataset) st = fa_error_set(FA_ERR_INVALID, "the checkpoint does not name its data set: pass --dataset");
   if (st == FA_OK) st = fa_dataset_load(dataset, c->set, c->data_dir[0] ? c->data_dir : NULL, &ds);
@@ -124,13 +128,12 @@ int fa_run_eval(const fa_eval_config *c) {
     st = fa_error_code();
   if (st == FA_OK) {
     fa_arena_set_current(arena);
-    st = fa_evaluate(model, &ds, c->n_eval, c->batch_size_eval, c->eps / 255.0f, c->attack_iters, c->n_restarts,
-                     c->seed, &res);
+    st = fa_evaluate(model, &ds, c->n_eval, c->batch_size_eval, c->eps.value, c->attack, &options, c->seed, &res);
   }
   if (st == FA_OK)
-    printf("%s%s: clean acc %.2f%%, pgd-%d-%d acc %.2f%% (eps %g/255) on %d %s examples of %s (%.1fs)\n", path,
-           *prefix ? " (early-stopped model)" : "", 100 * res.clean_acc, c->attack_iters, c->n_restarts,
-           100 * res.robust_acc, c->eps, res.n, c->set, dataset, res.seconds);
+    printf("%s%s: clean acc %.2f%%, %s acc %.2f%% (eps %g/255) on %d %s examples of %s (%.1fs)\n", path,
+           *prefix ? " (early-stopped model)" : "", 100 * res.clean_acc, label, 100 * res.robust_acc,
+           c->eps.pixels, res.n, c->set, dataset, res.seconds);
   else
     fprintf(stderr, "fastadv eval: %s\n", fa_error_message());
   fa_arena_destroy(arena);

@@ -6,7 +6,6 @@
 #include "adv/attack.h"
 #include "core/arena.h"
 #include "core/autograd.h"
-#include "core/ops.h"
 #include "data/loader.h"
 #include "io/progress.h"
 
@@ -16,8 +15,8 @@ static double now_s(void) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-fa_status fa_evaluate(fa_model *model, const fa_dataset *ds, int n, int batch_size, float eps, int n_iter,
-                      int n_restarts, int seed, fa_eval_result *out) {
+fa_status fa_evaluate(fa_model *model, const fa_dataset *ds, int n, int batch_size, float eps,
+                      const fa_eval_attack *attack, const fa_attack_options *options, int seed, fa_eval_result *out) {
   fa_loader_config cfg = {.mode = FA_LOADER_EVAL, .batch_size = batch_size, .n_examples = n};
   fa_loader *loader = fa_loader_create(ds, &cfg, fa_rng_stream(0, FA_STREAM_SHUFFLE),
                                        fa_rng_stream(0, FA_STREAM_AUGMENT));
@@ -36,14 +35,14 @@ fa_status fa_evaluate(fa_model *model, const fa_dataset *ds, int n, int batch_si
   while (status == FA_OK && (count = fa_loader_next(loader, x, y)) > 0) {
     fa_arena_mark mark = fa_arena_get_mark(arena);
     fa_tensor *xb = fa_tensor_from(4, (int[]){count, ds->c, ds->h, ds->w}, x);
-    fa_tensor *delta = xb ? fa_pgd_restarts(model, xb, y, eps, eps / 4.0f, n_iter, n_restarts, &rng, NULL) : NULL;
+    fa_eval_attack_input in = {.model = model, .x = xb, .y = y, .eps = eps, .options = options, .rng = &rng};
+    int robust_now = xb ? fa_eval_attack_robust(attack, &in, NULL) : -1;
     bool was = fa_set_grad_enabled(false);
-    fa_tensor *clean_logits = delta ? fa_model_forward(model, xb, false) : NULL;
-    fa_tensor *adv_logits = clean_logits ? fa_model_forward(model, fa_add(xb, delta), false) : NULL;
+    fa_tensor *clean_logits = robust_now >= 0 ? fa_model_forward(model, xb, false) : NULL;
     fa_set_grad_enabled(was);
-    if (adv_logits) {
+    if (clean_logits) {
       clean += fa_count_correct(clean_logits, y);
-      robust += fa_count_correct(adv_logits, y);
+      robust += robust_now;
       seen += count;
       fa_progress_update(progress, ++done, seen);
     } else {

@@ -12,8 +12,7 @@
  * order (plus n_layers and n_filters_cnn for the cnn); the timestamp is
  * local time "YYYY-MM-DD HH:MM:SS". */
 void fa_run_name(const fa_train_config *c, const char *timestamp, char *out, size_t len);
-/* Names of the settings' enums as on the command line. */
-const char *fa_attack_name(fa_attack_kind a);
+/* --attack_init's value as on the command line. */
 const char *fa_attack_init_name(fa_attack_init a);
 
 #endif

@@ -14,9 +14,10 @@ typedef struct {
   double clean, fgsm, pgd, fgsm_loss, pgd_loss, cos_deltas, align;
 } batch_sums;
 
-static fa_status test_batch(fa_model *model, fa_tensor *x, const int *y, float eps, int n_iter, fa_rng *rng,
+static fa_status test_batch(fa_model *model, fa_tensor *x, const int *y, const fa_stats_attack *a, fa_rng *rng,
                             batch_sums *s) {
   int n = x->shape[0];
+  float eps = a->eps;
   bool was = fa_set_grad_enabled(false);
   fa_tensor *clean = fa_model_forward(model, x, false);
   fa_set_grad_enabled(was);
@@ -25,7 +26,8 @@ static fa_status test_batch(fa_model *model, fa_tensor *x, const int *y, float e
 
   fa_tensor *zero = fa_zeros(x->ndim, x->shape);
   fa_tensor *g_x = NULL, *delta_fgsm = zero ? fa_fgsm(model, false, x, y, zero, eps, eps, false, &g_x) : NULL;
-  fa_tensor *delta_pgd = fa_pgd_restarts(model, x, y, eps, eps / 4.0f, n_iter, 1, rng, NULL);
+  fa_eval_attack_input in = {.model = model, .x = x, .y = y, .eps = eps, .options = &a->options, .rng = rng};
+  fa_tensor *delta_pgd = a->attack->perturb(&in);
   fa_tensor *eta = fa_uniform_delta(x, eps, rng);
   fa_tensor *g_eta = eta ? fa_input_grad(model, false, x, eta, y, true, false, NULL) : NULL;
   if (!delta_fgsm || !delta_pgd || !g_eta) return fa_error_code();
@@ -52,7 +54,8 @@ static fa_tensor *slice(const fa_example_set *set, const fa_model_config *m, int
 }
 
 fa_status fa_periodic_stats_compute(fa_model *model, const fa_example_set *test, const fa_example_set *train,
-                                    float eps, int n_iter, int batch_size, fa_rng *rng, fa_periodic_stats *out) {
+                                    const fa_stats_attack *attack, int batch_size, fa_rng *rng,
+                                    fa_periodic_stats *out) {
   const fa_model_config *m = fa_model_get_config(model);
   fa_arena *arena = fa_arena_current();
   batch_sums s = {0};
@@ -60,7 +63,7 @@ fa_status fa_periodic_stats_compute(fa_model *model, const fa_example_set *test,
     int count = test->n - start < batch_size ? test->n - start : batch_size;
     fa_arena_mark mark = fa_arena_get_mark(arena);
     fa_tensor *x = slice(test, m, start, count);
-    fa_status st = x ? test_batch(model, x, test->y + start, eps, n_iter, rng, &s) : fa_error_code();
+    fa_status st = x ? test_batch(model, x, test->y + start, attack, rng, &s) : fa_error_code();
     fa_arena_release(arena, mark);
     if (st != FA_OK) return st;
   }
@@ -69,13 +72,12 @@ fa_status fa_periodic_stats_compute(fa_model *model, const fa_example_set *test,
     int count = train->n - start < batch_size ? train->n - start : batch_size;
     fa_arena_mark mark = fa_arena_get_mark(arena);
     fa_tensor *x = slice(train, m, start, count);
-    fa_tensor *delta = x ? fa_pgd_restarts(model, x, train->y + start, eps, eps / 4.0f, n_iter, 1, rng, NULL) : NULL;
-    bool was = fa_set_grad_enabled(false);
-    fa_tensor *logits = delta ? fa_model_forward(model, fa_add(x, delta), false) : NULL;
-    fa_set_grad_enabled(was);
-    if (logits) train_correct += fa_count_correct(logits, train->y + start);
+    fa_eval_attack_input in = {.model = model, .x = x, .y = train->y + start, .eps = attack->eps,
+                               .options = &attack->options, .rng = rng};
+    int correct = x ? fa_eval_attack_robust(attack->attack, &in, NULL) : -1;
     fa_arena_release(arena, mark);
-    if (!logits) return fa_error_code();
+    if (correct < 0) return fa_error_code();
+    train_correct += correct;
   }
   double n = test->n;
   *out = (fa_periodic_stats){.clean_acc = s.clean / n, .fgsm_acc = s.fgsm / n, .pgd_acc = s.pgd / n,

@@ -4,6 +4,7 @@
 #ifndef FA_TRAIN_STATISTICS_H
 #define FA_TRAIN_STATISTICS_H
 
+#include "adv/registry.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "nn/model.h"
@@ -22,12 +23,22 @@ typedef struct {
   double train_pgd_acc; /* PGD accuracy on the training examples: drives early stopping */
 } fa_periodic_stats;
 
+/* How the periodic statistics attack: eps in [0, 1] units, and the
+ * evaluation attack of their robust accuracy with its options (the paper's:
+ * pgd with --attack_iters steps and one restart). */
+typedef struct {
+  float eps;
+  const fa_eval_attack *attack;
+  fa_attack_options options;
+} fa_stats_attack;
+
 /* In evaluation mode on `test` and `train`, batches of batch_size: clean,
- * FGSM (one step of eps from 0) and PGD (n_iter steps of eps/4, one random
- * restart) accuracy, FGSM and PGD loss, the two cosines (0/0 counts as 1), and PGD
- * accuracy on `train`. eps in [0, 1] units. */
+ * FGSM (one step of eps from 0) and attacked accuracy ("PGD"), FGSM and
+ * PGD loss, the two cosines (0/0 counts as 1), and PGD accuracy on
+ * `train`. */
 fa_status fa_periodic_stats_compute(fa_model *model, const fa_example_set *test, const fa_example_set *train,
-                                    float eps, int n_iter, int batch_size, fa_rng *rng, fa_periodic_stats *out);
+                                    const fa_stats_attack *attack, int batch_size, fa_rng *rng,
+                                    fa_periodic_stats *out);
 
 /* For the cnn: the L2 norm of each first-layer filter and of its outgoing
  * weights in the next layer (the paper's Figure 6). Writes n_filters values

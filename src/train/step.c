@@ -5,7 +5,6 @@
 
 #include "adv/attack.h"
 #include "adv/gradalign.h"
-#include "backend/backend.h"
 #include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -14,6 +13,7 @@ fa_status fa_trainer_init(fa_trainer *t, const fa_train_config *config, fa_model
   memset(t, 0, sizeof *t);
   t->config = config;
   t->model = model;
+  t->attack_options = fa_train_attack_options(config);
   t->attack_rng = fa_rng_stream((uint64_t)config->seed, FA_STREAM_ATTACK);
   if (config->minibatch_replay > 1) {
     const fa_model_config *m = fa_model_get_config(model);
@@ -29,48 +29,15 @@ void fa_trainer_free(fa_trainer *t) {
   t->replay_delta = NULL;
 }
 
-/* The attack's starting point: zero, uniform in the ball (in the box for
- * PGD), Free's carried delta, or for the random corner attack its final
- * delta. */
-static fa_tensor *start_delta(fa_trainer *t, fa_tensor *x, float eps) {
-  const fa_train_config *c = t->config;
-  switch (c->attack) {
-    case FA_ATTACK_RANDOM_CORNER: return fa_scale(fa_sign(fa_uniform_delta(x, 1.0f, &t->attack_rng)), eps);
-    case FA_ATTACK_NONE: return fa_zeros(x->ndim, x->shape);
-    default: break;
-  }
-  if (t->replay_delta && c->attack == FA_ATTACK_FGSM) return fa_tensor_from(x->ndim, x->shape, t->replay_delta);
-  if (c->attack_init == FA_INIT_ZERO) return fa_zeros(x->ndim, x->shape);
-  fa_tensor *d = fa_uniform_delta(x, eps, &t->attack_rng);
-  if (d && c->attack != FA_ATTACK_FGSM) fa_project_box(x, d);
-  return d;
-}
-
 /* The attack, in place on delta (its start); g1 gets the input gradient
- * (for FGSM at its start, else at x), with a graph when create_graph. */
-static fa_status attack(fa_trainer *t, fa_tensor *x, const int *y, float eps, float ramp, bool create_graph,
-                        fa_tensor *delta, fa_tensor **g1) {
-  const fa_train_config *c = t->config;
-  fa_model *model = t->model;
+ * (the attack's, else at x), with a graph when create_graph. */
+static fa_status attack(fa_trainer *t, const fa_train_attack_input *in, fa_tensor *delta, fa_tensor **g1) {
+  const fa_train_attack *a = t->config->attack;
   *g1 = NULL;
-  if (c->attack == FA_ATTACK_FGSM) {
-    if (!fa_fgsm(model, true, x, y, delta, eps, ramp * c->fgsm_alpha * eps, create_graph, g1)) return fa_error_code();
-    if (t->replay_delta) memcpy(t->replay_delta, delta->data, delta->numel * sizeof(float));
-    return FA_OK;
-  }
-  if (c->attack == FA_ATTACK_PGD || c->attack == FA_ATTACK_PGD_CORNER) {
-    if (!fa_pgd(model, true, x, y, delta, eps, c->pgd_alpha_train / 255.0f, c->pgd_train_n_iters))
-      return fa_error_code();
-    if (c->attack == FA_ATTACK_PGD_CORNER) { /* eps sign(delta), into the box */
-      const fa_kernel_table *k = fa_kernels();
-      k->unary(FA_UNARY_SIGN, delta->numel, delta->data, delta->data, 0.0f, 0.0f);
-      k->unary(FA_UNARY_AFFINE, delta->numel, delta->data, delta->data, eps, 0.0f);
-      fa_project_box(x, delta);
-    }
-  }
-  /* attacks other than FGSM: the input gradient at x, for the statistics and as GradAlign's g1 */
-  fa_tensor *zero = fa_zeros(x->ndim, x->shape);
-  *g1 = zero ? fa_input_grad(model, true, x, zero, y, true, create_graph, NULL) : NULL;
+  fa_status status = a->perturb ? a->perturb(in, delta, g1) : FA_OK;
+  if (status != FA_OK || a->gives_input_grad) return status;
+  fa_tensor *zero = fa_zeros(in->x->ndim, in->x->shape);
+  *g1 = zero ? fa_input_grad(t->model, true, in->x, zero, in->y, true, in->create_graph, NULL) : NULL;
   return *g1 ? FA_OK : fa_error_code();
 }
 
@@ -78,17 +45,20 @@ fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const int *y, float ramp, f
   const fa_train_config *c = t->config;
   fa_model *model = t->model;
   bool grad_align = c->grad_align_cos_lambda > 0;
-  float eps = c->eps / 255.0f * (c->attack == FA_ATTACK_FGSM ? 1.0f : ramp);
+  float eps = c->eps.value * (c->attack->ramps_radius ? ramp : 1.0f);
   int n = x->shape[0];
+  fa_train_attack_input in = {.model = model, .x = x, .y = y, .eps = eps, .ramp = ramp,
+                              .options = &t->attack_options, .rng = &t->attack_rng, .carried = t->replay_delta,
+                              .create_graph = grad_align};
 
   /* delta is made before the attack's mark: without GradAlign nothing of the
    * attack's graphs outlives it, and they are released once g1's statistic
    * is taken. */
   fa_arena *arena = fa_arena_current();
-  fa_tensor *delta = start_delta(t, x, eps), *g1 = NULL;
+  fa_tensor *delta = c->attack->start(&in), *g1 = NULL;
   if (!delta) return fa_error_code();
   fa_arena_mark attack_mark = fa_arena_get_mark(arena);
-  fa_status status = attack(t, x, y, eps, ramp, grad_align, delta, &g1);
+  fa_status status = attack(t, &in, delta, &g1);
   if (status != FA_OK) return status;
   double g1_norm = fa_mean_row_norm(g1);
   if (!grad_align) fa_arena_release(arena, attack_mark);

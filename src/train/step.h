@@ -12,6 +12,7 @@
 typedef struct {
   const fa_train_config *config;
   fa_model *model;
+  fa_attack_options attack_options; /* of config->attack, from the flags */
   fa_rng attack_rng;        /* FA_STREAM_ATTACK: random starts, eta */
   float *replay_delta;      /* AT for Free: the delta carried across iterations (B*C*H*W), else NULL */
 } fa_trainer;
@@ -31,7 +32,8 @@ void fa_trainer_free(fa_trainer *t);
 /* One step on the batch x (B, C, H, W), labels y: fills every parameter's
  * ->grad with the gradient of CE(model(clip(x + delta)), y) + reg (the
  * gradients are zeroed first) and adds to *stats. `ramp` in [0, 1] scales
- * the FGSM step (fgsm) or the radius (pgd): the SVHN warm-up; 1 otherwise.
+ * the radius, or the attack's step for an attack that does not ramp its
+ * radius (fgsm): the SVHN warm-up; 1 otherwise.
  * Everything but the gradients lives in the current arena. */
 fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const int *y, float ramp, fa_step_stats *stats);
 

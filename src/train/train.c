@@ -321,8 +321,11 @@ static void snapshot(run *r, bool restore) {
 static fa_status report(run *r, long iteration, int epoch, float lr) {
   fa_periodic_stats ps;
   fa_arena_mark mark = fa_arena_get_mark(r->arena);
-  fa_status st = fa_periodic_stats_compute(r->model, &r->stats_test, &r->stats_train, r->cfg->eps / 255.0f,
-                                           r->cfg->attack_iters, r->cfg->batch_size_eval, &r->stats_rng, &ps);
+  /* the paper's: PGD with --attack_iters steps and one restart */
+  fa_stats_attack attack = {.eps = r->cfg->eps.value, .attack = fa_eval_attack_find("pgd"),
+                            .options = {.n_iters = r->cfg->attack_iters, .n_restarts = 1}};
+  fa_status st = fa_periodic_stats_compute(r->model, &r->stats_test, &r->stats_train, &attack,
+                                           r->cfg->batch_size_eval, &r->stats_rng, &ps);
   fa_arena_release(r->arena, mark);
   if (st != FA_OK) return st;
   if (ps.train_pgd_acc >= r->at.best_train_pgd) {
@@ -362,7 +365,7 @@ static fa_status save(run *r, const char *suffix, long iteration, int epoch) {
   snprintf(path, sizeof path, "%s/%s%s.safetensors", r->files.models, r->at.run_name, suffix);
   snprintf(it, sizeof it, "%ld", iteration);
   snprintf(ep, sizeof ep, "%d", epoch);
-  snprintf(eps, sizeof eps, "%g", r->cfg->eps);
+  snprintf(eps, sizeof eps, "%g", r->cfg->eps.pixels);
   const char *keys[] = {"run", "dataset", "eps", "epoch", "iteration"};
   const char *values[] = {r->at.run_name, r->cfg->dataset, eps, ep, it};
   fa_ckpt_meta_list meta = {keys, values, 5};
@@ -401,24 +404,29 @@ static fa_status guard_store(const fa_store *store, bool gradients, long iterati
                       fa_nonfinite_name(value), index);
 }
 
-/* The final evaluation's attack: PGD-50-10 on the test set (docs/METHOD.md
- * section 5); PGD-10-3 with --debug, as the paper's train.py. */
+/* The paper's final evaluation: the evaluation pgd with its own defaults
+ * (PGD-50-10); PGD-10-3 with --debug, as the paper's train.py. */
 typedef struct {
-  const char *name;
-  int iters, restarts;
+  const fa_eval_attack *attack;
+  fa_attack_options options;
 } final_attack;
 
 static final_attack final_attack_of(const fa_train_config *c) {
-  return c->debug ? (final_attack){"pgd", 10, 3} : (final_attack){"pgd", 50, 10};
+  final_attack a = {.attack = fa_eval_attack_find("pgd")};
+  a.options = a.attack->defaults;
+  if (c->debug) a.options.n_iters = 10, a.options.n_restarts = 3;
+  return a;
 }
 
 static fa_status final_eval(run *r, const char *which, fa_eval_result *res) {
   final_attack a = final_attack_of(r->cfg);
+  char label[64];
+  a.attack->label(&a.options, label, sizeof label);
   fa_status st = fa_evaluate(r->model, &r->test_set, r->cfg->n_final_eval, r->cfg->batch_size_eval,
-                             r->cfg->eps / 255.0f, a.iters, a.restarts, r->cfg->seed, res);
+                             r->cfg->eps.value, a.attack, &a.options, r->cfg->seed, res);
   if (st != FA_OK) return st;
-  return fa_metrics_log(r->metrics, "[final: %s model] clean acc %.2f%%, pgd-%d-%d acc %.2f%% on %d test examples (%.1fs)",
-                        which, 100 * res->clean_acc, a.iters, a.restarts, 100 * res->robust_acc, res->n, res->seconds);
+  return fa_metrics_log(r->metrics, "[final: %s model] clean acc %.2f%%, %s acc %.2f%% on %d test examples (%.1fs)",
+                        which, 100 * res->clean_acc, label, 100 * res->robust_acc, res->n, res->seconds);
 }
 
 static fa_json *result_json(const fa_eval_result *res) {
@@ -440,10 +448,10 @@ static fa_status final_record(run *r, const fa_eval_result *last, const fa_eval_
   fa_status st = FA_OK;
   if (!o || !l || (best && !b)) st = fa_error_code();
   else {
-    fa_json_add_string(o, "attack", a.name);
-    fa_json_add_int(o, "attack_iters", a.iters);
-    fa_json_add_int(o, "n_restarts", a.restarts);
-    fa_json_add_float(o, "eps", r->cfg->eps);
+    fa_json_add_string(o, "attack", a.attack->name);
+    fa_json_add_int(o, "attack_iters", a.options.n_iters);
+    fa_json_add_int(o, "n_restarts", a.options.n_restarts);
+    fa_json_add_float(o, "eps", r->cfg->eps.pixels);
     fa_json_add_int(o, "n_examples", last->n);
     fa_json_add_int(o, "seed", r->cfg->seed);
     fa_json_add_object(o, "last", l);

@@ -1,0 +1,136 @@
+/* The attacks, each written once: its name, what it is, the options it
+ * reads with its own defaults for them, what it needs, and its function.
+ * Everything that names or runs an attack looks it up here: the command
+ * line (flags, validation, --help), run names, the training step, the
+ * periodic statistics, the final evaluation, `fastadv eval` and plot's
+ * labels. Adding one: docs/ADDING_AN_ATTACK.md.
+ *
+ * Two registries: training attacks (the perturbation a training step trains
+ * on, --attack of `fastadv train`) and evaluation attacks (what robust
+ * accuracy is measured against, --attack of `fastadv eval`). Names are those
+ * of the command line, lower case with '_'; a name is found with '-' and
+ * '_' alike ("pgd-corner" is "pgd_corner"). Radii and step sizes are in
+ * [0, 1] units (core/units.h). */
+#ifndef FA_ADV_REGISTRY_H
+#define FA_ADV_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "core/units.h"
+#include "nn/model.h"
+
+typedef enum { FA_INIT_ZERO, FA_INIT_RANDOM } fa_attack_init;
+
+/* The options an attack may read. Each attack says which (its `options`
+ * bits) and gives its defaults for them; a flag the user does not give
+ * takes the chosen attack's default. The flags that set them: train
+ * --attack_init, --fgsm_alpha, --pgd_alpha_train, --pgd_train_n_iters;
+ * eval --attack_iters, --n_restarts. */
+enum {
+  FA_OPTION_INIT = 1 << 0,         /* init */
+  FA_OPTION_STEP_OF_EPS = 1 << 1,  /* step_of_eps */
+  FA_OPTION_STEP = 1 << 2,         /* step */
+  FA_OPTION_ITERS = 1 << 3,        /* n_iters */
+  FA_OPTION_RESTARTS = 1 << 4,     /* n_restarts */
+};
+
+typedef struct {
+  fa_attack_init init;  /* where the perturbation starts: 0, or uniform in the eps-ball */
+  float step_of_eps;    /* a step size in multiples of eps (FGSM's alpha) */
+  fa_pixels step;       /* a step size */
+  int n_iters;          /* steps */
+  int n_restarts;       /* random restarts; each example keeps its strongest */
+} fa_attack_options;
+
+/* ---- training attacks ---- */
+
+typedef struct {
+  fa_model *model;            /* in training mode, as the paper's step runs its attacks */
+  fa_tensor *x;               /* (N, C, H, W) in [0, 1] */
+  const int *y;               /* (N) labels */
+  float eps;                  /* the radius, already ramped for an attack that ramps_radius */
+  float ramp;                 /* the SVHN warm-up in [0, 1] (1 otherwise), for an attack that ramps its step */
+  const fa_attack_options *options;
+  fa_rng *rng;                /* the run's attack stream */
+  float *carried;             /* --minibatch_replay > 1 (AT for Free): N*C*H*W floats carried from one replay
+                                 of a batch to the next, for an attack that uses them; else NULL */
+  bool create_graph;          /* the input gradient is wanted differentiable in the parameters (GradAlign) */
+} fa_train_attack_input;
+
+/* What a run's label in plot's figures depends on. */
+typedef struct {
+  fa_attack_init init;
+  int minibatch_replay;
+  int n_iters;                /* -1: unknown */
+  double grad_align_lambda;
+} fa_run_method;
+
+typedef struct {
+  const char *name;           /* as on the command line: "pgd_corner" */
+  const char *summary;        /* one line for --help */
+  unsigned options;           /* the FA_OPTION_* it reads */
+  fa_attack_options defaults; /* for those options */
+  bool ramps_radius;          /* the SVHN warm-up scales eps (else the attack scales its step by `ramp`) */
+  bool gives_input_grad;      /* perturb sets *input_grad: the gradient GradAlign and the statistics use (g1);
+                                 else the step takes it at x */
+  /* The starting perturbation (N, C, H, W), in the current arena. */
+  fa_tensor *(*start)(const fa_train_attack_input *in);
+  /* Perturbs delta in place (within the eps-ball and the [0, 1] box); sets
+   * *input_grad when gives_input_grad. NULL: the start is the perturbation. */
+  fa_status (*perturb)(const fa_train_attack_input *in, fa_tensor *delta, fa_tensor **input_grad);
+  /* The method's name in figures ("FGSM-RS", "PGD-10"); NULL: the name. */
+  void (*method)(const fa_run_method *run, char *out, size_t len);
+} fa_train_attack;
+
+/* The attack named so ('-' and '_' alike), NULL if none. */
+const fa_train_attack *fa_train_attack_find(const char *name);
+/* The i-th attack in --help's order, NULL past the last. */
+const fa_train_attack *fa_train_attack_at(size_t i);
+/* Adds an attack defined outside src/adv (a test's, an experiment's), after
+ * the built-in ones; FA_ERR_INVALID when its name is taken or the registry
+ * is full. */
+fa_status fa_train_attack_register(const fa_train_attack *attack);
+/* The method's label of a run trained with `attack` (plot's legends). */
+void fa_train_attack_method(const fa_train_attack *attack, const fa_run_method *run, char *out, size_t len);
+
+/* ---- evaluation attacks ---- */
+
+typedef struct {
+  fa_model *model;            /* in evaluation mode */
+  fa_tensor *x;               /* (N, C, H, W) in [0, 1] */
+  const int *y;               /* (N) labels */
+  float eps;                  /* the radius */
+  const fa_attack_options *options;
+  fa_rng *rng;                /* the evaluation's random stream */
+} fa_eval_attack_input;
+
+typedef struct {
+  const char *name;
+  const char *summary;
+  unsigned options;
+  fa_attack_options defaults;
+  /* The adversarial perturbation delta (N, C, H, W) of the batch, x + delta
+   * in the eps-ball and the [0, 1] box, in the current arena; NULL and an
+   * error on failure. An example is robust when the model still classifies
+   * x + delta correctly (fa_eval_attack_robust). */
+  fa_tensor *(*perturb)(const fa_eval_attack_input *in);
+  /* The label of the measured accuracy with these options ("pgd-50-10"). */
+  void (*label)(const fa_attack_options *options, char *out, size_t len);
+} fa_eval_attack;
+
+const fa_eval_attack *fa_eval_attack_find(const char *name);
+const fa_eval_attack *fa_eval_attack_at(size_t i);
+
+/* Runs the attack on the batch: returns the number of examples still
+ * classified correctly on x + delta (robust), -1 on failure; robust[i], when
+ * robust is not NULL, says whether example i is. */
+int fa_eval_attack_robust(const fa_eval_attack *attack, const fa_eval_attack_input *in, bool *robust);
+
+/* Whether two attack names are the same, '-' and '_' alike. */
+bool fa_attack_names_equal(const char *a, const char *b);
+
+#endif
