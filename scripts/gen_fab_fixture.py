@@ -16,7 +16,10 @@ Writes fab.safetensors holding:
       and solving on the segment that holds the root (room_i: how far the
       box lets coordinate i move toward the hyperplane). Random cases of 1 to
       784 coordinates, some pixels at 0 or 1, some w_i = 0, both sides of the
-      hyperplane, the box active or not, the hyperplane out of reach.
+      hyperplane, the box active or not, the hyperplane out of reach; and 40
+      whose root lies past many breakpoints (rooms growing geometrically,
+      weights a power of them), at least 10 of them past the 8 Newton steps
+      fastadv takes before it sorts.
   run.x, run.labels, run.targets, run.start: the cnn (1 layer, 4 filters,
       hashed weights, fixture_common) in evaluation mode, 4 random images
       (those of 32 candidates whose every classification in the iterations
@@ -65,6 +68,7 @@ N_ITER = 10
 N_CANDIDATES, N_RUN = 32, 4
 ALPHA_MAX, ETA, BETA, FINAL_STEPS = 0.1, 1.05, 0.9, 3
 MARGIN = 1e-4
+NEWTON_STEPS_C = 8  # PROJECT_NEWTON_STEPS of src/adv/fab.c
 
 
 def project_linf(t, w, b):
@@ -89,6 +93,20 @@ def project_linf(t, w, b):
     return direction * torch.minimum(torch.full_like(room, r), room)
 
 
+def newton_steps(room, a, need):
+    """Newton steps from r = 0 on g(r) = sum a min(r, room) = need until no room lies
+    between two of them (the count of fastadv's first stage, which stops at 8)."""
+    below, free, steps = 0.0, torch.ones_like(room, dtype=torch.bool), 0
+    while True:
+        steps += 1
+        r = (need - below) / float(a[free].sum())
+        passed = free & (room <= r)
+        if not passed.any():
+            return steps
+        below += float((a[passed] * room[passed]).sum())
+        free &= ~passed
+
+
 def projection_cases(out, rng):
     ns, ts, ws, bs, ds = [], [], [], [], []
     sizes = [1, 2, 3, 5, 10, 50, 784]
@@ -110,6 +128,24 @@ def projection_cases(out, rng):
         ws.append(w)
         bs.append(b)
         ds.append(project_linf(t, w, b))
+    # coordinates whose rooms grow geometrically with weights falling as a power of the room: the
+    # root lies past many breakpoints, so that fastadv's Newton steps leave it to the sorting (slow_cases)
+    slow = 0
+    for case in range(40):
+        n = 50 if case % 2 else 784
+        room = np.geomspace(1e-4, 1, n)
+        t = torch.tensor((1 - room).astype(f32).astype(np.float64))
+        w = torch.tensor((room ** rng.uniform(-3, 0)).astype(f32).astype(np.float64))
+        reach = float((w * (1 - t)).sum())
+        b = float((w * t).sum()) + rng.uniform(0.9, 0.99999) * reach
+        slow += newton_steps(1 - t, w, b - float((w * t).sum())) > NEWTON_STEPS_C
+        ns.append(n)
+        ts.append(t)
+        ws.append(w)
+        bs.append(b)
+        ds.append(project_linf(t, w, b))
+    assert slow >= 10, slow
+    print(f"projection: {len(ns)} cases, {slow} past {NEWTON_STEPS_C} Newton steps")
     out["proj.n"] = torch.tensor(ns, dtype=torch.int32)
     out["proj.t"], out["proj.w"] = torch.cat(ts).float(), torch.cat(ws).float()
     out["proj.b"], out["proj.d"] = torch.tensor(bs), torch.cat(ds).float()

@@ -1,16 +1,18 @@
 /* FAB-T (src/adv/fab.c; docs/AUTOATTACK.md) against PyTorch float64
  * references written from the paper (scripts/gen_fab_fixture.py):
  *
- * - the L-infinity projection onto a hyperplane within the [0, 1] box, 300
+ * - the L-infinity projection onto a hyperplane within the [0, 1] box, 340
  *   random cases of 1 to 784 coordinates (the box active or not, the
- *   hyperplane out of the box's reach): every coordinate within 1e-6;
+ *   hyperplane out of the box's reach; 10 whose root lies past the Newton
+ *   steps, found by sorting): every coordinate within 1e-6;
  * - a 10-iteration run of a cnn from a fixed start: every iterate within
  *   1e-5 of the reference's (absolute) but at most 2 pixels of the 4 x 784,
  *   the smallest adversarial norms so far within 1e-5 after each iteration,
  *   the examples found exactly; after the final search (whose last steps
  *   sit on the boundary, where float32 and float64 may decide differently:
  *   not in the fixture) the points misclassified and no larger than before;
- * - the attack on a batch: an example's result does not depend on its batch;
+ * - the attack on a batch (some examples broken, some not): an example's
+ *   result does not depend on its batch;
  *   too many target classes are refused;
  * - on the Fashion-MNIST cnn of tests/fixtures/plain_cnn4_fmnist.safetensors
  *   (256 test images): eps 0 gives the clean accuracy exactly; at eps 4/255
@@ -185,11 +187,14 @@ static void check_batch_independence(void) {
   const int *y = ref("run.labels", N, 4);
   if (!x || !y) return;
   fa_rng stream = fa_rng_stream(3, FA_STREAM_EVAL);
-  fa_fab_config c = {.eps = 2.0f / 255.0f, .n_iter = 5, .n_restarts = 2, .n_target_classes = 3};
+  fa_fab_config c = {.eps = 1.8f / 255.0f, .n_iter = 10, .n_restarts = 2, .n_target_classes = 3};
   bool robust[N], robust_one;
   fa_tensor *xt = fa_tensor_from(4, (int[]){N, 1, 28, 28}, x);
   fa_tensor *all = fa_fab(model, &c, xt, y, &stream, 100, robust);
-  FA_CHECK(all, "%s", fa_error_message());
+  int n_robust = 0;
+  for (int i = 0; i < N; i++) n_robust += robust[i];
+  FA_CHECK(all && n_robust > 0 && n_robust < N, "%d of %d robust (want some of each): %s", n_robust, N,
+           fa_error_message());
   for (int i = 0; all && i < N; i++) {
     fa_tensor *one = fa_fab(model, &c, fa_tensor_from(4, (int[]){1, 1, 28, 28}, x + i * ROW), y + i, &stream,
                             100 + i, &robust_one);
