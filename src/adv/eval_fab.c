@@ -27,8 +27,8 @@ static void label(const fa_attack_options *o, char *out, size_t len) {
 
 const fa_eval_attack fa_eval_attack_fab_t = {
     .name = "fab_t",
-    .summary = "targeted FAB (minimum-norm, L-inf), one run per target: projections onto the linearised boundary "
-               "to the classes of the largest clean logits after the top one; broken when found within eps",
+    .summary = "targeted FAB (L-inf, minimum-norm), one run per target: the classes of the largest clean logits "
+               "after the top one; broken when the point found is within eps",
     .options = FA_OPTION_ITERS | FA_OPTION_RESTARTS | FA_OPTION_TARGETS,
     .defaults = {.n_iters = 100, .n_restarts = 1, .n_target_classes = 9},
     .perturb = perturb,
