@@ -56,7 +56,9 @@ static double radius(room_entry *e, size_t m, double need) {
     for (size_t j = 0; j < m; j++)
       if (e[j].room > next) e[kept++] = e[j];
       else below += e[j].w * e[j].room;
-    if (kept == m) return next;  /* no room in (r, next]: g is linear there and g(next) = need */
+    /* no room in (r, next]: g is linear there and g(next) = need; or (by rounding, as need < g's
+     * reach) none left free: every coordinate at its bound */
+    if (kept == m || kept == 0) return next;
     m = kept;
     r = next;
   }
@@ -68,7 +70,7 @@ static double radius(room_entry *e, size_t m, double need) {
     below += e[j].w * e[j].room;
     weight -= e[j].w;
   }
-  return r;  /* not reached: g exceeds need at the largest room */
+  return m ? e[m - 1].room : r;  /* only by rounding (need < g's reach): every coordinate at its bound */
 }
 
 fa_status fa_fab_project_linf(size_t n, const float *t, const float *w, double b, float lo, float hi, float *d) {
