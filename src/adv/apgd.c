@@ -249,23 +249,6 @@ fa_status fa_apgd_run(fa_model *model, const fa_apgd_config *c, fa_tensor *x, co
   return st;
 }
 
-/* The classes of example i's ranks 1..n_targets by clean logit (rank 0 is
- * the top one), into targets[i * n_targets + r - 1]. */
-static void rank_targets(const fa_tensor *logits, int n_targets, int *targets, bool *taken) {
-  int n = logits->shape[0], k = logits->shape[1];
-  for (int i = 0; i < n; i++) {
-    const float *row = logits->data + (size_t)i * k;
-    for (int j = 0; j < k; j++) taken[j] = false;
-    for (int r = 0; r <= n_targets; r++) {
-      int arg = -1;
-      for (int j = 0; j < k; j++)
-        if (!taken[j] && (arg < 0 || row[j] > row[arg])) arg = j;
-      taken[arg] = true;
-      if (r > 0) targets[(size_t)i * n_targets + r - 1] = arg;
-    }
-  }
-}
-
 static fa_status check_config(const fa_apgd_config *c, int n_classes) {
   if (n_classes < fa_apgd_min_classes(c->loss))
     return fa_error_set(FA_ERR_INVALID, "%s needs at least %d classes; the model has %d", fa_apgd_name(c->loss),
@@ -277,23 +260,6 @@ static fa_status check_config(const fa_apgd_config *c, int n_classes) {
     return fa_error_set(FA_ERR_INVALID, "%s takes 1 to %d target classes (the classes but the true one), not %d",
                         fa_apgd_name(c->loss), n_classes - 1, c->n_target_classes);
   return FA_OK;
-}
-
-/* A start uniform in the eps-ball for each example of idx (m of them), run
- * `run` of each one's own stream (fa_apgd). */
-static fa_tensor *random_starts(const fa_tensor *x, const fa_apgd_config *c, int m, const int *idx,
-                                const fa_rng *stream, long first_example, int run) {
-  size_t row = x->numel / (size_t)x->shape[0], blocks = (row + 3) / 4;
-  int shape[FA_MAX_DIMS];
-  for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
-  shape[0] = m;
-  fa_tensor *start = fa_tensor_new(x->ndim, shape);
-  for (int j = 0; start && j < m; j++) {
-    fa_rng example = fa_rng_item_stream(stream, (uint64_t)(first_example + idx[j]));
-    example.counter = (uint64_t)run * blocks;
-    fa_rng_fill_uniform(&example, start->data + (size_t)j * row, row, -c->eps, c->eps);
-  }
-  return start;
 }
 
 fa_tensor *fa_apgd(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const int *y, const fa_rng *stream,
@@ -315,7 +281,7 @@ fa_tensor *fa_apgd(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const
   fa_tensor *clean = fa_model_forward(model, x, false);
   if (clean) {
     fa_mark_correct(clean, y, alive);
-    rank_targets(clean, n_targets, ranked, taken);
+    fa_rank_targets(clean, n_targets, ranked, taken);
   }
   fa_arena_release(arena, mark);
   fa_status st = clean ? FA_OK : fa_error_code();
@@ -331,7 +297,8 @@ fa_tensor *fa_apgd(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const
       if (m == 0) break;
       mark = fa_arena_get_mark(arena);
       fa_tensor *xs = fa_select_rows(x, m, idx);
-      fa_tensor *start = xs ? random_starts(x, c, m, idx, stream, first_example, t * c->n_restarts + r) : NULL;
+      fa_tensor *start =
+          xs ? fa_uniform_per_example(x, m, idx, stream, first_example, t * c->n_restarts + r, -c->eps, c->eps) : NULL;
       fa_apgd_result res;
       st = start ? fa_apgd_run(model, c, xs, y_sub, t_sub, start, NULL, &res) : fa_error_code();
       for (int j = 0; st == FA_OK && j < m; j++)

@@ -88,6 +88,36 @@ fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const int *y, float ep
   return best;
 }
 
+fa_tensor *fa_uniform_per_example(const fa_tensor *x, int m, const int *idx, const fa_rng *stream,
+                                  long first_example, int run, float lo, float hi) {
+  size_t row = x->numel / (size_t)x->shape[0], blocks = (row + 3) / 4;
+  int shape[FA_MAX_DIMS];
+  for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+  shape[0] = m;
+  fa_tensor *out = fa_tensor_new(x->ndim, shape);
+  for (int j = 0; out && j < m; j++) {
+    fa_rng example = fa_rng_item_stream(stream, (uint64_t)(first_example + idx[j]));
+    example.counter = (uint64_t)run * blocks;
+    fa_rng_fill_uniform(&example, out->data + (size_t)j * row, row, lo, hi);
+  }
+  return out;
+}
+
+void fa_rank_targets(const fa_tensor *logits, int n_targets, int *targets, bool *taken) {
+  int n = logits->shape[0], k = logits->shape[1];
+  for (int i = 0; i < n; i++) {
+    const float *row = logits->data + (size_t)i * k;
+    for (int j = 0; j < k; j++) taken[j] = false;
+    for (int r = 0; r <= n_targets; r++) {
+      int arg = -1;
+      for (int j = 0; j < k; j++)
+        if (!taken[j] && (arg < 0 || row[j] > row[arg])) arg = j;
+      taken[arg] = true;
+      if (r > 0) targets[(size_t)i * n_targets + r - 1] = arg;
+    }
+  }
+}
+
 int fa_mark_correct(const fa_tensor *logits, const int *y, bool *correct) {
   int n = logits->shape[0], k = logits->shape[1], count = 0;
   for (int i = 0; i < n; i++) {

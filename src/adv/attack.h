@@ -46,6 +46,20 @@ fa_tensor *fa_pgd(fa_model *model, bool training, fa_tensor *x, const int *y, fa
 fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const int *y, float eps, float alpha, int n_iter,
                            int n_restarts, fa_rng *rng, fa_tensor **loss_out);
 
+/* For the examples idx[0..m-1] of x (N, C, H, W): an (m, C, H, W) tensor
+ * uniform in [lo, hi], row j drawn from example first_example + idx[j]'s
+ * own stream within `stream` (fa_rng_item_stream), `run` ceil(C H W / 4)
+ * blocks into it: an example's draws depend neither on its batch nor on the
+ * batch size, and run r of an attack gets its own. */
+fa_tensor *fa_uniform_per_example(const fa_tensor *x, int m, const int *idx, const fa_rng *stream,
+                                  long first_example, int run, float lo, float hi);
+
+/* The target classes of a targeted attack: the classes of example i's
+ * ranks 1..n_targets by its logits (N, K) (rank 0 is the top one, ties to
+ * the lower class), into targets[i * n_targets + r - 1]; taken is K flags
+ * of scratch. */
+void fa_rank_targets(const fa_tensor *logits, int n_targets, int *targets, bool *taken);
+
 /* Number of rows of logits (N, K) whose argmax is the label. */
 int fa_count_correct(const fa_tensor *logits, const int *y);
 /* The same, and correct[i] (when not NULL) whether row i's is. */

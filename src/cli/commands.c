@@ -152,7 +152,7 @@ static const fa_flag eval_flags[] = {
     {FA_FLAG_FIELD(E, n_restarts), .type = FA_FLAG_INT, .min = 1, .max = 10000,
      .help = "random restarts, each example keeping its strongest; when not given, the attack's default"},
     {FA_FLAG_FIELD(E, n_target_classes), .type = FA_FLAG_INT, .min = 1, .max = FA_MODEL_MAX_DIM - 1,
-     .help = "target classes of a targeted attack (apgd_t), the classes of the largest clean logits after the "
+     .help = "target classes of a targeted attack (apgd_t, fab_t), the classes of the largest clean logits after the "
              "top one, at most the data set's classes - 1; when not given, the attack's default"},
     {FA_FLAG_FIELD(E, early_stopped_model), .type = FA_FLAG_BOOL,
      .help = "evaluate the early-stopped model (best training PGD accuracy) instead of the last one: for a run "
