@@ -251,6 +251,26 @@ fa_status fa_metrics_report(fa_metrics *m, long iteration, int epoch, int n, con
   return st ? st : st_log;
 }
 
+fa_status fa_metrics_event(fa_metrics *m, const char *name, long iteration, int epoch, const char *text_key,
+                           const char *text, int n, const char *const *keys, const double *values) {
+  fa_status st = check_keys(n, keys, n);
+  if (st) return st;
+  fputc('{', m->jsonl);
+  json_string(m->jsonl, name);
+  fprintf(m->jsonl, ": {\"iteration\": %ld, \"epoch\": %d, ", iteration, epoch);
+  json_string(m->jsonl, text_key);
+  fputs(": ", m->jsonl);
+  json_string(m->jsonl, text);
+  for (int i = 0; i < n; i++) {
+    fputs(", ", m->jsonl);
+    json_string(m->jsonl, keys[i]);
+    fputs(": ", m->jsonl);
+    json_number(m->jsonl, values[i]);
+  }
+  fputs("}}\n", m->jsonl);
+  return finish_write(m, m->jsonl, m->jsonl_path);
+}
+
 fa_status fa_metrics_log(fa_metrics *m, const char *fmt, ...) {
   char line[2048];
   va_list ap;

@@ -59,6 +59,13 @@ fa_status fa_metrics_close(fa_metrics *m);
 fa_status fa_metrics_report(fa_metrics *m, long iteration, int epoch, int n, const char *const *keys,
                             const double *values, int n_shown);
 
+/* A record of an event on a line of the JSON file (nothing in the human
+ * log): {"<name>": {"iteration": i, "epoch": e, "<text_key>": "<text>",
+ * "<key>": value, ...}}. It has no top-level "iteration": readers of
+ * reports skip it. */
+fa_status fa_metrics_event(fa_metrics *m, const char *name, long iteration, int epoch, const char *text_key,
+                           const char *text, int n, const char *const *keys, const double *values);
+
 /* A free-form human line (final results, warnings) to the log and echo. */
 fa_status fa_metrics_log(fa_metrics *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
