@@ -1,4 +1,4 @@
-/* The methods beyond the paper (docs/METHODS.md):
+/* The methods beyond the paper (docs/LATER_METHODS.md):
  *
  * - ELLE-A's weight rule on a synthetic penalty sequence, against the rule
  *   computed from the whole history at every step (mean and standard

@@ -1,4 +1,4 @@
-/* ELLE and ELLE-A (Abad Rocamora et al., ICLR 2024; docs/METHODS.md): a
+/* ELLE and ELLE-A (Abad Rocamora et al., ICLR 2024; docs/LATER_METHODS.md): a
  * penalty on the loss's departure from linearity between random points of
  * the eps-ball, and the adaptive weight of ELLE-A. */
 #ifndef FA_ADV_ELLE_H

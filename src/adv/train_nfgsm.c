@@ -1,4 +1,4 @@
-/* N-FGSM training (de Jorge et al., NeurIPS 2022; docs/METHODS.md): noise
+/* N-FGSM training (de Jorge et al., NeurIPS 2022; docs/LATER_METHODS.md): noise
  * uniform in [-k eps, k eps], x + noise kept in the [0, 1] box, then one
  * signed-gradient step of alpha * eps from the noisy point, without the
  * projection back onto the eps-ball (unless --nfgsm_clip). The

@@ -103,7 +103,7 @@ static const fa_flag train_flags[] = {
     {FA_FLAG_FIELD(T, nfgsm_clip), .type = FA_FLAG_BOOL,
      .help = "N-FGSM projects its perturbation onto the eps-ball (--attack=nfgsm; not by default)"},
     {FA_FLAG_FIELD(T, elle_lambda), .type = FA_FLAG_FLOAT, .min = 0, .max = 1e6,
-     .help = "weight of ELLE's local-linearity penalty (docs/METHODS.md), with any attack and GradAlign; "
+     .help = "weight of ELLE's local-linearity penalty (docs/LATER_METHODS.md), with any attack and GradAlign; "
              "0 turns it off"},
     {FA_FLAG_FIELD(T, elle_adaptive), .type = FA_FLAG_BOOL,
      .help = "ELLE-A: ELLE's weight starts at 0, jumps to --elle_lambda_max when the penalty exceeds the mean "
@@ -111,7 +111,7 @@ static const fa_flag train_flags[] = {
     {FA_FLAG_FIELD(T, elle_lambda_max), .type = FA_FLAG_FLOAT, .min = 0, .max = 1e9,
      .help = "ELLE-A's weight after a spike of the penalty (with --elle_adaptive)"},
     {FA_FLAG_FIELD(T, on_co), .type = FA_FLAG_ENUM, .choices = on_co_choices,
-     .help = "when the catastrophic-overfitting monitor fires (docs/METHODS.md): warn (say so in the log, the "
+     .help = "when the catastrophic-overfitting monitor fires (docs/LATER_METHODS.md): warn (say so in the log, the "
              "progress line and the metrics), or stop the run after the final evaluation of its best and last "
              "models (exit status 5; resume with --on_co=warn to train on)"},
     {FA_FLAG_FIELD(T, attack_iters), .type = FA_FLAG_INT, .min = 1, .max = 100000,
@@ -202,12 +202,12 @@ static const fa_flag plot_flags[] = {
              "(Figure 6); eps: PGD-50-10 and clean accuracy against eps over seeds (Figures 1, 8); lemma2: the "
              "alignment at initialisation and its bound"},
     {FA_FLAG_FIELD(P, runs), .type = FA_FLAG_STRING, .metavar = "PATH,...",
-     .help = "the inputs: files, or directories searched for .jsonl (curves, filters), .log (eps) or .tsv (lemma2)"},
+     .help = "the inputs: files, or directories searched for .jsonl (curves, filters, eps) or .tsv (lemma2)"},
     {FA_FLAG_FIELD(P, out), .type = FA_FLAG_STRING, .metavar = "PREFIX",
      .help = "writes PREFIX.png and PREFIX.svg; a PREFIX that is a directory or ends in '/' gets the kind's name in it "
              "(figs/ -> figs/curves.png)"},
     {FA_FLAG_FIELD(P, labels), .type = FA_FLAG_STRING, .metavar = "NAME,...",
-     .help = "legend names of the runs, in order (default: method and seed from each run's log)"},
+     .help = "legend names of the runs, in order (default: method and seed from each run's records)"},
     {FA_FLAG_FIELD(P, title), .type = FA_FLAG_STRING, .metavar = "TEXT", .help = "the figure's title"},
     {FA_FLAG_FIELD(P, mark_epoch), .type = FA_FLAG_FLOAT, .min = -1, .max = 1e6,
      .help = "draw a dashed vertical line at this epoch (curves, filters; -1: none)"},

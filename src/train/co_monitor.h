@@ -1,4 +1,4 @@
-/* The live catastrophic-overfitting monitor (docs/METHODS.md, "The
+/* The live catastrophic-overfitting monitor (docs/LATER_METHODS.md, "The
  * catastrophic-overfitting monitor"): it reads each report's periodic
  * statistics and says when the run has collapsed.
  *
