@@ -3,6 +3,8 @@
  * signed-gradient step of alpha * eps from the noisy point, without the
  * projection back onto the eps-ball (unless --nfgsm_clip). The
  * perturbation can so reach (k + alpha) eps. */
+#include <stdio.h>
+
 #include "adv/attack.h"
 #include "adv/registry.h"
 
@@ -23,6 +25,10 @@ static fa_status perturb(const fa_train_attack_input *in, fa_tensor *delta, fa_t
                                                                                                     : fa_error_code();
 }
 
+static void method(const fa_run_method *run, char *out, size_t len) {
+  snprintf(out, len, "N-FGSM%s", run->grad_align_lambda > 0 ? " + GradAlign" : "");
+}
+
 const fa_train_attack fa_train_attack_nfgsm = {
     .name = "nfgsm",
     .summary = "N-FGSM: noise uniform in [-k eps, k eps] (k = nfgsm_k), then one signed-gradient step of "
@@ -33,4 +39,5 @@ const fa_train_attack fa_train_attack_nfgsm = {
     .gives_input_grad = true,
     .start = start,
     .perturb = perturb,
+    .method = method,
 };
