@@ -16,7 +16,13 @@ metadata: on the width-4 ResNet, from the second step on, float32 rounding
 decides some signs of the steps; fastadv's unoptimised and optimised
 builds, whose sums round differently, were 5e-7 apart in the parameter
 gradients after one step, 2e-3 after two and 1e-2 after three), free (minibatch replay 2: two iterations on
-the batch, the perturbation carried), gradalign (fgsm zero init + lambda 0.2).
+the batch, the perturbation carried), gradalign (fgsm zero init + lambda 0.2),
+nfgsm (N-FGSM, docs/LATER_METHODS.md: noise in [-2 eps, 2 eps] into the box, a step
+of 1 eps, no projection onto the ball), nfgsm_clip (the same, projected),
+fgsm_elle (fgsm zero init + ELLE, lambda ELLE_LAMBDA: x_a, x_b and t from the
+attack stream after the attack's draws, the 3N points through the model in
+one batch; "fgsm_elle.penalty" holds the penalty) and gradalign_elle
+(gradalign + ELLE: both terms).
 It also stores the evaluation PGD with restarts (docs/METHOD.md section 5; model
 in evaluation mode, 5 steps of eps/4, 3 restarts from the FA_STREAM_EVAL
 stream of seed 0): the chosen delta and its loss per example,
@@ -38,12 +44,18 @@ torch.set_default_dtype(torch.float64)
 f32 = np.float32
 EPS = float(f32(8) / f32(255))
 ALPHA_PGD = float(f32(2) / f32(255))
+NFGSM_K = 2.0
+ELLE_LAMBDA = 1000.0
 ATTACKS = {
     "fgsm": dict(attack="fgsm", init="zero", m=1, lam=0.0),
     "fgsm_rs": dict(attack="fgsm", init="random", m=1, lam=0.0),
     "pgd": dict(attack="pgd", init="random", m=1, lam=0.0),
     "free": dict(attack="fgsm", init="zero", m=2, lam=0.0),
     "gradalign": dict(attack="fgsm", init="zero", m=1, lam=0.2),
+    "nfgsm": dict(attack="nfgsm", init="random", m=1, lam=0.0, clip=False),
+    "nfgsm_clip": dict(attack="nfgsm", init="random", m=1, lam=0.0, clip=True),
+    "fgsm_elle": dict(attack="fgsm", init="zero", m=1, lam=0.0, elle=ELLE_LAMBDA),
+    "gradalign_elle": dict(attack="fgsm", init="zero", m=1, lam=0.2, elle=ELLE_LAMBDA),
 }
 
 
@@ -58,10 +70,31 @@ def box(x, delta):
     return torch.clamp(x + delta, 0, 1) - x
 
 
+def elle_penalty(model, x, y, stream):
+    """ELLE's penalty as src/adv/elle.c: x_a, x_b uniform in the ball and the box, x_c between them."""
+    n = x.shape[0]
+    xa = torch.clamp(x + torch.tensor(stream.uniform(x.shape, -EPS, EPS).astype(np.float64)), 0, 1)
+    xb = torch.clamp(x + torch.tensor(stream.uniform(x.shape, -EPS, EPS).astype(np.float64)), 0, 1)
+    t = torch.tensor(stream.uniform((n,), 0, 1).astype(np.float64))
+    tt = t.view(n, 1, 1, 1)
+    xc = (1 - tt) * xa + tt * xb
+    losses = F.cross_entropy(model(torch.cat((xa, xb, xc))), y.repeat(3), reduction="none")
+    la, lb, lc = losses[:n], losses[n:2 * n], losses[2 * n:]
+    return ((lc - (1 - t) * la - t * lb) ** 2).mean()
+
+
 def step(model, opt, lr, x, y, a, stream, carried, pgd_iters):
-    """One training step as src/train/step.c; returns the carried delta (Free)."""
+    """One training step as src/train/step.c; returns the carried delta (Free), the gradients and ELLE's penalty."""
     ga = a["lam"] > 0
-    if a["attack"] == "fgsm":
+    if a["attack"] == "nfgsm":
+        radius = float(f32(NFGSM_K) * f32(EPS))
+        eta = box(x, torch.tensor(stream.uniform(x.shape, -radius, radius).astype(np.float64)))
+        g1 = input_grad(model, x, eta, y, True, ga)
+        delta = eta + float(f32(1.0) * f32(EPS)) * torch.sign(g1.detach())
+        if a["clip"]:
+            delta = torch.clamp(delta, -EPS, EPS)
+        delta = box(x, delta)
+    elif a["attack"] == "fgsm":
         if a["m"] > 1:
             delta0 = carried
         elif a["init"] == "random":
@@ -87,11 +120,15 @@ def step(model, opt, lr, x, y, a, stream, carried, pgd_iters):
         a1, a2 = g1[keep].flatten(1), g2[keep].flatten(1)
         cos = (a1 / a1.norm(dim=1, keepdim=True) * (a2 / a2.norm(dim=1, keepdim=True))).sum(1)
         loss = loss + a["lam"] * (1.0 - cos.mean())
+    penalty = None
+    if a.get("elle"):
+        penalty = elle_penalty(model, x, y, stream)
+        loss = loss + a["elle"] * penalty
     opt.zero_grad()
     loss.backward()
     grads = {n: p.grad.detach().clone() for n, p in model.named_parameters()}
     opt.step()
-    return carried, grads
+    return carried, grads, penalty
 
 
 def pgd_restarts(model, x, y, eps, alpha, n_iter, n_restarts, stream):
@@ -135,7 +172,9 @@ def main(out_dir):
             stream = Stream(0, STREAM_ATTACK)
             carried = torch.zeros_like(x)
             for _ in range(a["m"]):
-                carried, grads = step(model, opt, lr, x, y, a, stream, carried, pgd_iters)
+                carried, grads, penalty = step(model, opt, lr, x, y, a, stream, carried, pgd_iters)
+            if penalty is not None:
+                out[f"{name}.penalty"] = penalty.detach().reshape(1).float()
             for n, p in model.named_parameters():
                 out[f"{name}.grad.{n}"] = grads[n].float()
                 out[f"{name}.param.{n}"] = p.detach().float()

@@ -188,12 +188,12 @@ static void test_new_attack_trains(void) {
 /* ---- the built-in entries ---- */
 
 static void test_builtin_names_and_defaults(void) {
-  const char *train_names[] = {"fgsm", "pgd", "pgd_corner", "random_corner", "none"};
-  for (size_t i = 0; i < 5; i++)
+  const char *train_names[] = {"fgsm", "nfgsm", "pgd", "pgd_corner", "random_corner", "none"};
+  for (size_t i = 0; i < 6; i++)
     FA_CHECK(fa_train_attack_at(i) && !strcmp(fa_train_attack_at(i)->name, train_names[i]), "training attack %zu",
              i);
   FA_CHECK(fa_train_attack_find("pgd-corner") == fa_train_attack_find("pgd_corner") &&
-               fa_train_attack_find("random-corner") == fa_train_attack_at(3),
+               fa_train_attack_find("random-corner") == fa_train_attack_at(4),
            "'-' and '_' alike");
   FA_CHECK(!fa_train_attack_find("pgd_") && !fa_train_attack_find("PGD") && !fa_train_attack_find(""),
            "other names are not found");

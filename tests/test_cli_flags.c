@@ -220,8 +220,8 @@ static void test_help(void) {
     FA_CHECK(strstr(text, flag), "help lists %s", flag + 3);
   }
   const char *shown_in_help[] = {"[default: 128]", "[default: 0.0005]", "[default: cyclic]",
-                                 "[default: -1 (all)]", "[default: none]", "fgsm | pgd |",
-                                 "random_corner | none"};
+                                 "[default: -1 (all)]", "[default: none]", "fgsm | nfgsm | pgd |",
+                                 "pgd_corner | random_corner"};
   for (size_t i = 0; i < sizeof shown_in_help / sizeof *shown_in_help; i++)
     FA_CHECK(strstr(text, shown_in_help[i]), "help shows '%s'", shown_in_help[i]);
   FA_CHECK(!strstr(text, "free |") && !strstr(text, "| free"), "aliases are not listed");
@@ -377,7 +377,7 @@ static void test_program(void) {
   EXPECT_RUN("train --eps=abc", 2, NULL, "fastadv train: --eps=abc: not a number; --eps takes a number in [0, 255]");
   EXPECT_RUN("train --lr_mx=0.1", 2, NULL, "did you mean --lr_max?");
   EXPECT_RUN("train --epochs=-3", 2, NULL, "--epochs=-3: out of range");
-  EXPECT_RUN("train --attack=fsgm", 2, NULL, "one of fgsm, pgd, pgd_corner, random_corner, none");
+  EXPECT_RUN("train --attack=fsgm", 2, NULL, "one of fgsm, nfgsm, pgd, pgd_corner, random_corner, none");
   EXPECT_RUN("train --half_prec --eps=8x", 2, NULL, "--eps=8x");
   EXPECT_RUN("train junk", 2, NULL, "unexpected argument 'junk'");
   EXPECT_RUN("eval --eps=8", 2, NULL, "no checkpoint to evaluate");

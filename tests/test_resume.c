@@ -5,7 +5,8 @@
  *   from a seeded generator), resumed each time, and finally run to its
  *   end; its final and best models and its metrics lines equal those of an
  *   uninterrupted run bit for bit; the same with AT for Free (the carried
- *   perturbation, replayed minibatches);
+ *   perturbation, replayed minibatches) and with N-FGSM + GradAlign +
+ *   ELLE-A (ELLE-A's weight and penalty history);
  * - SIGTERM: the run finishes its iteration, writes a checkpoint and exits
  *   with status 3; a resume under a file-size limit (a full disk) cannot
  *   write its next checkpoint, exits 1 and leaves the previous checkpoint
@@ -511,12 +512,14 @@ int main(void) {
     printf("skipped the runs: Fashion-MNIST is not installed (scripts/setup.sh installs dataset-fashion-mnist)\n");
     return fa_test_exit();
   }
+  /* elle_a: N-FGSM + GradAlign + ELLE-A, whose weight and penalty history are in the checkpoint */
   const variant fgsm = {{"--epochs=12", NULL}},
-                free_at = {{"--epochs=5", "--minibatch_replay=3", "--attack_init=zero", NULL}};
-  const variant *variants[2] = {&fgsm, &free_at};
-  const char *names[2] = {"fgsm_gradalign", "free"};
+                free_at = {{"--epochs=5", "--minibatch_replay=3", "--attack_init=zero", NULL}},
+                elle_a = {{"--epochs=8", "--attack=nfgsm", "--elle_adaptive", NULL}};
+  const variant *variants[3] = {&fgsm, &free_at, &elle_a};
+  const char *names[3] = {"fgsm_gradalign", "free", "nfgsm_gradalign_elle_a"};
   char err[8192];
-  for (int k = 0; k < 2; k++) {
+  for (int k = 0; k < 3; k++) {
     char ref[4000], dir[4200];
     snprintf(ref, sizeof ref, "%.3900s", fa_test_tmpdir(names[k]));
     snprintf(dir, sizeof dir, "%s_killed", ref);

@@ -26,14 +26,21 @@ typedef struct {
   fa_attack_init init;
   int replay;
   float lambda;
+  float elle_lambda;  /* ELLE's weight, 0: none */
+  bool clip;          /* nfgsm: --nfgsm_clip */
 } attack_case;
 
+#define ELLE 1000.0f /* the fixture's ELLE_LAMBDA */
 static const attack_case attacks[] = {
-    {"fgsm", "fgsm", FA_INIT_ZERO, 1, 0.0f},
-    {"fgsm_rs", "fgsm", FA_INIT_RANDOM, 1, 0.0f},
-    {"pgd", "pgd", FA_INIT_RANDOM, 1, 0.0f}, /* the fixture's "pgd_iters" steps (3 cnn, 1 ResNet-18) */
-    {"free", "fgsm", FA_INIT_ZERO, 2, 0.0f},
-    {"gradalign", "fgsm", FA_INIT_ZERO, 1, 0.2f},
+    {"fgsm", "fgsm", FA_INIT_ZERO, 1, 0.0f, 0, false},
+    {"fgsm_rs", "fgsm", FA_INIT_RANDOM, 1, 0.0f, 0, false},
+    {"pgd", "pgd", FA_INIT_RANDOM, 1, 0.0f, 0, false}, /* the fixture's "pgd_iters" steps (3 cnn, 1 ResNet-18) */
+    {"free", "fgsm", FA_INIT_ZERO, 2, 0.0f, 0, false},
+    {"gradalign", "fgsm", FA_INIT_ZERO, 1, 0.2f, 0, false},
+    {"nfgsm", "nfgsm", FA_INIT_RANDOM, 1, 0.0f, 0, false}, /* k = 2, alpha = 1 */
+    {"nfgsm_clip", "nfgsm", FA_INIT_RANDOM, 1, 0.0f, 0, true},
+    {"fgsm_elle", "fgsm", FA_INIT_ZERO, 1, 0.0f, ELLE, false},
+    {"gradalign_elle", "fgsm", FA_INIT_ZERO, 1, 0.2f, ELLE, false},
 };
 
 static double compare(const char *key, const float *got, size_t n, double tol) {
@@ -60,7 +67,10 @@ static void run_case(const char *kind, const fa_model_config *mc, const attack_c
   cfg.attack = fa_train_attack_find(a->attack);
   cfg.attack_init = a->init;
   cfg.eps = fa_pixels_of(8);
-  cfg.fgsm_alpha = 1.25f;
+  cfg.fgsm_alpha = strcmp(a->attack, "nfgsm") == 0 ? 1.0f : 1.25f;
+  cfg.nfgsm_k = 2.0f;
+  cfg.nfgsm_clip = a->clip;
+  cfg.elle_lambda = a->elle_lambda;
   cfg.pgd_alpha_train = fa_pixels_of(2);
   cfg.pgd_train_n_iters = strcmp(a->attack, "pgd") == 0 ? pgd_iters : 0;
   cfg.minibatch_replay = a->replay;
@@ -76,8 +86,13 @@ static void run_case(const char *kind, const fa_model_config *mc, const attack_c
     fa_arena_release(fa_arena_current(), mark);
     if (r + 1 < a->replay) FA_CHECK(fa_optimizer_step(opt, lr) == FA_OK, "optimizer step");
   }
-  double tol = a->lambda > 0 ? 1e-3 : 1e-4, worst_grad = 0;
+  double tol = a->lambda > 0 || a->elle_lambda > 0 ? 1e-3 : 1e-4, worst_grad = 0;
   char key[256];
+  if (a->elle_lambda > 0) {
+    snprintf(key, sizeof key, "%s.penalty", a->name);
+    float penalty = (float)(stats.elle / stats.n);
+    compare(key, &penalty, 1, 1e-3);
+  }
   for (int i = 0; i < fa_store_count(store); i++) {
     fa_tensor *t = fa_store_get(store, i);
     if (!t->requires_grad) continue;
@@ -91,7 +106,7 @@ static void run_case(const char *kind, const fa_model_config *mc, const attack_c
     snprintf(key, sizeof key, "%s.%s.%s", a->name, t->requires_grad ? "param" : "buffer", t->name);
     worst_param = fmax(worst_param, compare(key, t->data, t->numel, tol));
   }
-  printf("%-9s %-10s worst relative error: gradients %.2g, parameters and buffers %.2g\n", kind, a->name,
+  printf("%-9s %-14s worst relative error: gradients %.2g, parameters and buffers %.2g\n", kind, a->name,
          worst_grad, worst_param);
   fa_trainer_free(&trainer);
   fa_optimizer_destroy(opt);

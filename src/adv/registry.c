@@ -9,7 +9,7 @@
 /* The built-in attacks, one line each, in --help's order: X(name) for the
  * `fa_train_attack_<name>` / `fa_eval_attack_<name>` its file in src/adv
  * defines. */
-#define TRAIN_ATTACKS(X) X(fgsm) X(pgd) X(pgd_corner) X(random_corner) X(none)
+#define TRAIN_ATTACKS(X) X(fgsm) X(nfgsm) X(pgd) X(pgd_corner) X(random_corner) X(none)
 #define EVAL_ATTACKS(X) X(pgd) X(apgd_ce) X(apgd_dlr) X(apgd_t) X(fab_t)
 
 #define DECLARE_TRAIN(name) extern const fa_train_attack fa_train_attack_##name;

@@ -28,7 +28,8 @@ typedef enum { FA_INIT_ZERO, FA_INIT_RANDOM } fa_attack_init;
 /* The options an attack may read. Each attack says which (its `options`
  * bits) and gives its defaults for them; a flag the user does not give
  * takes the chosen attack's default. The flags that set them: train
- * --attack_init, --fgsm_alpha, --pgd_alpha_train, --pgd_train_n_iters;
+ * --attack_init, --fgsm_alpha, --pgd_alpha_train, --pgd_train_n_iters,
+ * --nfgsm_k, --nfgsm_clip;
  * eval --attack_iters, --n_restarts, --n_target_classes. */
 enum {
   FA_OPTION_INIT = 1 << 0,         /* init */
@@ -37,6 +38,8 @@ enum {
   FA_OPTION_ITERS = 1 << 3,        /* n_iters */
   FA_OPTION_RESTARTS = 1 << 4,     /* n_restarts */
   FA_OPTION_TARGETS = 1 << 5,      /* n_target_classes */
+  FA_OPTION_NOISE = 1 << 6,        /* noise_of_eps */
+  FA_OPTION_CLIP = 1 << 7,         /* clip */
 };
 
 typedef struct {
@@ -46,6 +49,8 @@ typedef struct {
   int n_iters;          /* steps */
   int n_restarts;       /* random restarts; each example keeps its strongest */
   int n_target_classes; /* a targeted attack's target classes per example */
+  float noise_of_eps;   /* a random start's radius in multiples of eps (N-FGSM's k) */
+  bool clip;            /* project the perturbation back onto the eps-ball (N-FGSM) */
 } fa_attack_options;
 
 /* ---- training attacks ---- */

@@ -10,6 +10,7 @@
 /* Enum fields are written as int. */
 _Static_assert(sizeof(fa_lr_schedule) == sizeof(int), "enum flags are int-sized");
 _Static_assert(sizeof(fa_attack_init) == sizeof(int), "enum flags are int-sized");
+_Static_assert(sizeof(fa_on_co) == sizeof(int), "enum flags are int-sized");
 
 static const fa_flag_choice dataset_choices[] = {
     {.name = "cifar10"},        {.name = "svhn"},
@@ -41,6 +42,8 @@ static const fa_flag_choice train_attack_aliases[] = {
     {.name = NULL}};
 static const fa_flag_choice init_choices[] = {
     {.name = "zero", .value = FA_INIT_ZERO}, {.name = "random", .value = FA_INIT_RANDOM}, {.name = NULL}};
+static const fa_flag_choice on_co_choices[] = {
+    {.name = "warn", .value = FA_ON_CO_WARN}, {.name = "stop", .value = FA_ON_CO_STOP}, {.name = NULL}};
 static const fa_flag_choice set_choices[] = {{.name = "test"}, {.name = "train"}, {.name = NULL}};
 
 /* What this CPU build does instead of the paper's GPU options. */
@@ -95,6 +98,22 @@ static const fa_flag train_flags[] = {
      .help = "iterations on each minibatch; more than 1 with fgsm is AT for Free"},
     {FA_FLAG_FIELD(T, grad_align_cos_lambda), .type = FA_FLAG_FLOAT, .min = 0, .max = 1e6,
      .help = "weight lambda of the GradAlign regulariser lambda * (1 - cos); 0 turns it off"},
+    {FA_FLAG_FIELD(T, nfgsm_k), .type = FA_FLAG_FLOAT, .min = 0, .max = 100,
+     .help = "N-FGSM's noise, uniform in [-k eps, k eps] (--attack=nfgsm); when not given, the attack's default"},
+    {FA_FLAG_FIELD(T, nfgsm_clip), .type = FA_FLAG_BOOL,
+     .help = "N-FGSM projects its perturbation onto the eps-ball (--attack=nfgsm; not by default)"},
+    {FA_FLAG_FIELD(T, elle_lambda), .type = FA_FLAG_FLOAT, .min = 0, .max = 1e6,
+     .help = "weight of ELLE's local-linearity penalty (docs/LATER_METHODS.md), with any attack and GradAlign; "
+             "0 turns it off"},
+    {FA_FLAG_FIELD(T, elle_adaptive), .type = FA_FLAG_BOOL,
+     .help = "ELLE-A: ELLE's weight starts at 0, jumps to --elle_lambda_max when the penalty exceeds the mean "
+             "plus two standard deviations of its history, else decays by 0.99 (not with --elle_lambda)"},
+    {FA_FLAG_FIELD(T, elle_lambda_max), .type = FA_FLAG_FLOAT, .min = 0, .max = 1e9,
+     .help = "ELLE-A's weight after a spike of the penalty (with --elle_adaptive)"},
+    {FA_FLAG_FIELD(T, on_co), .type = FA_FLAG_ENUM, .choices = on_co_choices,
+     .help = "when the catastrophic-overfitting monitor fires (docs/LATER_METHODS.md): warn (say so in the log, the "
+             "progress line and the metrics), or stop the run after the final evaluation of its best and last "
+             "models (exit status 5; resume with --on_co=warn to train on)"},
     {FA_FLAG_FIELD(T, attack_iters), .type = FA_FLAG_INT, .min = 1, .max = 100000,
      .help = "PGD steps of the periodic robust accuracy"},
     {FA_FLAG_FIELD(T, eval_iter_freq), .type = FA_FLAG_INT, .min = 1, .max = INT_MAX,
@@ -259,6 +278,8 @@ static const option_flag train_option_flags[] = {
     OPTION(FA_OPTION_STEP_OF_EPS, step_of_eps, "fgsm_alpha"),
     OPTION(FA_OPTION_STEP, step, "pgd_alpha_train"),
     OPTION(FA_OPTION_ITERS, n_iters, "pgd_train_n_iters"),
+    OPTION(FA_OPTION_NOISE, noise_of_eps, "nfgsm_k"),
+    OPTION(FA_OPTION_CLIP, clip, "nfgsm_clip"),
     {0, NULL, 0, 0}};
 static const option_flag eval_option_flags[] = {
     OPTION(FA_OPTION_ITERS, n_iters, "attack_iters"),
@@ -319,6 +340,12 @@ static bool is_architecture(const char *name) {
 static fa_status train_finish(void *config, const fa_flags_given *given) {
   fa_train_config *c = config;
   apply_attack_defaults(&train_table, train_option_flags, c->attack->options, &c->attack->defaults, given, c);
+  if (c->elle_adaptive && fa_flags_was_given(&train_table, given, "elle_lambda"))
+    return fa_error_set(FA_ERR_INVALID, "--elle_lambda and --elle_adaptive both set ELLE's weight: give "
+                        "--elle_lambda=X for a fixed weight, or --elle_adaptive (with --elle_lambda_max) for ELLE-A");
+  if (!c->elle_adaptive && fa_flags_was_given(&train_table, given, "elle_lambda_max"))
+    return fa_error_set(FA_ERR_INVALID, "--elle_lambda_max is ELLE-A's: give --elle_adaptive too, or "
+                        "--elle_lambda=X for a fixed weight");
   return FA_OK;
 }
 

@@ -1,7 +1,7 @@
 /* fastadv: the command-line program. `fastadv train ...` is the paper's
  * `python train.py ...`, `fastadv eval ...` its `python eval.py ...`.
- * Exit status: the run's (0 done, 1 failed); 2 for a command line that is
- * wrong, before any work starts. */
+ * Exit status: the run's (0 done, 1 failed; train also 3, 4 and 5:
+ * train/run.h); 2 for a command line that is wrong, before any work starts. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -11,6 +11,7 @@
 struct fa_progress {
   FILE *out;
   char label[32];
+  char note[96];     /* said after each line, "" for none */
   long total, done, images;
   double interval_s, last_print; /* seconds since start; last_print < 0 before the first */
   bool terminal;
@@ -56,14 +57,18 @@ static void print(fa_progress *p, double now) {
     int filled = (int)(frac * BAR_WIDTH);
     for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < filled ? '#' : '-';
     bar[BAR_WIDTH] = '\0';
-    fprintf(p->out, "\r\033[K%s [%s] %6ld/%ld %5.1f%%  %.0f img/s  %s left", p->label, bar, p->done, p->total,
-            100 * frac, rate, left);
+    fprintf(p->out, "\r\033[K%s [%s] %6ld/%ld %5.1f%%  %.0f img/s  %s left%s%s", p->label, bar, p->done, p->total,
+            100 * frac, rate, left, *p->note ? "  " : "", p->note);
   } else {
-    fprintf(p->out, "%s: %ld/%ld (%.1f%%), %.0f images/s, %s left\n", p->label, p->done, p->total, 100 * frac, rate,
-            left);
+    fprintf(p->out, "%s: %ld/%ld (%.1f%%), %.0f images/s, %s left%s%s\n", p->label, p->done, p->total, 100 * frac,
+            rate, left, *p->note ? "; " : "", p->note);
   }
   fflush(p->out);
   p->last_print = now;
+}
+
+void fa_progress_set_note(fa_progress *p, const char *note) {
+  if (p) snprintf(p->note, sizeof p->note, "%s", note);
 }
 
 void fa_progress_update(fa_progress *p, long done, long images) {

@@ -21,6 +21,8 @@ typedef struct fa_progress fa_progress;
 fa_progress *fa_progress_create(FILE *out, const char *label, long total, double interval_s);
 /* `done` steps and `images` images processed since the start. */
 void fa_progress_update(fa_progress *p, long done, long images);
+/* A note said at the end of every later line ("CO at 500"; "" for none). */
+void fa_progress_set_note(fa_progress *p, const char *note);
 /* The final state, a newline on a terminal, and the display freed. */
 void fa_progress_finish(fa_progress *p);
 

@@ -24,6 +24,8 @@ void fa_train_config_defaults(fa_train_config *c) {
       .minibatch_replay = 1,
       .attack_init = FA_INIT_RANDOM,
       .grad_align_cos_lambda = 0,
+      .nfgsm_k = 2.0f,
+      .elle_lambda_max = 4000.0f,
       .seed = 0,
       .eval_iter_freq = 200,
       .n_eval_every_k_iter = 256,
@@ -37,6 +39,8 @@ void fa_train_config_defaults(fa_train_config *c) {
   strcpy(c->model, "resnet18");
   strcpy(c->out_dir, ".");
 }
+
+bool fa_train_config_elle(const fa_train_config *c) { return c->elle_lambda > 0 || c->elle_adaptive; }
 
 void fa_eval_config_defaults(fa_eval_config *c) {
   *c = (fa_eval_config){
@@ -60,7 +64,7 @@ void fa_eval_config_defaults(fa_eval_config *c) {
 
 fa_attack_options fa_train_attack_options(const fa_train_config *c) {
   return (fa_attack_options){.init = c->attack_init, .step_of_eps = c->fgsm_alpha, .step = c->pgd_alpha_train,
-                             .n_iters = c->pgd_train_n_iters};
+                             .n_iters = c->pgd_train_n_iters, .noise_of_eps = c->nfgsm_k, .clip = c->nfgsm_clip};
 }
 
 fa_attack_options fa_eval_attack_options(const fa_eval_config *c) {
@@ -105,5 +109,11 @@ bool fa_train_config_fingerprint(const fa_train_config *c, char *out, size_t len
        shortest(c->pgd_alpha_train.pixels).text, c->minibatch_replay, shortest(c->grad_align_cos_lambda).text,
        c->attack_iters, c->eval_iter_freq, c->n_eval_every_k_iter, c->n_layers, c->n_filters_cnn, c->seed,
        c->debug ? "true" : "false");
+  /* the new methods' flags only where they act, so that other runs' checkpoints keep their fingerprints */
+  if (c->attack->options & FA_OPTION_NOISE)
+    word(out, len, &at, " --nfgsm_k=%s --nfgsm_clip=%s", shortest(c->nfgsm_k).text, c->nfgsm_clip ? "true" : "false");
+  if (c->elle_adaptive) word(out, len, &at, " --elle_adaptive=true --elle_lambda_max=%s",
+                             shortest(c->elle_lambda_max).text);
+  else if (c->elle_lambda > 0) word(out, len, &at, " --elle_lambda=%s", shortest(c->elle_lambda).text);
   return at < len;
 }

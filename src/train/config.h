@@ -17,6 +17,10 @@
 #define FA_NAME_MAX 256
 #define FA_PATH_MAX 4096
 
+/* What a run does when the catastrophic-overfitting monitor fires
+ * (train/co_monitor.h): say so, or also stop after the final evaluation. */
+typedef enum { FA_ON_CO_WARN, FA_ON_CO_STOP } fa_on_co;
+
 typedef struct {
   char dataset[FA_NAME_MAX];       /* --dataset cifar10 */
   char model[FA_NAME_MAX];         /* --model resnet18 | cnn | lenet */
@@ -36,6 +40,12 @@ typedef struct {
   int minibatch_replay;            /* --minibatch_replay 1; > 1 is "AT for Free" */
   fa_attack_init attack_init;      /* --attack_init random */
   float grad_align_cos_lambda;     /* --grad_align_cos_lambda 0 */
+  float nfgsm_k;                   /* --nfgsm_k 2: N-FGSM's noise radius, times eps */
+  bool nfgsm_clip;                 /* --nfgsm_clip: N-FGSM projects onto the eps-ball */
+  float elle_lambda;               /* --elle_lambda 0: ELLE's weight; 0 turns it off */
+  bool elle_adaptive;              /* --elle_adaptive: ELLE-A, the weight set by the penalty's spikes */
+  float elle_lambda_max;           /* --elle_lambda_max 4000: ELLE-A's weight after a spike */
+  fa_on_co on_co;                  /* --on_co warn: what the catastrophic-overfitting monitor does */
   int seed;                        /* --seed 0 */
   int eval_iter_freq;              /* --eval_iter_freq 200 */
   int n_eval_every_k_iter;         /* --n_eval_every_k_iter 256 */
@@ -73,6 +83,8 @@ typedef struct {
 } fa_eval_config;
 
 void fa_train_config_defaults(fa_train_config *c);
+/* Whether the run adds ELLE's penalty (--elle_lambda > 0 or --elle_adaptive). */
+bool fa_train_config_elle(const fa_train_config *c);
 void fa_eval_config_defaults(fa_eval_config *c);
 
 /* The options of the chosen attack, from the flags. */

@@ -12,21 +12,27 @@
 
 #define VERSION "1"
 #define FINGERPRINT_MAX 2048
-#define MAX_META 32
+#define MAX_META 48
 
 /* How a field is stored: int, an 8-byte signed integer (long, int64_t, long long), uint64_t, double. */
 enum { I32, I64, U64, REAL };
 _Static_assert(sizeof(long) == 8 && sizeof(long long) == 8, "an LP64 platform");
 
-/* One metadata entry of the point: its key, kind, field and accepted range. */
+/* Which runs have a field: all, those with ELLE, with ELLE-A; the
+ * monitor's fields are in every checkpoint written since it exists. */
+enum { ALWAYS, WITH_ELLE, WITH_ELLE_A, MONITOR };
+
+/* One metadata entry of the point: its key, kind, field, accepted range and group. */
 typedef struct {
   const char *key;
   int kind;
   size_t offset;
   double lo, hi;
+  int group;
 } field;
 
-#define F(key, kind, member, lo, hi) {key, kind, offsetof(fa_resume_point, member), lo, hi}
+#define F(key, kind, member, lo, hi) {key, kind, offsetof(fa_resume_point, member), lo, hi, ALWAYS}
+#define G(key, kind, member, lo, hi, group) {key, kind, offsetof(fa_resume_point, member), lo, hi, group}
 static const field fields[] = {
     F("iteration", I64, iteration, 0, 1e15),
     F("epoch", I32, epoch, 0, 1e6),
@@ -48,9 +54,27 @@ static const field fields[] = {
     F("metrics.jsonl_bytes", I64, metrics.jsonl_bytes, 0, 1e15),
     F("metrics.log_bytes", I64, metrics.log_bytes, 0, 1e15),
     F("metrics.elapsed_s", REAL, metrics.elapsed_s, 0, 1e12),
+    G("report.elle", REAL, since_report.elle, 0, 1e300, WITH_ELLE),
+    G("elle.lambda", REAL, elle.lambda, 0, 1e300, WITH_ELLE_A),
+    G("elle.count", I64, elle.count, 0, 1e15, WITH_ELLE_A),
+    G("elle.mean", REAL, elle.mean, 0, 1e300, WITH_ELLE_A),
+    G("elle.m2", REAL, elle.m2, 0, 1e300, WITH_ELLE_A),
+    G("co.best_pgd", REAL, monitor.best_pgd, -1, 1, MONITOR),
+    G("co.best_align", REAL, monitor.best_align, -2, 1, MONITOR),
+    G("co.detected_at", I64, monitor.detected_at, -1, 1e15, MONITOR),
 };
 #undef F
+#undef G
 enum { N_FIELDS = sizeof fields / sizeof *fields };
+
+/* Whether the checkpoint of a run with this config has the field. */
+static bool has_field(const fa_train_config *c, const field *f) {
+  switch (f->group) {
+    case WITH_ELLE: return fa_train_config_elle(c);
+    case WITH_ELLE_A: return c->elle_adaptive;
+    default: return true;
+  }
+}
 
 long fa_resume_iteration_at(int epoch, int batch, int rep, int batches_per_epoch, int replay) {
   if (epoch == 0) return 0;
@@ -67,8 +91,9 @@ fa_status fa_resume_save(const char *path, const fa_train_config *config, const 
   const char *keys[MAX_META] = {"resume_version", "run", "flags", "dataset"};
   const char *values[MAX_META] = {VERSION, point->run_name, fingerprint, config->dataset};
   int n = 4;
-  for (int i = 0; i < N_FIELDS; i++, n++) {
+  for (int i = 0; i < N_FIELDS; i++) {
     const field *f = &fields[i];
+    if (!has_field(config, f)) continue;
     const char *at = (const char *)point + f->offset;
     int32_t i32;
     int64_t i64;
@@ -81,7 +106,7 @@ fa_status fa_resume_save(const char *path, const fa_train_config *config, const 
       default: memcpy(&real, at, sizeof real); snprintf(text[i], sizeof text[i], "%a", real); break;
     }
     keys[n] = f->key;
-    values[n] = text[i];
+    values[n++] = text[i];
   }
   fa_ckpt_extra extras[3] = {{"optimizer.", stores->optimizer}, {FA_RESUME_BEST_PREFIX, stores->best},
                              {"free.", stores->free_delta}};
@@ -198,7 +223,11 @@ fa_status fa_resume_load(const char *path, const fa_train_config *config, int ba
     st = damaged(path, "its metadata lacks \"flags\"");
   else if (strcmp(flags, fingerprint) != 0)
     st = flags_differ(path, flags, fingerprint);
-  for (int i = 0; i < N_FIELDS && st == FA_OK; i++) st = parse_field(ckpt, path, &fields[i], point);
+  bool has_monitor = fa_ckpt_meta(ckpt, "co.detected_at") != NULL;
+  point->monitor = fa_co_monitor_start();
+  for (int i = 0; i < N_FIELDS && st == FA_OK; i++)
+    if (has_field(config, &fields[i]) && (fields[i].group != MONITOR || has_monitor))
+      st = parse_field(ckpt, path, &fields[i], point);
   if (st == FA_OK) {
     fa_ckpt_extra extras[3] = {{"optimizer.", stores->optimizer}, {FA_RESUME_BEST_PREFIX, stores->best},
                                {"free.", stores->free_delta}};

@@ -9,8 +9,11 @@
  * place of the next iteration (iteration, epoch, batch, replay round), the
  * loader's state (epoch, position, shuffle and augment counters), the
  * counters of the attack and statistics streams, the best training PGD
- * accuracy, the sums since the last report, and where the metrics files
- * ended. Doubles are written in C's hexadecimal form (%a): exact.
+ * accuracy, the sums since the last report (with ELLE's penalty under
+ * ELLE), ELLE-A's weight and penalty history (--elle_adaptive), the
+ * catastrophic-overfitting monitor's state (a checkpoint written before
+ * the monitor existed has none: the monitor starts afresh), and where the
+ * metrics files ended. Doubles are written in C's hexadecimal form (%a): exact.
  *
  * Reading checks everything against the run before the run uses it: the
  * flags, every tensor's checksum, name, shape and dtype and that every
@@ -28,6 +31,7 @@
 #include "data/loader.h"
 #include "io/metrics.h"
 #include "nn/model.h"
+#include "train/co_monitor.h"
 #include "train/config.h"
 #include "train/step.h"
 
@@ -45,6 +49,8 @@ typedef struct {
   uint64_t stats_counter;    /* the periodic statistics' stream */
   double best_train_pgd;     /* -1 before the first report */
   fa_step_stats since_report;
+  fa_elle_adaptive elle;     /* ELLE-A's weight and history (--elle_adaptive) */
+  fa_co_monitor monitor;     /* the catastrophic-overfitting monitor */
   fa_metrics_position metrics;
   char run_name[FA_RUN_NAME_MAX];
   bool checksummed;          /* set by fa_resume_load: the file's tensors had checksums (and they matched) */

@@ -16,6 +16,8 @@ enum {
   FA_EXIT_STOPPED = 3,  /* train: stopped by SIGINT, SIGTERM or SIGHUP after writing a resume checkpoint */
   FA_EXIT_NUMERIC = 4,  /* train: a NaN or Inf in the loss, a gradient or a parameter; the last good
                            checkpoint is kept */
+  FA_EXIT_CO = 5,       /* train --on_co=stop: the catastrophic-overfitting monitor fired; the best and last
+                           models were saved and evaluated, the resume checkpoint holds the run */
 };
 
 /* `flags`: every flag's value as JSON members (cli/flags.h), written into

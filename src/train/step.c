@@ -15,6 +15,7 @@ fa_status fa_trainer_init(fa_trainer *t, const fa_train_config *config, fa_model
   t->model = model;
   t->attack_options = fa_train_attack_options(config);
   t->attack_rng = fa_rng_stream((uint64_t)config->seed, FA_STREAM_ATTACK);
+  t->elle = fa_elle_adaptive_start();
   if (config->minibatch_replay > 1) {
     const fa_model_config *m = fa_model_get_config(model);
     size_t n = (size_t)config->batch_size * m->in_channels * m->height * m->width;
@@ -84,6 +85,15 @@ fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const int *y, float ramp, f
     if (!reg) return fa_error_code();
     if (reg->requires_grad && (status = fa_backward(reg)) != FA_OK) return status; /* constant when no row counts */
     stats->reg += (double)reg->data[0] * n;
+  }
+  if (fa_train_config_elle(c)) {
+    fa_arena_release(arena, clean_mark); /* the terms above are backpropagated */
+    fa_tensor *penalty = fa_elle_penalty(model, x, y, eps, &t->attack_rng);
+    if (!penalty) return fa_error_code();
+    double lambda = c->elle_adaptive ? fa_elle_adaptive_step(&t->elle, penalty->data[0], c->elle_lambda_max, NULL)
+                                     : c->elle_lambda;
+    if (lambda > 0 && (status = fa_backward(fa_scale(penalty, (float)lambda))) != FA_OK) return status;
+    stats->elle += (double)penalty->data[0] * n;
   }
   stats->grad_norm += g1_norm * n;
   stats->delta_norm += fa_mean_row_norm(delta) * n;

@@ -3,6 +3,7 @@
 #ifndef FA_TRAIN_STEP_H
 #define FA_TRAIN_STEP_H
 
+#include "adv/elle.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/tensor.h"
@@ -15,11 +16,13 @@ typedef struct {
   fa_attack_options attack_options; /* of config->attack, from the flags */
   fa_rng attack_rng;        /* FA_STREAM_ATTACK: random starts, eta */
   float *replay_delta;      /* AT for Free: the delta carried across iterations (B*C*H*W), else NULL */
+  fa_elle_adaptive elle;    /* ELLE-A's weight and penalty history (--elle_adaptive) */
 } fa_trainer;
 
 /* Sums over the examples of steps since the last report. */
 typedef struct {
   double loss, reg;         /* per-step values times the batch size */
+  double elle;              /* ELLE's penalty (before its weight), times the batch size */
   double correct;           /* on the training adversarial examples */
   double grad_norm;         /* sum of ||g1_i||_2 */
   double delta_norm;        /* sum of ||delta_i||_2 */
@@ -30,8 +33,10 @@ fa_status fa_trainer_init(fa_trainer *t, const fa_train_config *config, fa_model
 void fa_trainer_free(fa_trainer *t);
 
 /* One step on the batch x (B, C, H, W), labels y: fills every parameter's
- * ->grad with the gradient of CE(model(clip(x + delta)), y) + reg (the
- * gradients are zeroed first) and adds to *stats. `ramp` in [0, 1] scales
+ * ->grad with the gradient of CE(model(clip(x + delta)), y) + reg
+ * (GradAlign) + lambda * ELLE's penalty (the gradients are zeroed first)
+ * and adds to *stats. ELLE-A's weight is updated with this step's penalty
+ * before it weighs it (adv/elle.h). `ramp` in [0, 1] scales
  * the radius, or the attack's step for an attack that does not ramp its
  * radius (fgsm): the SVHN warm-up; 1 otherwise.
  * Everything but the gradients lives in the current arena. */

@@ -35,6 +35,7 @@
 #include "optim/schedule.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
+#include "train/co_monitor.h"
 #include "train/run.h"
 #include "core/finite.h"
 #include "train/resume.h"
@@ -68,6 +69,7 @@ typedef struct {
   char checkpoint[FA_RUN_FILE_MAX];
   long checkpoint_iteration;   /* of the last checkpoint written or read, -1 before */
   bool stopped;             /* by a signal, after writing a checkpoint */
+  bool co_stop;             /* the monitor fired under --on_co=stop: the run ends after this iteration */
   float *x;                 /* the current batch */
   int *y, count;
 } run;
@@ -186,6 +188,7 @@ static fa_status resume(run *r) {
   if (r->free_delta) memcpy(r->trainer.replay_delta, fa_store_get(r->free_delta, 0)->data,
                             fa_store_get(r->free_delta, 0)->numel * sizeof(float));
   r->trainer.attack_rng.counter = r->at.attack_counter;
+  r->trainer.elle = r->at.elle;
   r->stats_rng.counter = r->at.stats_counter;
   r->checkpoint_iteration = r->at.iteration;
   return FA_OK;
@@ -275,6 +278,7 @@ static fa_status setup(run *r, const fa_train_config *c) {
       return fa_error_set(FA_ERR_NOMEM, "out of memory for the AT-for-Free perturbation");
   }
   r->at.best_train_pgd = -1;
+  r->at.monitor = fa_co_monitor_start();
   r->at.loader = fa_loader_get_state(r->loader);
 
   if ((c->resume[0] ? start_resumed(r) : start_new(r, started)) != FA_OK || write_config_record(r) != FA_OK)
@@ -318,6 +322,38 @@ static void snapshot(run *r, bool restore) {
   }
 }
 
+/* The monitor fired at the report of `iteration`: said once in the log, on
+ * the progress line and as a co_detected record (train/co_monitor.h). */
+static fa_status co_detected(run *r, long iteration, int epoch, const fa_periodic_stats *ps, double elle,
+                             const char *evidence) {
+  const fa_train_config *c = r->cfg;
+  bool stop = c->on_co == FA_ON_CO_STOP;
+  char note[64];
+  snprintf(note, sizeof note, "catastrophic overfitting at iteration %ld", iteration);
+  fa_progress_set_note(r->progress, note);
+  /* {"co_detected": {"iteration", "epoch", "evidence", the statistics of the report, the bests, ELLE's penalty}} */
+  fa_json *o = fa_json_create();
+  if (!o) return fa_error_code();
+  fa_json_add_int(o, "iteration", iteration);
+  fa_json_add_int(o, "epoch", epoch);
+  fa_json_add_string(o, "evidence", evidence);
+  const char *keys[] = {"test.acc_clean", "test.acc_fgsm", "test.acc_pgd", "test.loss_fgsm", "test.loss_pgd",
+                        "test.cos_x_eta", "train.acc_pgd", "best.test.acc_pgd", "best.test.cos_x_eta", "train.elle"};
+  double values[] = {ps->clean_acc, ps->fgsm_acc, ps->pgd_acc, ps->fgsm_loss, ps->pgd_loss, ps->grad_align,
+                     ps->train_pgd_acc, r->at.monitor.best_pgd, r->at.monitor.best_align, elle};
+  int n = fa_train_config_elle(c) ? 10 : 9;
+  for (int i = 0; i < n; i++) fa_json_add_number(o, keys[i], values[i]);
+  fa_status st = fa_metrics_record(r->metrics, "co_detected", o);
+  fa_json_destroy(o);
+  fa_status st_log = fa_metrics_log(r->metrics, "catastrophic overfitting detected at iteration %ld (epoch %d): %s%s",
+                                    iteration, epoch, evidence,
+                                    stop ? "; --on_co=stop: the run stops after this iteration and evaluates its "
+                                           "best and last models"
+                                         : " (--on_co=warn: training goes on)");
+  r->co_stop = stop;
+  return st ? st : st_log;
+}
+
 static fa_status report(run *r, long iteration, int epoch, float lr) {
   fa_periodic_stats ps;
   fa_arena_mark mark = fa_arena_get_mark(r->arena);
@@ -342,6 +378,14 @@ static fa_status report(run *r, long iteration, int epoch, float lr) {
                                   ps.clean_acc, ps.fgsm_acc, ps.pgd_acc, ps.fgsm_loss, ps.pgd_loss, ps.cos_fgsm_pgd,
                                   ps.grad_align, ps.train_pgd_acc};
   int n_keys = 14, n_shown = 14;
+  if (fa_train_config_elle(r->cfg)) { /* ELLE's mean penalty and its weight now */
+    keys[n_keys] = "train.elle";
+    values[n_keys++] = s->elle / n;
+    keys[n_keys] = "train.elle_lambda";
+    values[n_keys++] = r->cfg->elle_adaptive ? r->trainer.elle.lambda : r->cfg->elle_lambda;
+    n_shown = n_keys;
+  }
+  double elle = s->elle / n;
   static char names[2 * 32][32];
   const fa_model_config *mc = fa_model_get_config(r->model);
   if (mc->arch == FA_ARCH_CNN && mc->n_filters <= 32) {
@@ -357,7 +401,11 @@ static fa_status report(run *r, long iteration, int epoch, float lr) {
     }
   }
   r->at.since_report = (fa_step_stats){0};
-  return fa_metrics_report(r->metrics, iteration, epoch, n_keys, keys, values, n_shown);
+  st = fa_metrics_report(r->metrics, iteration, epoch, n_keys, keys, values, n_shown);
+  char evidence[256];
+  if (st == FA_OK && fa_co_monitor_observe(&r->at.monitor, iteration, &ps, evidence, sizeof evidence))
+    st = co_detected(r, iteration, epoch, &ps, elle, evidence);
+  return st;
 }
 
 static fa_status save(run *r, const char *suffix, long iteration, int epoch) {
@@ -376,6 +424,7 @@ static fa_status save(run *r, const char *suffix, long iteration, int epoch) {
 static fa_status write_checkpoint(run *r) {
   r->at.loader = r->at.rep > 0 ? r->batch_state : fa_loader_get_state(r->loader);
   r->at.attack_counter = r->trainer.attack_rng.counter;
+  r->at.elle = r->trainer.elle;
   r->at.stats_counter = r->stats_rng.counter;
   r->at.metrics = fa_metrics_tell(r->metrics);
   if (r->free_delta) memcpy(fa_store_get(r->free_delta, 0)->data, r->trainer.replay_delta,
@@ -488,10 +537,12 @@ static fa_status iterate(run *r, bool *have_batch) {
   fa_status st = x ? fa_train_step(&r->trainer, x, r->y, ramp, &p->since_report) : fa_error_code();
   fa_arena_release(r->arena, mark);
   if (st != FA_OK) return st;
-  double loss = (p->since_report.loss - before.loss) / r->count, reg = (p->since_report.reg - before.reg) / r->count;
-  if (!isfinite(loss) || !isfinite(reg))
+  double loss = (p->since_report.loss - before.loss) / r->count, reg = (p->since_report.reg - before.reg) / r->count,
+         elle = (p->since_report.elle - before.elle) / r->count;
+  const char *what = !isfinite(loss) ? "loss" : !isfinite(reg) ? "regulariser (GradAlign)" : "ELLE penalty";
+  if (!isfinite(loss) || !isfinite(reg) || !isfinite(elle))
     return fa_error_set(FA_ERR_NUMERIC, "iteration %ld (epoch %d): the training %s is %s", p->iteration, p->epoch,
-                        isfinite(reg) ? "loss" : "regulariser (GradAlign)", fa_nonfinite_name(isfinite(reg) ? loss : reg));
+                        what, fa_nonfinite_name(!isfinite(loss) ? loss : !isfinite(reg) ? reg : elle));
   fa_store *params = fa_model_store(r->model);
   if ((st = guard_store(params, true, p->iteration, p->epoch)) != FA_OK) return st;
   if (p->epoch > 0 && (st = fa_optimizer_step(r->opt, lr)) != FA_OK) return st;
@@ -529,11 +580,17 @@ static fa_status train(run *r) {
     if (st != FA_OK) break;
     fa_progress_update(r->progress, r->at.iteration - first, (r->at.iteration - first) * (long)c->batch_size);
     bool due = c->checkpoint_every > 0 && r->at.iteration % c->checkpoint_every == 0;
-    if (stop_signal || due || r->at.iteration == total) st = write_checkpoint(r);
+    if (stop_signal || due || r->at.iteration == total || r->co_stop) st = write_checkpoint(r);
     if (st == FA_OK && stop_signal) {
       r->stopped = true;
       fa_metrics_log(r->metrics, "stopped by signal %d after %ld iterations; resume with the same flags and "
                      "--resume='%s'", (int)stop_signal, r->at.iteration, r->at.run_name);
+      break;
+    }
+    if (st == FA_OK && r->co_stop) {
+      fa_metrics_log(r->metrics, "stopped by the catastrophic-overfitting monitor (--on_co=stop) after %ld "
+                     "iterations; to train on, resume with the same flags, --on_co=warn and --resume='%s'",
+                     r->at.iteration, r->at.run_name);
       break;
     }
   }
@@ -553,15 +610,19 @@ static fa_status train(run *r) {
                         why, r->checkpoint_iteration < 0 ? "It has no checkpoint" : "Its last good checkpoint is kept");
   }
   if (st != FA_OK || r->stopped) return st;
-  /* the last model: saved and evaluated; then the best one; then the record of both */
+  /* the last model: saved and evaluated; then the best one (always evaluated when the monitor stopped the run);
+   * then the record of both */
   fa_eval_result last, best;
-  st = save(r, "", total, c->epochs);
+  long at = r->co_stop ? r->at.iteration : total;
+  int epoch = r->co_stop ? r->at.epoch : c->epochs;
+  bool eval_best = c->eval_early_stopped_model || r->co_stop;
+  st = save(r, "", at, epoch);
   if (st == FA_OK) st = final_eval(r, "last", &last);
   if (st != FA_OK) return st;
   snapshot(r, true);
-  st = save(r, "_best", total, c->epochs);
-  if (st == FA_OK && c->eval_early_stopped_model) st = final_eval(r, "best (early stopped)", &best);
-  if (st == FA_OK) st = final_record(r, &last, c->eval_early_stopped_model ? &best : NULL);
+  st = save(r, "_best", at, epoch);
+  if (st == FA_OK && eval_best) st = final_eval(r, "best (early stopped)", &best);
+  if (st == FA_OK) st = final_record(r, &last, eval_best ? &best : NULL);
   return st;
 }
 
@@ -584,6 +645,11 @@ int fa_run_train(const fa_train_config *config, fa_json *flags) {
     fprintf(stderr, "fastadv train: stopped; the checkpoint %s holds iteration %ld\n", r.checkpoint,
             r.checkpoint_iteration);
     code = FA_EXIT_STOPPED;
+  } else if (r.co_stop) {
+    fprintf(stderr, "fastadv train: stopped by the catastrophic-overfitting monitor at iteration %ld (--on_co=stop); "
+            "the checkpoint %s holds it: resume with --on_co=warn to train on\n", r.at.monitor.detected_at,
+            r.checkpoint);
+    code = FA_EXIT_CO;
   }
   teardown(&r);
   return code;
