@@ -13,6 +13,7 @@
  * The iterates are kept as perturbations delta = x^(k) - x; the model sees
  * x + delta, as the evaluation that counts an example robust does. */
 #include "adv/apgd.h"
+#include "adv/registry.h"
 
 #include "adv/attack.h"
 #include "adv/dlr.h"
@@ -282,14 +283,14 @@ static fa_status check_config(const fa_apgd_config *c, int n_classes) {
 /* A start uniform in the eps-ball for each example of idx (m of them), run
  * `run` of each one's own stream (fa_apgd). */
 static fa_tensor *random_starts(const fa_tensor *x, const fa_apgd_config *c, int m, const int *idx,
-                                const fa_rng *stream, long first_example, int run) {
+                                const fa_rng *stream, const long *examples, int run) {
   size_t row = x->numel / (size_t)x->shape[0], blocks = (row + 3) / 4;
   int shape[FA_MAX_DIMS];
   for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
   shape[0] = m;
   fa_tensor *start = fa_tensor_new(x->ndim, shape);
   for (int j = 0; start && j < m; j++) {
-    fa_rng example = fa_rng_item_stream(stream, (uint64_t)(first_example + idx[j]));
+    fa_rng example = fa_rng_item_stream(stream, (uint64_t)fa_example_index(examples, idx[j]));
     example.counter = (uint64_t)run * blocks;
     fa_rng_fill_uniform(&example, start->data + (size_t)j * row, row, -c->eps, c->eps);
   }
@@ -297,7 +298,7 @@ static fa_tensor *random_starts(const fa_tensor *x, const fa_apgd_config *c, int
 }
 
 fa_tensor *fa_apgd(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const int *y, const fa_rng *stream,
-                   long first_example, bool *robust) {
+                   const long *examples, bool *robust) {
   int n = x->shape[0], k = fa_model_get_config(model)->n_classes;
   size_t row = x->numel / (size_t)n;
   if (check_config(c, k) != FA_OK) return NULL;
@@ -331,7 +332,7 @@ fa_tensor *fa_apgd(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const
       if (m == 0) break;
       mark = fa_arena_get_mark(arena);
       fa_tensor *xs = fa_select_rows(x, m, idx);
-      fa_tensor *start = xs ? random_starts(x, c, m, idx, stream, first_example, t * c->n_restarts + r) : NULL;
+      fa_tensor *start = xs ? random_starts(x, c, m, idx, stream, examples, t * c->n_restarts + r) : NULL;
       fa_apgd_result res;
       st = start ? fa_apgd_run(model, c, xs, y_sub, t_sub, start, NULL, &res) : fa_error_code();
       for (int j = 0; st == FA_OK && j < m; j++)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "adv/attack.h"
+#include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
 
@@ -10,7 +11,7 @@
  * `fa_train_attack_<name>` / `fa_eval_attack_<name>` its file in src/adv
  * defines. */
 #define TRAIN_ATTACKS(X) X(fgsm) X(pgd) X(pgd_corner) X(random_corner) X(none)
-#define EVAL_ATTACKS(X) X(pgd) X(apgd_ce) X(apgd_dlr) X(apgd_t)
+#define EVAL_ATTACKS(X) X(pgd) X(apgd_ce) X(apgd_dlr) X(apgd_t) X(square) X(autoattack)
 
 #define DECLARE_TRAIN(name) extern const fa_train_attack fa_train_attack_##name;
 #define DECLARE_EVAL(name) extern const fa_eval_attack fa_eval_attack_##name;
@@ -63,6 +64,14 @@ const fa_eval_attack *fa_eval_attack_find(const char *name) {
   for (size_t i = 0; i < sizeof eval_attacks / sizeof *eval_attacks; i++)
     if (fa_attack_names_equal(eval_attacks[i]->name, name)) return eval_attacks[i];
   return NULL;
+}
+
+const long *fa_eval_examples(const fa_eval_attack_input *in) {
+  if (in->examples) return in->examples;
+  int n = in->x->shape[0];
+  long *index = fa_arena_alloc(fa_arena_current(), (size_t)n * sizeof(long));
+  for (int i = 0; index && i < n; i++) index[i] = in->first_example + i;
+  return index;
 }
 
 fa_status fa_eval_attack_check(const fa_eval_attack *attack, const fa_attack_options *options, int n_classes) {

@@ -154,6 +154,21 @@ static const fa_flag eval_flags[] = {
     {FA_FLAG_FIELD(E, n_target_classes), .type = FA_FLAG_INT, .min = 1, .max = FA_MODEL_MAX_DIM - 1,
      .help = "target classes of a targeted attack (apgd_t), the classes of the largest clean logits after the "
              "top one, at most the data set's classes - 1; when not given, the attack's default"},
+    {FA_FLAG_FIELD(E, n_queries), .type = FA_FLAG_INT, .min = 1, .max = 1000000,
+     .help = "iterations of a score-based attack (square), one forward pass each; when not given, the attack's "
+             "default"},
+    {FA_FLAG_FIELD(E, p_init), .type = FA_FLAG_FLOAT, .min = 1e-6, .max = 1,
+     .help = "square's first window share of the image (halved on the paper's schedule); when not given, the "
+             "attack's default"},
+    {FA_FLAG_FIELD(E, aa_attacks), .type = FA_FLAG_STRING, .metavar = "LIST",
+     .help = "autoattack's stages: standard (apgd_ce, apgd_t, fab_t, square), plus, or evaluation attacks "
+             "separated by commas (apgd-ce,apgd-t,square); each on the examples still robust"},
+    {FA_FLAG_FIELD(E, results_json), .type = FA_FLAG_STRING, .metavar = "FILE",
+     .help = "write the results to FILE (RobustBench's shape: clean_acc, autoattack_acc or robust_acc, eps, "
+             "n_examples, model, stages, seconds), and each example's as it is done to FILE.examples.jsonl"},
+    {FA_FLAG_FIELD(E, resume_eval), .type = FA_FLAG_BOOL,
+     .help = "with --results_json: continue a stopped evaluation, skipping the examples FILE.examples.jsonl "
+             "holds (give the same command otherwise)"},
     {FA_FLAG_FIELD(E, early_stopped_model), .type = FA_FLAG_BOOL,
      .help = "evaluate the early-stopped model (best training PGD accuracy) instead of the last one: for a run "
              "name or a file <run>.safetensors, <run>_best.safetensors beside it; for a resume checkpoint, the best "
@@ -264,6 +279,9 @@ static const option_flag eval_option_flags[] = {
     OPTION(FA_OPTION_ITERS, n_iters, "attack_iters"),
     OPTION(FA_OPTION_RESTARTS, n_restarts, "n_restarts"),
     OPTION(FA_OPTION_TARGETS, n_target_classes, "n_target_classes"),
+    OPTION(FA_OPTION_QUERIES, n_queries, "n_queries"),
+    OPTION(FA_OPTION_P_INIT, p_init, "p_init"),
+    OPTION(FA_OPTION_STAGES, stages, "aa_attacks"),
     {0, NULL, 0, 0}};
 #undef OPTION
 

@@ -47,6 +47,8 @@ void fa_eval_config_defaults(fa_eval_config *c) {
       .attack_iters = 50,
       .n_restarts = 10,
       .n_target_classes = 9,
+      .n_queries = 5000,
+      .p_init = 0.8f,
       .n_layers = 1,
       .n_filters_cnn = 16,
       .gpu = 0,
@@ -56,6 +58,7 @@ void fa_eval_config_defaults(fa_eval_config *c) {
   strcpy(c->model, "resnet18");
   strcpy(c->set, "test");
   strcpy(c->out_dir, ".");
+  strcpy(c->aa_attacks, "standard");
 }
 
 fa_attack_options fa_train_attack_options(const fa_train_config *c) {
@@ -64,8 +67,10 @@ fa_attack_options fa_train_attack_options(const fa_train_config *c) {
 }
 
 fa_attack_options fa_eval_attack_options(const fa_eval_config *c) {
-  return (fa_attack_options){.n_iters = c->attack_iters, .n_restarts = c->n_restarts,
-                             .n_target_classes = c->n_target_classes};
+  fa_attack_options o = {.n_iters = c->attack_iters, .n_restarts = c->n_restarts,
+                         .n_target_classes = c->n_target_classes, .n_queries = c->n_queries, .p_init = c->p_init};
+  snprintf(o.stages, sizeof o.stages, "%s", c->aa_attacks);
+  return o;
 }
 
 static void word(char *out, size_t len, size_t *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

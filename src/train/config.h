@@ -67,6 +67,11 @@ typedef struct {
   int attack_iters;                /* --attack_iters 50 (the attack's default) */
   int n_restarts;                  /* --n_restarts 10 (the attack's default) */
   int n_target_classes;            /* --n_target_classes 9 (the attack's default) */
+  int n_queries;                   /* --n_queries 5000 (the attack's default) */
+  float p_init;                    /* --p_init 0.8 (the attack's default) */
+  char aa_attacks[FA_STAGES_TEXT_MAX]; /* --aa_attacks standard (autoattack's stages) */
+  char results_json[FA_PATH_MAX];  /* --results_json: the results file, "" none */
+  bool resume_eval;                /* --resume_eval: skip the examples <results_json>.examples.jsonl holds */
   int n_layers, n_filters_cnn;     /* the cnn's shape, when not in the checkpoint */
   bool early_stopped_model;        /* --early_stopped_model */
   bool half_prec;                  /* --half_prec */

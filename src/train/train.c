@@ -393,7 +393,7 @@ static fa_status final_eval(run *r, const char *which) {
   attack->label(&options, label, sizeof label);
   fa_eval_result res;
   fa_status st = fa_evaluate(r->model, &r->test_set, r->cfg->n_final_eval, r->cfg->batch_size_eval,
-                             r->cfg->eps.value, attack, &options, r->cfg->seed, &res);
+                             r->cfg->eps.value, attack, &options, r->cfg->seed, NULL, &res);
   if (st != FA_OK) return st;
   return fa_metrics_log(r->metrics, "[final: %s model] clean acc %.2f%%, %s acc %.2f%% on %d test examples (%.1fs)",
                         which, 100 * res.clean_acc, label, 100 * res.robust_acc, res.n, res.seconds);
