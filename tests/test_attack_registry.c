@@ -195,10 +195,10 @@ static void test_builtin_names_and_defaults(void) {
            "'-' and '_' alike");
   FA_CHECK(!fa_train_attack_find("pgd_") && !fa_train_attack_find("PGD") && !fa_train_attack_find(""),
            "other names are not found");
-  const char *eval_names[] = {"pgd", "apgd_ce", "apgd_dlr", "apgd_t"};
-  for (size_t i = 0; i < 4; i++)
+  const char *eval_names[] = {"pgd", "apgd_ce", "apgd_dlr", "apgd_t", "square", "autoattack"};
+  for (size_t i = 0; i < 6; i++)
     FA_CHECK(fa_eval_attack_at(i) && !strcmp(fa_eval_attack_at(i)->name, eval_names[i]), "evaluation attack %zu", i);
-  FA_CHECK(!fa_eval_attack_at(4) && fa_eval_attack_find("apgd-t") == fa_eval_attack_at(3), "evaluation attacks");
+  FA_CHECK(!fa_eval_attack_at(6) && fa_eval_attack_find("apgd-t") == fa_eval_attack_at(3), "evaluation attacks");
 
   fa_train_config t;
   FA_CHECK(PARSE(&fa_cli_train, &t, "--attack=pgd-corner") == FA_OK && t.attack == fa_train_attack_find("pgd_corner"),

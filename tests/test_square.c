@@ -281,6 +281,18 @@ static void check_command_line(void) {
   snprintf(path, sizeof path, "%s/t.json", dir);
   FA_CHECK(read_file(path, json, sizeof json) && json_number(json, "autoattack_acc", &again_acc) &&
                again_acc == full_acc, "resumed: autoattack %g, uninterrupted %g", again_acc, full_acc);
+  /* the final evaluation of a training run */
+  snprintf(args, sizeof args, "train --dataset=fmnist --model=cnn --n_filters_cnn=2 --epochs=1 --debug --batch_size=16 "
+           "--n_final_eval=32 --batch_size_eval=16 --final_eval=autoattack --aa_attacks=apgd-ce,square "
+           "--out_dir=%s/run", dir);
+  rc = fa_test_run_fastadv(args, dir, out, err, sizeof out);
+  FA_CHECK(rc == 0 && strstr(out, "[final: last model] clean acc ") && strstr(out, "autoattack-apgd-ce,square acc "),
+           "train --final_eval=autoattack: exit %d\n%s%s", rc, out, err);
+  snprintf(args, sizeof args, "train --dataset=cifar10_binary --model=cnn --final_eval=autoattack --aa_attacks=apgd-t "
+           "--out_dir=%s/run2", dir);
+  rc = fa_test_run_fastadv(args, dir, out, err, sizeof out);
+  FA_CHECK(rc == 2 && strstr(err, "APGD-T needs at least 4 classes"), "train, too few classes for the final "
+           "evaluation: exit %d, %s", rc, err);
   /* refusals */
   const struct {
     const char *flags, *message;

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/model.h" /* FA_CNN_MAX_LAYERS */
+#include "data/dataset.h" /* fa_dataset_format_of */
+#include "nn/model.h"     /* FA_CNN_MAX_LAYERS */
 
 /* Enum fields are written as int. */
 _Static_assert(sizeof(fa_lr_schedule) == sizeof(int), "enum flags are int-sized");
@@ -102,7 +103,12 @@ static const fa_flag train_flags[] = {
     {FA_FLAG_FIELD(T, n_eval_every_k_iter), .type = FA_FLAG_INT, .min = 1, .max = 10000000,
      .help = "examples the periodic statistics are measured on"},
     {FA_FLAG_FIELD(T, n_final_eval), .type = FA_FLAG_INT, .min = 1, .max = INT_MAX,
-     .minus_one_means_all = true, .help = "test examples of the final PGD-50-10 evaluation"},
+     .minus_one_means_all = true, .help = "test examples of the final evaluation"},
+    {FA_FLAG_FIELD(T, final_eval), .type = FA_FLAG_ENTRY, .entries = &eval_attacks,
+     .help = "the final evaluation's attack, an evaluation attack of `fastadv eval --help` with its defaults "
+             "(pgd: PGD-50-10; autoattack: the stages of --aa_attacks)"},
+    {FA_FLAG_FIELD(T, aa_attacks), .type = FA_FLAG_STRING, .metavar = "LIST",
+     .help = "the stages of --final_eval=autoattack: standard, plus, or evaluation attacks separated by commas"},
     {FA_FLAG_FIELD(T, eval_early_stopped_model), .type = FA_FLAG_BOOL,
      .help = "also evaluate the early-stopped model (best train PGD accuracy) at the end"},
     {FA_FLAG_FIELD(T, n_layers), .type = FA_FLAG_INT, .min = 1, .max = FA_CNN_MAX_LAYERS,
@@ -337,6 +343,12 @@ static bool is_architecture(const char *name) {
 static fa_status train_finish(void *config, const fa_flags_given *given) {
   fa_train_config *c = config;
   apply_attack_defaults(&train_table, train_option_flags, c->attack->options, &c->attack->defaults, given, c);
+  /* a final evaluation the data set cannot take (too few classes, unknown stages) is refused now, not at the end */
+  fa_attack_options o = c->final_eval->defaults;
+  snprintf(o.stages, sizeof o.stages, "%s", c->aa_attacks);
+  fa_dataset_format format;
+  if (fa_dataset_format_of(c->dataset, &format) == FA_OK)
+    return fa_eval_attack_check(c->final_eval, &o, format.n_classes);
   return FA_OK;
 }
 

@@ -16,6 +16,7 @@ void fa_train_config_defaults(fa_train_config *c) {
       .lr_max = 0.2f,
       .weight_decay = 5e-4f,
       .attack = fa_train_attack_find("fgsm"),
+      .final_eval = fa_eval_attack_find("pgd"),
       .eps = fa_pixels_of(8),
       .attack_iters = 10,
       .pgd_train_n_iters = 10,
@@ -36,6 +37,7 @@ void fa_train_config_defaults(fa_train_config *c) {
   strcpy(c->dataset, "cifar10");
   strcpy(c->model, "resnet18");
   strcpy(c->out_dir, ".");
+  strcpy(c->aa_attacks, "standard");
 }
 
 void fa_eval_config_defaults(fa_eval_config *c) {

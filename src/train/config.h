@@ -45,6 +45,8 @@ typedef struct {
   int n_layers;                    /* --n_layers 1 (cnn) */
   int n_filters_cnn;               /* --n_filters_cnn 16 (cnn) */
   int n_final_eval;                /* --n_final_eval -1: all test examples */
+  const fa_eval_attack *final_eval; /* --final_eval pgd: the final evaluation's attack, with its defaults */
+  char aa_attacks[FA_STAGES_TEXT_MAX]; /* --aa_attacks standard: its stages when it is autoattack */
   bool eval_early_stopped_model;   /* --eval_early_stopped_model */
   bool half_prec;                  /* --half_prec (not honoured on a CPU: float32) */
   int gpu;                         /* --gpu 0 (not honoured on a CPU build) */

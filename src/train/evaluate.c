@@ -18,6 +18,21 @@ static double now_s(void) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+#define FA_EVAL_TEXT_MAX 4200
+
+/* s as a JSON string's contents into out: '"' and '\\' escaped, control
+ * characters as \\u00XX (cut short where out is too small). */
+static void json_escape(const char *s, char *out, size_t len) {
+  size_t at = 0;
+  for (; *s && at + 7 < len; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') at += (size_t)snprintf(out + at, len - at, "\\%c", c);
+    else if (c < 0x20) at += (size_t)snprintf(out + at, len - at, "\\u%04x", c);
+    else out[at++] = (char)c;
+  }
+  out[at] = '\0';
+}
+
 /* What the evaluation has counted so far. */
 typedef struct {
   long seen, clean, robust;
@@ -42,6 +57,12 @@ static bool parse_line(const char *line, long *index, int *clean, int *robust, i
   return false;
 }
 
+static int write_header(FILE *f, const char *header) {
+  char text[2 * FA_EVAL_TEXT_MAX];
+  json_escape(header, text, sizeof text);
+  return fprintf(f, "{\"evaluation\": \"%s\"}\n", text);
+}
+
 /* Reads a log of the same header into t, truncating a torn last line;
  * returns the file open for appending, NULL and a message on failure. */
 static FILE *open_log(const fa_eval_log *log, tally *t) {
@@ -54,8 +75,9 @@ static FILE *open_log(const fa_eval_log *log, tally *t) {
   }
   long keep = 0;
   if (f) {
-    char line[512], header[512];
-    snprintf(header, sizeof header, "{\"evaluation\": \"%s\"}\n", log->header);
+    char line[2 * FA_EVAL_TEXT_MAX + 32], header[sizeof line], text[2 * FA_EVAL_TEXT_MAX];
+    json_escape(log->header, text, sizeof text);
+    snprintf(header, sizeof header, "{\"evaluation\": \"%s\"}\n", text);
     bool same = fgets(line, sizeof line, f) && strcmp(line, header) == 0;
     if (!same) {
       fclose(f);
@@ -84,7 +106,7 @@ static FILE *open_log(const fa_eval_log *log, tally *t) {
   f = fopen(log->path, "a");
   if (!f) fa_error_set(FA_ERR_IO, "cannot write the per-example log %s: check the directory exists and is "
                        "writable", log->path);
-  else if (keep == 0 && (fprintf(f, "{\"evaluation\": \"%s\"}\n", log->header) < 0 || fflush(f) != 0)) {
+  else if (keep == 0 && (write_header(f, log->header) < 0 || fflush(f) != 0)) {
     fclose(f);
     fa_error_set(FA_ERR_IO, "cannot write the per-example log %s", log->path);
     return NULL;
@@ -193,8 +215,10 @@ fa_status fa_eval_write_results(const char *path, const fa_eval_result *r, const
   if (!f)
     return fa_error_set(FA_ERR_IO, "cannot write the results file %s: check the directory exists and is writable",
                         tmp);
+  char text[2 * FA_EVAL_TEXT_MAX];
+  json_escape(model, text, sizeof text);
   fprintf(f, "{\n  \"model\": \"%s\",\n  \"attack\": \"%s\",\n  \"eps\": %.9g,\n  \"n_examples\": %d,\n"
-          "  \"clean_acc\": %.6f,\n  \"%s\": %.6f,\n  \"stages\": [", model, label, eps, r->n, 100 * r->clean_acc,
+          "  \"clean_acc\": %.6f,\n  \"%s\": %.6f,\n  \"stages\": [", text, label, eps, r->n, 100 * r->clean_acc,
           r->n_stages ? "autoattack_acc" : "robust_acc", 100 * r->robust_acc);
   for (int s = 0; s < r->n_stages; s++)
     fprintf(f, "%s\n    {\"name\": \"%s\", \"robust_acc\": %.6f, \"seconds\": %.3f}", s ? "," : "",

@@ -383,12 +383,15 @@ static fa_status guard_store(const fa_store *store, bool gradients, long iterati
                       fa_nonfinite_name(value), index);
 }
 
-/* The paper's final evaluation: the evaluation pgd with its own defaults
- * (PGD-50-10); PGD-10-3 with --debug, as the paper's train.py. */
+/* The final evaluation: --final_eval with its own defaults (the paper's
+ * PGD-50-10); with --debug, 10 iterations (PGD-10-3, as the paper's
+ * train.py, 3 restarts) and 100 queries. */
 static fa_status final_eval(run *r, const char *which) {
-  const fa_eval_attack *attack = fa_eval_attack_find("pgd");
+  const fa_eval_attack *attack = r->cfg->final_eval;
   fa_attack_options options = attack->defaults;
-  if (r->cfg->debug) options.n_iters = 10, options.n_restarts = 3;
+  snprintf(options.stages, sizeof options.stages, "%s", r->cfg->aa_attacks);
+  if (r->cfg->debug) options.n_iters = 10, options.n_queries = 100;
+  if (r->cfg->debug && attack == fa_eval_attack_find("pgd")) options.n_restarts = 3;
   char label[64];
   attack->label(&options, label, sizeof label);
   fa_eval_result res;
