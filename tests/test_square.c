@@ -168,6 +168,17 @@ static void robust_alone(fa_model *model, const char *name, fa_tensor *x, const 
   FA_CHECK(fa_eval_attack_robust(a, &in, robust) >= 0, "%s: %s", name, fa_error_message());
 }
 
+/* A stage that notes the examples it is given and leaves them as they are. */
+static bool seen_by_spy[64];
+static fa_tensor *spy_perturb(const fa_eval_attack_input *in) {
+  const long *index = fa_eval_examples(in);
+  for (int i = 0; index && i < in->x->shape[0]; i++) seen_by_spy[index[i] - 20] = true;
+  return fa_zeros_like(in->x);
+}
+static void spy_label(const fa_attack_options *o, char *out, size_t len) { (void)o, snprintf(out, len, "spy"); }
+static const fa_eval_attack spy = {.name = "spy", .summary = "a test's", .perturb = spy_perturb,
+                                   .label = spy_label};
+
 static void check_driver(void) {
   fa_model *model = fixture_cnn();
   const float *x = ref("step.x", N * ROW, 4);
@@ -195,6 +206,14 @@ static void check_driver(void) {
              sq[i], both[i], stage_robust[i], stage_robust[N + i]);
   }
   printf("driver: %d of %d examples broken by one attack and not the other\n", broken_by_one, N);
+  /* a stage sees the examples still robust, and only those */
+  FA_CHECK(fa_eval_attack_register(&spy) == FA_OK, "%s", fa_error_message());
+  snprintf(o.stages, sizeof o.stages, "apgd-ce,spy");
+  in.rng = &stream;
+  FA_CHECK(fa_eval_attack_robust(aa, &in, both) >= 0, "%s", fa_error_message());
+  for (int i = 0; i < N; i++)
+    FA_CHECK(seen_by_spy[i] == ce[i], "example %d: robust after apgd-ce %d, given to the next stage %d", i, ce[i],
+             seen_by_spy[i]);
   fa_autoattack_stage s[FA_EVAL_MAX_STAGES];
   int n;
   FA_CHECK(fa_autoattack_stages("apgd-ce,nope", &o, s, &n) != FA_OK && strstr(fa_error_message(), "nope"),

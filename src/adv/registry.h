@@ -163,6 +163,10 @@ typedef struct {
 
 const fa_eval_attack *fa_eval_attack_find(const char *name);
 const fa_eval_attack *fa_eval_attack_at(size_t i);
+/* Adds an evaluation attack defined outside src/adv (a test's), after the
+ * built-in ones; FA_ERR_INVALID when its name is taken or the registry is
+ * full. */
+fa_status fa_eval_attack_register(const fa_eval_attack *attack);
 
 /* attack->check, FA_OK where there is none. */
 fa_status fa_eval_attack_check(const fa_eval_attack *attack, const fa_attack_options *options, int n_classes);
