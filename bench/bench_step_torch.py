@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The PyTorch peer of bench/bench_step.c: the same configurations, written
-from SPEC.md sections 4 and 5, printed as the same JSON line.
+from docs/METHOD.md sections 4 and 5, printed as the same JSON line.
 
     usage: bench_step_torch.py MODEL WORKLOAD [reps] [warmup] [batch]
       MODEL     cnn (1 layer of 4 filters) | resnet18 (PreAct), 3x32x32, 10 classes
@@ -10,7 +10,7 @@ Training mode throughout a training step (attack and regulariser included);
 FGSM with zero init, alpha 1.25, the clamp to the eps-ball and the clip to
 the box; GradAlign (lambda 0.2) with double backpropagation through both
 input gradients; PGD-10 from a random start with alpha 2/255, plus the
-input gradient at X that SPEC.md asks of attacks other than FGSM; the
+input gradient at X that docs/METHOD.md (section 4) asks of attacks other than FGSM; the
 evaluation PGD in eval mode with restarts, keeping the delta of the highest
 loss, then the clean and adversarial forward passes. float32, threads from
 OMP_NUM_THREADS (torch.set_num_threads). Peak memory: ru_maxrss.

@@ -21,13 +21,14 @@ end=$(date +%s)
 
 # one row per run: the final PGD-50-10 line of its log, the last periodic statistics of its metrics
 row() {
-  local dir=$1 label=$2 seconds=$3 log jsonl clean pgd fgsm align
+  local dir=$1 label=$2 seconds=$3 log jsonl report clean pgd fgsm align
   log=$(ls "$dir"/logs/*.log)
   jsonl=$(ls "$dir"/logs/*.jsonl)
   clean=$(sed -n 's/.*\[final: last model\] clean acc \([0-9.]*\)%.*/\1/p' "$log")
   pgd=$(sed -n 's/.*\[final: last model\].*pgd-50-10 acc \([0-9.]*\)%.*/\1/p' "$log")
-  fgsm=$(tail -n 1 "$jsonl" | grep -o '"test.acc_fgsm": *[0-9.e-]*' | sed 's/.*: *//')
-  align=$(tail -n 1 "$jsonl" | grep -o '"test.cos_x_eta": *[0-9.e-]*' | sed 's/.*: *//')
+  report=$(grep '"test.acc_fgsm"' "$jsonl" | tail -n 1)  # the last report (the final record follows it)
+  fgsm=$(echo "$report" | grep -o '"test.acc_fgsm": *[0-9.e-]*' | sed 's/.*: *//')
+  align=$(echo "$report" | grep -o '"test.cos_x_eta": *[0-9.e-]*' | sed 's/.*: *//')
   awk -v l="$label" -v c="$clean" -v p="$pgd" -v f="$fgsm" -v a="$align" -v s="$seconds" \
     'BEGIN { printf "%-22s %9s%% %15s%% %18.1f%% %16.3f %8ss\n", l, c, p, 100 * f, a, s }'
 }

@@ -1,7 +1,7 @@
 """fastadv's models in PyTorch, and reading and writing fastadv checkpoints.
 
-The modules follow SPEC.md section 2 and carry the state_dict names of
-fastadv checkpoints (src/io/checkpoint.h), so a checkpoint loads with
+The modules follow docs/METHOD.md section 2 and carry the state_dict names of
+fastadv checkpoints (src/train/checkpoint.h), so a checkpoint loads with
 `load_state_dict(..., strict=True)`:
 
     PreActResNet18  conv1, layer{1..4}.{0,1}.{bn1,conv1,bn2,conv2,shortcut.0}, linear
@@ -30,7 +30,7 @@ CONFIG_KEYS = ("arch", "in_channels", "height", "width", "n_classes", "n_layers"
 INT_KEYS = CONFIG_KEYS[1:]
 CHECKPOINT_VERSION = "1"
 
-# name -> (in_channels, height, width, n_classes), SPEC.md section 1
+# name -> (in_channels, height, width, n_classes), docs/METHOD.md section 1
 DATASETS = {
     "cifar10": (3, 32, 32, 10),
     "svhn": (3, 32, 32, 10),

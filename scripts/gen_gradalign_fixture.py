@@ -4,7 +4,7 @@
 Run with Debian's python3-torch:
     /usr/bin/python3 scripts/gen_gradalign_fixture.py tests/fixtures
 
-The model is the full PreAct ResNet-18 of SPEC.md section 2 (conv1, four
+The model is the full PreAct ResNet-18 of docs/METHOD.md section 2 (conv1, four
 stages of two pre-activation blocks with strided 1x1 shortcuts of the raw
 block input, 4x4 average pooling, linear), at a reduced width (8 planes in the
 first stage instead of 64) so that the reference gradients fit in a small

@@ -7,7 +7,7 @@ For the cnn (1 layer, 4 filters, Adam) and PreAct ResNet-18 (width 4, SGD
 with momentum) in training mode, from hashed weights (fixture_common), one
 batch of 8 and fastadv's own attack noise (the Philox stream of seed 0,
 reproduced in fixture_common), it runs the paper's training step
-(SPEC.md section 4) as src/train/step.c does, then the optimiser step, and
+(docs/METHOD.md section 4) as src/train/step.c does, then the optimiser step, and
 stores per attack the parameter gradients, the updated parameters and the
 running statistics:  "<attack>.grad.<param>", "<attack>.param.<param>",
 "<attack>.buffer.<name>". Attacks: fgsm (zero init), fgsm_rs (random init),
@@ -17,7 +17,7 @@ decides some signs of the steps; fastadv's unoptimised and optimised
 builds, whose sums round differently, were 5e-7 apart in the parameter
 gradients after one step, 2e-3 after two and 1e-2 after three), free (minibatch replay 2: two iterations on
 the batch, the perturbation carried), gradalign (fgsm zero init + lambda 0.2).
-It also stores the evaluation PGD with restarts (SPEC.md section 5; model
+It also stores the evaluation PGD with restarts (docs/METHOD.md section 5; model
 in evaluation mode, 5 steps of eps/4, 3 restarts from the FA_STREAM_EVAL
 stream of seed 0): the chosen delta and its loss per example,
 "pgd_restarts.delta" and "pgd_restarts.loss".

@@ -7,8 +7,8 @@
 
 #include "analysis/image.h"
 #include "core/rng.h"
-#include "io/checkpoint.h"
 #include "nn/model.h"
+#include "train/checkpoint.h"
 #include "testlib.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"

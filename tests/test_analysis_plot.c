@@ -21,21 +21,15 @@ static void write_file(const char *dir, const char *name, const char *text) {
   fclose(f);
 }
 
-/* a run directory <dir>/<name>/logs with a .log (and, when metrics, a .jsonl) */
-static void write_run(const char *dir, const char *name, const char *run, double clean, double pgd, int metrics) {
-  char logs[4200], text[8192];
-  snprintf(logs, sizeof logs, "%s/%s", dir, name);
-  mkdir(logs, 0777);
-  snprintf(logs, sizeof logs, "%s/%s/logs", dir, name);
-  mkdir(logs, 0777);
-  snprintf(text, sizeof text,
-           "[2026-01-01 00:00:00] run: 2026-01-01 00:00:00 %s\n"
-           "[2026-01-01 00:01:00] [final: last model] clean acc %.2f%%, pgd-50-10 acc %.2f%% on 500 test examples (1.0s)\n",
-           run, clean, pgd);
-  write_file(logs, "r.log", text);
-  if (!metrics) return;
-  char *p = text;
-  for (int r = 0; r <= 8; r++)  /* 100 iterations per epoch, a report every 50 */
+/* What a run was trained with. */
+typedef struct {
+  int eps, seed, replay, pgd_iters;
+  const char *attack, *init, *lambda;
+} run_params;
+
+/* 9 reports (100 iterations per epoch, one every 50) into p; returns the end */
+static char *put_reports(char *p, int from, int to) {
+  for (int r = from; r <= to; r++)
     p += sprintf(p,
                  "{\"iteration\": %d, \"epoch\": %d, \"time_s\": 1, \"test.acc_fgsm\": %g, \"test.acc_pgd\": %g, "
                  "\"test.loss_fgsm\": %g, \"test.loss_pgd\": %s, \"test.cos_x_eta\": %g, \"test.cos_fgsm_pgd\": %g, "
@@ -43,6 +37,61 @@ static void write_run(const char *dir, const char *name, const char *run, double
                  "\"cnn.outgoing_norm_1\": 2}\n",
                  50 * r, r == 0 ? 0 : (50 * r + 99) / 100, 0.1 * r, r < 4 ? 0.2 : 0.0, 2.0, r == 5 ? "null" : "3",
                  1.0 - 0.1 * r, 0.9 - 0.1 * r, 1.0 + r, 2.0 + r);
+  return p;
+}
+
+static char *logs_dir(const char *dir, const char *name) {
+  static char logs[4200];
+  snprintf(logs, sizeof logs, "%s/%s", dir, name);
+  mkdir(logs, 0777);
+  snprintf(logs, sizeof logs, "%s/%s/logs", dir, name);
+  mkdir(logs, 0777);
+  return logs;
+}
+
+/* LEGACY: a run as main wrote it before the records (fastadv 0.1): the .log
+ * holds the run's name (its hyper-parameters) and the final line; the
+ * .jsonl holds reports only. */
+static void write_legacy_run(const char *dir, const char *name, const run_params *r, double clean, double pgd) {
+  char *logs = logs_dir(dir, name), text[8192];
+  snprintf(text, sizeof text,
+           "[2026-01-01 00:00:00] run: 2026-01-01 00:00:00 dataset=cifar10 model=cnn eps=%d.0 attack=%s m=%d "
+           "attack_init=%s fgsm_alpha=1.25 epochs=3 pgd=2.0-%d grad_align_cos_lambda=%s lr_max=0.003 seed=%d "
+           "n_layers=1 n_filters_cnn=2\n"
+           "[2026-01-01 00:01:00] [final: last model] clean acc %.2f%%, pgd-50-10 acc %.2f%% on 500 test examples (1.0s)\n",
+           r->eps, r->attack, r->replay, r->init, r->pgd_iters, r->lambda, r->seed, clean, pgd);
+  write_file(logs, "r.log", text);
+  put_reports(text, 0, 8);
+  write_file(logs, "r.jsonl", text);
+}
+
+/* Today's run: the .jsonl alone, its first record the configuration, its
+ * last the final evaluation (none when final is 0: the run has not
+ * finished); with resumed, a resume record in the middle. No .log: the
+ * records must be enough. */
+static void write_run(const char *dir, const char *name, const run_params *r, double clean, double pgd, int final,
+                      int resumed) {
+  char *logs = logs_dir(dir, name), text[16384], config[2048];
+  snprintf(config, sizeof config,
+           "{\"version\": \"0.2.0\", \"run\": \"2026-01-01 00:00:00 dataset=cifar10 ...\", \"dataset\": \"cifar10\", "
+           "\"model\": \"cnn\", \"out_dir\": \"a \\\"quoted\\\"\\npath\", \"epochs\": 3, \"lr_max\": 0.003, "
+           "\"attack\": \"%s\", \"eps\": %d, \"attack_init\": \"%s\", \"fgsm_alpha\": 1.25, \"pgd_train_n_iters\": %d, "
+           "\"pgd_alpha_train\": 2, \"minibatch_replay\": %d, \"grad_align_cos_lambda\": %s, \"seed\": %d, "
+           "\"debug\": false}",
+           r->attack, r->eps, r->init, r->pgd_iters, r->replay, r->lambda, r->seed);
+  char *p = text + sprintf(text, "{\"config\": %s}\n", config);
+  if (resumed) {
+    p = put_reports(p, 0, 4);
+    p += sprintf(p, "{\"resume\": {\"iteration\": 201, %s}\n", config + 1);
+    p = put_reports(p, 5, 8);
+  } else {
+    p = put_reports(p, 0, 8);
+  }
+  if (final)
+    sprintf(p, "{\"final\": {\"attack\": \"pgd\", \"attack_iters\": 50, \"n_restarts\": 10, \"eps\": %d, "
+               "\"n_examples\": 500, \"seed\": %d, \"last\": {\"clean_acc\": %.17g, \"robust_acc\": %.17g, "
+               "\"time_s\": 1.5}, \"best\": null}}\n",
+            r->eps, r->seed, clean / 100, pgd / 100);
   write_file(logs, "r.jsonl", text);
 }
 
@@ -137,20 +186,22 @@ int main(void) {
   lemma2_bound();
   const char *dir = fa_test_tmpdir("test_analysis_plot");
   char args[16384], prefix[4200];
-  const char *name = "dataset=cifar10 model=cnn eps=%d.0 attack=%s m=1 attack_init=%s fgsm_alpha=1.25 epochs=3 "
-                     "pgd=%s grad_align_cos_lambda=%s lr_max=0.003 seed=%d n_layers=1 n_filters_cnn=2";
-  char run[1024], sub[64];
+  char sub[64];
+  /* seed 0 written the legacy way, seed 1 with records: the eps table mixes both */
   for (int seed = 0; seed < 2; seed++)
     for (int eps = 4; eps <= 8; eps += 4) {
-      snprintf(run, sizeof run, name, eps, "fgsm", "zero", "2.0-10", "0", seed);
+      run_params fgsm = {eps, seed, 1, 10, "fgsm", "zero", "0"}, pgd = {eps, seed, 1, 3, "pgd", "random", "0"};
       snprintf(sub, sizeof sub, "fgsm_%d_%d", eps, seed);
-      write_run(dir, sub, run, 80 - eps, eps == 8 ? 0 : 30 + 10 * seed, seed == 0 && eps == 8);
-      snprintf(run, sizeof run, name, eps, "pgd", "random", "1.0-3", "0", seed);
+      if (seed == 0) write_legacy_run(dir, sub, &fgsm, 80 - eps, eps == 8 ? 0 : 30);
+      else write_run(dir, sub, &fgsm, 80 - eps, eps == 8 ? 0 : 40, 1, 0);
       snprintf(sub, sizeof sub, "pgd_%d_%d", eps, seed);
-      write_run(dir, sub, run, 70 - eps, 40 - eps, 0);
+      if (seed == 0) write_legacy_run(dir, sub, &pgd, 70 - eps, 40 - eps);
+      else write_run(dir, sub, &pgd, 70 - eps, 40 - eps, 1, 0);
     }
-  snprintf(run, sizeof run, name, 8, "fgsm", "zero", "2.0-10", "0.5", 0);
-  write_run(dir, "ga", run, 70, 30, 1);
+  run_params ga = {8, 0, 1, 10, "fgsm", "zero", "0.5"}, free_m4 = {8, 0, 4, 10, "fgsm", "zero", "0"};
+  write_run(dir, "ga", &ga, 70, 30, 1, 1);
+  write_run(dir, "free", &free_m4, 60, 20, 1, 0);
+  write_run(dir, "unfinished", &free_m4, 0, 0, 0, 0);
   write_file(dir, "lemma2.tsv", "# n_filters eps seed cos bound\n4 2 0 0.99 0.86\n4 8 0 0.98 0.73\n4 8 1 0.96 0.73\n"
                                 "16 2 0 0.995 0.86\n16 8 0 0.99 0.73\n");
 
@@ -167,11 +218,19 @@ int main(void) {
            dir, dir, prefix);
   FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 0, "curves: %s", err);
   check_figure(prefix, 1600, 400 + 36 * 2, "curves");
+  snprintf(args, sizeof args, "%s.svg", prefix);
+  char *svg = fa_test_read_file(args);
+  FA_CHECK(svg && strstr(svg, "FGSM, seed 0: FGSM acc.") && strstr(svg, "FGSM + GradAlign, seed 0: FGSM acc."),
+           "legend names from the legacy log (fgsm_8_0) and from the records (ga)");
+  free(svg);
 
   snprintf(prefix, sizeof prefix, "%s/filters", dir);
   snprintf(args, sizeof args, "plot --kind=filters --runs='%s/fgsm_8_0/logs/r.jsonl' --out='%s'", dir, prefix);
   FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 0, "filters: %s", err);
   check_figure(prefix, 1100, 400, "filters");
+  snprintf(args, sizeof args, "plot --kind=filters --runs='%s/ga/logs/r.jsonl' --out='%s'", dir, prefix);
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 0, "filters of a run with records: %s", err);
+  check_figure(prefix, 1100, 400, "filters (records)");
 
   snprintf(prefix, sizeof prefix, "%s/eps", dir);
   snprintf(args, sizeof args, "plot --kind=eps --runs='%s' --out='%s'", dir, prefix);
@@ -179,8 +238,16 @@ int main(void) {
   check_figure(prefix, 1200, 450, "eps");
   FA_CHECK(strstr(out, "| FGSM | 4 | 35.0 ± 7.1 (30.0, 40.0) | 76.0 ± 0.0 (76.0, 76.0) |") != NULL,
            "the eps table has the mean, sd and seeds: %s", out);
-  FA_CHECK(strstr(out, "| PGD-3 | 8 |") && strstr(out, "| FGSM + GradAlign | 8 | 30.0 ± 0.0 (30.0)"),
-           "methods named from the run names: %s", out);
+  FA_CHECK(strstr(out, "| PGD-3 | 8 | 32.0 ± 0.0 (32.0, 32.0) | 62.0 ± 0.0 (62.0, 62.0) |") &&
+               strstr(out, "| FGSM + GradAlign | 8 | 30.0 ± 0.0 (30.0)") &&
+               strstr(out, "| AT for Free (m=4) | 8 | 20.0 ± 0.0 (20.0) | 60.0"),
+           "methods named from the records (seed 1, ga, free) and the legacy run names (seed 0): %s", out);
+  FA_CHECK(strstr(err, "unfinished/logs/r.jsonl: the run has not finished"), "an unfinished run is skipped: %s", err);
+  FA_CHECK(strstr(err, "fgsm_4_0/logs/r.jsonl has no records") && !strstr(err, "fgsm_4_1/logs/r.jsonl has no records"),
+           "the legacy runs, and only they, are named: %s", err);
+  snprintf(args, sizeof args, "plot --kind=eps --runs='%s/fgsm_4_0/logs/r.log' --out='%s'", dir, prefix);
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 0 && strstr(out, "| FGSM | 4 | 30.0 ± 0.0 (30.0) |"),
+           "a legacy .log given directly: %s %s", out, err);
 
   snprintf(prefix, sizeof prefix, "%s/lemma2", dir);
   snprintf(args, sizeof args, "plot --kind=lemma2 --runs='%s/lemma2.tsv' --out='%s'", dir, prefix);
@@ -199,8 +266,12 @@ int main(void) {
   FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 1 && strstr(err, "one run"),
            "filters of two runs: %s", err);
   snprintf(args, sizeof args, "plot --kind=eps --runs='%s/lemma2.tsv' --out='%s'", dir, prefix);
-  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 1 && strstr(err, "not a fastadv run log"),
-           "a file that is not a run log: %s", err);
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 1 && strstr(err, "line 1: not JSON"),
+           "a file that is not a metrics file: %s", err);
+  write_file(dir, "no_record.jsonl", "{\"config\": 3}\n");
+  snprintf(args, sizeof args, "plot --kind=curves --runs='%s/no_record.jsonl' --out='%s'", dir, prefix);
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 1 && strstr(err, "nor a record"),
+           "a line that is neither a report nor a record: %s", err);
   FA_CHECK(fa_test_run_fastadv("plot --kind=bars --runs=x --out=y", dir, out, err, sizeof out) == 2 &&
                strstr(err, "--kind"),
            "an unknown kind: %s", err);

@@ -32,7 +32,7 @@
 #include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
-#include "io/checkpoint.h"
+#include "train/checkpoint.h"
 #include "io/safetensors.h"
 #include "testlib.h"
 #include "train/config.h"

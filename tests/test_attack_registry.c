@@ -154,7 +154,10 @@ static void test_new_attack_trains(void) {
                  "--grad_align_cos_lambda=0.5", out_dir) == FA_OK,
            "%s", fa_error_message());
   memset(&seen, 0, sizeof seen);
-  FA_CHECK(fa_run_train(&c) == FA_EXIT_OK, "training with the new attack: %s", fa_error_message());
+  fa_json *flags = fa_json_create();  /* for the run's configuration record, as the program passes them */
+  fa_flags_to_json(fa_cli_train.flags, &c, flags);
+  FA_CHECK(fa_run_train(&c, flags) == FA_EXIT_OK, "training with the new attack: %s", fa_error_message());
+  fa_json_destroy(flags);
   /* epoch 0's step, then 2 epochs of 4 batches: each step started and perturbed once */
   FA_CHECK(seen.starts == 9 && seen.perturbs == 9, "9 steps: %d starts, %d perturbations", seen.starts,
            seen.perturbs);
@@ -163,15 +166,14 @@ static void test_new_attack_trains(void) {
 
   char logs[4200], path[8400];
   snprintf(logs, sizeof logs, "%s/logs", dir);
-  FA_CHECK(find_file(logs, ".log", path, sizeof path), "a log in %s", logs);
+  FA_CHECK(find_file(logs, ".jsonl", path, sizeof path), "metrics in %s", logs);
   fa_run_info info;
-  FA_CHECK(fa_run_info_read(path, &info) == FA_OK, "%s", fa_error_message());
+  FA_CHECK(fa_run_info_read(path, &info) == FA_OK && !info.legacy, "the run's records: %s", fa_error_message());
   FA_CHECK(strstr(info.name, " attack=random_walk m=1 ") && strstr(info.name, " pgd=4.0-3 "),
            "the run is named after it: %s", info.name);
   FA_CHECK(!strcmp(info.method, "Random walk (k=3)"), "plot's label: %s", info.method);
   FA_CHECK(info.finished && info.clean_acc > 0.1 && info.pgd_acc >= 0, "the final evaluation ran");
 
-  FA_CHECK(find_file(logs, ".jsonl", path, sizeof path), "metrics in %s", logs);
   fa_metrics_table t;
   FA_CHECK(fa_metrics_read(path, &t) == FA_OK, "%s", fa_error_message());
   const double *delta_norm = fa_metrics_column(&t, "train.delta_norm"), *reg = fa_metrics_column(&t, "train.reg");

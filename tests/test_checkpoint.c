@@ -1,4 +1,4 @@
-/* Checkpoints (src/io/checkpoint.h):
+/* Checkpoints (src/train/checkpoint.h):
  *  - round trip of every architecture, with an optimiser store beside it:
  *    the same bits back, the metadata and the model config back, and a model
  *    rebuilt from the file alone;
@@ -18,8 +18,8 @@
 
 #include "core/arena.h"
 #include "core/rng.h"
-#include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "train/checkpoint.h"
 #include "testlib.h"
 
 static const char *tmpdir;

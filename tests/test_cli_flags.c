@@ -1,7 +1,9 @@
 /* The fastadv command line: the flag parser on every flag type and form, the
  * paper's defaults and command lines, each error with its message, notices,
- * the eval --model rule, the help; then the built
- * program's exit status and output on good and bad command lines. */
+ * the eval --model rule, the help, the flags as JSON (the run's
+ * configuration record); then the built program's exit status and output
+ * on good and bad command lines. */
+#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "core/version.h"
 #include "testlib.h"
 
 static fa_flag_notices notices;
@@ -227,6 +230,55 @@ static void test_help(void) {
   free(text);
 }
 
+/* Every train flag's value as JSON, typed, read back to the same value; a
+ * path with quotes, a backslash, a newline and a tab survives. */
+static void test_json(void) {
+  fa_train_config t;
+  FA_CHECK(PARSE(&fa_cli_train, &t, "--lr_max=0.3", "--eps=8", "--attack=pgd", "--debug", "--n_final_eval=-1",
+                 "--fname=x", "--out_dir=run \"1\"\\new\nline\tend") == FA_OK,
+           "%s", fa_error_message());
+  fa_json *o = fa_json_create();
+  fa_flags_to_json(fa_cli_train.flags, &t, o);
+  const char *text = fa_json_text(o);
+  cJSON *j = text ? cJSON_Parse(text) : NULL;
+  FA_CHECK(cJSON_IsObject(j), "not a JSON object: %s", text ? text : fa_error_message());
+  if (j) {
+    size_t members = 0;
+    for (const cJSON *m = j->child; m; m = m->next) members++;
+    size_t flags = 0;
+    for (size_t i = 0; i < fa_cli_train.flags->count; i++) {
+      const fa_flag *f = &fa_cli_train.flags->flags[i];
+      if (f->type == FA_FLAG_IGNORED) {
+        FA_CHECK(!cJSON_GetObjectItemCaseSensitive(j, f->name), "ignored --%s is left out", f->name);
+        continue;
+      }
+      flags++;
+      FA_CHECK(cJSON_GetObjectItemCaseSensitive(j, f->name), "--%s is in the record: %s", f->name, text);
+    }
+    FA_CHECK(members == flags, "%zu members for %zu flags", members, flags);
+    const cJSON *lr = cJSON_GetObjectItemCaseSensitive(j, "lr_max"), *eps = cJSON_GetObjectItemCaseSensitive(j, "eps");
+    FA_CHECK(cJSON_IsNumber(lr) && (float)lr->valuedouble == 0.3f && strstr(text, "\"lr_max\": 0.3,"),
+             "a float with the fewest digits: %s", text);
+    FA_CHECK(cJSON_IsNumber(eps) && eps->valuedouble == 8, "eps as given, in 1/255");
+    FA_CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "debug")) &&
+                 cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "half_prec")),
+             "booleans: %s", text);
+    const cJSON *attack = cJSON_GetObjectItemCaseSensitive(j, "attack"),
+                *schedule = cJSON_GetObjectItemCaseSensitive(j, "lr_schedule"),
+                *out_dir = cJSON_GetObjectItemCaseSensitive(j, "out_dir"),
+                *resume = cJSON_GetObjectItemCaseSensitive(j, "resume"),
+                *n_final = cJSON_GetObjectItemCaseSensitive(j, "n_final_eval");
+    FA_CHECK(cJSON_IsString(attack) && !strcmp(attack->valuestring, "pgd") && cJSON_IsString(schedule) &&
+                 !strcmp(schedule->valuestring, "cyclic"),
+             "enums by name: %s", text);
+    FA_CHECK(cJSON_IsString(out_dir) && !strcmp(out_dir->valuestring, t.out_dir), "the path read back: %s", text);
+    FA_CHECK(cJSON_IsString(resume) && !*resume->valuestring, "an unset path is \"\": %s", text);
+    FA_CHECK(cJSON_IsNumber(n_final) && n_final->valuedouble == -1, "-1 (all) as -1: %s", text);
+  }
+  cJSON_Delete(j);
+  fa_json_destroy(o);
+}
+
 static void test_errors(void) {
   const fa_cli_command *T = &fa_cli_train, *E = &fa_cli_eval;
   /* unknown flags, with the closest known one when there is one */
@@ -320,6 +372,7 @@ static void test_program(void) {
   EXPECT_RUN("", 2, NULL, "usage: fastadv COMMAND");
   EXPECT_RUN("--help", 0, "train", NULL);
   EXPECT_RUN("-h", 0, "eval", NULL);
+  EXPECT_RUN("--version", 0, "fastadv " FA_VERSION "\n", NULL);
   EXPECT_RUN("frobnicate", 2, NULL, "unknown command 'frobnicate'");
   EXPECT_RUN("train --eps=abc", 2, NULL, "fastadv train: --eps=abc: not a number; --eps takes a number in [0, 255]");
   EXPECT_RUN("train --lr_mx=0.1", 2, NULL, "did you mean --lr_max?");
@@ -361,6 +414,7 @@ int main(void) {
   test_every_type_in_both_forms();
   test_notices();
   test_help();
+  test_json();
   test_errors();
   test_program();
   return fa_test_exit();

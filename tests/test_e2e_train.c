@@ -1,7 +1,8 @@
 /* End to end on real Fashion-MNIST (Debian's dataset-fashion-mnist): one
  * epoch of FGSM training of a small cnn through the fastadv program.
  * Accuracy rises far above chance within a few hundred iterations; the log,
- * the metrics file and the checkpoints exist and say the right things; and
+ * the metrics file (its configuration record first, its final record last)
+ * and the checkpoints exist and say the right things; and
  * `fastadv eval` on the checkpoint reproduces the final numbers training
  * printed, for the same examples. */
 #include <cjson/cJSON.h>
@@ -10,7 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/checkpoint.h"
+#include "core/version.h"
+#include "train/checkpoint.h"
 #include "testlib.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
@@ -65,12 +67,17 @@ int main(void) {
   const char *jsonl = find_file(logs, ".jsonl");
   FA_CHECK(jsonl != NULL, "no metrics file in %s", logs);
   char *text = jsonl ? read_all(jsonl) : NULL;
-  int reports = 0;
+  int reports = 0, lines = 0;
+  cJSON *config = NULL, *final_record = NULL;
   double first_acc = -1, last_acc = -1, last_align = -1;
   for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
     cJSON *obj = cJSON_Parse(line);
     FA_CHECK(obj != NULL, "metrics line is not JSON: %.80s", line);
     if (!obj) continue;
+    lines++;
+    if (lines == 1) config = cJSON_DetachItemFromObjectCaseSensitive(obj, "config");
+    cJSON_Delete(final_record);  /* the last line's */
+    final_record = cJSON_DetachItemFromObjectCaseSensitive(obj, "final");
     cJSON *it = cJSON_GetObjectItem(obj, "iteration"), *acc = cJSON_GetObjectItem(obj, "test.acc_clean");
     cJSON *align = cJSON_GetObjectItem(obj, "test.cos_x_eta");
     if (it && acc && align) {
@@ -96,6 +103,37 @@ int main(void) {
            "no final line in the log");
   FA_CHECK(clean > 60 && robust >= 0 && robust < clean, "final clean %.2f%%, PGD %.2f%%", clean, robust);
   FA_CHECK(strstr(log_text ? log_text : "", "dataset=fmnist model=cnn eps=8.0 attack=fgsm") != NULL, "run name");
+
+  /* the records: every flag's value, the version and the run's name first; the final evaluation last */
+  const cJSON *run = cJSON_GetObjectItemCaseSensitive(config, "run");
+  const char *run_line = log_text ? strstr(log_text, "] run: ") : NULL;
+  FA_CHECK(cJSON_IsObject(config) && lines == reports + 2, "the first line is the config record, %d lines", lines);
+  FA_CHECK(cJSON_IsString(run) && run_line && !strncmp(run_line + 7, run->valuestring, strlen(run->valuestring)),
+           "the record's run name is the log's");
+  FA_CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(config, "version")), FA_VERSION) &&
+               !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(config, "dataset")), "fmnist") &&
+               !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(config, "lr_schedule")), "constant") &&
+               cJSON_GetNumberValue(cJSON_GetObjectItem(config, "eps")) == 8 &&
+               cJSON_GetNumberValue(cJSON_GetObjectItem(config, "n_filters_cnn")) == 8 &&
+               cJSON_GetNumberValue(cJSON_GetObjectItem(config, "batch_size")) == 128 &&
+               cJSON_IsFalse(cJSON_GetObjectItem(config, "eval_early_stopped_model")),
+           "the config record's values (given and default)");
+  const cJSON *last = cJSON_GetObjectItem(final_record, "last");
+  double rec_clean = cJSON_GetNumberValue(cJSON_GetObjectItem(last, "clean_acc"));
+  double rec_robust = cJSON_GetNumberValue(cJSON_GetObjectItem(last, "robust_acc"));
+  char shown[64];
+  snprintf(shown, sizeof shown, "%.2f %.2f", 100 * rec_clean, 100 * rec_robust);
+  char logged[64];
+  snprintf(logged, sizeof logged, "%.2f %.2f", clean, robust);
+  FA_CHECK(cJSON_IsObject(final_record) && !strcmp(shown, logged), "the final record (%s) is the log's final line (%s)", shown,
+           logged);
+  FA_CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(final_record, "n_examples")) == 200 &&
+               cJSON_GetNumberValue(cJSON_GetObjectItem(final_record, "attack_iters")) == 50 &&
+               cJSON_GetNumberValue(cJSON_GetObjectItem(final_record, "n_restarts")) == 10 &&
+               cJSON_IsNull(cJSON_GetObjectItem(final_record, "best")),
+           "the final record's attack and size");
+  cJSON_Delete(config);
+  cJSON_Delete(final_record);
 
   /* the checkpoints: last and best, with PyTorch names and the run in the metadata */
   const char *ckpt_path = find_file(models, ".safetensors");

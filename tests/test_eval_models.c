@@ -23,9 +23,9 @@
 #include "core/arena.h"
 #include "core/autograd.h"
 #include "core/rng.h"
-#include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "testlib.h"
+#include "train/checkpoint.h"
 #include "train/resume.h"
 #include "train/run.h"
 

@@ -2,7 +2,10 @@
  * file parses with cJSON and holds the reported values (NaN and Inf as
  * null, exact doubles, escaped keys); the log line has the paper's layout
  * and goes to the log file and the echo stream; reopening appends; bad keys
- * and bad run names are refused with a message; progress writes plain lines
+ * and bad run names are refused with a message; records ({"name": {...}})
+ * go to the JSON file only, their strings escaped (quotes, backslashes,
+ * control characters; bytes that are not UTF-8 as U+FFFD) and their numbers
+ * exact; progress writes plain lines
  * when not on a terminal and a redrawn bar on one (a pseudo-terminal). */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -17,18 +20,6 @@
 #include "testlib.h"
 
 static const char *tmpdir;
-
-static char *read_file(const char *path) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return NULL;
-  fseek(fp, 0, SEEK_END);
-  long len = ftell(fp);
-  rewind(fp);
-  char *buf = calloc(1, (size_t)len + 1);
-  if (fread(buf, 1, (size_t)len, fp) != (size_t)len) buf[0] = '\0';
-  fclose(fp);
-  return buf;
-}
 
 /* Lines of `text` (modified in place) into lines[], returns the count. */
 static int split_lines(char *text, char **lines, int max) {
@@ -103,7 +94,7 @@ static void check_reports(void) {
 
   char path[4400];
   snprintf(path, sizeof path, "%s/%s.jsonl", dir, run);
-  char *jsonl = read_file(path), *lines[8];
+  char *jsonl = fa_test_read_file(path), *lines[8];
   FA_CHECK(jsonl, "no %s", path);
   if (!jsonl) return;
   int n = split_lines(jsonl, lines, 8);
@@ -135,7 +126,7 @@ static void check_reports(void) {
   snprintf(path, sizeof path, "%s/%s.log", dir, run);
   const char *sources[2] = {path, echo_path};
   for (int s = 0; s < 2; s++) {
-    char *log = read_file(sources[s]);
+    char *log = fa_test_read_file(sources[s]);
     n = log ? split_lines(log, lines, 8) : 0;
     FA_CHECK(n == (s == 0 ? 4 : 3), "%s: %d lines", sources[s], n);
     if (n >= 3) {
@@ -149,6 +140,61 @@ static void check_reports(void) {
     if (n == 4) check_line(lines[3], "2-400: lr 0.1", sources[s]);
     free(log);
   }
+}
+
+/* A record with every kind of member, a hostile string among them. */
+static void check_records(void) {
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s/records", tmpdir);
+  fa_metrics *m = fa_metrics_open(dir, "run", NULL);
+  FA_CHECK(m, "%s", fa_error_message());
+  if (!m) return;
+  /* quote, backslash, newline, tab, \x01, e acute (2 bytes), a 4-byte character; then bytes that are not
+   * UTF-8: a lone 0xff, an overlong '/' (c0 af), a surrogate (ed a0 80), a cut sequence (e2 82) */
+  const char *hostile = "a\"b\\c\nd\te\x01 \xc3\xa9 \xf0\x9d\x9b\xbf|\xff|\xc0\xaf|\xed\xa0\x80|\xe2\x82";
+  const char *readable = "a\"b\\c\nd\te\x01 \xc3\xa9 \xf0\x9d\x9b\xbf|\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|"
+                         "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd";
+  fa_json *inner = fa_json_create(), *o = fa_json_create(), *more = fa_json_create();
+  fa_json_add_number(inner, "acc", 0.1 + 0.2);
+  fa_json_add_string(o, "path", hostile);
+  fa_json_add_float(o, "lr", 0.2f);
+  fa_json_add_int(o, "n", -1);
+  fa_json_add_bool(o, "on", true);
+  fa_json_add_number(o, "nan", NAN);
+  fa_json_add_null(o, "none");
+  fa_json_add_object(o, "last", inner);
+  fa_json_add_int(more, "k", 7);
+  fa_json_add_members(o, more);
+  FA_CHECK(fa_metrics_record(m, "config", o) == FA_OK, "%s", fa_error_message());
+  FA_CHECK(fa_metrics_report(m, 0, 0, 1, keys, values, 1) == FA_OK, "%s", fa_error_message());
+  FA_CHECK(fa_metrics_close(m) == FA_OK, "%s", fa_error_message());
+  fa_json_destroy(inner);
+  fa_json_destroy(o);
+  fa_json_destroy(more);
+
+  char path[4400];
+  snprintf(path, sizeof path, "%s/run.jsonl", dir);
+  char *text = fa_test_read_file(path), *lines[4];
+  int n = text ? split_lines(text, lines, 4) : 0;
+  FA_CHECK(n == 2, "%d lines, want the record and a report", n);
+  if (n < 1) return free(text);
+  const char *start = "{\"config\": {\"path\": \"a\\\"b\\\\c\\u000ad\\u0009e\\u0001 ";
+  FA_CHECK(!strncmp(lines[0], start, strlen(start)) &&
+               strstr(lines[0], "\"lr\": 0.2, \"n\": -1, \"on\": true, \"nan\": null, \"none\": null, "
+                                "\"last\": {\"acc\": 0.30000000000000004}, \"k\": 7}}"),
+           "record line: %s", lines[0]);
+  cJSON *j = cJSON_Parse(lines[0]);
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "config");
+  const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "path");
+  FA_CHECK(cJSON_IsString(p) && !strcmp(p->valuestring, readable), "the string reads back (U+FFFD for non-UTF-8): %s",
+           lines[0]);
+  cJSON_Delete(j);
+  free(text);
+  snprintf(path, sizeof path, "%s/run.log", dir);
+  text = fa_test_read_file(path);
+  n = text ? split_lines(text, lines, 4) : 0;
+  FA_CHECK(n == 1, "the log has the report's line only: %d lines", n);
+  free(text);
 }
 
 static void check_open_errors(void) {
@@ -173,7 +219,7 @@ static void check_create_is_exclusive(void) {
            "a second create of the same run: %s", fa_error_message());
   FA_CHECK(fa_metrics_close(m) == FA_OK, "%s", fa_error_message());
   snprintf(path, sizeof path, "%s/run.log", dir);
-  char *log = read_file(path);
+  char *log = fa_test_read_file(path);
   FA_CHECK(log && strstr(log, "the first run") && !strchr(strchr(log, '\n') + 1, '\n'), "the first run's log: %s",
            log ? log : "");
   free(log);
@@ -201,7 +247,7 @@ static void check_progress_plain(void) {
   fa_progress_finish(NULL);
   fclose(fp);
 
-  char *text = read_file(path), *lines[16];
+  char *text = fa_test_read_file(path), *lines[16];
   int n = text ? split_lines(text, lines, 16) : 0;
   FA_CHECK(n == 6, "%d progress lines, want 6", n);
   const char *labels[6] = {"train", "train", "train", "train", "eval", "eval"};
@@ -253,6 +299,7 @@ static void check_progress_terminal(void) {
 int main(void) {
   tmpdir = fa_test_tmpdir("test_metrics");
   check_reports();
+  check_records();
   check_open_errors();
   check_create_is_exclusive();
   check_progress_plain();

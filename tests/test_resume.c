@@ -218,19 +218,33 @@ static bool same_tensors(const char *a_path, const char *b_path, char *why, size
   return same;
 }
 
-/* The metrics lines without their "time_s" values. */
-static char *metrics_without_time(const char *dir) {
+/* The reports and the final record of the metrics file, without their
+ * "time_s" values; the configuration records (config, then resume at each
+ * resume) are counted into *config and *resumes and left out: they name
+ * the process's directory and run. */
+static char *metrics_without_time(const char *dir, int *config, int *resumes) {
   char path[4600];
+  *config = *resumes = 0;
   if (!find(dir, "logs", ".jsonl", false, path, sizeof path)) return NULL;
-  char *text = read_file(path, NULL);
-  for (char *t = text ? strstr(text, "\"time_s\": ") : NULL; t; t = strstr(t + 1, "\"time_s\": ")) {
-    size_t value = strcspn(t + 10, ",");
+  char *text = read_file(path, NULL), *kept = text ? calloc(1, strlen(text) + 1) : NULL;
+  if (!kept) return free(text), NULL;
+  for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+    bool is_config = !strncmp(line, "{\"config\": ", 11), is_resume = !strncmp(line, "{\"resume\": ", 11);
+    if (is_config && !*kept) ++*config; /* before any report */
+    *resumes += is_resume;
+    if (!is_config && !is_resume) strcat(strcat(kept, line), "\n");
+  }
+  free(text);
+  for (char *t = strstr(kept, "\"time_s\": "); t; t = strstr(t + 1, "\"time_s\": ")) {
+    size_t value = strcspn(t + 10, ",}");
     memmove(t + 10, t + 10 + value, strlen(t + 10 + value) + 1);
   }
-  return text;
+  return kept;
 }
 
-/* The final and best models and the metrics of dir equal the reference's. */
+/* The final and best models and the metrics of dir equal the reference's;
+ * dir's metrics file starts with its configuration record, has a resume
+ * record, and ends with the final record. */
 static void check_same_as(const char *dir, const char *ref, const char *what) {
   char a[4600], b[4600], why[256];
   for (int best = 0; best <= 1; best++) {
@@ -240,8 +254,14 @@ static void check_same_as(const char *dir, const char *ref, const char *what) {
     if (found) FA_CHECK(same_tensors(a, b, why, sizeof why), "%s: the %s model is not bit-exact: %s", what,
                         best ? "best" : "final", why);
   }
-  char *m = metrics_without_time(dir), *r = metrics_without_time(ref);
+  int config, resumes, ref_config, ref_resumes;
+  char *m = metrics_without_time(dir, &config, &resumes), *r = metrics_without_time(ref, &ref_config, &ref_resumes);
   FA_CHECK(m && r && strcmp(m, r) == 0, "%s: the metrics lines differ from the uninterrupted run's", what);
+  FA_CHECK(config == 1 && resumes >= 1 && ref_config == 1 && ref_resumes == 0,
+           "%s: %d config and %d resume records first (the reference: %d, %d)", what, config, resumes, ref_config,
+           ref_resumes);
+  const char *last = m ? strstr(m, "{\"final\": ") : NULL;
+  FA_CHECK(last && !strchr(last, '\n')[1], "%s: the final record is the last line", what);
   free(m);
   free(r);
   FA_CHECK(leftovers(dir, ".tmp.") == 0, "%s: %d temporary files left", what, leftovers(dir, ".tmp."));

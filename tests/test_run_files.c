@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/version.h"
 #include "testlib.h"
 #include "train/run_files.h"
 
@@ -170,8 +171,13 @@ static void same_second(const char *root) {
              "%s: one final evaluation, PGD-10-3 (--debug): %s", name, log ? log : "(none)");
     snprintf(path, sizeof path, "%s/logs/%s.jsonl", dir, name);
     const char *jsonl = read_text(path);
-    FA_CHECK(jsonl && count(jsonl, "\n") == SHORT_RUN_REPORTS && count(jsonl, "{\"iteration\": ") == SHORT_RUN_REPORTS,
-             "%s: %d metrics lines, want %d", name, jsonl ? count(jsonl, "\n") : -1, SHORT_RUN_REPORTS);
+    /* the config record (naming this run), the reports, the final record */
+    snprintf(line, sizeof line, "{\"config\": {\"version\": \"%s\", \"run\": \"%s\", ", FA_VERSION, name);
+    FA_CHECK(jsonl && count(jsonl, "\n") == SHORT_RUN_REPORTS + 2 &&
+                 count(jsonl, "{\"iteration\": ") == SHORT_RUN_REPORTS && !strncmp(jsonl, line, strlen(line)) &&
+                 count(jsonl, "{\"final\": ") == 1,
+             "%s: %d metrics lines, want the config record naming it, %d reports and the final record", name,
+             jsonl ? count(jsonl, "\n") : -1, SHORT_RUN_REPORTS);
     const char *files[] = {"models/%s.safetensors", "models/%s_best.safetensors", "checkpoints/%s.safetensors"};
     for (int f = 0; f < 3; f++) {
       char rel[1200];

@@ -97,6 +97,18 @@ int fa_test_run_fastadv(const char *args, const char *dir, char *out, char *err,
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+char *fa_test_read_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  rewind(f);
+  char *text = len >= 0 ? calloc(1, (size_t)len + 1) : NULL;
+  if (text && fread(text, 1, (size_t)len, f) != (size_t)len) text[0] = '\0';
+  fclose(f);
+  return text;
+}
+
 int fa_test_png_size(const char *path, int *width, int *height, long *bytes) {
   static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   unsigned char head[24];

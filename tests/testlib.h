@@ -52,6 +52,9 @@ int fa_test_png_size(const char *path, int *width, int *height, long *bytes);
  * the file or the tensor cannot be read (or the tensor is empty). */
 bool fa_test_flip_bit(const char *path, const char *name);
 
+/* The whole file as a NUL-terminated string (free it); NULL when it cannot be read. */
+char *fa_test_read_file(const char *path);
+
 int fa_test_exit(void);
 
 #endif

@@ -1,4 +1,4 @@
-/* Adversarial perturbations in the L-infinity ball (SPEC.md sections 4, 5).
+/* Adversarial perturbations in the L-infinity ball (docs/METHOD.md sections 4, 5).
  *
  * x is a clean batch (N, C, H, W) in [0, 1], y its labels, delta a
  * perturbation of x's shape; eps and step sizes are in [0, 1] units

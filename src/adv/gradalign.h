@@ -1,4 +1,4 @@
-/* GradAlign (SPEC.md section 4) and the alignment statistics. */
+/* GradAlign (docs/METHOD.md section 4) and the alignment statistics. */
 #ifndef FA_ADV_GRADALIGN_H
 #define FA_ADV_GRADALIGN_H
 
@@ -12,7 +12,7 @@
 fa_tensor *fa_grad_align_reg(fa_tensor *g1, fa_tensor *g2, float lambda);
 
 /* Mean over examples of cos(a_i, b_i) for rows of equal-shaped a and b,
- * a cosine with a zero vector (0/0 or x/0) counting as 1 (SPEC.md section 5).
+ * a cosine with a zero vector (0/0 or x/0) counting as 1 (docs/METHOD.md section 5).
  * Plain numbers, nothing recorded. */
 double fa_mean_cosine(const fa_tensor *a, const fa_tensor *b);
 

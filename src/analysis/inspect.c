@@ -11,7 +11,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "data/dataset.h"
-#include "io/checkpoint.h"
+#include "train/checkpoint.h"
 
 enum { MARGIN = 10, GAP = 10, CHANNEL_GAP = 2 };
 #define FA_INSPECT_ARENA_BYTES ((size_t)256 << 20)

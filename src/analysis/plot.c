@@ -144,13 +144,11 @@ static void put_multiplot(FILE *f, const fa_plot_config *c, int panels) {
 
 /* ---- curves and filters: metrics against epochs ---- */
 
-/* a legend name: --labels, else "<method> seed <s>" from the run's .log, else the file name */
+/* a legend name: --labels, else "<method> seed <s>" from the run's records, else the file name */
 static void run_label(const fa_plot_config *c, const char *jsonl, int i, char *out, size_t len) {
   if (list_item(c->labels, i, out, len)) return;
-  char log[FA_PATH_MAX + 8];
-  snprintf(log, sizeof log, "%.*s.log", (int)(strlen(jsonl) - (ends_with(jsonl, ".jsonl") ? 6 : 0)), jsonl);
   fa_run_info info;
-  if (fa_run_info_read(log, &info) == FA_OK)
+  if (fa_run_info_read(jsonl, &info) == FA_OK)
     snprintf(out, len, "%s, seed %d", info.method, info.seed);
   else {
     const char *base = strrchr(jsonl, '/');
@@ -361,6 +359,9 @@ static fa_status plot_eps(const fa_plot_config *c, const file_list *files, figur
       free(pts);
       return st;
     }
+    if (info.legacy)
+      fprintf(stderr, "fastadv plot: note: %s has no records (written before fastadv 0.2): read from the run's .log\n",
+              files->paths[i]);
     if (!info.finished) {
       fprintf(stderr, "fastadv plot: skipping %s: the run has not finished\n", files->paths[i]);
       continue;
@@ -371,7 +372,7 @@ static fa_status plot_eps(const fa_plot_config *c, const file_list *files, figur
   }
   if (n == 0) {
     free(pts);
-    return fa_error_set(FA_ERR_INVALID, "no finished runs among the %d logs of --runs", files->n);
+    return fa_error_set(FA_ERR_INVALID, "no finished runs among the %d metrics files of --runs", files->n);
   }
   series sr[MAX_SERIES];
   int n_series = put_series(fig->setup.f, pts, n, sr, method_colour);
@@ -468,7 +469,7 @@ static const struct {
 } kinds[] = {
     {"curves", ".jsonl", plot_curves, 1600, 0},
     {"filters", ".jsonl", plot_filters, 1100, 400},
-    {"eps", ".log", plot_eps, 1200, 450},
+    {"eps", ".jsonl", plot_eps, 1200, 450},
     {"lemma2", ".tsv", plot_lemma2, 640, 460},
 };
 

@@ -6,12 +6,14 @@
  *   filters  per-filter norms of the single-layer cnn and of their outgoing
  *            weights against epochs (Figure 6), one run's .jsonl
  *   eps      PGD-50-10 and clean accuracy against eps (Figures 1, 8), mean and
- *            standard deviation over seeds per method, from the runs' .log
- *            files; the numbers are also printed as a Markdown table
+ *            standard deviation over seeds per method, from the runs' .jsonl
+ *            records (config and final; an older run without records: its
+ *            .log, analysis/runlog.h); the numbers are also printed as a
+ *            Markdown table
  *   lemma2   gradient alignment at initialisation against eps per number of
  *            filters, and Lemma 2's lower bound, from `fastadv align_init`'s table
  * --runs lists files or directories (searched recursively for the kind's
- * files: .jsonl, .log or .tsv), comma-separated. */
+ * files: .jsonl or .tsv), comma-separated. */
 #ifndef FA_ANALYSIS_PLOT_H
 #define FA_ANALYSIS_PLOT_H
 

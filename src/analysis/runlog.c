@@ -2,6 +2,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,11 @@ static void estimate_iters_per_epoch(fa_metrics_table *t) {
   t->iters_per_epoch = (int)lo;
 }
 
+/* A record line: {"<name>": {...}}, one member, an object (README, "Outputs"). */
+static bool is_record(const cJSON *obj) {
+  return cJSON_IsObject(obj) && obj->child && !obj->child->next && cJSON_IsObject(obj->child);
+}
+
 fa_status fa_metrics_read(const char *path, fa_metrics_table *t) {
   *t = (fa_metrics_table){0};
   FILE *f = fopen(path, "r");
@@ -79,11 +85,11 @@ fa_status fa_metrics_read(const char *path, fa_metrics_table *t) {
     line_no++;
     if (strspn(line, " \t\r\n") == strlen(line)) continue;
     cJSON *obj = cJSON_Parse(line);
-    if (!cJSON_IsObject(obj) || !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(obj, "iteration")))
-      st = fa_error_set(FA_ERR_FORMAT, "%s, line %d: not a metrics report (a JSON object with an \"iteration\")", path,
-                        line_no);
-    else
+    if (cJSON_IsObject(obj) && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(obj, "iteration")))
       st = add_report(t, obj, &capacity);
+    else if (!is_record(obj))
+      st = fa_error_set(FA_ERR_FORMAT, "%s, line %d: neither a metrics report (a JSON object with an \"iteration\") "
+                        "nor a record ({\"name\": {...}})", path, line_no);
     cJSON_Delete(obj);
   }
   free(line);
@@ -118,7 +124,52 @@ double fa_metrics_epoch(const fa_metrics_table *t, int r) {
   return it[r] / t->iters_per_epoch;
 }
 
-int fa_run_name_value(const char *name, const char *key, char *out, size_t len) {
+/* ---- a run's description ---- */
+
+/* The method's label, by the training attack's registry entry (plot's legends). */
+static void method_of(const char *attack, const char *init, fa_run_method run, char *method, size_t len) {
+  const fa_train_attack *a = fa_train_attack_find(attack);
+  if (!a) {
+    snprintf(method, len, "%s", attack);
+    return;
+  }
+  run.init = strcmp(init, "random") == 0 ? FA_INIT_RANDOM : FA_INIT_ZERO;
+  fa_train_attack_method(a, &run, method, len);
+}
+
+static const char *json_text(const cJSON *obj, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static double json_number(const cJSON *obj, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* The description from a configuration record and the final record (NULL before the run's end). */
+static void info_from_records(const cJSON *config, const cJSON *final, fa_run_info *info) {
+  snprintf(info->name, sizeof info->name, "%s", json_text(config, "run"));
+  snprintf(info->dataset, sizeof info->dataset, "%s", json_text(config, "dataset"));
+  info->eps = json_number(config, "eps");
+  info->seed = (int)json_number(config, "seed");
+  info->lambda = json_number(config, "grad_align_cos_lambda");
+  double n_iters = json_number(config, "pgd_train_n_iters");
+  fa_run_method run = {.minibatch_replay = (int)json_number(config, "minibatch_replay"),
+                       .n_iters = isfinite(n_iters) ? (int)n_iters : -1, .grad_align_lambda = info->lambda};
+  method_of(json_text(config, "attack"), json_text(config, "attack_init"), run, info->method, sizeof info->method);
+  const cJSON *last = final ? cJSON_GetObjectItemCaseSensitive(final, "last") : NULL;
+  if (cJSON_IsObject(last)) {
+    info->finished = 1;
+    info->clean_acc = json_number(last, "clean_acc");
+    info->pgd_acc = json_number(last, "robust_acc");
+  }
+}
+
+/* ---- legacy: the .log of a run written before the records ---- */
+
+/* The value of `key` in a run name "... key=value ..." into out; 0 if absent. */
+static int run_name_value(const char *name, const char *key, char *out, size_t len) {
   size_t klen = strlen(key);
   for (const char *p = name; (p = strstr(p, key)) != NULL; p += klen) {
     if ((p != name && p[-1] != ' ') || p[klen] != '=') continue;
@@ -132,30 +183,12 @@ int fa_run_name_value(const char *name, const char *key, char *out, size_t len) 
 
 static double name_number(const char *name, const char *key, double fallback) {
   char v[64];
-  return fa_run_name_value(name, key, v, sizeof v) ? strtod(v, NULL) : fallback;
+  return run_name_value(name, key, v, sizeof v) ? strtod(v, NULL) : fallback;
 }
 
-/* The method's label, by the training attack's registry entry. */
-static void method_of(fa_run_info *info) {
-  char attack[32] = "", init[32] = "", pgd[32] = "";
-  fa_run_name_value(info->name, "attack", attack, sizeof attack);
-  fa_run_name_value(info->name, "attack_init", init, sizeof init);
-  fa_run_name_value(info->name, "pgd", pgd, sizeof pgd);
-  const fa_train_attack *a = fa_train_attack_find(attack);
-  if (!a) {
-    snprintf(info->method, sizeof info->method, "%s", attack);
-    return;
-  }
-  const char *steps = strchr(pgd, '-');
-  fa_run_method run = {.init = strcmp(init, "random") == 0 ? FA_INIT_RANDOM : FA_INIT_ZERO,
-                       .minibatch_replay = (int)name_number(info->name, "m", 1),
-                       .n_iters = steps && steps[1] ? atoi(steps + 1) : -1,
-                       .grad_align_lambda = info->lambda};
-  fa_train_attack_method(a, &run, info->method, sizeof info->method);
-}
-
-fa_status fa_run_info_read(const char *path, fa_run_info *info) {
-  *info = (fa_run_info){.clean_acc = NAN, .pgd_acc = NAN};
+/* The hyper-parameters from the run name, the accuracies from the line
+ * "[final: last model] clean acc X%, <attack> acc Y%". */
+static fa_status legacy_info_read(const char *path, fa_run_info *info) {
   FILE *f = fopen(path, "r");
   if (!f) return fa_error_set(FA_ERR_IO, "cannot open the run log %s", path);
   char line[4096];
@@ -173,10 +206,76 @@ fa_status fa_run_info_read(const char *path, fa_run_info *info) {
   }
   fclose(f);
   if (!info->name[0]) return fa_error_set(FA_ERR_FORMAT, "%s is not a fastadv run log (no \"run:\" line)", path);
-  fa_run_name_value(info->name, "dataset", info->dataset, sizeof info->dataset);
+  info->legacy = 1;
+  run_name_value(info->name, "dataset", info->dataset, sizeof info->dataset);
   info->eps = name_number(info->name, "eps", NAN);
   info->seed = (int)name_number(info->name, "seed", 0);
   info->lambda = name_number(info->name, "grad_align_cos_lambda", 0);
-  method_of(info);
+  char attack[32] = "", init[32] = "", pgd[32] = "";
+  run_name_value(info->name, "attack", attack, sizeof attack);
+  run_name_value(info->name, "attack_init", init, sizeof init);
+  run_name_value(info->name, "pgd", pgd, sizeof pgd);  /* "<alpha>-<steps>" */
+  const char *steps = strchr(pgd, '-');
+  fa_run_method run = {.minibatch_replay = (int)name_number(info->name, "m", 1),
+                       .n_iters = steps && steps[1] ? atoi(steps + 1) : -1, .grad_align_lambda = info->lambda};
+  method_of(attack, init, run, info->method, sizeof info->method);
   return FA_OK;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The legacy path of a .jsonl without records: its .log. */
+static fa_status legacy_info_beside(const char *jsonl, fa_run_info *info) {
+  size_t len = strlen(jsonl) - strlen(".jsonl");
+  char *log = malloc(len + sizeof ".log");
+  if (!log) return fa_error_set(FA_ERR_NOMEM, "out of memory");
+  snprintf(log, len + sizeof ".log", "%.*s.log", (int)len, jsonl);
+  fa_status st = legacy_info_read(log, info);
+  free(log);
+  return st;
+}
+
+fa_status fa_run_info_read(const char *path, fa_run_info *info) {
+  *info = (fa_run_info){.clean_acc = NAN, .pgd_acc = NAN};
+  if (ends_with(path, ".log")) return legacy_info_read(path, info);
+  FILE *f = fopen(path, "r");
+  if (!f) return fa_error_set(FA_ERR_IO, "cannot open the metrics file %s", path);
+  cJSON *config = NULL, *final = NULL;
+  char *line = NULL;
+  size_t cap = 0;
+  int line_no = 0;
+  fa_status st = FA_OK;
+  while (st == FA_OK && getline(&line, &cap, f) != -1) {
+    line_no++;
+    if (strspn(line, " \t\r\n") == strlen(line)) continue;
+    cJSON *obj = cJSON_Parse(line);
+    if (!cJSON_IsObject(obj)) {
+      st = fa_error_set(FA_ERR_FORMAT, "%s, line %d: not JSON; give fastadv metrics files (logs/<run>.jsonl)", path,
+                        line_no);
+    } else if (is_record(obj)) {
+      /* the last of each kind; a resume record holds the config's members, as the later process had them */
+      const char *name = obj->child->string;
+      cJSON **keep = strcmp(name, "final") == 0                                   ? &final
+                     : strcmp(name, "config") == 0 || strcmp(name, "resume") == 0 ? &config
+                                                                                  : NULL;
+      if (keep) {
+        cJSON_Delete(*keep);
+        *keep = cJSON_DetachItemViaPointer(obj, obj->child);
+      }
+    }
+    cJSON_Delete(obj);
+  }
+  free(line);
+  fclose(f);
+  if (st == FA_OK && config) info_from_records(config, final, info);
+  else if (st == FA_OK && ends_with(path, ".jsonl")) st = legacy_info_beside(path, info);
+  else if (st == FA_OK)
+    st = fa_error_set(FA_ERR_FORMAT, "%s has no configuration record: give fastadv metrics files (logs/<run>.jsonl)",
+                      path);
+  cJSON_Delete(config);
+  cJSON_Delete(final);
+  return st;
 }

@@ -1,6 +1,11 @@
-/* Reading what `fastadv train` wrote: a run's metrics (<run>.jsonl, one JSON
- * object per report) and its human log (<run>.log: the run's name, which
- * holds its hyper-parameters, and the final evaluation's line). */
+/* Reading what `fastadv train` wrote: a run's metrics file (<run>.jsonl),
+ * its reports and its records (README, "Outputs": {"config": ...} first,
+ * {"resume": ...} for each resume, {"final": ...} last).
+ *
+ * Legacy: metrics files written before the records (fastadv 0.1) hold
+ * reports only; a run's description then comes from its human log
+ * (<run>.log beside it: the run's name, which holds its hyper-parameters,
+ * and the final evaluation's line). */
 #ifndef FA_ANALYSIS_RUNLOG_H
 #define FA_ANALYSIS_RUNLOG_H
 
@@ -17,8 +22,9 @@ typedef struct {
   int iters_per_epoch;  /* estimated from (iteration, epoch) pairs: see fa_metrics_epoch */
 } fa_metrics_table;
 
-/* Reads a .jsonl file; FA_ERR_FORMAT naming the line on a bad one, and on a
- * file without reports. */
+/* Reads the reports of a .jsonl file, leaving out its records;
+ * FA_ERR_FORMAT naming the line on a bad one, and on a file without
+ * reports. */
 fa_status fa_metrics_read(const char *path, fa_metrics_table *t);
 void fa_metrics_free(fa_metrics_table *t);
 /* The column of `key`, NULL when no report has it. */
@@ -28,22 +34,23 @@ const double *fa_metrics_column(const fa_metrics_table *t, const char *key);
  * (iteration, epoch) (exact to within the reporting interval). */
 double fa_metrics_epoch(const fa_metrics_table *t, int r);
 
-/* A run's description from its .log file. */
+/* A run's description. */
 typedef struct {
-  char name[1024];    /* the "run: ..." line */
+  char name[1024];    /* the run's name */
   char method[64];    /* "FGSM", "FGSM-RS", "FGSM + GradAlign", "PGD-10", "AT for Free (m=8)", "Standard" */
   char dataset[64];
   double eps;         /* /255 */
   int seed;
   double lambda;      /* grad_align_cos_lambda */
-  int finished;       /* the final line was found */
+  int finished;       /* the final evaluation was found */
   double clean_acc, pgd_acc;  /* final, last model, in [0, 1]: clean and under the final attack (pgd-50-10) */
+  int legacy;         /* read from the .log (a metrics file without records): plot says so */
 } fa_run_info;
 
-/* Reads a .log file; FA_ERR_FORMAT when it has no "run:" line. */
+/* Reads a run's .jsonl: the hyper-parameters from its last "config" or
+ * "resume" record, the accuracies from its "final" record. A .jsonl without
+ * records, or a .log given directly, is read the legacy way, from the .log.
+ * FA_ERR_FORMAT when the file is neither. */
 fa_status fa_run_info_read(const char *path, fa_run_info *info);
-
-/* The value of `key` in a run name "... key=value ..." into out; 0 if absent. */
-int fa_run_name_value(const char *name, const char *key, char *out, size_t len);
 
 #endif

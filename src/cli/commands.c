@@ -204,12 +204,12 @@ static const fa_flag plot_flags[] = {
              "(Figure 6); eps: PGD-50-10 and clean accuracy against eps over seeds (Figures 1, 8); lemma2: the "
              "alignment at initialisation and its bound"},
     {FA_FLAG_FIELD(P, runs), .type = FA_FLAG_STRING, .metavar = "PATH,...",
-     .help = "the inputs: files, or directories searched for .jsonl (curves, filters), .log (eps) or .tsv (lemma2)"},
+     .help = "the inputs: files, or directories searched for .jsonl (curves, filters, eps) or .tsv (lemma2)"},
     {FA_FLAG_FIELD(P, out), .type = FA_FLAG_STRING, .metavar = "PREFIX",
      .help = "writes PREFIX.png and PREFIX.svg; a PREFIX that is a directory or ends in '/' gets the kind's name in it "
              "(figs/ -> figs/curves.png)"},
     {FA_FLAG_FIELD(P, labels), .type = FA_FLAG_STRING, .metavar = "NAME,...",
-     .help = "legend names of the runs, in order (default: method and seed from each run's log)"},
+     .help = "legend names of the runs, in order (default: method and seed from each run's records)"},
     {FA_FLAG_FIELD(P, title), .type = FA_FLAG_STRING, .metavar = "TEXT", .help = "the figure's title"},
     {FA_FLAG_FIELD(P, mark_epoch), .type = FA_FLAG_FLOAT, .min = -1, .max = 1e6,
      .help = "draw a dashed vertical line at this epoch (curves, filters; -1: none)"},

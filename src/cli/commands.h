@@ -1,9 +1,9 @@
-/* The commands of the fastadv program and their flags (SPEC.md section 6):
+/* The commands of the fastadv program and their flags (docs/METHOD.md section 6):
  * `train` (the paper's train.py) and `eval` (the paper's eval.py), and the
  * analysis commands `plot`, `inspect`, `align_init` (src/analysis). Parsing
  * only: running a command is main.c's business; this needs the config, the
- * error module and the attack registries (adv/registry.h), whose names and
- * defaults the train and eval flags take. */
+ * error module, io/json.c and the attack registries (adv/registry.h), whose
+ * names and defaults the train and eval flags take. */
 #ifndef FA_CLI_COMMANDS_H
 #define FA_CLI_COMMANDS_H
 

@@ -163,6 +163,13 @@ static const fa_flag_choice *find_choice(const fa_flag *flag, const char *name) 
   return NULL;
 }
 
+/* the name of an ENUM field's value: its first choice that is not an alias */
+static const char *enum_name(const fa_flag *flag, int value) {
+  for (const fa_flag_choice *c = flag->choices; c->name; c++)
+    if (!c->alias && c->value == value) return c->name;
+  return "";
+}
+
 static const void *entry_of(const void *field) {
   const void *entry;
   memcpy(&entry, field, sizeof entry);
@@ -195,14 +202,31 @@ void fa_flags_format(const fa_flag *flag, const void *config, char *buf, size_t 
     snprintf(buf, size, "%s", *(const char *)value ? (const char *)value : "none");
     break;
   case FA_FLAG_ENUM:
-    for (const fa_flag_choice *c = flag->choices; c->name; c++)
-      if (!c->alias && c->value == *(const int *)value) {
-        snprintf(buf, size, "%s", c->name);
-        break;
-      }
+    snprintf(buf, size, "%s", enum_name(flag, *(const int *)value));
     break;
   case FA_FLAG_IGNORED:
     break;
+  }
+}
+
+void fa_flags_to_json(const fa_flag_table *table, const void *config, fa_json *out) {
+  for (size_t i = 0; i < table->count; i++) {
+    const fa_flag *flag = &table->flags[i];
+    const void *value = field_const(config, flag);
+    switch (flag->type) {
+    case FA_FLAG_INT: fa_json_add_int(out, flag->name, *(const int *)value); break;
+    case FA_FLAG_FLOAT: fa_json_add_float(out, flag->name, *(const float *)value); break;
+    case FA_FLAG_PIXELS: fa_json_add_float(out, flag->name, ((const fa_pixels *)value)->pixels); break;
+    case FA_FLAG_ENTRY:
+      if (entry_of(value)) fa_json_add_string(out, flag->name, flag->entries->name(entry_of(value)));
+      else fa_json_add_null(out, flag->name);
+      break;
+    case FA_FLAG_BOOL: fa_json_add_bool(out, flag->name, *(const bool *)value); break;
+    case FA_FLAG_STRING:
+    case FA_FLAG_NAME: fa_json_add_string(out, flag->name, value); break;
+    case FA_FLAG_ENUM: fa_json_add_string(out, flag->name, enum_name(flag, *(const int *)value)); break;
+    case FA_FLAG_IGNORED: break;
+    }
   }
 }
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
+#include "io/json.h"
 
 typedef enum {
   FA_FLAG_INT,      /* int field, a whole number in [min, max] */
@@ -101,6 +102,14 @@ const fa_flag *fa_flags_find(const fa_flag_table *table, const char *name);
 /* The value of a flag's field in `config` as the help shows it ("" for a
  * switch or an ignored flag). */
 void fa_flags_format(const fa_flag *flag, const void *config, char *buf, size_t size);
+
+/* Every flag's value in `config` as a member of `out`, named as the flag,
+ * in the table's order: a number for INT and FLOAT (a float with the
+ * fewest digits that read back to it), true or false for BOOL, a string
+ * for STRING (as given, "" when not), NAME and ENUM (the choice's name);
+ * IGNORED flags hold nothing and are left out. The run's configuration
+ * record (README, "Outputs"). */
+void fa_flags_to_json(const fa_flag_table *table, const void *config, fa_json *out);
 
 /* Every flag with its meaning and its value in `defaults`. */
 void fa_flags_print_help(FILE *out, const fa_flag_table *table, const void *defaults);

@@ -11,11 +11,24 @@
 #include "analysis/plot.h"
 #include "cli/commands.h"
 #include "core/grad_pool.h"
+#include "core/version.h"
+#include "io/json.h"
 #include "train/run.h"
 
 enum { EXIT_USAGE = 2 };
 
-static int run_train(const void *config) { return fa_run_train(config); }
+/* Training gets its flags' values as JSON too, for the run's configuration record. */
+static int run_train(const void *config) {
+  fa_json *flags = fa_json_create();
+  if (!flags) {
+    fprintf(stderr, "fastadv train: %s\n", fa_error_message());
+    return FA_EXIT_FAILED;
+  }
+  fa_flags_to_json(fa_cli_train.flags, config, flags);
+  int code = fa_run_train(config, flags);
+  fa_json_destroy(flags);
+  return code;
+}
 static int run_eval(const void *config) { return fa_run_eval(config); }
 static int run_plot(const void *config) { return fa_run_plot(config); }
 static int run_inspect(const void *config) { return fa_run_inspect(config); }
@@ -34,7 +47,7 @@ static const struct {
 enum { N_JOBS = sizeof jobs / sizeof *jobs };
 
 static void print_usage(FILE *out) {
-  fprintf(out, "usage: fastadv COMMAND [--flag=value ...]\n\ncommands:\n");
+  fprintf(out, "usage: fastadv COMMAND [--flag=value ...]\n       fastadv --version\n\ncommands:\n");
   for (int i = 0; i < N_JOBS; i++) fprintf(out, "  %-12s%s\n", jobs[i].command->name, jobs[i].command->summary);
   fprintf(out, "\n'fastadv COMMAND --help' lists the flags of a command.\n");
 }
@@ -76,6 +89,10 @@ int main(int argc, char **argv) {
   const char *name = argv[1];
   if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
     print_usage(stdout);
+    return EXIT_SUCCESS;
+  }
+  if (strcmp(name, "--version") == 0) {
+    printf("fastadv %s\n", FA_VERSION);
     return EXIT_SUCCESS;
   }
   for (int i = 0; i < N_JOBS; i++)

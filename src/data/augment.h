@@ -1,4 +1,4 @@
-/* Training augmentation of one image (SPEC.md section 1), fused with the
+/* Training augmentation of one image (docs/METHOD.md section 1), fused with the
  * conversion to float in [0, 1].
  *
  * Random crop with 4 px zero padding: the image is placed in a zero frame

@@ -1,4 +1,4 @@
-/* The paper's data sets (SPEC.md section 1), read from the files their
+/* The paper's data sets (docs/METHOD.md section 1), read from the files their
  * authors publish: uint8 images (n, c, h, w) and labels in [0, n_classes).
  *
  * Where the files are looked for: in data_dir (the --data_dir flag) alone
@@ -24,7 +24,7 @@
 
 #include "core/error.h"
 
-/* The training augmentation of a data set (SPEC.md section 1). */
+/* The training augmentation of a data set (docs/METHOD.md section 1). */
 typedef enum {
   FA_AUGMENT_NONE,       /* mnist, fmnist */
   FA_AUGMENT_CROP,       /* svhn: random crop with 4 px zero padding */

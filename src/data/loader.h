@@ -1,5 +1,5 @@
 /* Batches of a data set as float (B, C, H, W) in [0, 1] and int labels
- * (SPEC.md section 1).
+ * (docs/METHOD.md section 1).
  *
  * Train mode: each epoch draws a fresh permutation of the examples from the
  * shuffle stream (Fisher-Yates with fa_rng_below, from the identity), takes

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/json.h"
 #include "io/progress.h"
 
 struct fa_metrics {
@@ -134,34 +135,6 @@ static fa_status finish_write(fa_metrics *m, FILE *fp, const char *path) {
   return fa_error_set(FA_ERR_IO, "cannot write to %s: %s; check the free disk space", path, strerror(errno));
 }
 
-/* ------------------------------------------------------------------ JSON */
-
-static void json_string(FILE *fp, const char *s) {
-  fputc('"', fp);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(fp, "\\%c", c);
-    else if (c < 0x20) fprintf(fp, "\\u%04x", c);
-    else fputc(c, fp);
-  }
-  fputc('"', fp);
-}
-
-/* The shortest of %.15g, %.16g, %.17g that reads back exactly; null for
- * NaN and Inf. */
-static void json_number(FILE *fp, double v) {
-  if (!isfinite(v)) {
-    fputs("null", fp);
-    return;
-  }
-  char buf[32];
-  for (int digits = 15; digits <= 17; digits++) {
-    snprintf(buf, sizeof buf, "%.*g", digits, v);
-    if (strtod(buf, NULL) == v) break;
-  }
-  fputs(buf, fp);
-}
-
 /* ------------------------------------------------------------- log lines */
 
 /* Writes "[YYYY-MM-DD HH:MM:SS] <text>\n" to the log and the echo. */
@@ -236,12 +209,12 @@ fa_status fa_metrics_report(fa_metrics *m, long iteration, int epoch, int n, con
   if (st) return st;
   double elapsed = m->elapsed_before + seconds_since(&m->start);
   fprintf(m->jsonl, "{\"iteration\": %ld, \"epoch\": %d, \"time_s\": ", iteration, epoch);
-  json_number(m->jsonl, round(elapsed * 1000) / 1000);
+  fa_json_put_number(m->jsonl, round(elapsed * 1000) / 1000);
   for (int i = 0; i < n; i++) {
     fputs(", ", m->jsonl);
-    json_string(m->jsonl, keys[i]);
+    fa_json_put_string(m->jsonl, keys[i]);
     fputs(": ", m->jsonl);
-    json_number(m->jsonl, values[i]);
+    fa_json_put_number(m->jsonl, values[i]);
   }
   fputs("}\n", m->jsonl);
   st = finish_write(m, m->jsonl, m->jsonl_path);
@@ -258,4 +231,13 @@ fa_status fa_metrics_log(fa_metrics *m, const char *fmt, ...) {
   vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
   return log_line(m, line);
+}
+
+fa_status fa_metrics_record(fa_metrics *m, const char *name, fa_json *object) {
+  const char *text = fa_json_text(object);
+  if (!text) return fa_error_code();
+  fputc('{', m->jsonl);
+  fa_json_put_string(m->jsonl, name);
+  fprintf(m->jsonl, ": %s}\n", text);
+  return finish_write(m, m->jsonl, m->jsonl_path);
 }

@@ -5,7 +5,12 @@
  * with the caller's keys in the order given. Numbers are written with the
  * fewest digits that read back to the same double. NaN and +-Inf, which
  * JSON cannot hold, are written as null, so every line stays valid JSON
- * (a reader sees a missing number, never a parse error).
+ * (a reader sees a missing number, never a parse error); strings are
+ * escaped as io/json.h says.
+ *
+ * Between the reports go records, lines of one member whose value is an
+ * object and that have no "iteration": {"<name>": {...}}. What training
+ * writes there (config, resume, final) is in README, "Outputs".
  *
  * <dir>/<run>.log gets the human lines, in the style of the paper's
  * train.py, each prefixed with the local time "[YYYY-MM-DD HH:MM:SS] ":
@@ -29,6 +34,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
+#include "io/json.h"
 
 typedef struct fa_metrics fa_metrics;
 
@@ -58,6 +64,10 @@ fa_status fa_metrics_close(fa_metrics *m);
  * go to the JSON file only). */
 fa_status fa_metrics_report(fa_metrics *m, long iteration, int epoch, int n, const char *const *keys,
                             const double *values, int n_shown);
+
+/* A record {"<name>": object} on a line of the JSON file (nothing in the
+ * human log). */
+fa_status fa_metrics_record(fa_metrics *m, const char *name, fa_json *object);
 
 /* A free-form human line (final results, warnings) to the log and echo. */
 fa_status fa_metrics_log(fa_metrics *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

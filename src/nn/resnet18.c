@@ -1,4 +1,4 @@
-/* PreAct ResNet-18 (SPEC.md section 2):
+/* PreAct ResNet-18 (docs/METHOD.md section 2):
  *   conv1 3x3 (in -> w) ; layer1..layer4: two pre-activation blocks each with
  *   w, 2w, 4w, 8w planes and strides 1, 2, 2, 2 ; 4x4 average pool ; linear.
  * A block: out = conv1(relu(bn1(x))); out = conv2(relu(bn2(out))) + shortcut,

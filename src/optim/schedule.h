@@ -1,10 +1,12 @@
-/* Learning-rate schedules of the paper's train.py (SPEC.md section 3), set
+/* Learning-rate schedules of the paper's train.py (docs/METHOD.md section 3), set
  * before every iteration from the fractional epoch t. Computed in double as
  * Python does, returned in float32. */
 #ifndef FA_OPTIM_SCHEDULE_H
 #define FA_OPTIM_SCHEDULE_H
 
-#include "train/config.h"
+/* cyclic and piecewise are the paper's; constant (lr_max throughout) is an
+ * extra, for quick experiments such as the demonstration. */
+typedef enum { FA_SCHEDULE_CYCLIC, FA_SCHEDULE_PIECEWISE, FA_SCHEDULE_CONSTANT } fa_lr_schedule;
 
 /* t = (epoch - 1) + (i + 1) / batches_per_epoch for batch i (from 0) of
  * epoch `epoch` (from 1; epoch 0, the statistics at initialisation, gives

@@ -1,6 +1,6 @@
 /* The settings of a training or evaluation run: every flag of the paper's
  * train.py and eval.py, with the same names, defaults and meaning
- * (SPEC.md section 6). The command-line parser fills these structs; the
+ * (docs/METHOD.md section 6). The command-line parser fills these structs; the
  * training loop and the evaluator read them. Radii and step sizes are read
  * in pixel units of 1/255 as on the command line and kept in both units
  * (core/units.h). */
@@ -12,13 +12,10 @@
 
 #include "adv/registry.h"
 #include "core/units.h"
+#include "optim/schedule.h"  /* fa_lr_schedule */
 
 #define FA_NAME_MAX 256
 #define FA_PATH_MAX 4096
-
-/* cyclic and piecewise are the paper's; constant (lr_max throughout) is an
- * extra, for quick experiments such as the demonstration. */
-typedef enum { FA_SCHEDULE_CYCLIC, FA_SCHEDULE_PIECEWISE, FA_SCHEDULE_CONSTANT } fa_lr_schedule;
 
 typedef struct {
   char dataset[FA_NAME_MAX];       /* --dataset cifar10 */

@@ -1,5 +1,5 @@
 /* `fastadv eval`: clean accuracy and robust accuracy of a checkpoint under
- * an evaluation attack (--attack, by default the paper's PGD-50-10; SPEC.md
+ * an evaluation attack (--attack, by default the paper's PGD-50-10; docs/METHOD.md
  * section 5), the paper's eval.py. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "core/arena.h"
-#include "io/checkpoint.h"
+#include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/resume.h"
 #include "train/run.h"

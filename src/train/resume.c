@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/checkpoint.h"
+#include "train/checkpoint.h"
 
 #define VERSION "1"
 #define FINGERPRINT_MAX 2048

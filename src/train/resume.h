@@ -1,7 +1,7 @@
 /* Resume checkpoints: everything a stopped training run needs to continue
  * as if it had never stopped, bit for bit (same machine and build).
  *
- * A safetensors file (io/checkpoint.h) holding the model (parameters and
+ * A safetensors file (train/checkpoint.h) holding the model (parameters and
  * batch-norm buffers), the optimiser's state under "optimizer." (moments
  * and step count), the best model so far under "best.", AT for Free's
  * carried perturbation under "free." (minibatch_replay > 1), and in the

@@ -5,7 +5,8 @@
 #define FA_TRAIN_RUN_H
 
 #include "data/dataset.h"
-#include "io/checkpoint.h"
+#include "io/json.h"
+#include "train/checkpoint.h"
 #include "train/config.h"
 
 enum {
@@ -17,7 +18,9 @@ enum {
                            checkpoint is kept */
 };
 
-int fa_run_train(const fa_train_config *config);
+/* `flags`: every flag's value as JSON members (cli/flags.h), written into
+ * the run's configuration record with the version and the run's name. */
+int fa_run_train(const fa_train_config *config, fa_json *flags);
 int fa_run_eval(const fa_eval_config *config);
 
 /* The model `fastadv eval` evaluates, from an opened checkpoint: described

@@ -1,4 +1,4 @@
-/* The periodic statistics of a training run (SPEC.md section 5): how robust
+/* The periodic statistics of a training run (docs/METHOD.md section 5): how robust
  * the model is now and how aligned its input gradients are, the signals of
  * catastrophic overfitting. */
 #ifndef FA_TRAIN_STATISTICS_H

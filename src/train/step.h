@@ -1,4 +1,4 @@
-/* One training step of the paper (SPEC.md section 4): the attack, the loss
+/* One training step of the paper (docs/METHOD.md section 4): the attack, the loss
  * with GradAlign, and the parameter gradients. */
 #ifndef FA_TRAIN_STEP_H
 #define FA_TRAIN_STEP_H

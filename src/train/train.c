@@ -1,4 +1,4 @@
-/* `fastadv train`: the paper's training loop (SPEC.md sections 3 to 5).
+/* `fastadv train`: the paper's training loop (docs/METHOD.md sections 3 to 5).
  *
  * Epoch 0 is one iteration that computes every statistic without updating
  * the parameters; epochs 1..E train. Before every iteration the learning
@@ -27,12 +27,13 @@
 #include <unistd.h>
 
 #include "core/arena.h"
+#include "core/version.h"
 #include "data/loader.h"
-#include "io/checkpoint.h"
 #include "io/metrics.h"
 #include "io/progress.h"
 #include "optim/optim.h"
 #include "optim/schedule.h"
+#include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/run.h"
 #include "core/finite.h"
@@ -48,6 +49,7 @@
 
 typedef struct {
   const fa_train_config *cfg;
+  fa_json *flags;           /* every flag's value, for the configuration record */
   fa_dataset train_set, test_set;
   fa_model *model;
   fa_optimizer *opt;
@@ -211,6 +213,24 @@ static fa_status start_resumed(run *r) {
   return r->metrics ? FA_OK : fa_error_code();
 }
 
+/* The run's configuration as the first record of its metrics file:
+ *   {"config": {"version": ..., "run": <name>, <every flag>: <value>, ...}}
+ * A resumed run appends {"resume": {"iteration": <where it continues>, ...
+ * the same members}} instead: its own version and flags (those outside the
+ * fingerprint, such as --n_final_eval, may differ). */
+static fa_status write_config_record(run *r) {
+  fa_json *o = fa_json_create();
+  if (!o) return fa_error_code();
+  bool resumed = r->cfg->resume[0] != '\0';
+  if (resumed) fa_json_add_int(o, "iteration", r->at.iteration);
+  fa_json_add_string(o, "version", FA_VERSION);
+  fa_json_add_string(o, "run", r->at.run_name);
+  fa_json_add_members(o, r->flags);
+  fa_status st = fa_metrics_record(r->metrics, resumed ? "resume" : "config", o);
+  fa_json_destroy(o);
+  return st;
+}
+
 static fa_status setup(run *r, const fa_train_config *c) {
   r->cfg = c;
   r->checkpoint_iteration = -1;
@@ -257,7 +277,8 @@ static fa_status setup(run *r, const fa_train_config *c) {
   r->at.best_train_pgd = -1;
   r->at.loader = fa_loader_get_state(r->loader);
 
-  if ((c->resume[0] ? start_resumed(r) : start_new(r, started)) != FA_OK) return fa_error_code();
+  if ((c->resume[0] ? start_resumed(r) : start_new(r, started)) != FA_OK || write_config_record(r) != FA_OK)
+    return fa_error_code();
   snprintf(r->checkpoint, sizeof r->checkpoint, "%s/%s.safetensors", r->files.checkpoints, r->at.run_name);
   remove_stale_temporaries(r->checkpoint);  /* of this run, which this process holds now */
   if (!(r->arena = fa_arena_create_largest(FA_STEP_ARENA_BYTES, FA_STEP_ARENA_MIN_BYTES))) return fa_error_code();
@@ -386,20 +407,65 @@ static fa_status guard_store(const fa_store *store, bool gradients, long iterati
 /* The final evaluation: --final_eval with its own defaults (the paper's
  * PGD-50-10); with --debug, 10 iterations (PGD-10-3, as the paper's
  * train.py, 3 restarts) and 100 queries. */
-static fa_status final_eval(run *r, const char *which) {
-  const fa_eval_attack *attack = r->cfg->final_eval;
-  fa_attack_options options = attack->defaults;
-  snprintf(options.stages, sizeof options.stages, "%s", r->cfg->aa_attacks);
-  if (r->cfg->debug) options.n_iters = 10, options.n_queries = 100;
-  if (r->cfg->debug && attack == fa_eval_attack_find("pgd")) options.n_restarts = 3;
+typedef struct {
+  const fa_eval_attack *attack;
+  fa_attack_options options;
+} final_attack;
+
+static final_attack final_attack_of(const fa_train_config *c) {
+  final_attack a = {.attack = c->final_eval};
+  a.options = a.attack->defaults;
+  snprintf(a.options.stages, sizeof a.options.stages, "%s", c->aa_attacks);
+  if (c->debug) a.options.n_iters = 10, a.options.n_queries = 100;
+  if (c->debug && a.attack == fa_eval_attack_find("pgd")) a.options.n_restarts = 3;
+  return a;
+}
+
+static fa_status final_eval(run *r, const char *which, fa_eval_result *res) {
+  final_attack a = final_attack_of(r->cfg);
   char label[64];
-  attack->label(&options, label, sizeof label);
-  fa_eval_result res;
+  a.attack->label(&a.options, label, sizeof label);
   fa_status st = fa_evaluate(r->model, &r->test_set, r->cfg->n_final_eval, r->cfg->batch_size_eval,
-                             r->cfg->eps.value, attack, &options, r->cfg->seed, NULL, &res);
+                             r->cfg->eps.value, a.attack, &a.options, r->cfg->seed, NULL, res);
   if (st != FA_OK) return st;
   return fa_metrics_log(r->metrics, "[final: %s model] clean acc %.2f%%, %s acc %.2f%% on %d test examples (%.1fs)",
-                        which, 100 * res.clean_acc, label, 100 * res.robust_acc, res.n, res.seconds);
+                        which, 100 * res->clean_acc, label, 100 * res->robust_acc, res->n, res->seconds);
+}
+
+static fa_json *result_json(const fa_eval_result *res) {
+  fa_json *o = fa_json_create();
+  if (!o) return NULL;
+  fa_json_add_number(o, "clean_acc", res->clean_acc);
+  fa_json_add_number(o, "robust_acc", res->robust_acc);
+  fa_json_add_number(o, "time_s", round(res->seconds * 1000) / 1000);
+  return o;
+}
+
+/* The last record of the metrics file:
+ *   {"final": {"attack": "pgd", "attack_iters": 50, "n_restarts": 10, "eps": <1/255>, "n_examples": n,
+ *              "seed": s, "last": {"clean_acc", "robust_acc", "time_s"}, "best": {...} or null}}
+ * "best" is evaluated with --eval_early_stopped_model only. */
+static fa_status final_record(run *r, const fa_eval_result *last, const fa_eval_result *best) {
+  fa_json *o = fa_json_create(), *l = result_json(last), *b = best ? result_json(best) : NULL;
+  final_attack a = final_attack_of(r->cfg);
+  fa_status st = FA_OK;
+  if (!o || !l || (best && !b)) st = fa_error_code();
+  else {
+    fa_json_add_string(o, "attack", a.attack->name);
+    fa_json_add_int(o, "attack_iters", a.options.n_iters);
+    fa_json_add_int(o, "n_restarts", a.options.n_restarts);
+    fa_json_add_float(o, "eps", r->cfg->eps.pixels);
+    fa_json_add_int(o, "n_examples", last->n);
+    fa_json_add_int(o, "seed", r->cfg->seed);
+    fa_json_add_object(o, "last", l);
+    if (b) fa_json_add_object(o, "best", b);
+    else fa_json_add_null(o, "best");
+    st = fa_metrics_record(r->metrics, "final", o);
+  }
+  fa_json_destroy(o);
+  fa_json_destroy(l);
+  fa_json_destroy(b);
+  return st;
 }
 
 /* One iteration at r->at: the batch (drawn when the place needs a new
@@ -490,22 +556,24 @@ static fa_status train(run *r) {
                         why, r->checkpoint_iteration < 0 ? "It has no checkpoint" : "Its last good checkpoint is kept");
   }
   if (st != FA_OK || r->stopped) return st;
-  /* the last model: saved and evaluated; then the best one */
+  /* the last model: saved and evaluated; then the best one; then the record of both */
+  fa_eval_result last, best;
   st = save(r, "", total, c->epochs);
-  if (st == FA_OK) st = final_eval(r, "last");
+  if (st == FA_OK) st = final_eval(r, "last", &last);
   if (st != FA_OK) return st;
   snapshot(r, true);
   st = save(r, "_best", total, c->epochs);
-  if (st == FA_OK && c->eval_early_stopped_model) st = final_eval(r, "best (early stopped)");
+  if (st == FA_OK && c->eval_early_stopped_model) st = final_eval(r, "best (early stopped)", &best);
+  if (st == FA_OK) st = final_record(r, &last, c->eval_early_stopped_model ? &best : NULL);
   return st;
 }
 
-int fa_run_train(const fa_train_config *config) {
+int fa_run_train(const fa_train_config *config, fa_json *flags) {
   if (check_model_fits_data(config) != FA_OK) {
     fprintf(stderr, "fastadv train: %s\n", fa_error_message());
     return FA_EXIT_USAGE;
   }
-  run r = {0};
+  run r = {.flags = flags};
   stop_signal = 0;
   fa_status st = setup(&r, config);
   if (st == FA_OK) st = train(&r);

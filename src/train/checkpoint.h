@@ -36,8 +36,8 @@
  * stores the caller did not ask for; no value loaded may be a NaN or an
  * Inf (the first one is named). On any problem the model is left
  * untouched and the message lists the first problems and what to do. */
-#ifndef FA_IO_CHECKPOINT_H
-#define FA_IO_CHECKPOINT_H
+#ifndef FA_TRAIN_CHECKPOINT_H
+#define FA_TRAIN_CHECKPOINT_H
 
 #include <stdint.h>
 
