@@ -300,6 +300,19 @@ static void check_command_line(void) {
   snprintf(path, sizeof path, "%s/t.json", dir);
   FA_CHECK(read_file(path, json, sizeof json) && json_number(json, "autoattack_acc", &again_acc) &&
                again_acc == full_acc, "resumed: autoattack %g, uninterrupted %g", again_acc, full_acc);
+  /* killed before the log's first line was whole: started afresh */
+  snprintf(cmd, sizeof cmd, "cd %s && head -c 20 full.json.examples.jsonl > e.json.examples.jsonl", dir);
+  rc = system(cmd);
+  snprintf(args, sizeof args, "%s --eps=8 --results_json=%s/e.json --resume_eval", base, dir);
+  rc = fa_test_run_fastadv(args, dir, out, err, sizeof out);
+  snprintf(path, sizeof path, "%s/e.json.examples.jsonl", dir);
+  FA_CHECK(rc == 0 && read_file(path, resumed, sizeof resumed) && strcmp(resumed, full) == 0,
+           "a torn first line, resumed: exit %d\n%s", rc, err);
+  /* the log of another evaluation */
+  snprintf(args, sizeof args, "%s --eps=4 --results_json=%s/k.json --resume_eval", base, dir);
+  rc = fa_test_run_fastadv(args, dir, out, err, sizeof out);
+  FA_CHECK(rc == 1 && strstr(err, "is the log of another evaluation"), "resumed at another eps: exit %d, %s", rc,
+           err);
   /* the final evaluation of a training run */
   snprintf(args, sizeof args, "train --dataset=fmnist --model=cnn --n_filters_cnn=2 --epochs=1 --debug --batch_size=16 "
            "--n_final_eval=32 --batch_size_eval=16 --final_eval=autoattack --aa_attacks=apgd-ce,square "

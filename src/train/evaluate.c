@@ -18,7 +18,7 @@ static double now_s(void) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-#define FA_EVAL_TEXT_MAX 4200
+#define FA_EVAL_TEXT_MAX 8704 /* a log header: a checkpoint path and the settings */
 
 /* s as a JSON string's contents into out: '"' and '\\' escaped, control
  * characters as \\u00XX (cut short where out is too small). */
@@ -78,19 +78,21 @@ static FILE *open_log(const fa_eval_log *log, tally *t) {
     char line[2 * FA_EVAL_TEXT_MAX + 32], header[sizeof line], text[2 * FA_EVAL_TEXT_MAX];
     json_escape(log->header, text, sizeof text);
     snprintf(header, sizeof header, "{\"evaluation\": \"%s\"}\n", text);
-    bool same = fgets(line, sizeof line, f) && strcmp(line, header) == 0;
-    if (!same) {
+    bool read = fgets(line, sizeof line, f) != NULL;
+    /* killed before its first line was whole: nothing was done */
+    bool torn_header = !read || (!strchr(line, '\n') && strncmp(line, header, strlen(line)) == 0);
+    if (!torn_header && strcmp(line, header) != 0) {
       fclose(f);
       fa_error_set(FA_ERR_INVALID, "--resume_eval: %s is the log of another evaluation (its first line is not "
                    "%.*s): give the same command as the stopped one, or remove the file", log->path,
                    (int)strlen(header) - 1, header);
       return NULL;
     }
-    keep = ftell(f);
+    keep = torn_header ? 0 : ftell(f);
     long index;
     int clean, robust[FA_EVAL_MAX_STAGES], n;
-    while (fgets(line, sizeof line, f) && parse_line(line, &index, &clean, robust, &n) && index == t->seen) {
-      if (n != t->n_values) break;
+    while (!torn_header && fgets(line, sizeof line, f) && parse_line(line, &index, &clean, robust, &n) &&
+           index == t->seen && n == t->n_values) {
       t->seen++;
       t->clean += clean;
       t->robust += robust[n - 1];
