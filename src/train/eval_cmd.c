@@ -136,7 +136,7 @@ int fa_run_eval(const fa_eval_config *c) {
   if (st == FA_OK && !(model = fa_eval_load_model(c, ckpt, &ds, prefix))) st = fa_error_code();
   if (st == FA_OK && !(arena = fa_arena_create_largest(FA_EVAL_ARENA_BYTES, FA_EVAL_ARENA_MIN_BYTES)))
     st = fa_error_code();
-  char log_path[FA_PATH_MAX + 32], header[sizeof path + 256];
+  char log_path[FA_PATH_MAX + 32], header[sizeof path + 512];
   snprintf(log_path, sizeof log_path, "%s.examples.jsonl", c->results_json);
   snprintf(header, sizeof header, "%s%s, %s eps %g/255 seed %d, first %d of %s %s", path, *prefix ? " (best)" : "",
            label, c->eps.pixels, c->seed, c->n_eval, c->set, dataset ? dataset : "");

@@ -18,7 +18,7 @@ static double now_s(void) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-#define FA_EVAL_TEXT_MAX 8704 /* a log header: a checkpoint path and the settings */
+#define FA_EVAL_TEXT_MAX 9216 /* a log header: a checkpoint path and the settings */
 
 /* s as a JSON string's contents into out: '"' and '\\' escaped, control
  * characters as \\u00XX (cut short where out is too small). */
