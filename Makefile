@@ -58,7 +58,7 @@ bench: build
 # plain PyTorch model file also needs PyPI's safetensors, installed with pip if missing).
 fixtures:
 	FASTADV_SETUP_EXTRA=1 scripts/setup.sh
-	for script in gen_fixtures gen_gradalign_fixture gen_step_fixtures gen_optim_fixtures gen_ckpt_fixture gen_apgd_fixtures gen_fab_fixture; do \
+	for script in gen_fixtures gen_gradalign_fixture gen_step_fixtures gen_optim_fixtures gen_ckpt_fixture gen_apgd_fixtures gen_fab_fixture gen_square_fixture; do \
 	  /usr/bin/python3 scripts/$$script.py tests/fixtures || exit 1; done
 	/usr/bin/python3 scripts/gen_data_fixtures.py tests/fixtures/data_checks.txt
 	/usr/bin/python3 scripts/st_fixture.py write tests/fixtures/st_python.safetensors

@@ -261,23 +261,24 @@ static void check_batch_independence(void) {
                       .n_target_classes = 3};
   bool robust[N], robust_one;
   fa_tensor *xt = fa_tensor_from(4, (int[]){N, 1, 28, 28}, x);
-  fa_tensor *all = fa_apgd(model, &c, xt, y, &stream, 100, robust);
+  const long index[N] = {100, 101, 102, 103};
+  fa_tensor *all = fa_apgd(model, &c, xt, y, &stream, index, robust);
   FA_CHECK(all, "%s", fa_error_message());
   for (int i = 0; all && i < N; i++) {
     fa_tensor *one = fa_apgd(model, &c, fa_tensor_from(4, (int[]){1, 1, 28, 28}, x + i * ROW), y + i, &stream,
-                             100 + i, &robust_one);
+                             index + i, &robust_one);
     FA_CHECK(one && robust_one == robust[i] && memcmp(one->data, all->data + i * ROW, ROW * sizeof(float)) == 0,
              "example %d alone: robust %d (in the batch %d), or another delta", i, one ? robust_one : -1, robust[i]);
   }
   c.n_target_classes = 10;
-  FA_CHECK(!fa_apgd(model, &c, xt, y, &stream, 0, NULL) && strstr(fa_error_message(), "1 to 9 target classes"),
+  FA_CHECK(!fa_apgd(model, &c, xt, y, &stream, NULL, NULL) && strstr(fa_error_message(), "1 to 9 target classes"),
            "10 targets of 10 classes: %s", fa_error_message());
   fa_model_destroy(model);
   fa_model_config two = {FA_ARCH_CNN, 1, 28, 28, 2, 1, 2, 0};
   model = fa_model_create(&two);
   int y2[N] = {0};
   c = (fa_apgd_config){.loss = FA_APGD_DLR, .eps = 0.1f, .n_iter = 5, .n_restarts = 1};
-  FA_CHECK(!fa_apgd(model, &c, xt, y2, &stream, 0, NULL) && strstr(fa_error_message(), "at least 3 classes"),
+  FA_CHECK(!fa_apgd(model, &c, xt, y2, &stream, NULL, NULL) && strstr(fa_error_message(), "at least 3 classes"),
            "APGD-DLR of 2 classes: %s", fa_error_message());
   fa_model_destroy(model);
 }
@@ -286,7 +287,7 @@ static void check_batch_independence(void) {
 static int apgd_correct(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const int *y) {
   fa_rng stream = fa_rng_stream(0, FA_STREAM_EVAL);
   bool robust[N_FMNIST];
-  fa_tensor *delta = fa_apgd(model, c, x, y, &stream, 0, robust);
+  fa_tensor *delta = fa_apgd(model, c, x, y, &stream, NULL, robust);
   FA_CHECK(delta, "%s: %s", fa_apgd_name(c->loss), fa_error_message());
   if (!delta) return -1;
   bool was = fa_set_grad_enabled(false);

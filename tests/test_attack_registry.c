@@ -197,10 +197,10 @@ static void test_builtin_names_and_defaults(void) {
            "'-' and '_' alike");
   FA_CHECK(!fa_train_attack_find("pgd_") && !fa_train_attack_find("PGD") && !fa_train_attack_find(""),
            "other names are not found");
-  const char *eval_names[] = {"pgd", "apgd_ce", "apgd_dlr", "apgd_t", "fab_t"};
-  for (size_t i = 0; i < 5; i++)
+  const char *eval_names[] = {"pgd", "apgd_ce", "apgd_dlr", "apgd_t", "fab_t", "square", "autoattack"};
+  for (size_t i = 0; i < 7; i++)
     FA_CHECK(fa_eval_attack_at(i) && !strcmp(fa_eval_attack_at(i)->name, eval_names[i]), "evaluation attack %zu", i);
-  FA_CHECK(!fa_eval_attack_at(5) && fa_eval_attack_find("apgd-t") == fa_eval_attack_at(3) &&
+  FA_CHECK(!fa_eval_attack_at(7) && fa_eval_attack_find("apgd-t") == fa_eval_attack_at(3) &&
                fa_eval_attack_find("fab-t") == fa_eval_attack_at(4), "evaluation attacks");
 
   fa_train_config t;

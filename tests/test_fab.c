@@ -191,19 +191,20 @@ static void check_batch_independence(void) {
   fa_fab_config c = {.eps = 1.8f / 255.0f, .n_iter = 10, .n_restarts = 2, .n_target_classes = 3};
   bool robust[N], robust_one;
   fa_tensor *xt = fa_tensor_from(4, (int[]){N, 1, 28, 28}, x);
-  fa_tensor *all = fa_fab(model, &c, xt, y, &stream, 100, robust);
+  const long examples[N] = {100, 101, 102, 103};
+  fa_tensor *all = fa_fab(model, &c, xt, y, &stream, examples, robust);
   int n_robust = 0;
   for (int i = 0; i < N; i++) n_robust += robust[i];
   FA_CHECK(all && n_robust > 0 && n_robust < N, "%d of %d robust (want some of each): %s", n_robust, N,
            fa_error_message());
   for (int i = 0; all && i < N; i++) {
     fa_tensor *one = fa_fab(model, &c, fa_tensor_from(4, (int[]){1, 1, 28, 28}, x + i * ROW), y + i, &stream,
-                            100 + i, &robust_one);
+                            examples + i, &robust_one);
     FA_CHECK(one && robust_one == robust[i] && memcmp(one->data, all->data + i * ROW, ROW * sizeof(float)) == 0,
              "example %d alone: robust %d (in the batch %d), or another delta", i, one ? robust_one : -1, robust[i]);
   }
   c.n_target_classes = 10;
-  FA_CHECK(!fa_fab(model, &c, xt, y, &stream, 0, NULL) && strstr(fa_error_message(), "1 to 9 target classes"),
+  FA_CHECK(!fa_fab(model, &c, xt, y, &stream, NULL, NULL) && strstr(fa_error_message(), "1 to 9 target classes"),
            "10 targets of 10 classes: %s", fa_error_message());
   fa_model_destroy(model);
 }
@@ -213,7 +214,7 @@ static void check_batch_independence(void) {
 static int fab_correct(fa_model *model, const fa_fab_config *c, fa_tensor *x, const int *y) {
   fa_rng stream = fa_rng_stream(0, FA_STREAM_EVAL);
   bool robust[N_FMNIST];
-  fa_tensor *delta = fa_fab(model, c, x, y, &stream, 0, robust);
+  fa_tensor *delta = fa_fab(model, c, x, y, &stream, NULL, robust);
   FA_CHECK(delta, "FAB-T: %s", fa_error_message());
   if (!delta) return -1;
   double outside = 0;
@@ -303,7 +304,7 @@ static void check_trained_model(void) {
                          .n_target_classes = 3};
     bool robust[N_FMNIST];
     int apgd_t = 0;
-    FA_CHECK(fa_apgd(model, &ac, x, y, &stream, 0, robust), "APGD-T: %s", fa_error_message());
+    FA_CHECK(fa_apgd(model, &ac, x, y, &stream, NULL, robust), "APGD-T: %s", fa_error_message());
     for (int i = 0; i < N_FMNIST; i++) apgd_t += robust[i];
     printf("at eps 4/255, 3 targets x 100 iterations: FAB-T leaves %d of %d correct, APGD-T %d (clean %d)\n", fab,
            N_FMNIST, apgd_t, clean);

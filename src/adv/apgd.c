@@ -13,6 +13,7 @@
  * The iterates are kept as perturbations delta = x^(k) - x; the model sees
  * x + delta, as the evaluation that counts an example robust does. */
 #include "adv/apgd.h"
+#include "adv/registry.h"
 
 #include "adv/attack.h"
 #include "adv/dlr.h"
@@ -263,7 +264,7 @@ static fa_status check_config(const fa_apgd_config *c, int n_classes) {
 }
 
 fa_tensor *fa_apgd(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const int *y, const fa_rng *stream,
-                   long first_example, bool *robust) {
+                   const long *examples, bool *robust) {
   int n = x->shape[0], k = fa_model_get_config(model)->n_classes;
   size_t row = x->numel / (size_t)n;
   if (check_config(c, k) != FA_OK) return NULL;
@@ -298,7 +299,7 @@ fa_tensor *fa_apgd(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const
       mark = fa_arena_get_mark(arena);
       fa_tensor *xs = fa_select_rows(x, m, idx);
       fa_tensor *start =
-          xs ? fa_uniform_per_example(x, m, idx, stream, first_example, t * c->n_restarts + r, -c->eps, c->eps) : NULL;
+          xs ? fa_uniform_per_example(x, m, idx, stream, examples, t * c->n_restarts + r, -c->eps, c->eps) : NULL;
       fa_apgd_result res;
       st = start ? fa_apgd_run(model, c, xs, y_sub, t_sub, start, NULL, &res) : fa_error_code();
       for (int j = 0; st == FA_OK && j < m; j++)

@@ -79,7 +79,7 @@ fa_status fa_apgd_run(fa_model *model, const fa_apgd_config *c, fa_tensor *x, co
 /* The attack on a batch, as AutoAttack runs it. Examples misclassified
  * clean are not attacked. Per target class (the targeted loss; one pass
  * otherwise), per restart, one run on the examples still robust, from a
- * start uniform in the eps-ball drawn from example first_example + i's own
+ * start uniform in the eps-ball drawn from example i's own
  * stream within `stream` (fa_rng_item_stream), so that an example's result
  * depends on neither its batch nor the batch size. Returns the perturbation
  * (N, C, H, W): for an example broken, the misclassified point its run
@@ -87,6 +87,6 @@ fa_status fa_apgd_run(fa_model *model, const fa_apgd_config *c, fa_tensor *x, co
  * withstood it. NULL and a message on failure (too few classes for the
  * loss, too many target classes, memory). */
 fa_tensor *fa_apgd(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const int *y, const fa_rng *stream,
-                   long first_example, bool *robust);
+                   const long *examples, bool *robust);
 
 #endif

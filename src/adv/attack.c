@@ -89,14 +89,14 @@ fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const int *y, float ep
 }
 
 fa_tensor *fa_uniform_per_example(const fa_tensor *x, int m, const int *idx, const fa_rng *stream,
-                                  long first_example, int run, float lo, float hi) {
+                                  const long *examples, int run, float lo, float hi) {
   size_t row = x->numel / (size_t)x->shape[0], blocks = (row + 3) / 4;
   int shape[FA_MAX_DIMS];
   for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
   shape[0] = m;
   fa_tensor *out = fa_tensor_new(x->ndim, shape);
   for (int j = 0; out && j < m; j++) {
-    fa_rng example = fa_rng_item_stream(stream, (uint64_t)(first_example + idx[j]));
+    fa_rng example = fa_rng_item_stream(stream, (uint64_t)fa_example_index(examples, idx[j]));
     example.counter = (uint64_t)run * blocks;
     fa_rng_fill_uniform(&example, out->data + (size_t)j * row, row, lo, hi);
   }

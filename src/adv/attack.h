@@ -47,12 +47,16 @@ fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const int *y, float ep
                            int n_restarts, fa_rng *rng, fa_tensor **loss_out);
 
 /* For the examples idx[0..m-1] of x (N, C, H, W): an (m, C, H, W) tensor
- * uniform in [lo, hi], row j drawn from example first_example + idx[j]'s
- * own stream within `stream` (fa_rng_item_stream), `run` ceil(C H W / 4)
+ * uniform in [lo, hi], row j drawn from example fa_example_index(examples,
+ * idx[j])'s own stream within `stream` (fa_rng_item_stream), `run` ceil(C H W / 4)
  * blocks into it: an example's draws depend neither on its batch nor on the
  * batch size, and run r of an attack gets its own. */
 fa_tensor *fa_uniform_per_example(const fa_tensor *x, int m, const int *idx, const fa_rng *stream,
-                                  long first_example, int run, float lo, float hi);
+                                  const long *examples, int run, float lo, float hi);
+
+/* The data set index of a batch's row i: examples[i], or i where examples
+ * is NULL (an attack's own tests). */
+static inline long fa_example_index(const long *examples, int i) { return examples ? examples[i] : i; }
 
 /* The target classes of a targeted attack: the classes of example i's
  * ranks 1..n_targets by its logits (N, K) (rank 0 is the top one, ties to

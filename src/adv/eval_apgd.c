@@ -15,7 +15,7 @@ static fa_apgd_config config_of(fa_apgd_loss loss, const fa_eval_attack_input *i
 
 static fa_tensor *perturb_with(fa_apgd_loss loss, const fa_eval_attack_input *in) {
   fa_apgd_config c = config_of(loss, in);
-  return fa_apgd(in->model, &c, in->x, in->y, in->rng, in->first_example, NULL);
+  return fa_apgd(in->model, &c, in->x, in->y, in->rng, fa_eval_examples(in), NULL);
 }
 
 static fa_status check_with(fa_apgd_loss loss, const fa_attack_options *o, int n_classes) {

@@ -10,7 +10,7 @@ static fa_tensor *perturb(const fa_eval_attack_input *in) {
   const fa_attack_options *o = in->options;
   fa_fab_config c = {.eps = in->eps, .n_iter = o->n_iters, .n_restarts = o->n_restarts,
                      .n_target_classes = o->n_target_classes};
-  return fa_fab(in->model, &c, in->x, in->y, in->rng, in->first_example, NULL);
+  return fa_fab(in->model, &c, in->x, in->y, in->rng, fa_eval_examples(in), NULL);
 }
 
 static fa_status check(const fa_attack_options *o, int n_classes) {

@@ -286,8 +286,8 @@ static fa_status check_config(const fa_fab_config *c, int n_classes) {
  * the paper's min(eps, best norm) / 2 is eps here, as an example still
  * robust has no adversarial point within eps). */
 static fa_tensor *random_start(const fa_tensor *x, float eps, int m, const int *idx, const fa_rng *stream,
-                               long first_example, int run) {
-  fa_tensor *t = fa_uniform_per_example(x, m, idx, stream, first_example, run, -1.0f, 1.0f);
+                               const long *examples, int run) {
+  fa_tensor *t = fa_uniform_per_example(x, m, idx, stream, examples, run, -1.0f, 1.0f);
   size_t row = x->numel / (size_t)x->shape[0];
   for (int j = 0; t && j < m; j++) {
     float *r = t->data + (size_t)j * row, top = max_abs(r, row);
@@ -297,7 +297,7 @@ static fa_tensor *random_start(const fa_tensor *x, float eps, int m, const int *
 }
 
 fa_tensor *fa_fab(fa_model *model, const fa_fab_config *c, fa_tensor *x, const int *y, const fa_rng *stream,
-                  long first_example, bool *robust) {
+                  const long *examples, bool *robust) {
   int n = x->shape[0], k = fa_model_get_config(model)->n_classes;
   size_t row = x->numel / (size_t)n;
   if (check_config(c, k) != FA_OK) return NULL;
@@ -331,7 +331,7 @@ fa_tensor *fa_fab(fa_model *model, const fa_fab_config *c, fa_tensor *x, const i
       if (m == 0) break;
       mark = fa_arena_get_mark(arena);
       fa_tensor *xs = fa_select_rows(x, m, idx);
-      fa_tensor *start = xs && r > 0 ? random_start(x, c->eps, m, idx, stream, first_example, t * c->n_restarts + r)
+      fa_tensor *start = xs && r > 0 ? random_start(x, c->eps, m, idx, stream, examples, t * c->n_restarts + r)
                                      : NULL;
       fa_fab_result res;
       st = xs && (r == 0 || start) ? fa_fab_run(model, c, xs, y_sub, t_sub, start, NULL, &res) : fa_error_code();

@@ -74,14 +74,14 @@ fa_status fa_fab_run(fa_model *model, const fa_fab_config *c, fa_tensor *x, cons
 
 /* The attack on a batch, as AutoAttack runs FAB-T: examples misclassified
  * clean are not attacked; per target class, per restart, one run on the
- * examples still robust; random starts drawn from example first_example +
- * i's own stream within `stream` (fa_rng_item_stream), so that an example's
+ * examples still robust; random starts drawn from example
+ * fa_example_index(examples, i)'s own stream within `stream` (fa_rng_item_stream), so that an example's
  * result depends on neither its batch nor the batch size. Returns the
  * perturbation (N, C, H, W): for an example broken, the misclassified point
  * within eps its run found; 0 elsewhere. robust (N, optional) gets whether
  * each example withstood it. NULL and a message on failure (too many target
  * classes, memory). */
 fa_tensor *fa_fab(fa_model *model, const fa_fab_config *c, fa_tensor *x, const int *y, const fa_rng *stream,
-                  long first_example, bool *robust);
+                  const long *examples, bool *robust);
 
 #endif

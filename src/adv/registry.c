@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "adv/attack.h"
+#include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
 
@@ -10,7 +11,7 @@
  * `fa_train_attack_<name>` / `fa_eval_attack_<name>` its file in src/adv
  * defines. */
 #define TRAIN_ATTACKS(X) X(fgsm) X(nfgsm) X(pgd) X(pgd_corner) X(random_corner) X(none)
-#define EVAL_ATTACKS(X) X(pgd) X(apgd_ce) X(apgd_dlr) X(apgd_t) X(fab_t)
+#define EVAL_ATTACKS(X) X(pgd) X(apgd_ce) X(apgd_dlr) X(apgd_t) X(fab_t) X(square) X(autoattack)
 
 #define DECLARE_TRAIN(name) extern const fa_train_attack fa_train_attack_##name;
 #define DECLARE_EVAL(name) extern const fa_eval_attack fa_eval_attack_##name;
@@ -19,10 +20,10 @@
 TRAIN_ATTACKS(DECLARE_TRAIN)
 EVAL_ATTACKS(DECLARE_EVAL)
 
-enum { TRAIN_ATTACKS_MAX = 32 };
+enum { TRAIN_ATTACKS_MAX = 32, EVAL_ATTACKS_MAX = 32 };
 
 static const fa_train_attack *train_attacks[TRAIN_ATTACKS_MAX] = {TRAIN_ATTACKS(ENTRY_TRAIN)};
-static const fa_eval_attack *const eval_attacks[] = {EVAL_ATTACKS(ENTRY_EVAL)};
+static const fa_eval_attack *eval_attacks[EVAL_ATTACKS_MAX] = {EVAL_ATTACKS(ENTRY_EVAL)};
 
 bool fa_attack_names_equal(const char *a, const char *b) {
   for (; *a && *b; a++, b++)
@@ -55,14 +56,32 @@ void fa_train_attack_method(const fa_train_attack *attack, const fa_run_method *
   else snprintf(out, len, "%s", attack->name);
 }
 
-const fa_eval_attack *fa_eval_attack_at(size_t i) {
-  return i < sizeof eval_attacks / sizeof *eval_attacks ? eval_attacks[i] : NULL;
-}
+const fa_eval_attack *fa_eval_attack_at(size_t i) { return i < EVAL_ATTACKS_MAX ? eval_attacks[i] : NULL; }
 
 const fa_eval_attack *fa_eval_attack_find(const char *name) {
-  for (size_t i = 0; i < sizeof eval_attacks / sizeof *eval_attacks; i++)
+  for (size_t i = 0; i < EVAL_ATTACKS_MAX && eval_attacks[i]; i++)
     if (fa_attack_names_equal(eval_attacks[i]->name, name)) return eval_attacks[i];
   return NULL;
+}
+
+fa_status fa_eval_attack_register(const fa_eval_attack *attack) {
+  if (fa_eval_attack_find(attack->name))
+    return fa_error_set(FA_ERR_INVALID, "an evaluation attack named %s exists already", attack->name);
+  for (size_t i = 0; i < EVAL_ATTACKS_MAX; i++)
+    if (!eval_attacks[i]) {
+      eval_attacks[i] = attack;
+      return FA_OK;
+    }
+  return fa_error_set(FA_ERR_INVALID, "cannot add the evaluation attack %s: the registry holds %d", attack->name,
+                      EVAL_ATTACKS_MAX);
+}
+
+const long *fa_eval_examples(const fa_eval_attack_input *in) {
+  if (in->examples) return in->examples;
+  int n = in->x->shape[0];
+  long *index = fa_arena_alloc(fa_arena_current(), (size_t)n * sizeof(long));
+  for (int i = 0; index && i < n; i++) index[i] = in->first_example + i;
+  return index;
 }
 
 fa_status fa_eval_attack_check(const fa_eval_attack *attack, const fa_attack_options *options, int n_classes) {

@@ -30,7 +30,8 @@ typedef enum { FA_INIT_ZERO, FA_INIT_RANDOM } fa_attack_init;
  * takes the chosen attack's default. The flags that set them: train
  * --attack_init, --fgsm_alpha, --pgd_alpha_train, --pgd_train_n_iters,
  * --nfgsm_k, --nfgsm_clip;
- * eval --attack_iters, --n_restarts, --n_target_classes. */
+ * eval --attack_iters, --n_restarts, --n_target_classes, --n_queries,
+ * --p_init, --aa_attacks. */
 enum {
   FA_OPTION_INIT = 1 << 0,         /* init */
   FA_OPTION_STEP_OF_EPS = 1 << 1,  /* step_of_eps */
@@ -40,7 +41,13 @@ enum {
   FA_OPTION_TARGETS = 1 << 5,      /* n_target_classes */
   FA_OPTION_NOISE = 1 << 6,        /* noise_of_eps */
   FA_OPTION_CLIP = 1 << 7,         /* clip */
+  FA_OPTION_QUERIES = 1 << 8,      /* n_queries */
+  FA_OPTION_P_INIT = 1 << 9,       /* p_init */
+  FA_OPTION_STAGES = 1 << 10,      /* stages */
 };
+
+/* The longest list of stages (--aa_attacks) an attack of stages takes. */
+#define FA_STAGES_TEXT_MAX 128
 
 typedef struct {
   fa_attack_init init;  /* where the perturbation starts: 0, or uniform in the eps-ball */
@@ -51,6 +58,9 @@ typedef struct {
   int n_target_classes; /* a targeted attack's target classes per example */
   float noise_of_eps;   /* a random start's radius in multiples of eps (N-FGSM's k) */
   bool clip;            /* project the perturbation back onto the eps-ball (N-FGSM) */
+  int n_queries;        /* a score-based attack's iterations (forward passes per example) */
+  float p_init;         /* Square's first window share of the image */
+  char stages[FA_STAGES_TEXT_MAX]; /* an attack of stages' list: "standard", "plus", "apgd-ce,square" */
 } fa_attack_options;
 
 /* ---- training attacks ---- */
@@ -106,6 +116,19 @@ void fa_train_attack_method(const fa_train_attack *attack, const fa_run_method *
 
 /* ---- evaluation attacks ---- */
 
+#define FA_EVAL_MAX_STAGES 8
+
+/* What an attack of several stages (autoattack) reports of a batch, for
+ * eval's printout per stage, its results file and its per-example log:
+ * whether each example is still robust after each stage, and each stage's
+ * seconds. An attack of one stage leaves n at 0. */
+typedef struct {
+  int n;
+  bool *robust;               /* (FA_EVAL_MAX_STAGES * N) robust[s * N + i]: example i after stage s; the
+                                 caller's, of the batch's size */
+  double seconds[FA_EVAL_MAX_STAGES];
+} fa_eval_stages;
+
 typedef struct {
   fa_model *model;            /* in evaluation mode */
   fa_tensor *x;               /* (N, C, H, W) in [0, 1] */
@@ -114,6 +137,9 @@ typedef struct {
   const fa_attack_options *options;
   fa_rng *rng;                /* the evaluation's random stream */
   long first_example;         /* the data set index of x's first row, for draws per example (fa_rng_item_stream) */
+  const long *examples;       /* (N) each row's data set index, when the rows are not consecutive (a stage of
+                                 autoattack on the examples still robust); NULL: first_example + i */
+  fa_eval_stages *stages;     /* optional: filled by an attack of several stages */
 } fa_eval_attack_input;
 
 typedef struct {
@@ -135,10 +161,17 @@ typedef struct {
    * n_classes classes, else FA_ERR_INVALID and a message saying what does
    * not fit (a command-line error); NULL: always. */
   fa_status (*check)(const fa_attack_options *options, int n_classes);
+  /* An attack of stages: the titles of its stages with these options, their
+   * count (-1 and a message for a list it cannot run); NULL: one stage. */
+  int (*stage_titles)(const fa_attack_options *options, char titles[FA_EVAL_MAX_STAGES][16]);
 } fa_eval_attack;
 
 const fa_eval_attack *fa_eval_attack_find(const char *name);
 const fa_eval_attack *fa_eval_attack_at(size_t i);
+/* Adds an evaluation attack defined outside src/adv (a test's), after the
+ * built-in ones; FA_ERR_INVALID when its name is taken or the registry is
+ * full. */
+fa_status fa_eval_attack_register(const fa_eval_attack *attack);
 
 /* attack->check, FA_OK where there is none. */
 fa_status fa_eval_attack_check(const fa_eval_attack *attack, const fa_attack_options *options, int n_classes);
@@ -147,6 +180,10 @@ fa_status fa_eval_attack_check(const fa_eval_attack *attack, const fa_attack_opt
  * classified correctly on x + delta (robust), -1 on failure; robust[i], when
  * robust is not NULL, says whether example i is. */
 int fa_eval_attack_robust(const fa_eval_attack *attack, const fa_eval_attack_input *in, bool *robust);
+
+/* Each row's data set index (N), in the current arena: in->examples, or
+ * first_example + i; NULL when out of memory. */
+const long *fa_eval_examples(const fa_eval_attack_input *in);
 
 /* Whether two attack names are the same, '-' and '_' alike. */
 bool fa_attack_names_equal(const char *a, const char *b);

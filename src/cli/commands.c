@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/model.h" /* FA_CNN_MAX_LAYERS */
+#include "data/dataset.h" /* fa_dataset_format_of */
+#include "nn/model.h"     /* FA_CNN_MAX_LAYERS */
 
 /* Enum fields are written as int. */
 _Static_assert(sizeof(fa_lr_schedule) == sizeof(int), "enum flags are int-sized");
@@ -121,7 +122,12 @@ static const fa_flag train_flags[] = {
     {FA_FLAG_FIELD(T, n_eval_every_k_iter), .type = FA_FLAG_INT, .min = 1, .max = 10000000,
      .help = "examples the periodic statistics are measured on"},
     {FA_FLAG_FIELD(T, n_final_eval), .type = FA_FLAG_INT, .min = 1, .max = INT_MAX,
-     .minus_one_means_all = true, .help = "test examples of the final PGD-50-10 evaluation"},
+     .minus_one_means_all = true, .help = "test examples of the final evaluation"},
+    {FA_FLAG_FIELD(T, final_eval), .type = FA_FLAG_ENTRY, .entries = &eval_attacks,
+     .help = "the final evaluation's attack, an evaluation attack of `fastadv eval --help` with its defaults "
+             "(pgd: PGD-50-10; autoattack: the stages of --aa_attacks)"},
+    {FA_FLAG_FIELD(T, aa_attacks), .type = FA_FLAG_STRING, .metavar = "LIST",
+     .help = "the stages of --final_eval=autoattack: standard, plus, or evaluation attacks separated by commas"},
     {FA_FLAG_FIELD(T, eval_early_stopped_model), .type = FA_FLAG_BOOL,
      .help = "also evaluate the early-stopped model (best train PGD accuracy) at the end"},
     {FA_FLAG_FIELD(T, n_layers), .type = FA_FLAG_INT, .min = 1, .max = FA_CNN_MAX_LAYERS,
@@ -173,6 +179,21 @@ static const fa_flag eval_flags[] = {
     {FA_FLAG_FIELD(E, n_target_classes), .type = FA_FLAG_INT, .min = 1, .max = FA_MODEL_MAX_DIM - 1,
      .help = "target classes of a targeted attack (apgd_t, fab_t), the classes of the largest clean logits after the "
              "top one, at most the data set's classes - 1; when not given, the attack's default"},
+    {FA_FLAG_FIELD(E, n_queries), .type = FA_FLAG_INT, .min = 1, .max = 1000000,
+     .help = "iterations of a score-based attack (square), one forward pass each; when not given, the attack's "
+             "default"},
+    {FA_FLAG_FIELD(E, p_init), .type = FA_FLAG_FLOAT, .min = 1e-6, .max = 1,
+     .help = "square's first window share of the image (halved on the paper's schedule); when not given, the "
+             "attack's default"},
+    {FA_FLAG_FIELD(E, aa_attacks), .type = FA_FLAG_STRING, .metavar = "LIST",
+     .help = "autoattack's stages: standard (apgd_ce, apgd_t, fab_t, square), plus, or evaluation attacks "
+             "separated by commas (apgd-ce,apgd-t,square); each on the examples still robust"},
+    {FA_FLAG_FIELD(E, results_json), .type = FA_FLAG_STRING, .metavar = "FILE",
+     .help = "write the results to FILE (RobustBench's shape: clean_acc, autoattack_acc or robust_acc, eps, "
+             "n_examples, model, stages, seconds), and each example's as it is done to FILE.examples.jsonl"},
+    {FA_FLAG_FIELD(E, resume_eval), .type = FA_FLAG_BOOL,
+     .help = "with --results_json: continue a stopped evaluation, skipping the examples FILE.examples.jsonl "
+             "holds (give the same command otherwise)"},
     {FA_FLAG_FIELD(E, early_stopped_model), .type = FA_FLAG_BOOL,
      .help = "evaluate the early-stopped model (best training PGD accuracy) instead of the last one: for a run "
              "name or a file <run>.safetensors, <run>_best.safetensors beside it; for a resume checkpoint, the best "
@@ -285,6 +306,9 @@ static const option_flag eval_option_flags[] = {
     OPTION(FA_OPTION_ITERS, n_iters, "attack_iters"),
     OPTION(FA_OPTION_RESTARTS, n_restarts, "n_restarts"),
     OPTION(FA_OPTION_TARGETS, n_target_classes, "n_target_classes"),
+    OPTION(FA_OPTION_QUERIES, n_queries, "n_queries"),
+    OPTION(FA_OPTION_P_INIT, p_init, "p_init"),
+    OPTION(FA_OPTION_STAGES, stages, "aa_attacks"),
     {0, NULL, 0, 0}};
 #undef OPTION
 
@@ -346,6 +370,12 @@ static fa_status train_finish(void *config, const fa_flags_given *given) {
   if (!c->elle_adaptive && fa_flags_was_given(&train_table, given, "elle_lambda_max"))
     return fa_error_set(FA_ERR_INVALID, "--elle_lambda_max is ELLE-A's: give --elle_adaptive too, or "
                         "--elle_lambda=X for a fixed weight");
+  /* a final evaluation the data set cannot take (too few classes, unknown stages) is refused now, not at the end */
+  fa_attack_options o = c->final_eval->defaults;
+  snprintf(o.stages, sizeof o.stages, "%s", c->aa_attacks);
+  fa_dataset_format format;
+  if (fa_dataset_format_of(c->dataset, &format) == FA_OK)
+    return fa_eval_attack_check(c->final_eval, &o, format.n_classes);
   return FA_OK;
 }
 

@@ -16,6 +16,7 @@ void fa_train_config_defaults(fa_train_config *c) {
       .lr_max = 0.2f,
       .weight_decay = 5e-4f,
       .attack = fa_train_attack_find("fgsm"),
+      .final_eval = fa_eval_attack_find("pgd"),
       .eps = fa_pixels_of(8),
       .attack_iters = 10,
       .pgd_train_n_iters = 10,
@@ -38,6 +39,7 @@ void fa_train_config_defaults(fa_train_config *c) {
   strcpy(c->dataset, "cifar10");
   strcpy(c->model, "resnet18");
   strcpy(c->out_dir, ".");
+  strcpy(c->aa_attacks, "standard");
 }
 
 bool fa_train_config_elle(const fa_train_config *c) { return c->elle_lambda > 0 || c->elle_adaptive; }
@@ -51,6 +53,8 @@ void fa_eval_config_defaults(fa_eval_config *c) {
       .attack_iters = 50,
       .n_restarts = 10,
       .n_target_classes = 9,
+      .n_queries = 5000,
+      .p_init = 0.8f,
       .n_layers = 1,
       .n_filters_cnn = 16,
       .gpu = 0,
@@ -60,6 +64,7 @@ void fa_eval_config_defaults(fa_eval_config *c) {
   strcpy(c->model, "resnet18");
   strcpy(c->set, "test");
   strcpy(c->out_dir, ".");
+  strcpy(c->aa_attacks, "standard");
 }
 
 fa_attack_options fa_train_attack_options(const fa_train_config *c) {
@@ -68,8 +73,10 @@ fa_attack_options fa_train_attack_options(const fa_train_config *c) {
 }
 
 fa_attack_options fa_eval_attack_options(const fa_eval_config *c) {
-  return (fa_attack_options){.n_iters = c->attack_iters, .n_restarts = c->n_restarts,
-                             .n_target_classes = c->n_target_classes};
+  fa_attack_options o = {.n_iters = c->attack_iters, .n_restarts = c->n_restarts,
+                         .n_target_classes = c->n_target_classes, .n_queries = c->n_queries, .p_init = c->p_init};
+  snprintf(o.stages, sizeof o.stages, "%s", c->aa_attacks);
+  return o;
 }
 
 static void word(char *out, size_t len, size_t *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -52,6 +52,8 @@ typedef struct {
   int n_layers;                    /* --n_layers 1 (cnn) */
   int n_filters_cnn;               /* --n_filters_cnn 16 (cnn) */
   int n_final_eval;                /* --n_final_eval -1: all test examples */
+  const fa_eval_attack *final_eval; /* --final_eval pgd: the final evaluation's attack, with its defaults */
+  char aa_attacks[FA_STAGES_TEXT_MAX]; /* --aa_attacks standard: its stages when it is autoattack */
   bool eval_early_stopped_model;   /* --eval_early_stopped_model */
   bool half_prec;                  /* --half_prec (not honoured on a CPU: float32) */
   int gpu;                         /* --gpu 0 (not honoured on a CPU build) */
@@ -74,6 +76,11 @@ typedef struct {
   int attack_iters;                /* --attack_iters 50 (the attack's default) */
   int n_restarts;                  /* --n_restarts 10 (the attack's default) */
   int n_target_classes;            /* --n_target_classes 9 (the attack's default) */
+  int n_queries;                   /* --n_queries 5000 (the attack's default) */
+  float p_init;                    /* --p_init 0.8 (the attack's default) */
+  char aa_attacks[FA_STAGES_TEXT_MAX]; /* --aa_attacks standard (autoattack's stages) */
+  char results_json[FA_PATH_MAX];  /* --results_json: the results file, "" none */
+  bool resume_eval;                /* --resume_eval: skip the examples <results_json>.examples.jsonl holds */
   int n_layers, n_filters_cnn;     /* the cnn's shape, when not in the checkpoint */
   bool early_stopped_model;        /* --early_stopped_model */
   bool half_prec;                  /* --half_prec */

@@ -90,6 +90,11 @@ int fa_run_eval(const fa_eval_config *c) {
     fprintf(stderr, "fastadv eval: no checkpoint given: pass --model_path=<file or run name>\n");
     return FA_EXIT_USAGE;
   }
+  if (c->resume_eval && !c->results_json[0]) {
+    fprintf(stderr, "fastadv eval: --resume_eval continues the evaluation of a --results_json=FILE (from "
+            "FILE.examples.jsonl): give the same --results_json as the stopped evaluation\n");
+    return FA_EXIT_USAGE;
+  }
   if (!resolve_checkpoint(c, path, sizeof path, &is_file)) {
     fprintf(stderr,
             "fastadv eval: no checkpoint %s: not a readable file, and not a run name in %s/models/ "
@@ -131,17 +136,31 @@ int fa_run_eval(const fa_eval_config *c) {
   if (st == FA_OK && !(model = fa_eval_load_model(c, ckpt, &ds, prefix))) st = fa_error_code();
   if (st == FA_OK && !(arena = fa_arena_create_largest(FA_EVAL_ARENA_BYTES, FA_EVAL_ARENA_MIN_BYTES)))
     st = fa_error_code();
+  char log_path[FA_PATH_MAX + 32], header[sizeof path + 512];
+  snprintf(log_path, sizeof log_path, "%s.examples.jsonl", c->results_json);
+  snprintf(header, sizeof header, "%s%s, %s eps %g/255 seed %d, first %d of %s %s", path, *prefix ? " (best)" : "",
+           label, c->eps.pixels, c->seed, c->n_eval, c->set, dataset ? dataset : "");
+  fa_eval_log log = {.path = log_path, .header = header, .resume = c->resume_eval};
   if (st == FA_OK) {
     fa_arena_set_current(arena);
-    st = fa_evaluate(model, &ds, c->n_eval, c->batch_size_eval, c->eps.value, c->attack, &options, c->seed, &res);
+    st = fa_evaluate(model, &ds, c->n_eval, c->batch_size_eval, c->eps.value, c->attack, &options, c->seed,
+                     c->results_json[0] ? &log : NULL, &res);
   }
+  if (st == FA_OK && c->results_json[0]) st = fa_eval_write_results(c->results_json, &res, path, c->eps.value, label);
   if (st == FA_OK)
     printf("%s%s: clean acc %.2f%%, %s acc %.2f%% (eps %g/255) on %d %s examples of %s (%.1fs)\n", path,
            *prefix ? " (early-stopped model)" : "", 100 * res.clean_acc, label, 100 * res.robust_acc,
            c->eps.pixels, res.n, c->set, dataset, res.seconds);
+  if (st == FA_OK && res.n_resumed)
+    printf("resumed: %d examples from %s\n", res.n_resumed, log_path);
   if (st == FA_OK && c->attack->title) /* as the reference implementation prints a stage */
-    printf("initial accuracy: %.2f%%\nrobust accuracy after %s: %.2f%% (total time %.1f s)\n", 100 * res.clean_acc,
-           c->attack->title, 100 * res.robust_acc, res.seconds);
+    printf("initial accuracy: %.2f%%\n", 100 * res.clean_acc);
+  for (int s = 0; st == FA_OK && s < res.n_stages; s++)
+    printf("robust accuracy after %s: %.2f%% (%.1f s)\n", res.stage_titles[s], 100 * res.stage_acc[s],
+           res.stage_seconds[s]);
+  if (st == FA_OK && c->attack->title)
+    printf("robust accuracy after %s: %.2f%% (total time %.1f s)\n", c->attack->title, 100 * res.robust_acc,
+           res.seconds);
   else if (st != FA_OK)
     fprintf(stderr, "fastadv eval: %s\n", fa_error_message());
   fa_arena_destroy(arena);

@@ -453,17 +453,20 @@ static fa_status guard_store(const fa_store *store, bool gradients, long iterati
                       fa_nonfinite_name(value), index);
 }
 
-/* The paper's final evaluation: the evaluation pgd with its own defaults
- * (PGD-50-10); PGD-10-3 with --debug, as the paper's train.py. */
+/* The final evaluation: --final_eval with its own defaults (the paper's
+ * PGD-50-10); with --debug, 10 iterations (PGD-10-3, as the paper's
+ * train.py, 3 restarts) and 100 queries. */
 typedef struct {
   const fa_eval_attack *attack;
   fa_attack_options options;
 } final_attack;
 
 static final_attack final_attack_of(const fa_train_config *c) {
-  final_attack a = {.attack = fa_eval_attack_find("pgd")};
+  final_attack a = {.attack = c->final_eval};
   a.options = a.attack->defaults;
-  if (c->debug) a.options.n_iters = 10, a.options.n_restarts = 3;
+  snprintf(a.options.stages, sizeof a.options.stages, "%s", c->aa_attacks);
+  if (c->debug) a.options.n_iters = 10, a.options.n_queries = 100;
+  if (c->debug && a.attack == fa_eval_attack_find("pgd")) a.options.n_restarts = 3;
   return a;
 }
 
@@ -472,7 +475,7 @@ static fa_status final_eval(run *r, const char *which, fa_eval_result *res) {
   char label[64];
   a.attack->label(&a.options, label, sizeof label);
   fa_status st = fa_evaluate(r->model, &r->test_set, r->cfg->n_final_eval, r->cfg->batch_size_eval,
-                             r->cfg->eps.value, a.attack, &a.options, r->cfg->seed, res);
+                             r->cfg->eps.value, a.attack, &a.options, r->cfg->seed, NULL, res);
   if (st != FA_OK) return st;
   return fa_metrics_log(r->metrics, "[final: %s model] clean acc %.2f%%, %s acc %.2f%% on %d test examples (%.1fs)",
                         which, 100 * res->clean_acc, label, 100 * res->robust_acc, res->n, res->seconds);

@@ -1,0 +1,202 @@
+/* Square attack, L-infinity (docs/AUTOATTACK.md; square.h). */
+#include "adv/square.h"
+
+#include <math.h>
+
+#include "adv/attack.h"
+#include "adv/registry.h"
+#include "backend/backend.h"
+#include "core/arena.h"
+#include "core/autograd.h"
+#include "core/ops.h"
+
+double fa_square_p(double p_init, int it, int length) {
+  /* the paper's halvings for 10,000 iterations, rescaled to length */
+  static const int halvings[] = {10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000};
+  int rescaled = (int)((double)it / length * 10000.0);
+  double p = p_init;
+  for (size_t j = 0; j < sizeof halvings / sizeof *halvings && rescaled > halvings[j]; j++) p /= 2;
+  return p;
+}
+
+int fa_square_side(double p_init, int it, int length, int h, int w) {
+  int s = (int)nearbyint(sqrt(fa_square_p(p_init, it, length) * h * w));
+  if (s < 1) s = 1;
+  if (s > h) s = h;
+  if (s > w) s = w;
+  return s;
+}
+
+void fa_square_margins(const fa_tensor *logits, const int *y, float *margin) {
+  int n = logits->shape[0], k = logits->shape[1];
+  for (int i = 0; i < n; i++) {
+    const float *z = logits->data + (size_t)i * k;
+    float other = -INFINITY;
+    for (int j = 0; j < k; j++)
+      if (j != y[i] && z[j] > other) other = z[j];
+    margin[i] = z[y[i]] - other;
+  }
+}
+
+void fa_square_stripes(const fa_tensor *x, float eps, const float *signs, fa_tensor *delta) {
+  int n = x->shape[0], c = x->shape[1], h = x->shape[2], w = x->shape[3];
+  for (int i = 0; i < n; i++)
+    for (int ch = 0; ch < c; ch++)
+      for (int r = 0; r < h; r++) {
+        size_t at = (((size_t)i * c + ch) * h + r) * w;
+        for (int col = 0; col < w; col++) delta->data[at + col] = eps * signs[((size_t)i * c + ch) * w + col];
+      }
+  fa_project_box(x, delta);
+}
+
+fa_status fa_square_step(fa_model *model, fa_tensor *x, const int *y, float eps, int s,
+                         const fa_square_window *windows, fa_tensor *delta, float *margin) {
+  int n = x->shape[0], c = x->shape[1], h = x->shape[2], w = x->shape[3];
+  fa_arena *arena = fa_arena_current();
+  fa_arena_mark mark = fa_arena_get_mark(arena);
+  fa_tensor *cand = fa_tensor_from(x->ndim, x->shape, delta->data);
+  float *new_margin = fa_arena_alloc(arena, (size_t)n * sizeof(float));
+  if (!cand || !new_margin) {
+    fa_arena_release(arena, mark);
+    return fa_error_code();
+  }
+  for (int i = 0; i < n; i++)
+    for (int ch = 0; ch < c; ch++)
+      for (int r = windows[i].row; r < windows[i].row + s; r++) {
+        size_t at = (((size_t)i * c + ch) * h + r) * w + windows[i].col;
+        for (int col = 0; col < s; col++) {
+          float d = fminf(fmaxf(cand->data[at + col] + 2 * eps * windows[i].signs[ch], -eps), eps);
+          cand->data[at + col] = fminf(fmaxf(x->data[at + col] + d, 0.0f), 1.0f) - x->data[at + col];
+        }
+      }
+  bool was = fa_set_grad_enabled(false);
+  fa_tensor *logits = fa_model_forward(model, fa_add(x, cand), false);
+  fa_set_grad_enabled(was);
+  fa_status st = logits ? FA_OK : fa_error_code();
+  if (st == FA_OK) {
+    fa_square_margins(logits, y, new_margin);
+    size_t row = x->numel / (size_t)n;
+    for (int i = 0; i < n; i++)
+      if (new_margin[i] < margin[i] || new_margin[i] <= 0) {
+        margin[i] = new_margin[i];
+        fa_kernels()->gather_rows(row, 1, &i, cand->data, delta->data + (size_t)i * row);
+      }
+  }
+  fa_arena_release(arena, mark);
+  return st;
+}
+
+/* Where restart r of an example's stream begins: far past any run's draws. */
+#define RESTART_BLOCKS ((uint64_t)1 << 40)
+
+/* A sign +-1 from one draw. */
+static float draw_sign(fa_rng *r) { return (fa_rng_u32(r) & 1u) ? 1.0f : -1.0f; }
+
+/* One run (restart `run`) on the m examples idx of x still robust: updates
+ * alive, delta and queries. */
+static fa_status square_run(fa_model *model, const fa_square_config *c, fa_tensor *x, const int *y, fa_rng *rngs,
+                            int m, const int *idx, bool *alive, fa_tensor *delta, int *queries) {
+  int ch = x->shape[1], h = x->shape[2], w = x->shape[3];
+  size_t row = x->numel / (size_t)x->shape[0];
+  fa_arena *arena = fa_arena_current();
+  int *sub = fa_arena_alloc(arena, (size_t)m * sizeof(int)), *y_sub = fa_arena_alloc(arena, (size_t)m * sizeof(int));
+  int *of = fa_arena_alloc(arena, (size_t)m * sizeof(int));
+  float *margin = fa_arena_alloc(arena, (size_t)m * sizeof(float));
+  float *signs = fa_arena_alloc(arena, (size_t)m * ch * w * sizeof(float));
+  fa_square_window *windows = fa_arena_alloc(arena, (size_t)m * sizeof *windows);
+  fa_tensor *xs = fa_select_rows(x, m, idx), *ds = xs ? fa_zeros_like(xs) : NULL;
+  if (!sub || !y_sub || !of || !margin || !signs || !windows || !ds) return fa_error_code();
+  for (int j = 0; j < m; j++) {
+    y_sub[j] = y[idx[j]];
+    for (int v = 0; v < ch * w; v++) signs[(size_t)j * ch * w + v] = draw_sign(&rngs[j]);
+  }
+  fa_square_stripes(xs, c->eps, signs, ds);
+  bool was = fa_set_grad_enabled(false);
+  fa_tensor *logits = fa_model_forward(model, fa_add(xs, ds), false);
+  fa_set_grad_enabled(was);
+  if (!logits) return fa_error_code();
+  fa_square_margins(logits, y_sub, margin);
+  for (int j = 0; j < m; j++) queries[idx[j]]++;
+  fa_status st = FA_OK;
+  for (int it = 0; st == FA_OK && it < c->n_queries; it++) {
+    int k = 0; /* the examples of this run still robust: rows of[] of xs */
+    for (int j = 0; j < m; j++)
+      if (margin[j] > 0) of[k++] = j;
+    if (k == 0) break;
+    int s = fa_square_side(c->p_init, it, c->rescale ? c->n_queries : 10000, h, w);
+    for (int j = 0; j < k; j++) {
+      fa_rng *r = &rngs[of[j]];
+      windows[j].row = (int)fa_rng_below(r, (uint32_t)(h - s + 1));
+      windows[j].col = (int)fa_rng_below(r, (uint32_t)(w - s + 1));
+      for (int v = 0; v < ch; v++) windows[j].signs[v] = draw_sign(r);
+      sub[j] = of[j];
+    }
+    fa_arena_mark mark = fa_arena_get_mark(arena);
+    fa_tensor *xk = fa_select_rows(xs, k, sub), *dk = fa_select_rows(ds, k, sub);
+    float *mk = fa_arena_alloc(arena, (size_t)k * sizeof(float));
+    int *yk = fa_arena_alloc(arena, (size_t)k * sizeof(int));
+    if (!xk || !dk || !mk || !yk) st = fa_error_code();
+    for (int j = 0; st == FA_OK && j < k; j++) {
+      mk[j] = margin[sub[j]];
+      yk[j] = y_sub[sub[j]];
+    }
+    if (st == FA_OK) st = fa_square_step(model, xk, yk, c->eps, s, windows, dk, mk);
+    for (int j = 0; st == FA_OK && j < k; j++) {
+      margin[sub[j]] = mk[j];
+      fa_kernels()->gather_rows(row, 1, &j, dk->data, ds->data + (size_t)sub[j] * row);
+      queries[idx[sub[j]]]++;
+    }
+    fa_arena_release(arena, mark);
+  }
+  for (int j = 0; st == FA_OK && j < m; j++)
+    if (margin[j] <= 0) {
+      alive[idx[j]] = false;
+      fa_kernels()->gather_rows(row, 1, &j, ds->data, delta->data + (size_t)idx[j] * row);
+    }
+  return st;
+}
+
+fa_tensor *fa_square(fa_model *model, const fa_square_config *c, fa_tensor *x, const int *y, const fa_rng *stream,
+                     const long *examples, bool *robust, int *queries) {
+  int n = x->shape[0];
+  if (x->ndim != 4 || x->shape[1] > FA_SQUARE_MAX_CHANNELS || c->n_queries < 0 || c->n_restarts < 1 ||
+      !(c->p_init > 0 && c->p_init <= 1)) {
+    fa_error_set(FA_ERR_INVALID, "Square takes images of 1 to %d channels, n_queries >= 0, n_restarts >= 1 and "
+                 "p_init in (0, 1], not %d channels, %d, %d and %g", FA_SQUARE_MAX_CHANNELS,
+                 x->ndim == 4 ? x->shape[1] : -1, c->n_queries, c->n_restarts, c->p_init);
+    return NULL;
+  }
+  fa_arena *arena = fa_arena_current();
+  bool *alive = fa_arena_alloc(arena, (size_t)n * sizeof(bool));
+  int *idx = fa_arena_alloc(arena, (size_t)n * sizeof(int)), *count = fa_arena_alloc(arena, (size_t)n * sizeof(int));
+  fa_rng *rngs = fa_arena_alloc(arena, (size_t)n * sizeof(fa_rng));
+  fa_tensor *delta = fa_zeros_like(x);
+  if (!alive || !idx || !count || !rngs || !delta) return NULL;
+  bool was = fa_set_grad_enabled(false);
+  fa_arena_mark mark = fa_arena_get_mark(arena);
+  fa_tensor *clean = fa_model_forward(model, x, false);
+  if (clean) fa_mark_correct(clean, y, alive);
+  fa_arena_release(arena, mark);
+  fa_set_grad_enabled(was);
+  fa_status st = clean ? FA_OK : fa_error_code();
+  for (int i = 0; i < n; i++) count[i] = 0;
+  for (int r = 0; st == FA_OK && r < c->n_restarts; r++) {
+    int m = 0;
+    for (int i = 0; i < n; i++)
+      if (alive[i]) {
+        rngs[m] = fa_rng_item_stream(stream, (uint64_t)fa_example_index(examples, i));
+        rngs[m].counter = (uint64_t)r * RESTART_BLOCKS;
+        idx[m++] = i;
+      }
+    if (m == 0) break;
+    mark = fa_arena_get_mark(arena);
+    st = square_run(model, c, x, y, rngs, m, idx, alive, delta, count);
+    fa_arena_release(arena, mark);
+  }
+  if (st != FA_OK) return NULL;
+  for (int i = 0; i < n; i++) {
+    if (robust) robust[i] = alive[i];
+    if (queries) queries[i] = count[i];
+  }
+  return delta;
+}
