@@ -132,3 +132,51 @@ int fa_mark_correct(const fa_tensor *logits, const int *y, bool *correct) {
 }
 
 int fa_count_correct(const fa_tensor *logits, const int *y) { return fa_mark_correct(logits, y, NULL); }
+
+fa_tensor *fa_attack_targets_restarts(fa_model *model, fa_tensor *x, const int *y, int n_targets, int n_restarts,
+                                      fa_targeted_run run, void *ctx, bool *robust) {
+  int n = x->shape[0], k = fa_model_get_config(model)->n_classes;
+  size_t row = x->numel / (size_t)n;
+  fa_arena *arena = fa_arena_current();
+  bool *alive = fa_arena_alloc(arena, (size_t)n * sizeof(bool)), *broken = fa_arena_alloc(arena, (size_t)n);
+  bool *taken = fa_arena_alloc(arena, (size_t)k * sizeof(bool));
+  int *idx = fa_arena_alloc(arena, (size_t)n * sizeof(int)), *y_sub = fa_arena_alloc(arena, (size_t)n * sizeof(int));
+  int *ranked = fa_arena_alloc(arena, (size_t)n * n_targets * sizeof(int));
+  int *t_sub = fa_arena_alloc(arena, (size_t)n * sizeof(int));
+  fa_tensor *delta = fa_zeros_like(x);
+  if (!alive || !broken || !taken || !idx || !y_sub || !ranked || !t_sub || !delta) return NULL;
+  bool was = fa_set_grad_enabled(false);
+  fa_arena_mark mark = fa_arena_get_mark(arena);
+  fa_tensor *clean = fa_model_forward(model, x, false);
+  if (clean) {
+    fa_mark_correct(clean, y, alive);
+    fa_rank_targets(clean, n_targets, ranked, taken);
+  }
+  fa_arena_release(arena, mark);
+  fa_status st = clean ? FA_OK : fa_error_code();
+  for (int t = 0; st == FA_OK && t < n_targets; t++)
+    for (int r = 0; st == FA_OK && r < n_restarts; r++) {
+      int m = 0;
+      for (int i = 0; i < n; i++)
+        if (alive[i]) {
+          idx[m] = i;
+          y_sub[m] = y[i];
+          t_sub[m++] = ranked[(size_t)i * n_targets + t];
+        }
+      if (m == 0) break;
+      mark = fa_arena_get_mark(arena);
+      fa_tensor *xs = fa_select_rows(x, m, idx), *adv = NULL;
+      st = xs ? run(ctx, xs, idx, m, y_sub, t_sub, t, r, broken, &adv) : fa_error_code();
+      for (int j = 0; st == FA_OK && j < m; j++)
+        if (broken[j]) {
+          alive[idx[j]] = false;
+          fa_kernels()->gather_rows(row, 1, &j, adv->data, delta->data + (size_t)idx[j] * row);
+        }
+      fa_arena_release(arena, mark);
+    }
+  fa_set_grad_enabled(was);
+  if (st != FA_OK) return NULL;
+  if (robust)
+    for (int i = 0; i < n; i++) robust[i] = alive[i];
+  return delta;
+}

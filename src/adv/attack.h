@@ -64,6 +64,23 @@ static inline long fa_example_index(const long *examples, int i) { return exampl
  * of scratch. */
 void fa_rank_targets(const fa_tensor *logits, int n_targets, int *targets, bool *taken);
 
+/* One run of an attack that AutoAttack runs per target and restart
+ * (fa_attack_targets_restarts): on the m rows xs (m, C, H, W) of the batch
+ * (their batch rows idx, labels y_sub, target classes t_sub), for target
+ * rank t and restart r; sets broken[j] for the rows it broke and *adv to the
+ * points (m, C, H, W) in the current arena. */
+typedef fa_status (*fa_targeted_run)(void *ctx, fa_tensor *xs, const int *idx, int m, const int *y_sub,
+                                     const int *t_sub, int t, int r, bool *broken, fa_tensor **adv);
+
+/* AutoAttack's loop over a batch x (N, C, H, W): examples misclassified
+ * clean are not attacked; per target class (ranks 1..n_targets of the clean
+ * logits, fa_rank_targets) and per restart, one `run` on the examples still
+ * robust. Returns the perturbation (N, C, H, W): the point the run found
+ * minus x for an example broken, 0 elsewhere; robust (N, optional) gets
+ * whether each example withstood every run. NULL and a message on failure. */
+fa_tensor *fa_attack_targets_restarts(fa_model *model, fa_tensor *x, const int *y, int n_targets, int n_restarts,
+                                      fa_targeted_run run, void *ctx, bool *robust);
+
 /* Number of rows of logits (N, K) whose argmax is the label. */
 int fa_count_correct(const fa_tensor *logits, const int *y);
 /* The same, and correct[i] (when not NULL) whether row i's is. */

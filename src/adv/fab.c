@@ -296,55 +296,32 @@ static fa_tensor *random_start(const fa_tensor *x, float eps, int m, const int *
   return t;
 }
 
+typedef struct {
+  fa_model *model;
+  const fa_fab_config *c;
+  fa_tensor *x;
+  const fa_rng *stream;
+  const long *examples;
+} fab_batch;
+
+/* fa_targeted_run: one FAB run, the first restart from x itself, the
+ * others from a random start; broken when its point is within eps */
+static fa_status fab_batch_run(void *ctx, fa_tensor *xs, const int *idx, int m, const int *y_sub, const int *t_sub,
+                               int t, int r, bool *broken, fa_tensor **adv) {
+  fab_batch *b = ctx;
+  const fa_fab_config *c = b->c;
+  fa_tensor *start = r > 0 ? random_start(b->x, c->eps, m, idx, b->stream, b->examples, t * c->n_restarts + r) : NULL;
+  if (r > 0 && !start) return fa_error_code();
+  fa_fab_result res;
+  fa_status st = fa_fab_run(b->model, c, xs, y_sub, t_sub, start, NULL, &res);
+  for (int j = 0; st == FA_OK && j < m; j++) broken[j] = res.found[j] && res.norm[j] <= c->eps;
+  *adv = st == FA_OK ? res.adv : NULL;
+  return st;
+}
+
 fa_tensor *fa_fab(fa_model *model, const fa_fab_config *c, fa_tensor *x, const int *y, const fa_rng *stream,
                   const long *examples, bool *robust) {
-  int n = x->shape[0], k = fa_model_get_config(model)->n_classes;
-  size_t row = x->numel / (size_t)n;
-  if (check_config(c, k) != FA_OK) return NULL;
-  int n_targets = c->n_target_classes;
-  fa_arena *arena = fa_arena_current();
-  bool *alive = fa_arena_alloc(arena, (size_t)n * sizeof(bool));
-  bool *taken = fa_arena_alloc(arena, (size_t)k * sizeof(bool));
-  int *idx = fa_arena_alloc(arena, (size_t)n * sizeof(int)), *y_sub = fa_arena_alloc(arena, (size_t)n * sizeof(int));
-  int *ranked = fa_arena_alloc(arena, (size_t)n * n_targets * sizeof(int));
-  int *t_sub = fa_arena_alloc(arena, (size_t)n * sizeof(int));
-  fa_tensor *delta = fa_zeros_like(x);
-  if (!alive || !taken || !idx || !y_sub || !ranked || !t_sub || !delta) return NULL;
-  bool was = fa_set_grad_enabled(false);
-  fa_arena_mark mark = fa_arena_get_mark(arena);
-  fa_tensor *clean = fa_model_forward(model, x, false);
-  if (clean) {
-    fa_mark_correct(clean, y, alive);
-    fa_rank_targets(clean, n_targets, ranked, taken);
-  }
-  fa_arena_release(arena, mark);
-  fa_status st = clean ? FA_OK : fa_error_code();
-  for (int t = 0; st == FA_OK && t < n_targets; t++)
-    for (int r = 0; st == FA_OK && r < c->n_restarts; r++) {
-      int m = 0;
-      for (int i = 0; i < n; i++)
-        if (alive[i]) {
-          idx[m] = i;
-          y_sub[m] = y[i];
-          t_sub[m++] = ranked[(size_t)i * n_targets + t];
-        }
-      if (m == 0) break;
-      mark = fa_arena_get_mark(arena);
-      fa_tensor *xs = fa_select_rows(x, m, idx);
-      fa_tensor *start = xs && r > 0 ? random_start(x, c->eps, m, idx, stream, examples, t * c->n_restarts + r)
-                                     : NULL;
-      fa_fab_result res;
-      st = xs && (r == 0 || start) ? fa_fab_run(model, c, xs, y_sub, t_sub, start, NULL, &res) : fa_error_code();
-      for (int j = 0; st == FA_OK && j < m; j++)
-        if (res.found[j] && res.norm[j] <= c->eps) {
-          alive[idx[j]] = false;
-          fa_kernels()->gather_rows(row, 1, &j, res.adv->data, delta->data + (size_t)idx[j] * row);
-        }
-      fa_arena_release(arena, mark);
-    }
-  fa_set_grad_enabled(was);
-  if (st != FA_OK) return NULL;
-  if (robust)
-    for (int i = 0; i < n; i++) robust[i] = alive[i];
-  return delta;
+  if (check_config(c, fa_model_get_config(model)->n_classes) != FA_OK) return NULL;
+  fab_batch b = {model, c, x, stream, examples};
+  return fa_attack_targets_restarts(model, x, y, c->n_target_classes, c->n_restarts, fab_batch_run, &b, robust);
 }
