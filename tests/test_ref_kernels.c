@@ -4,6 +4,8 @@
  *   process that reads or writes one dies of SIGSEGV or SIGBUS), a host
  *   address handed to a ref kernel stops the program, and the copies (host
  *   to device, device to device, device to host) and the fill round-trip;
+ * - its table has every entry, and this file checks as many kernels as the
+ *   table has (an appended kernel fails here until it has a ref version);
  * - every kernel of its table against the cpu kernel (fa_kernels()) on the
  *   same random inputs, the ref side moved through the copy functions, over
  *   the shapes the models and ops use: convolutions 1x1, 3x3 and 5x5, stride
@@ -32,6 +34,7 @@
  *             loops. */
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -191,6 +194,26 @@ static void check_memory(void) {
   void *empty = fa_ref_mem_alloc(0);
   FA_CHECK(empty && fa_ref_is_device(empty), "an empty allocation is a device address");
   fa_ref_mem_free(empty);
+}
+
+/* ---- the table ---- */
+
+/* The kernels this file checks: a kernel appended to the table
+ * (backend/backend.h) fails here until it has a ref version and a check. */
+enum { KERNELS_CHECKED = 25 };
+
+/* ref's table is named and has every entry set, and there are as many
+ * entries as this file checks. Reads the entries after `name` as one array
+ * of function pointers (all function pointers have one size here). */
+static void check_table(void) {
+  typedef void (*entry)(void);
+  const size_t first = offsetof(fa_kernel_table, unary), count = (sizeof *ref - first) / sizeof(entry);
+  FA_CHECK(count == KERNELS_CHECKED, "the kernel table has %zu entries, this test checks %d: give the new ones a "
+           "ref version and a check (docs/ARCHITECTURE.md, \"The ref backend\")", count, KERNELS_CHECKED);
+  entry entries[64];
+  memcpy(entries, (const char *)ref + first, (count < 64 ? count : 64) * sizeof(entry));
+  for (size_t i = 0; i < count && i < 64; i++) FA_CHECK(entries[i], "ref's kernel table has no entry %zu", i);
+  FA_CHECK(!strcmp(ref->name, "ref"), "ref's table is named %s", ref->name);
 }
 
 /* ---- elementwise maps ---- */
@@ -479,6 +502,7 @@ int main(void) {
   cpu = fa_kernels();
   ref = fa_ref_kernels();
   check_memory(); /* first: its children fork before any OpenMP thread exists */
+  check_table();
 
   check_unary();
   check_binary();
