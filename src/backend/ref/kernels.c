@@ -1,0 +1,141 @@
+/* ref's kernel table (ref.h): each entry takes the device addresses of its
+ * tensor arguments off their tag (tag.h) and runs the plain loop of loops.h.
+ * An entry handed a host address stops the program with a message (tag.h). */
+#include "backend/ref/loops.h"
+#include "backend/ref/ref.h"
+#include "backend/ref/tag.h"
+
+/* the host address behind a tensor argument of the kernel this is used in */
+#define DEV(p) fa_ref_untag((p), __func__)
+
+static void unary(fa_unary_kind kind, size_t n, const float *x, float *y, float p0, float p1) {
+  fa_ref_unary(kind, n, DEV(x), DEV(y), p0, p1);
+}
+
+static void binary(fa_binary_kind kind, const int os[4], const float *a, const int as[4], const float *b,
+                   const int bs[4], float *out) {
+  fa_ref_binary(kind, os, DEV(a), as, DEV(b), bs, DEV(out));
+}
+
+static void sum_to(const int xs[4], const float *x, const int ys[4], float *y) {
+  fa_ref_sum_to(xs, DEV(x), ys, DEV(y));
+}
+
+static void expand(const int xs[4], const float *x, const int ys[4], float *y) {
+  fa_ref_expand(xs, DEV(x), ys, DEV(y));
+}
+
+static void channel_affine(const int xs[4], const float *x, const float *scale, const float *shift, bool relu,
+                           float *y) {
+  fa_ref_channel_affine(xs, DEV(x), DEV(scale), DEV(shift), relu, DEV(y));
+}
+
+static void channel_fma(const int ys[4], const float *a, const float *s, const float *x, const float *t,
+                        const float *b, const float *mask, float *y) {
+  fa_ref_channel_fma(ys, DEV(a), DEV(s), DEV(x), DEV(t), DEV(b), DEV(mask), DEV(y));
+}
+
+static void channel_dot(const int xs[4], const float *a, const float *b, const float *mask, float *y) {
+  fa_ref_channel_dot(xs, DEV(a), DEV(b), DEV(mask), DEV(y));
+}
+
+static void channel_sq_dev(const int xs[4], const float *x, const float *mean, float *y) {
+  fa_ref_channel_sq_dev(xs, DEV(x), DEV(mean), DEV(y));
+}
+
+static void fill(size_t n, float value, float *y) { fa_ref_fill(n, value, DEV(y)); }
+
+static void axpy(size_t n, float alpha, const float *x, float *y) { fa_ref_axpy(n, alpha, DEV(x), DEV(y)); }
+
+static void row_dot(int rows, size_t cols, const float *a, const float *b, float *y) {
+  fa_ref_row_dot(rows, cols, DEV(a), DEV(b), DEV(y));
+}
+
+static void row_combine(int rows, size_t cols, const float *a, const float *alpha, const float *b, const float *beta,
+                        float *y) {
+  fa_ref_row_combine(rows, cols, DEV(a), DEV(alpha), DEV(b), DEV(beta), DEV(y));
+}
+
+static void add_clamp(size_t n, const float *a, const float *b, float lo, float hi, float *y) {
+  fa_ref_add_clamp(n, DEV(a), DEV(b), lo, hi, DEV(y));
+}
+
+static void mul_in_range(size_t n, const float *g, const float *a, const float *b, float lo, float hi, float *y) {
+  fa_ref_mul_in_range(n, DEV(g), DEV(a), DEV(b), lo, hi, DEV(y));
+}
+
+static void attack_step(size_t n, const float *x, const float *g, float *delta, float step, float eps,
+                        bool box_first) {
+  fa_ref_attack_step(n, DEV(x), DEV(g), DEV(delta), step, eps, box_first);
+}
+
+static void log_softmax(int rows, int cols, const float *x, float *y) {
+  fa_ref_log_softmax(rows, cols, DEV(x), DEV(y));
+}
+
+static void avg_pool(const int xs[4], int k, const float *x, float *y) { fa_ref_avg_pool(xs, k, DEV(x), DEV(y)); }
+
+static void avg_pool_adjoint(const int xs[4], int k, const float *g, float *x) {
+  fa_ref_avg_pool_adjoint(xs, k, DEV(g), DEV(x));
+}
+
+static void max_pool(const int xs[4], int k, const float *x, float *y, float *mask) {
+  fa_ref_max_pool(xs, k, DEV(x), DEV(y), DEV(mask));
+}
+
+/* idx: host memory (see ref.h) */
+static void gather_rows(size_t row_len, int n_idx, const int *idx, const float *src, float *dst) {
+  fa_ref_gather_rows(row_len, n_idx, idx, DEV(src), DEV(dst));
+}
+
+static void scatter_add_rows(size_t row_len, int n_idx, const int *idx, const float *src, float *dst) {
+  fa_ref_scatter_add_rows(row_len, n_idx, idx, DEV(src), DEV(dst));
+}
+
+static void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
+                  float beta, float *c) {
+  fa_ref_sgemm(trans_a, trans_b, m, n, k, alpha, DEV(a), DEV(b), beta, DEV(c));
+}
+
+static void conv2d_forward(const fa_conv_geom *g, const float *x, const float *w, const float *bias, float *y) {
+  fa_ref_conv2d_forward(g, DEV(x), DEV(w), DEV(bias), DEV(y));
+}
+
+static void conv2d_grad_input(const fa_conv_geom *g, const float *gy, const float *w, float *gx) {
+  fa_ref_conv2d_grad_input(g, DEV(gy), DEV(w), DEV(gx));
+}
+
+static void conv2d_grad_weight(const fa_conv_geom *g, const float *gy, const float *x, float *gw) {
+  fa_ref_conv2d_grad_weight(g, DEV(gy), DEV(x), DEV(gw));
+}
+
+static const fa_kernel_table ref_kernels = {
+    .name = "ref",
+    .unary = unary,
+    .binary = binary,
+    .sum_to = sum_to,
+    .expand = expand,
+    .channel_affine = channel_affine,
+    .channel_fma = channel_fma,
+    .channel_dot = channel_dot,
+    .channel_sq_dev = channel_sq_dev,
+    .fill = fill,
+    .axpy = axpy,
+    .row_dot = row_dot,
+    .row_combine = row_combine,
+    .add_clamp = add_clamp,
+    .mul_in_range = mul_in_range,
+    .attack_step = attack_step,
+    .log_softmax = log_softmax,
+    .avg_pool = avg_pool,
+    .avg_pool_adjoint = avg_pool_adjoint,
+    .max_pool = max_pool,
+    .gather_rows = gather_rows,
+    .scatter_add_rows = scatter_add_rows,
+    .sgemm = sgemm,
+    .conv2d_forward = conv2d_forward,
+    .conv2d_grad_input = conv2d_grad_input,
+    .conv2d_grad_weight = conv2d_grad_weight,
+};
+
+const fa_kernel_table *fa_ref_kernels(void) { return &ref_kernels; }
