@@ -12,7 +12,7 @@
 /* Rank 0 of 1, on this host, with the threads its CPUs allow. */
 static void plain(fa_comm *comm) {
   cpu_set_t mask;
-  *comm = (fa_comm){.size = 1, .local_size = 1, .launcher = "none"};
+  *comm = (fa_comm){.size = 1, .local_size = 1, .launcher = "none", .sum_round = FA_COMM_SUM_ROUND};
   comm->threads = fa_launch_threads(fa_launch_cpus_allowed(&mask), 1);
   if (gethostname(comm->host, sizeof comm->host) != 0) snprintf(comm->host, sizeof comm->host, "unknown");
   comm->host[sizeof comm->host - 1] = '\0';

@@ -38,6 +38,7 @@ typedef struct {
   int threads;                /* default threads for this rank (dist/launch.h, fa_launch_threads) */
   char host[FA_COMM_HOST_MAX];
   const char *launcher;       /* who started the processes; "none" for a plain run */
+  size_t sum_round;           /* elements per round of a sum: FA_COMM_SUM_ROUND (see below) */
   const fa_transport *transport; /* NULL for a plain run */
   fa_comm_state *state;
 } fa_comm;
@@ -59,7 +60,8 @@ void fa_comm_barrier(fa_comm *comm);
 /* buf[0 .. n) = the sum over ranks of every rank's buf, in rank order (see
  * above); identical bits on every rank. The int64 sum is exact (modulo
  * 2^64). n is the same on every rank. The MPI transport sums in rounds of
- * FA_COMM_SUM_ROUND elements, with scratch for one round. */
+ * comm->sum_round elements (FA_COMM_SUM_ROUND unless changed, the same on
+ * every rank), with scratch for one round. */
 #define FA_COMM_SUM_ROUND ((size_t)1 << 24)
 fa_status fa_comm_sum_floats(fa_comm *comm, float *buf, size_t n);
 fa_status fa_comm_sum_doubles(fa_comm *comm, double *buf, size_t n);

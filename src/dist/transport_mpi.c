@@ -165,7 +165,9 @@ static void sum_in_rank_order(fa_sum_type type, const void *in, int p, size_t le
 static fa_status sum(fa_comm *comm, void *buf, size_t n, fa_sum_type type) {
   fa_comm_state *s = comm->state;
   int p = comm->size, me = comm->rank;
-  size_t size = element_bytes(type), round = n < FA_COMM_SUM_ROUND ? n : FA_COMM_SUM_ROUND;
+  size_t size = element_bytes(type), round = comm->sum_round > 0 ? comm->sum_round : FA_COMM_SUM_ROUND;
+  if (round > INT_MAX / 2) round = INT_MAX / 2; /* MPI's counts and offsets are int */
+  if (round > n) round = n;
   size_t need = (round + (size_t)p) * size; /* p blocks of at most ceil(round / p) */
   if (need > s->scratch_bytes) {
     void *grown = realloc(s->scratch, need);
