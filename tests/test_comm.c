@@ -90,8 +90,11 @@ static void test_single_process(void) {
   FA_CHECK(fa_comm_init(&comm) == FA_OK, "init: %s", fa_error_message());
   FA_CHECK(comm.rank == 0 && comm.size == 1 && comm.local_rank == 0 && comm.local_size == 1, "rank %d of %d",
            comm.rank, comm.size);
-  FA_CHECK(!fa_comm_distributed(&comm) && strcmp(comm.launcher, "none") == 0 && comm.host[0], "launcher %s",
-           comm.launcher);
+  char library[64];
+  fa_comm_library(&comm, library, sizeof library);
+  FA_CHECK(!fa_comm_distributed(&comm) && strcmp(comm.launcher, "none") == 0 && strcmp(library, "none") == 0 &&
+               comm.host[0],
+           "launcher %s, library %s", comm.launcher, library);
   cpu_set_t mask;
   FA_CHECK(comm.threads == fa_launch_cpus_allowed(&mask), "threads %d: every CPU allowed", comm.threads);
 #ifdef FA_HAVE_MPI

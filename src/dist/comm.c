@@ -42,6 +42,13 @@ void fa_comm_finalize(fa_comm *comm) {
 
 bool fa_comm_distributed(const fa_comm *comm) { return comm->transport != NULL; }
 
+void fa_comm_library(const fa_comm *comm, char *out, size_t size) {
+  if (comm->transport)
+    comm->transport->library(out, size);
+  else
+    snprintf(out, size, "none");
+}
+
 void fa_comm_barrier(fa_comm *comm) {
   if (comm->transport) comm->transport->barrier(comm);
 }

@@ -55,6 +55,10 @@ void fa_comm_finalize(fa_comm *comm);
 /* Whether the processes communicate through MPI (a launcher started them). */
 bool fa_comm_distributed(const fa_comm *comm);
 
+/* The communication library's name and version ("Open MPI v4.1.4",
+ * "MPICH Version: 4.0.2"), or "none" for a plain run. */
+void fa_comm_library(const fa_comm *comm, char *out, size_t size);
+
 void fa_comm_barrier(fa_comm *comm);
 
 /* buf[0 .. n) = the sum over ranks of every rank's buf, in rank order (see

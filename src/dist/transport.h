@@ -21,6 +21,8 @@ struct fa_transport {
    * sees launch->processes processes when the launcher said how many. */
   fa_status (*start)(fa_comm *comm, const fa_launch *launch);
   void (*stop)(fa_comm *comm);
+  /* The library's name and version, on one line. */
+  void (*library)(char *out, size_t size);
   void (*barrier)(fa_comm *comm);
   void (*broadcast)(fa_comm *comm, void *buf, size_t bytes, int root);
   void (*allgather)(fa_comm *comm, const void *mine, size_t bytes, void *all);

@@ -44,13 +44,16 @@ static void free_state(fa_comm_state *s) {
   free(s);
 }
 
-/* The library's name, to the first comma or line end ("Open MPI v4.1.4"). */
-static void library_name(char *out, size_t size) {
+/* The library's name and version, to the first comma or line end, tabs as
+ * spaces ("Open MPI v4.1.4", "MPICH Version: 4.0.2"). */
+static void library(char *out, size_t size) {
   char version[MPI_MAX_LIBRARY_VERSION_STRING];
   int len = 0;
   MPI_Get_library_version(version, &len);
   version[len < (int)sizeof version ? len : (int)sizeof version - 1] = '\0';
   snprintf(out, size, "%.*s", (int)strcspn(version, ",\n"), version);
+  for (char *c = out; *c; c++)
+    if (*c == '\t') *c = ' ';
 }
 
 /* The ranks on this node and how many of them share this process's CPUs. */
@@ -88,13 +91,13 @@ static fa_status start(fa_comm *comm, const fa_launch *launch) {
   MPI_Comm_size(s->world, &comm->size);
   comm->state = s;
   if (launch->processes > 0 && comm->size != launch->processes) {
-    char library[96];
-    library_name(library, sizeof library);
+    char name[96];
+    library(name, sizeof name);
     fa_status st = fa_error_set(
         FA_ERR_INVALID, "%s started %d processes (%s), but MPI (%s) sees %d: the launcher does not speak to this MPI "
         "library, so every process would train alone. Under Slurm use srun --mpi=pmix (or --mpi=pmi2; srun "
         "--mpi=list shows them), else the mpirun or mpiexec of %s", launch->launcher, launch->processes,
-        launch->variable, library, comm->size, library);
+        launch->variable, name, comm->size, name);
     comm->transport->stop(comm);
     return st;
   }
@@ -193,6 +196,6 @@ static fa_status sum(fa_comm *comm, void *buf, size_t n, fa_sum_type type) {
 
 static void abort_all(const fa_comm *comm, int status) { MPI_Abort(comm->state->world, status); }
 
-static const fa_transport mpi_transport = {"MPI", start, stop, barrier, broadcast, allgather, sum, abort_all};
+static const fa_transport mpi_transport = {"MPI", start, stop, library, barrier, broadcast, allgather, sum, abort_all};
 
 const fa_transport *fa_transport_mpi(void) { return &mpi_transport; }
