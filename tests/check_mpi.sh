@@ -16,6 +16,9 @@
 #                ranks and the first difference
 #   launcher     a process that srun says is one of 2 but that MPI sees
 #                alone (srun without --mpi=pmix) refuses to run
+#   threads      1 rank gets every CPU this process may use (nproc); 2
+#                unbound ranks on this node split them (at least 1 each),
+#                and know they are ranks 0 and 1 of 2 here
 #
 # Exit 0 passed, 1 failed, 77 skipped (no launcher, or built without MPI).
 set -u
@@ -54,7 +57,7 @@ show() { echo "--- $1: status $(status "$1"), $(cat "$tmp/$1.seconds") s"; cat "
 
 # no rank of run NAME is still alive (each printed "rank R of N pid P")
 none_left() {
-  for pid in $(sed -n 's/^rank [0-9]* of [0-9]* pid \([0-9]*\)$/\1/p' "$tmp/$1.out"); do
+  for pid in $(sed -n 's/^rank [0-9]* of [0-9]* pid \([0-9]*\) .*$/\1/p' "$tmp/$1.out"); do
     for _ in 1 2 3 4 5; do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
     if kill -0 "$pid" 2>/dev/null; then
       fail "rank process $pid of '$1' still runs"
@@ -129,8 +132,24 @@ launcher)
     fail "no message saying MPI sees 1 of srun's 2 processes"
   grep -q 'srun --mpi=pmix' "$tmp/alone.err" || fail "the message does not say what to do"
   ;;
+threads)
+  # Open MPI binds 2 ranks to a core each unless told not to; MPICH does not bind
+  unbind=""
+  case $flags in --oversubscribe*) unbind="--bind-to none" ;; esac
+  cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) # nproc alone obeys OMP_NUM_THREADS
+  half=$((cpus / 2 > 0 ? cpus / 2 : 1))
+  run one -n 1 $unbind "$program" init
+  run two -n 2 $unbind "$program" init
+  show one
+  show two
+  grep -q "^rank 0 of 1 pid [0-9]* threads $cpus local 0 of 1$" "$tmp/one.out" || fail "1 rank: not $cpus threads"
+  for r in 0 1; do
+    grep -q "^rank $r of 2 pid [0-9]* threads $half local $r of 2$" "$tmp/two.out" ||
+      fail "rank $r of 2 unbound ranks: not $half threads, or not local rank $r of 2"
+  done
+  ;;
 *)
-  echo "usage: check_mpi.sh sums|sums3|repeat|abort|kill|fingerprint|launcher PROGRAM LAUNCHER"
+  echo "usage: check_mpi.sh sums|sums3|repeat|abort|kill|fingerprint|launcher|threads PROGRAM LAUNCHER"
   exit 2
   ;;
 esac

@@ -16,7 +16,8 @@
  *                                exit 1 with the message on a mismatch
  *   mpi_comm_check init          fa_comm_init alone: exit 1 with its message
  *
- * Every rank prints "rank R of N pid P" first. */
+ * Every rank prints "rank R of N pid P threads T local L of M" first: its
+ * default threads and its place among the ranks of its node. */
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
@@ -129,7 +130,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "mpi_comm_check: %s\n", fa_error_message());
     return 1;
   }
-  printf("rank %d of %d pid %d\n", comm.rank, comm.size, (int)getpid());
+  printf("rank %d of %d pid %d threads %d local %d of %d\n", comm.rank, comm.size, (int)getpid(), comm.threads,
+         comm.local_rank, comm.local_size);
   fflush(stdout);
   int status = 0;
   if (strcmp(mode, "sums") == 0) {
