@@ -53,16 +53,16 @@ void fa_comm_barrier(fa_comm *comm) {
   if (comm->transport) comm->transport->barrier(comm);
 }
 
-fa_status fa_comm_sum_floats(fa_comm *comm, float *buf, size_t n) {
-  return comm->transport ? comm->transport->sum(comm, buf, n, FA_SUM_FLOAT) : FA_OK;
+void fa_comm_sum_floats(fa_comm *comm, float *buf, size_t n) {
+  if (comm->transport) comm->transport->sum(comm, buf, n, FA_SUM_FLOAT);
 }
 
-fa_status fa_comm_sum_doubles(fa_comm *comm, double *buf, size_t n) {
-  return comm->transport ? comm->transport->sum(comm, buf, n, FA_SUM_DOUBLE) : FA_OK;
+void fa_comm_sum_doubles(fa_comm *comm, double *buf, size_t n) {
+  if (comm->transport) comm->transport->sum(comm, buf, n, FA_SUM_DOUBLE);
 }
 
-fa_status fa_comm_sum_int64(fa_comm *comm, int64_t *buf, size_t n) {
-  return comm->transport ? comm->transport->sum(comm, buf, n, FA_SUM_INT64) : FA_OK;
+void fa_comm_sum_int64(fa_comm *comm, int64_t *buf, size_t n) {
+  if (comm->transport) comm->transport->sum(comm, buf, n, FA_SUM_INT64);
 }
 
 void fa_comm_broadcast(fa_comm *comm, void *buf, size_t bytes, int root) {

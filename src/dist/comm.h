@@ -17,7 +17,9 @@
  * standard only recommends that it be repeatable.)
  *
  * Communication failures are fatal to every rank (MPI's default error
- * handler): a rank whose partner vanished does not wait forever. */
+ * handler): a rank whose partner vanished does not wait forever; so is a
+ * collective's failure on one rank alone (out of memory for the sum's
+ * scratch), through fa_comm_abort. */
 #ifndef FA_DIST_COMM_H
 #define FA_DIST_COMM_H
 
@@ -67,9 +69,9 @@ void fa_comm_barrier(fa_comm *comm);
  * comm->sum_round elements (FA_COMM_SUM_ROUND unless changed, the same on
  * every rank), with scratch for one round. */
 #define FA_COMM_SUM_ROUND ((size_t)1 << 24)
-fa_status fa_comm_sum_floats(fa_comm *comm, float *buf, size_t n);
-fa_status fa_comm_sum_doubles(fa_comm *comm, double *buf, size_t n);
-fa_status fa_comm_sum_int64(fa_comm *comm, int64_t *buf, size_t n);
+void fa_comm_sum_floats(fa_comm *comm, float *buf, size_t n);
+void fa_comm_sum_doubles(fa_comm *comm, double *buf, size_t n);
+void fa_comm_sum_int64(fa_comm *comm, int64_t *buf, size_t n);
 
 /* Every rank's buf gets root's `bytes` bytes. */
 void fa_comm_broadcast(fa_comm *comm, void *buf, size_t bytes, int root);

@@ -1,8 +1,10 @@
 /* What dist/comm.c asks of a communication library, as a table: MPI's is
  * dist/transport_mpi.c; a build without MPI has none (dist/transport_none.c).
- * comm.c calls it only when the processes are more than a plain run, so a
- * transport never sees the single-process case. A transport for device
- * memory (NCCL's all-reduce, docs/SCALE.md) would be another table. */
+ * comm.c calls it only when a launcher started the processes, so a
+ * transport never sees a plain run. A failure on one rank alone (out of
+ * memory) stops every rank (fa_comm_abort): the others would wait for it
+ * forever. A transport for device memory (NCCL's all-reduce,
+ * docs/SCALE.md) would be another table. */
 #ifndef FA_DIST_TRANSPORT_H
 #define FA_DIST_TRANSPORT_H
 
@@ -26,7 +28,7 @@ struct fa_transport {
   void (*barrier)(fa_comm *comm);
   void (*broadcast)(fa_comm *comm, void *buf, size_t bytes, int root);
   void (*allgather)(fa_comm *comm, const void *mine, size_t bytes, void *all);
-  fa_status (*sum)(fa_comm *comm, void *buf, size_t n, fa_sum_type type);
+  void (*sum)(fa_comm *comm, void *buf, size_t n, fa_sum_type type);
   /* Ends every process with `status` (the message is already printed). */
   void (*abort_all)(const fa_comm *comm, int status);
 };

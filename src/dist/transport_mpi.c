@@ -65,13 +65,11 @@ static void node_layout(fa_comm *comm, MPI_Comm world) {
   cpu_set_t mine;
   int allowed = fa_launch_cpus_allowed(&mine);
   cpu_set_t *masks = malloc((size_t)comm->local_size * sizeof *masks);
-  int sharing = 1;
-  if (masks) {
-    MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, masks, (int)sizeof mine, MPI_BYTE, node);
-    sharing = 0;
-    for (int r = 0; r < comm->local_size; r++) sharing += CPU_EQUAL(&masks[r], &mine);
-    free(masks);
-  }
+  if (!masks) fa_comm_abort(comm, 1, "out of memory for the CPU masks of %d ranks", comm->local_size);
+  MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, masks, (int)sizeof mine, MPI_BYTE, node);
+  int sharing = 0;
+  for (int r = 0; r < comm->local_size; r++) sharing += CPU_EQUAL(&masks[r], &mine);
+  free(masks);
   comm->threads = fa_launch_threads(allowed, sharing);
   MPI_Comm_free(&node);
 }
@@ -104,10 +102,8 @@ static fa_status start(fa_comm *comm, const fa_launch *launch) {
   size_t p = (size_t)comm->size;
   s->counts = malloc(p * sizeof(int)), s->displs = malloc(p * sizeof(int));
   s->recv_counts = malloc(p * sizeof(int)), s->recv_displs = malloc(p * sizeof(int));
-  if (!s->counts || !s->displs || !s->recv_counts || !s->recv_displs) {
-    comm->transport->stop(comm);
-    return fa_error_set(FA_ERR_NOMEM, "out of memory for the tables of %d processes", (int)p);
-  }
+  if (!s->counts || !s->displs || !s->recv_counts || !s->recv_displs)
+    fa_comm_abort(comm, 1, "out of memory for the tables of %d processes", (int)p);
   node_layout(comm, s->world);
   return FA_OK;
 }
@@ -165,7 +161,7 @@ static void sum_in_rank_order(fa_sum_type type, const void *in, int p, size_t le
     sum_int64(in, p, len, out);
 }
 
-static fa_status sum(fa_comm *comm, void *buf, size_t n, fa_sum_type type) {
+static void sum(fa_comm *comm, void *buf, size_t n, fa_sum_type type) {
   fa_comm_state *s = comm->state;
   int p = comm->size, me = comm->rank;
   size_t size = element_bytes(type), round = comm->sum_round > 0 ? comm->sum_round : FA_COMM_SUM_ROUND;
@@ -174,7 +170,7 @@ static fa_status sum(fa_comm *comm, void *buf, size_t n, fa_sum_type type) {
   size_t need = (round + (size_t)p) * size; /* p blocks of at most ceil(round / p) */
   if (need > s->scratch_bytes) {
     void *grown = realloc(s->scratch, need);
-    if (!grown) return fa_error_set(FA_ERR_NOMEM, "out of memory for the sum's scratch (%zu bytes)", need);
+    if (!grown) fa_comm_abort(comm, 1, "out of memory for the sum's scratch (%zu bytes)", need);
     s->scratch = grown, s->scratch_bytes = need;
   }
   MPI_Datatype dt = element_type(type);
@@ -191,7 +187,6 @@ static fa_status sum(fa_comm *comm, void *buf, size_t n, fa_sum_type type) {
     sum_in_rank_order(type, s->scratch, p, (size_t)mine, seg + (size_t)s->displs[me] * size);
     MPI_Allgatherv(MPI_IN_PLACE, 0, dt, seg, s->counts, s->displs, dt, s->world);
   }
-  return FA_OK;
 }
 
 static void abort_all(const fa_comm *comm, int status) { MPI_Abort(comm->state->world, status); }
