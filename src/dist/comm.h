@@ -79,10 +79,10 @@ void fa_comm_broadcast(fa_comm *comm, void *buf, size_t bytes, int root);
  * bytes (the same on every rank) below 2^31. */
 void fa_comm_allgather(fa_comm *comm, const void *mine, size_t bytes, void *all);
 
-/* Stops every rank: prints "fastadv: rank R of N (host H): <cause>" on
- * stderr (without the rank part in a single process) and ends every
- * process, with exit status `status` where the launcher passes it on (Open
- * MPI's mpirun does). For a failure one rank finds alone (its data, a NaN);
+/* Stops every rank: prints "fastadv: rank R of N (host H) stops every
+ * rank: <cause>" on stderr ("fastadv: <cause>" in a plain run) and ends
+ * every process, the launcher exiting with `status` (Open MPI's mpirun and
+ * MPICH's mpiexec pass it on). For a failure one rank finds alone (its data, a NaN);
  * a failure every rank finds alike returns an error instead. */
 _Noreturn void fa_comm_abort(const fa_comm *comm, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -1,7 +1,6 @@
 #include "dist/launch.h"
 
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #define MAX_PROCESSES (1 << 24)
