@@ -20,8 +20,9 @@ demo: build
 	scripts/demo.sh runs/demo
 
 # The test command: installs what it needs, builds with warnings as errors,
-# runs every test, then the same suite under ASan + UBSan, then a short
-# end-to-end run under valgrind.
+# runs every test, then the same suite under ASan + UBSan (less the MPI
+# tests, label mpi: several processes under mpirun, Release only), then a
+# short end-to-end run under valgrind.
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) test-asan
@@ -30,7 +31,7 @@ test: build
 test-asan: setup
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFA_WERROR=ON -DFA_SANITIZE=ON >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -LE slow
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -LE 'slow|mpi'
 
 # Valgrind (memcheck) on a short training run, a resume from its final
 # checkpoint (which redoes the final evaluation) and an eval of the saved model

@@ -12,6 +12,11 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+double fa_bench_median(double *t, int n) {
+  qsort(t, (size_t)n, sizeof t[0], cmp_double);
+  return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
 double fa_bench_median_seconds(fa_bench_fn fn, void *ctx, int warmup, int reps) {
   double t[FA_BENCH_MAX_REPS];
   if (reps < 1) reps = 1;
@@ -22,8 +27,7 @@ double fa_bench_median_seconds(fa_bench_fn fn, void *ctx, int warmup, int reps) 
     fn(ctx);
     t[r] = omp_get_wtime() - t0;
   }
-  qsort(t, (size_t)reps, sizeof t[0], cmp_double);
-  return reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+  return fa_bench_median(t, reps);
 }
 
 float *fa_bench_random_floats(fa_rng *rng, size_t n) {

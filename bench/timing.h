@@ -11,6 +11,9 @@
 
 typedef void (*fa_bench_fn)(void *ctx);
 
+/* The median of t[0 .. n), n >= 1 (sorts t). */
+double fa_bench_median(double *t, int n);
+
 /* Median seconds of `reps` runs of fn (1..FA_BENCH_MAX_REPS) after `warmup` runs. */
 double fa_bench_median_seconds(fa_bench_fn fn, void *ctx, int warmup, int reps);
 

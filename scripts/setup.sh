@@ -11,6 +11,7 @@ packages=(
   dataset-fashion-mnist                 # the embedded default data set
   gnuplot-nox                           # fastadv plot: PNG (cairo) and SVG figures, no X11 or Qt
   valgrind                              # the memcheck run of make test
+  libopenmpi-dev openmpi-bin            # MPI: one run over many processes and machines (docs/SCALE.md)
 )
 if [ "${FASTADV_SETUP_EXTRA:-0}" = 1 ]; then
   # fixture generation and benchmarks against PyTorch, fuzzing
