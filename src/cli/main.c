@@ -65,8 +65,9 @@ static int run_command(const fa_cli_command *command, int (*run)(const void *), 
   bool help;
   int exit_status;
   const char *backend;
-  fa_context *ctx = NULL;
-  if (fa_cli_take_backend(&argc, argv, &backend) != FA_OK || fa_cli_parse(command, argc, argv, config, &help, notices) != FA_OK) {
+  fa_context *ctx;
+  if (fa_cli_take_backend(&argc, argv, &backend) != FA_OK ||
+      fa_cli_parse(command, argc, argv, config, &help, notices) != FA_OK) {
     fprintf(stderr, "fastadv %s: %s\n", command->name, fa_error_message());
     exit_status = EXIT_USAGE;
   } else if (help) {
@@ -79,7 +80,7 @@ static int run_command(const fa_cli_command *command, int (*run)(const void *), 
     if ((ctx = fa_context_create(backend))) {
       fa_context_set_current(ctx); /* the device every tensor of the run lives on */
       exit_status = run(config);
-      fa_context_destroy(ctx);
+      fa_context_destroy(ctx);   /* its device state and gradient buffers */
     } else {
       fprintf(stderr, "fastadv %s: %s\n", command->name, fa_error_message());
       exit_status = EXIT_FAILURE;

@@ -10,8 +10,8 @@
 static void *state_create(void) { return fa_cpu_state_create(); }
 static void state_destroy(void *state) { fa_cpu_state_destroy(state); }
 
-/* Memory is mapped, not malloc'd: the step arenas' slabs (tens of GiB) are
- * reserved and committed page by page as they are touched (docs/PERFORMANCE.md). */
+/* Memory is mapped, not malloc'd: a step arena's data slab (tens of GiB,
+ * core/arena.h) is reserved and committed page by page as it is touched. */
 static void *cpu_alloc(void *state, size_t bytes) {
   (void)state;
   void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
