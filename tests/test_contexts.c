@@ -7,7 +7,8 @@
  * in a context alone. Shared
  * state (one grad mode, one current arena, one gradient pool, one convolution
  * cache) would record no graph, overwrite live tensors or mix workspaces.
- * Also: a tensor's ops run in its own context whichever is current. */
+ * Also: a tensor's ops run in its own context whichever is current, and an
+ * op on tensors of two contexts is an error. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +133,12 @@ int main(void) {
   fa_tensor *sum = fa_add(a.x, a.eta);
   FA_CHECK(sum && sum->ctx == a.ctx && fa_arena_used(a.arena) > used_a && fa_arena_used(b.arena) == used_b,
            "an op on a's tensors ran in b's context");
+  /* inputs of two contexts: an error, not a kernel of one on the other's memory */
+  FA_CHECK(fa_add(a.x, b.x) == NULL && strstr(fa_error_message(), "add: its inputs are in different contexts"),
+           "add across contexts: %s", fa_error_message());
+  FA_CHECK(fa_matmul(fa_flatten(a.x), fa_flatten(b.x), false, true) == NULL &&
+               strstr(fa_error_message(), "matmul: its inputs are in different contexts (cpu and cpu)"),
+           "matmul across contexts: %s", fa_error_message());
   free(expect), free(got_a), free(got_b);
   job_end(&a);
   job_end(&b);

@@ -52,6 +52,10 @@ fa_tensor *fa_tensor_new_on(fa_context *ctx, int ndim, const int *shape); /* uni
 fa_tensor *fa_full_on(fa_context *ctx, int ndim, const int *shape, float value);
 fa_tensor *fa_tensor_from_on(fa_context *ctx, int ndim, const int *shape, const float *host_data);
 
+/* True when the non-NULL tensors of t[0..n) share one context; else false
+ * with FA_ERR_INVALID naming `op` (an op computes on one device). */
+bool fa_one_device(const fa_tensor *const *t, int n, const char *op);
+
 /* True with *numel = the product when ndim and shape make a tensor (each dim
  * positive, at most 2^40 elements); false with FA_ERR_INVALID otherwise. */
 bool fa_valid_shape(int ndim, const int *shape, size_t *numel);

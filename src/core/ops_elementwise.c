@@ -32,6 +32,7 @@ static fa_tensor *binary(fa_binary_kind kind, const fa_op_def *def, fa_tensor *a
   if (FA_ANY_NULL2(a, b)) return NULL;
   int ndim, shape[4];
   if (!broadcast_shape(a, b, &ndim, shape, def->name)) return NULL;
+  if (!fa_one_device((const fa_tensor *[]){a, b}, 2, def->name)) return NULL;
   fa_tensor *out = fa_tensor_new_on(a->ctx, ndim, shape);
   if (!out) return NULL;
   int os[4], as[4], bs[4];
@@ -69,6 +70,7 @@ fa_tensor *fa_add_into(fa_tensor *a, fa_tensor *b) {
   if (a->node && !a->node->op->output_overwritable)
     return fa_error_set(FA_ERR_INVALID, "add_into: the output of %s is read by its backward rule", a->node->op->name),
            NULL;
+  if (!fa_one_device((const fa_tensor *[]){a, b}, 2, "add_into")) return NULL;
   fa_tensor *out = fa_detach(a); /* a's buffer, now a + b; a's own value is gone */
   if (!out) return NULL;
   out->ctx->k->axpy(b->numel, 1.0f, b->data, out->data);
@@ -133,6 +135,7 @@ static void relu_grad_backward(const fa_node *node, fa_tensor *g, const bool *wa
 static const fa_op_def relu_grad_def = {"relu_grad", relu_grad_backward, true};
 static fa_tensor *relu_grad(fa_tensor *g, fa_tensor *x) {
   if (FA_ANY_NULL2(g, x)) return NULL;
+  if (!fa_one_device((const fa_tensor *[]){g, x}, 2, "relu_grad")) return NULL;
   fa_tensor *out = fa_tensor_new_on(g->ctx, g->ndim, g->shape);
   if (!out) return NULL;
   int s[4];
@@ -177,6 +180,7 @@ static void in_range_grad_backward(const fa_node *node, fa_tensor *g, const bool
 static const fa_op_def in_range_grad_def = {"in_range_grad", in_range_grad_backward, true};
 static fa_tensor *in_range_grad(fa_tensor *g, fa_tensor *a, fa_tensor *b, float lo, float hi) {
   if (FA_ANY_NULL2(g, a)) return NULL;
+  if (!fa_one_device((const fa_tensor *[]){g, a, b}, 3, "in_range_grad")) return NULL;
   fa_tensor *out = fa_tensor_new_on(g->ctx, g->ndim, g->shape);
   if (!out) return NULL;
   g->ctx->k->mul_in_range(g->numel, g->data, a->data, b ? b->data : NULL, lo, hi, out->data);
@@ -201,6 +205,7 @@ static void add_clamp_backward(const fa_node *node, fa_tensor *g, const bool *wa
 static const fa_op_def add_clamp_def = {"add_clamp", add_clamp_backward, true};
 fa_tensor *fa_add_clamp(fa_tensor *a, fa_tensor *b, float lo, float hi) {
   if (FA_ANY_NULL2(a, b) || !same_shapes(a, b, "add_clamp")) return NULL;
+  if (!fa_one_device((const fa_tensor *[]){a, b}, 2, "add_clamp")) return NULL;
   fa_tensor *out = fa_tensor_new_on(a->ctx, a->ndim, a->shape);
   if (!out) return NULL;
   a->ctx->k->add_clamp(a->numel, a->data, b->data, lo, hi, out->data);

@@ -200,6 +200,7 @@ static const fa_op_def row_dot_def = {"row_dot", row_dot_backward, true};
 fa_tensor *fa_row_dot(fa_tensor *a, fa_tensor *b) {
   size_t cols;
   if (FA_ANY_NULL2(a, b) || !rows_of(a, b, "row_dot", &cols)) return NULL;
+  if (!fa_one_device((const fa_tensor *[]){a, b}, 2, "row_dot")) return NULL;
   fa_tensor *out = fa_tensor_new_on(a->ctx, 1, a->shape);
   if (!out) return NULL;
   a->ctx->k->row_dot(a->shape[0], cols, a->data, b->data, out->data);
@@ -222,6 +223,7 @@ fa_tensor *fa_row_combine(fa_tensor *a, fa_tensor *alpha, fa_tensor *b, fa_tenso
   if (FA_ANY_NULL2(a, alpha) || (b && !beta) || !rows_of(a, b, "row_combine", &cols) ||
       !per_row(alpha, a->shape[0], "row_combine") || !per_row(beta, a->shape[0], "row_combine"))
     return NULL;
+  if (!fa_one_device((const fa_tensor *[]){a, alpha, b, beta}, 4, "row_combine")) return NULL;
   fa_tensor *out = fa_tensor_new_on(a->ctx, a->ndim, a->shape);
   if (!out) return NULL;
   a->ctx->k->row_combine(a->shape[0], cols, a->data, alpha->data, b ? b->data : NULL, b ? beta->data : NULL,

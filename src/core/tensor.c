@@ -102,6 +102,20 @@ fa_tensor *fa_tensor_keep_only(fa_tensor *t, fa_arena_mark mark) {
   return moved;
 }
 
+bool fa_one_device(const fa_tensor *const *t, int n, const char *op) {
+  const fa_context *ctx = NULL;
+  for (int i = 0; i < n; i++) {
+    if (!t[i]) continue;
+    if (!ctx) ctx = t[i]->ctx;
+    if (t[i]->ctx != ctx) {
+      fa_error_set(FA_ERR_INVALID, "%s: its inputs are in different contexts (%s and %s): compute on one device", op,
+                   ctx->backend->name, t[i]->ctx->backend->name);
+      return false;
+    }
+  }
+  return true;
+}
+
 bool fa_same_shape(const fa_tensor *a, const fa_tensor *b) {
   if (a->ndim != b->ndim) return false;
   for (int i = 0; i < a->ndim; i++)
