@@ -260,7 +260,8 @@ fa_status fa_backward(fa_tensor *loss) {
   fa_error_clear();
   if (!loss) return run_backward(NULL, false, true, 0); /* its message */
   fa_context *ctx = loss->ctx;
-  fa_status status = run_backward(loss, false, true, ctx->next_pass++); /* the parameters' gradients added as they come */
+  /* the parameters' gradients added as they come */
+  fa_status status = run_backward(loss, false, true, ctx->next_pass++);
   fa_grad_pool_reset(ctx);
   return status;
 }

@@ -17,11 +17,14 @@ typedef struct {
   fa_tensor whole;  /* the slab as one tensor (fa_store_slab_tensor) */
 } slab;
 
+enum { N_SLABS = FA_SLAB_BUFFERS + FA_STORE_BUFFER_SLABS };
+
 struct fa_store {
   fa_context *ctx;
   fa_tensor **tensors; /* in the order made; a parameter's ->grad is its own header */
+  int *slab_of;        /* tensors[i]'s slab (a parameter: FA_SLAB_PARAMS, its gradient in FA_SLAB_GRADS) */
   int count, cap;
-  slab slabs[3]; /* by fa_store_slab */
+  slab slabs[N_SLABS]; /* by fa_store_slab, then the further buffer slabs */
 };
 
 fa_store *fa_store_create(void) {
@@ -48,20 +51,21 @@ void fa_store_destroy(fa_store *store) {
     free_header(store->tensors[i]->grad);
     free_header(store->tensors[i]);
   }
-  for (int k = 0; k < 3; k++) fa_device_free(store->ctx, store->slabs[k].data, store->slabs[k].cap * sizeof(float));
+  for (int k = 0; k < N_SLABS; k++)
+    fa_device_free(store->ctx, store->slabs[k].data, store->slabs[k].cap * sizeof(float));
   free(store->tensors);
+  free(store->slab_of);
   free(store);
 }
 
 /* The header of slab k's view of tensor i, NULL when it has none there. */
-static fa_tensor *view_in(const fa_store *store, int i, fa_store_slab k) {
-  fa_tensor *t = store->tensors[i];
-  if (k == FA_SLAB_GRADS) return t->grad;
-  return (k == FA_SLAB_PARAMS) == (t->grad != NULL) ? t : NULL;
+static fa_tensor *view_in(const fa_store *store, int i, int k) {
+  if (k == FA_SLAB_GRADS) return store->slab_of[i] == FA_SLAB_PARAMS ? store->tensors[i]->grad : NULL;
+  return store->slab_of[i] == k ? store->tensors[i] : NULL;
 }
 
 /* Room for `floats` more in slab k: a larger slab, the views moved to it. */
-static fa_status grow(fa_store *store, fa_store_slab k, size_t floats) {
+static fa_status grow(fa_store *store, int k, size_t floats) {
   slab *sl = &store->slabs[k];
   if (sl->cap - sl->used >= floats) return FA_OK;
   size_t cap = sl->cap ? 2 * sl->cap : 4096;
@@ -80,7 +84,7 @@ static fa_status grow(fa_store *store, fa_store_slab k, size_t floats) {
 
 /* A zero-filled view of `numel` floats at the end of slab k, with its own
  * header and a copy of name; NULL and an error on failure. */
-static fa_tensor *new_view(fa_store *store, fa_store_slab k, const char *name, int ndim, const int *shape,
+static fa_tensor *new_view(fa_store *store, int k, const char *name, int ndim, const int *shape,
                            size_t numel) {
   const size_t span = (numel + VIEW_ALIGN - 1) / VIEW_ALIGN * VIEW_ALIGN;
   fa_tensor *t = calloc(1, sizeof *t);
@@ -103,7 +107,12 @@ static fa_tensor *new_view(fa_store *store, fa_store_slab k, const char *name, i
   return t;
 }
 
-static fa_tensor *add(fa_store *store, const char *name, int ndim, const int *shape, bool param) {
+/* A tensor in slab k (FA_SLAB_PARAMS: a parameter, with its gradient). */
+static fa_tensor *add(fa_store *store, int k, const char *name, int ndim, const int *shape) {
+  if (k < 0 || k >= N_SLABS || k == FA_SLAB_GRADS) {
+    fa_error_set(FA_ERR_INVALID, "a store has no slab %d for %s", k, name);
+    return NULL;
+  }
   if (fa_store_find(store, name)) {
     fa_error_set(FA_ERR_INVALID, "the store already holds a tensor named %s", name);
     return NULL;
@@ -113,32 +122,39 @@ static fa_tensor *add(fa_store *store, const char *name, int ndim, const int *sh
   if (store->count == store->cap) {
     int cap = store->cap ? 2 * store->cap : 32;
     fa_tensor **grown = realloc(store->tensors, (size_t)cap * sizeof *grown);
-    if (!grown) {
+    if (grown) store->tensors = grown;
+    int *slabs = grown ? realloc(store->slab_of, (size_t)cap * sizeof *slabs) : NULL;
+    if (!slabs) {
       fa_error_set(FA_ERR_NOMEM, "out of memory growing the parameter store");
       return NULL;
     }
-    store->tensors = grown;
+    store->slab_of = slabs;
     store->cap = cap;
   }
-  fa_tensor *t = new_view(store, param ? FA_SLAB_PARAMS : FA_SLAB_BUFFERS, name, ndim, shape, numel);
+  fa_tensor *t = new_view(store, k, name, ndim, shape, numel);
   if (!t) return NULL;
-  if (param) {
+  if (k == FA_SLAB_PARAMS) {
     if (!(t->grad = new_view(store, FA_SLAB_GRADS, name, ndim, shape, numel))) {
       free_header(t);
       return NULL;
     }
     t->requires_grad = true;
   }
+  store->slab_of[store->count] = k;
   store->tensors[store->count++] = t;
   return t;
 }
 
 fa_tensor *fa_store_new(fa_store *store, const char *name, int ndim, const int *shape) {
-  return add(store, name, ndim, shape, false);
+  return add(store, FA_SLAB_BUFFERS, name, ndim, shape);
+}
+
+fa_tensor *fa_store_new_in(fa_store *store, int slab, const char *name, int ndim, const int *shape) {
+  return add(store, slab, name, ndim, shape);
 }
 
 fa_tensor *fa_store_param(fa_store *store, const char *name, int ndim, const int *shape) {
-  return add(store, name, ndim, shape, true);
+  return add(store, FA_SLAB_PARAMS, name, ndim, shape);
 }
 
 int fa_store_count(const fa_store *store) { return store->count; }
@@ -155,8 +171,9 @@ void fa_store_zero_grad(fa_store *store) {
   if (g->used) fa_device_fill(store->ctx, g->data, 0.0f, g->used);
 }
 
-fa_tensor *fa_store_slab_tensor(fa_store *store, fa_store_slab which) {
-  static const char *const names[3] = {"params", "grads", "buffers"};
+fa_tensor *fa_store_slab_tensor(fa_store *store, int which) {
+  static const char *const names[N_SLABS] = {"params", "grads", "buffers", "buffers.1", "buffers.2", "buffers.3"};
+  if (which < 0 || which >= N_SLABS) return NULL;
   slab *sl = &store->slabs[which];
   if (!sl->used || sl->used > INT_MAX) return NULL; /* a shape is ints: 8 GiB of one kind at most */
   fa_tensor *t = &sl->whole;

@@ -60,19 +60,23 @@ const char *fa_shape_str(const fa_tensor *x, char *buf, size_t len);
 void fa_shape4(const fa_tensor *x, int out[4]);
 
 /* ---- persistent store: parameters, gradients, optimiser state ----
- * A store keeps three slabs of device memory, one allocation each: the
- * parameters (fa_store_param), their gradients (laid out as the parameters),
- * and the other tensors (fa_store_new: buffers such as batch norm's running
- * statistics, an optimiser's state). Its tensors are views into them, each at
- * a 64-byte aligned offset, the gaps zero, in the order they were made; they
+ * A store keeps slabs of device memory, one allocation each: the parameters
+ * (fa_store_param), their gradients (laid out as the parameters), and the
+ * other tensors (fa_store_new: buffers such as batch norm's running
+ * statistics; fa_store_new_in puts them in a slab of their own, e.g. each
+ * kind of an optimiser's state, laid out as the parameters when made in
+ * their order and shapes). Its tensors are views into them, each at a
+ * 64-byte aligned offset, the gaps zero, in the order they were made; they
  * keep their names and shapes (what checkpoints hold). A slab moves when it
  * grows: a view's data is valid until the store gains a tensor. */
 typedef struct fa_store fa_store;
 /* An empty store in the current context. */
 fa_store *fa_store_create(void);
 void fa_store_destroy(fa_store *store);
-/* A zero-filled persistent tensor named `name` (copied), in the buffers slab. */
+/* A zero-filled persistent tensor named `name` (copied), in the slab FA_SLAB_BUFFERS. */
 fa_tensor *fa_store_new(fa_store *store, const char *name, int ndim, const int *shape);
+/* The same in slab `slab`: FA_SLAB_BUFFERS + k, k < FA_STORE_BUFFER_SLABS. */
+fa_tensor *fa_store_new_in(fa_store *store, int slab, const char *name, int ndim, const int *shape);
 /* A trainable parameter: requires_grad, with a zeroed ->grad of its shape. */
 fa_tensor *fa_store_param(fa_store *store, const char *name, int ndim, const int *shape);
 int fa_store_count(const fa_store *store);
@@ -81,15 +85,16 @@ fa_tensor *fa_store_find(const fa_store *store, const char *name);
 /* Sets every parameter's ->grad to zero: one fill of the gradient slab. */
 void fa_store_zero_grad(fa_store *store);
 
-typedef enum {
+enum {
   FA_SLAB_PARAMS,  /* the parameters */
   FA_SLAB_GRADS,   /* their gradients, at the same offsets */
-  FA_SLAB_BUFFERS, /* the tensors of fa_store_new */
-} fa_store_slab;
+  FA_SLAB_BUFFERS, /* the tensors of fa_store_new; FA_SLAB_BUFFERS + k those of fa_store_new_in */
+  FA_STORE_BUFFER_SLABS = 4,
+};
 /* A whole slab as one 1-D tensor (a view, gaps included, no gradient), so
  * that an update of every parameter (an optimiser step over slabs laid out
  * alike, an all-reduce of the gradients) is one call; valid until the store
  * gains a tensor. NULL when the slab is empty. */
-fa_tensor *fa_store_slab_tensor(fa_store *store, fa_store_slab which);
+fa_tensor *fa_store_slab_tensor(fa_store *store, int which);
 
 #endif

@@ -98,7 +98,8 @@ static dnnl_alg_kind_t algorithm(const fa_conv_geom *g) {
 
 /* The primitive descriptor for e's direction, algorithm and layouts md[ROLES]
  * (its forward counterpart is the hint oneDNN's backward passes need). */
-static dnnl_status_t make_pd(dnnl_engine_t engine, const conv_entry *e, dnnl_alg_kind_t alg, const dnnl_memory_desc_t md[ROLES],
+static dnnl_status_t make_pd(dnnl_engine_t engine, const conv_entry *e, dnnl_alg_kind_t alg,
+                             const dnnl_memory_desc_t md[ROLES],
                              dnnl_primitive_desc_t *pd) {
   const fa_conv_geom *g = &e->g;
   dnnl_dims_t strides = {g->stride, g->stride}, pad_l = {g->pad, g->pad},

@@ -77,8 +77,8 @@ static inline __attribute__((always_inline)) void taps(int c_in, int k, long pla
 /* y (n, c_out, h_out, w_out) = conv(x (n, c_in, h_in, w_in), w) + bias (c_out,
  * or NULL) where wb holds w by blocks: wb[blk][c][a][b][q] = w[blk*OB + q][c][a][b],
  * zero past c_out. */
-static void direct_forward(fa_cpu_state *s, const direct_geom *d, int n, const float *x, const float *wb, const float *bias,
-                           float *y) {
+static void direct_forward(fa_cpu_state *s, const direct_geom *d, int n, const float *x, const float *wb,
+                           const float *bias, float *y) {
   const int hp = d->h_in + 2 * d->pad, wp = padded_width(d), kk = d->k * d->k;
   const long plane_in = (long)d->h_in * d->w_in, plane_out = (long)d->h_out * d->w_out, plane_p = (long)hp * wp;
   const long scratch_floats = d->c_in * plane_p;
@@ -211,7 +211,8 @@ static void direct_grad_weight(fa_cpu_state *s, const fa_conv_geom *g, const flo
   }
 }
 
-void fa_cpu_conv_small(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y, const float *bias) {
+void fa_cpu_conv_small(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y,
+                       const float *bias) {
   if (dir == FA_CONV_GRAD_WEIGHT) {
     direct_grad_weight(s, g, x, y, w);
     return;
