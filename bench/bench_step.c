@@ -28,6 +28,7 @@
 #include "backend/cpu/conv.h"
 #include "core/arena.h"
 #include "core/autograd.h"
+#include "core/context.h"
 #include "core/ops.h"
 #include "nn/model.h"
 #include "optim/optim.h"
@@ -126,6 +127,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_step: model must be cnn or resnet18\n");
     return 2;
   }
+  fa_context *ctx = fa_context_create("cpu"); /* its state counts the operations */
+  if (!ctx) die("context");
+  fa_context_set_current(ctx);
+  fa_cpu_state *cpu = fa_context_backend_state(ctx);
   c.model = fa_model_create(&mc);
   if (!c.model) die("model");
   fa_rng init = fa_rng_stream(0, FA_STREAM_INIT);
@@ -150,9 +155,9 @@ int main(int argc, char **argv) {
   fa_bench_fn fn = train ? run_train_step : run_eval;
 
   for (int w = 0; w < warmup; w++) fn(&c);
-  double flops0 = fa_cpu_flops_done();
+  double flops0 = fa_cpu_flops_done(cpu);
   double seconds = fa_bench_median_seconds(fn, &c, 0, reps);
-  double flops = (fa_cpu_flops_done() - flops0) / reps;
+  double flops = (fa_cpu_flops_done(cpu) - flops0) / reps;
   printf("{\"impl\": \"fastadv\", \"model\": \"%s\", \"workload\": \"%s\", \"batch\": %d, \"threads\": %d, "
          "\"reps\": %d, \"seconds\": %.6f, \"img_per_s\": %.3f, \"gflop\": %.3f, \"gflops\": %.2f, "
          "\"arena_mib\": %.1f, \"peak_rss_mib\": %.1f}\n",
@@ -163,6 +168,6 @@ int main(int argc, char **argv) {
   fa_arena_destroy(c.arena);
   fa_optimizer_destroy(c.opt);
   fa_model_destroy(c.model);
-  fa_cpu_conv_release();
+  fa_context_destroy(ctx);
   return 0;
 }

@@ -50,8 +50,8 @@ static fa_status walk_perturb(const fa_train_attack_input *in, fa_tensor *delta,
   for (int i = 0; i < in->options->n_iters; i++) {
     fa_tensor *u = fa_uniform_delta(in->x, 1.0f, in->rng);
     if (!u) return fa_error_code();
-    fa_kernels()->attack_step(delta->numel, in->x->data, u->data, delta->data, in->options->step.value, in->eps,
-                              true);
+    fa_context_kernels(delta->ctx)->attack_step(delta->numel, in->x->data, u->data, delta->data,
+                                                in->options->step.value, in->eps, true);
   }
   return FA_OK;
 }

@@ -247,6 +247,32 @@ static void test_schedules(void) {
     FA_CHECK(fa_lr_at(FA_SCHEDULE_CONSTANT, 0.125f, 7, t) == 0.125f, "constant schedule at %g", t);
 }
 
+/* Adam's state: each kind one slab laid out as the parameters (every one
+ * trainable here), the step count in a slab of its own. */
+static void test_state_slabs(void) {
+  fa_store *s = fa_store_create();
+  for (int i = 0; i < N_PARAMS; i++) fa_store_param(s, PARAMS[i].name, PARAMS[i].ndim, PARAMS[i].shape);
+  fa_optimizer *opt = fa_adam_create(s, 0.9f, 0.999f, 1e-8f, 0.0f);
+  fa_store *state = fa_optimizer_state(opt);
+  fa_tensor *p = fa_store_slab_tensor(s, FA_SLAB_PARAMS), *m = fa_store_slab_tensor(state, FA_SLAB_BUFFERS);
+  fa_tensor *v = fa_store_slab_tensor(state, FA_SLAB_BUFFERS + 1);
+  fa_tensor *step = fa_store_slab_tensor(state, FA_SLAB_BUFFERS + 2);
+  FA_CHECK(p && m && v && step && m->numel == p->numel && v->numel == p->numel && step->numel == 16,
+           "one slab per kind of state, as large as the parameters'");
+  for (int i = 0; p && m && v && i < N_PARAMS; i++) {
+    char name[64];
+    fa_tensor *param = fa_store_find(s, PARAMS[i].name);
+    snprintf(name, sizeof name, "%s.exp_avg", PARAMS[i].name);
+    fa_tensor *mi = fa_store_find(state, name);
+    snprintf(name, sizeof name, "%s.exp_avg_sq", PARAMS[i].name);
+    fa_tensor *vi = fa_store_find(state, name);
+    FA_CHECK(mi && vi && mi->data - m->data == param->data - p->data && vi->data - v->data == param->data - p->data,
+             "%s: its state at its offset", PARAMS[i].name);
+  }
+  fa_optimizer_destroy(opt);
+  fa_store_destroy(s);
+}
+
 int main(void) {
   fixtures = fa_st_open(fa_test_source_path("tests/fixtures/optim.safetensors"));
   if (!fixtures) {
@@ -260,6 +286,7 @@ int main(void) {
   test_resume("sgd");
   test_resume("adam");
   test_misuse();
+  test_state_slabs();
   test_schedules();
   fa_st_close(fixtures);
   return fa_test_exit();

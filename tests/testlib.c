@@ -7,10 +7,28 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "core/context.h"
+#include "core/error.h"
 #include "core/tensor.h"
 
 int fa_test_failures = 0;
 int fa_test_checks = 0;
+
+/* Every test program computes in one context, current before main starts:
+ * on the backend $FASTADV_BACKEND names, else the default. */
+static fa_context *test_context;
+
+__attribute__((constructor)) static void make_test_context(void) {
+  const char *backend = getenv("FASTADV_BACKEND");
+  test_context = fa_context_create(backend && *backend ? backend : FA_DEFAULT_BACKEND);
+  if (!test_context) {
+    fprintf(stderr, "test: %s\n", fa_error_message());
+    exit(1);
+  }
+  fa_context_set_current(test_context);
+}
+
+__attribute__((destructor)) static void destroy_test_context(void) { fa_context_destroy(test_context); }
 
 double fa_test_rel_err(const float *a, const double *b, size_t n) {
   double diff = 0, ref = 0;

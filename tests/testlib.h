@@ -1,5 +1,7 @@
 /* A small test harness: checks that count failures, and helpers to compare
- * float arrays against references. A test program returns fa_test_exit(). */
+ * float arrays against references. A test program returns fa_test_exit().
+ * Linking it makes a context current before main (core/context.h): the
+ * backend $FASTADV_BACKEND names, else cpu. */
 #ifndef FA_TESTS_TESTLIB_H
 #define FA_TESTS_TESTLIB_H
 

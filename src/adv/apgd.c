@@ -88,7 +88,8 @@ static fa_tensor *per_example_loss(const run_inputs *in, fa_tensor *logits) {
 static void copy_rows(fa_tensor *dst, const fa_tensor *src, const bool *which) {
   size_t row = src->numel / (size_t)src->shape[0];
   for (int i = 0; i < src->shape[0]; i++)
-    if (!which || which[i]) fa_kernels()->gather_rows(row, 1, &i, src->data, dst->data + (size_t)i * row);
+    if (!which || which[i])
+      fa_context_kernels(src->ctx)->gather_rows(row, 1, &i, src->data, dst->data + (size_t)i * row);
 }
 
 /* At x + delta: each example's loss into loss (N), whether it is

@@ -26,7 +26,7 @@ fa_tensor *fa_uniform_delta(const fa_tensor *x, float eps, fa_rng *rng) {
 }
 
 void fa_project_box(const fa_tensor *x, fa_tensor *delta) {
-  const fa_kernel_table *k = fa_kernels();
+  const fa_kernel_table *k = fa_context_kernels(delta->ctx);
   int s[4];
   fa_shape4(x, s);
   k->binary(FA_BINARY_ADD, s, x->data, s, delta->data, s, delta->data);
@@ -40,7 +40,7 @@ fa_tensor *fa_fgsm(fa_model *model, bool training, fa_tensor *x, const int *y, f
   if (grad_out) *grad_out = g;
   if (!g) return NULL;
   /* delta + step sign(g), into the eps-ball, then into the image box */
-  fa_kernels()->attack_step(delta->numel, x->data, g->data, delta->data, step, eps, false);
+  fa_context_kernels(delta->ctx)->attack_step(delta->numel, x->data, g->data, delta->data, step, eps, false);
   return delta;
 }
 
@@ -52,7 +52,7 @@ fa_tensor *fa_pgd(fa_model *model, bool training, fa_tensor *x, const int *y, fa
     fa_tensor *g = fa_input_grad(model, training, x, delta, y, false, false, NULL);
     if (!g) return NULL;
     /* delta + alpha sign(g), into the image box, then into the eps-ball */
-    fa_kernels()->attack_step(delta->numel, x->data, g->data, delta->data, alpha, eps, true);
+    fa_context_kernels(delta->ctx)->attack_step(delta->numel, x->data, g->data, delta->data, alpha, eps, true);
     fa_arena_release(arena, mark);
   }
   return delta;
@@ -79,7 +79,7 @@ fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const int *y, float ep
     for (int i = 0; i < n; i++)
       if (loss->data[i] >= best_loss->data[i]) {
         best_loss->data[i] = loss->data[i];
-        fa_kernels()->gather_rows(row, 1, &i, delta->data, best->data + (size_t)i * row);
+        fa_context_kernels(delta->ctx)->gather_rows(row, 1, &i, delta->data, best->data + (size_t)i * row);
       }
     fa_arena_release(arena, mark);
   }
@@ -170,7 +170,7 @@ fa_tensor *fa_attack_targets_restarts(fa_model *model, fa_tensor *x, const int *
       for (int j = 0; st == FA_OK && j < m; j++)
         if (broken[j]) {
           alive[idx[j]] = false;
-          fa_kernels()->gather_rows(row, 1, &j, adv->data, delta->data + (size_t)idx[j] * row);
+          fa_context_kernels(adv->ctx)->gather_rows(row, 1, &j, adv->data, delta->data + (size_t)idx[j] * row);
         }
       fa_arena_release(arena, mark);
     }

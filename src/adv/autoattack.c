@@ -97,7 +97,7 @@ static fa_status run_stage(const fa_eval_attack_input *in, const fa_autoattack_s
   for (int j = 0; st == FA_OK && j < m; j++)
     if (!robust[j]) {
       alive[idx[j]] = false;
-      fa_kernels()->gather_rows(row, 1, &j, d->data, delta->data + (size_t)idx[j] * row);
+      fa_context_kernels(d->ctx)->gather_rows(row, 1, &j, d->data, delta->data + (size_t)idx[j] * row);
     }
   fa_arena_release(arena, mark);
   return st;

@@ -212,8 +212,8 @@ static fa_status final_search(const run_inputs *in, fa_fab_result *out) {
       if (!out->found[i]) continue;
       bool correct = pred[i] == in->y[i];
       fa_tensor *end = correct ? inner : out->adv, *z_end = correct ? z_in : z_adv;
-      fa_kernels()->gather_rows(in->row, 1, &i, mid->data, end->data + (size_t)i * in->row);
-      fa_kernels()->gather_rows((size_t)k, 1, &i, z_mid->data, z_end->data + (size_t)i * k);
+      fa_context_kernels(mid->ctx)->gather_rows(in->row, 1, &i, mid->data, end->data + (size_t)i * in->row);
+      fa_context_kernels(z_mid->ctx)->gather_rows((size_t)k, 1, &i, z_mid->data, z_end->data + (size_t)i * k);
       if (!correct) pred_adv[i] = pred[i];
     }
     fa_arena_release(arena, step_mark);
@@ -260,7 +260,7 @@ fa_status fa_fab_run(fa_model *model, const fa_fab_config *c, fa_tensor *x, cons
       if (norm < out->norm[i]) {
         out->found[i] = true;
         out->norm[i] = norm;
-        fa_kernels()->gather_rows(in.row, 1, &i, delta->data, out->adv->data + (size_t)i * in.row);
+        fa_context_kernels(delta->ctx)->gather_rows(in.row, 1, &i, delta->data, out->adv->data + (size_t)i * in.row);
       }
     }
     if (st == FA_OK && trace) trace->iterate(trace->ctx, it, delta, out->norm);

@@ -11,7 +11,7 @@ enum { FA_STAT_ROWS = 256 }; /* the statistics take the per-example dot products
 
 /* out[i] = <a_r, b_r> for the count rows from r0 (row floats each): the backend's row_dot, summed in double */
 static void row_dots(const fa_tensor *a, const fa_tensor *b, int r0, int count, size_t row, float *out) {
-  fa_kernels()->row_dot(count, row, a->data + (size_t)r0 * row, b->data + (size_t)r0 * row, out);
+  fa_context_kernels(a->ctx)->row_dot(count, row, a->data + (size_t)r0 * row, b->data + (size_t)r0 * row, out);
 }
 
 fa_tensor *fa_grad_align_reg(fa_tensor *g1, fa_tensor *g2, float lambda) {

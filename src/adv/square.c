@@ -79,7 +79,7 @@ fa_status fa_square_step(fa_model *model, fa_tensor *x, const int *y, float eps,
     for (int i = 0; i < n; i++)
       if (new_margin[i] < margin[i] || new_margin[i] <= 0) {
         margin[i] = new_margin[i];
-        fa_kernels()->gather_rows(row, 1, &i, cand->data, delta->data + (size_t)i * row);
+        fa_context_kernels(cand->ctx)->gather_rows(row, 1, &i, cand->data, delta->data + (size_t)i * row);
       }
   }
   fa_arena_release(arena, mark);
@@ -143,7 +143,7 @@ static fa_status square_run(fa_model *model, const fa_square_config *c, fa_tenso
     if (st == FA_OK) st = fa_square_step(model, xk, yk, c->eps, s, windows, dk, mk);
     for (int j = 0; st == FA_OK && j < k; j++) {
       margin[sub[j]] = mk[j];
-      fa_kernels()->gather_rows(row, 1, &j, dk->data, ds->data + (size_t)sub[j] * row);
+      fa_context_kernels(dk->ctx)->gather_rows(row, 1, &j, dk->data, ds->data + (size_t)sub[j] * row);
       queries[idx[sub[j]]]++;
     }
     fa_arena_release(arena, mark);
@@ -151,7 +151,7 @@ static fa_status square_run(fa_model *model, const fa_square_config *c, fa_tenso
   for (int j = 0; st == FA_OK && j < m; j++)
     if (margin[j] <= 0) {
       alive[idx[j]] = false;
-      fa_kernels()->gather_rows(row, 1, &j, ds->data, delta->data + (size_t)idx[j] * row);
+      fa_context_kernels(ds->ctx)->gather_rows(row, 1, &j, ds->data, delta->data + (size_t)idx[j] * row);
     }
   return st;
 }

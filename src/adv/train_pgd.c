@@ -27,7 +27,7 @@ static fa_status perturb(const fa_train_attack_input *in, fa_tensor *delta, fa_t
 static fa_status perturb_corner(const fa_train_attack_input *in, fa_tensor *delta, fa_tensor **input_grad) {
   fa_status st = perturb(in, delta, input_grad);
   if (st != FA_OK) return st;
-  const fa_kernel_table *k = fa_kernels();
+  const fa_kernel_table *k = fa_context_kernels(delta->ctx);
   k->unary(FA_UNARY_SIGN, delta->numel, delta->data, delta->data, 0.0f, 0.0f);
   k->unary(FA_UNARY_AFFINE, delta->numel, delta->data, delta->data, in->eps, 0.0f);
   fa_project_box(in->x, delta);

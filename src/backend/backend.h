@@ -1,15 +1,23 @@
-/* The kernel table: every computation the op layer asks of a device.
+/* A backend is a device: its memory (allocate, free, copies to, from and
+ * within it, fill, synchronise), the state it keeps per context (caches,
+ * workspaces, queues) and its kernel table: every computation the op layer
+ * asks of it. Backends are built in and chosen at run time by name
+ * (fa_backend_find; `--backend`, docs/ARCHITECTURE.md "Adding a backend").
  *
- * Kernels work on raw float32 arrays and know nothing of autograd. Shapes
- * are right-aligned to 4 dims (leading 1s). The CPU backend fills this
- * table; a CUDA backend fills the same table with device pointers. */
+ * Kernels work on raw float32 arrays in the device's memory (device
+ * addresses: host code never reads them) and know nothing of autograd or
+ * tensors. Shapes are right-aligned to 4 dims (leading 1s). A kernel that
+ * needs the context's state (the convolutions' caches and workspace, the
+ * operation counters) takes it first; the others need none. Nothing here
+ * belongs to one backend: backend/cpu fills this table with host memory,
+ * a CUDA backend would fill it with cudaMalloc'd memory and its launches. */
 #ifndef FA_BACKEND_BACKEND_H
 #define FA_BACKEND_BACKEND_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "backend/cpu/conv.h"
+#include "backend/conv_geom.h"
 
 typedef enum {
   FA_UNARY_RELU,        /* max(x, 0) */
@@ -29,7 +37,7 @@ typedef enum {
   FA_BINARY_MUL_POSITIVE, /* a * (b > 0 ? 1 : 0) */
 } fa_binary_kind;
 
-typedef struct {
+typedef struct fa_kernel_table {
   const char *name;
   /* y[i] = f(x[i]; p0, p1); y may be x */
   void (*unary)(fa_unary_kind kind, size_t n, const float *x, float *y, float p0, float p1);
@@ -51,7 +59,6 @@ typedef struct {
   void (*channel_dot)(const int x_shape[4], const float *a, const float *b, const float *mask, float *y);
   /* y[c] = sum over n, h, w of (x - mean[c])^2, x (n, c, h, w) */
   void (*channel_sq_dev)(const int x_shape[4], const float *x, const float *mean, float *y);
-  void (*fill)(size_t n, float value, float *y);
   /* y += alpha * x */
   void (*axpy)(size_t n, float alpha, const float *x, float *y);
   /* y[r] = sum_j a[r][j] b[r][j] for rows x cols, summed in double */
@@ -80,15 +87,46 @@ typedef struct {
   void (*gather_rows)(size_t row_len, int n_idx, const int *idx, const float *src, float *dst);
   /* dst row idx[r] += src row r */
   void (*scatter_add_rows)(size_t row_len, int n_idx, const int *idx, const float *src, float *dst);
-  void (*sgemm)(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+  /* C (m x n) = alpha op(A) op(B) + beta C, row-major, packed; A is (m x k) or, when trans_a, (k x m) */
+  void (*sgemm)(void *state, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
                 const float *b, float beta, float *c);
-  /* bias (c_out) or NULL */
-  void (*conv2d_forward)(const fa_conv_geom *g, const float *x, const float *w, const float *bias, float *y);
-  void (*conv2d_grad_input)(const fa_conv_geom *g, const float *gy, const float *w, float *gx);
-  void (*conv2d_grad_weight)(const fa_conv_geom *g, const float *gy, const float *x, float *gw);
+  /* y = conv2d(x, w) (cross-correlation) plus bias (c_out) per output channel, or NULL */
+  void (*conv2d_forward)(void *state, const fa_conv_geom *g, const float *x, const float *w, const float *bias,
+                         float *y);
+  /* gx = d<gy, conv2d(x, w)>/dx (the transposed convolution of gy with w) */
+  void (*conv2d_grad_input)(void *state, const fa_conv_geom *g, const float *gy, const float *w, float *gx);
+  /* gw = d<gy, conv2d(x, w)>/dw */
+  void (*conv2d_grad_weight)(void *state, const fa_conv_geom *g, const float *gy, const float *x, float *gw);
 } fa_kernel_table;
 
-/* The active backend's kernels (the CPU one in this build). */
-const fa_kernel_table *fa_kernels(void);
+/* A device. Every function but create takes the state that create made for
+ * one context (core/context.h); a context's calls come from one thread at a
+ * time. Sizes are in bytes unless said. */
+typedef struct fa_backend {
+  const char *name;        /* as --backend and $FASTADV_BACKEND take it */
+  const char *description; /* one line, for --help */
+  /* ---- per-context state ---- */
+  void *(*create)(void);            /* NULL when it cannot be made (out of memory, no device) */
+  void (*destroy)(void *state);     /* frees what the state holds; NULL is a no-op */
+  /* ---- memory ---- */
+  /* `bytes` of device memory, 64-byte aligned, contents undefined; NULL when there
+   * is not enough. Large blocks may be reserved and committed as they are used. */
+  void *(*alloc)(void *state, size_t bytes);
+  void (*free)(void *state, void *ptr, size_t bytes); /* ptr from alloc with these bytes, or NULL */
+  void (*to_device)(void *state, void *dst, const void *host_src, size_t bytes);
+  void (*to_host)(void *state, void *host_dst, const void *src, size_t bytes); /* done when it returns */
+  void (*copy)(void *state, void *dst, const void *src, size_t bytes);         /* the two may overlap */
+  void (*fill)(void *state, float *dst, float value, size_t n);              /* n floats */
+  void (*synchronize)(void *state); /* returns when every kernel and copy asked for so far is done */
+  const fa_kernel_table *kernels;
+} fa_backend;
+
+/* ---- the built-in backends (backend/registry.c) ---- */
+/* The backend named `name`, NULL if none. */
+const fa_backend *fa_backend_find(const char *name);
+/* The i-th built-in backend, NULL past the last; 0 is the default (cpu). */
+const fa_backend *fa_backend_at(size_t i);
+/* "cpu, ref": the built-in names, comma-separated, into buf; returns buf. */
+const char *fa_backend_names(char *buf, size_t len);
 
 #endif

@@ -1,6 +1,6 @@
 /* Softmax and cross-entropy. log_softmax is computed stably in one kernel;
  * its backward, g - softmax(x) * rowsum(g), is written in ops. */
-#include "backend/backend.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/op_def.h"
 #include "core/ops.h"
@@ -19,9 +19,9 @@ fa_tensor *fa_log_softmax(fa_tensor *x) {
   if (x->ndim != 2)
     return fa_error_set(FA_ERR_INVALID, "log_softmax works on rows of a 2-D tensor, not %s",
                         fa_shape_str(x, buf, sizeof buf)), NULL;
-  fa_tensor *out = fa_tensor_new(2, x->shape);
+  fa_tensor *out = fa_tensor_new_on(x->ctx, 2, x->shape);
   if (!out) return NULL;
-  fa_kernels()->log_softmax(x->shape[0], x->shape[1], x->data, out->data);
+  x->ctx->k->log_softmax(x->shape[0], x->shape[1], x->data, out->data);
   return fa_record(out, &log_softmax_def, 1, &x, NULL);
 }
 

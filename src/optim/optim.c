@@ -35,14 +35,15 @@ struct fa_optimizer {
 
 static bool trainable(const fa_tensor *t) { return t->requires_grad && t->grad; }
 
-/* The state tensor "<param>.<what>" of p's shape; NULL if there is no `what`. */
-static fa_status state_like(fa_store *state, const fa_tensor *p, const char *what, fa_tensor **out) {
+/* The state tensor "<param>.<what>" of p's shape, in the store's slab `slab`
+ * (one per kind of state, laid out as the parameters); NULL if there is no `what`. */
+static fa_status state_like(fa_store *state, int slab, const fa_tensor *p, const char *what, fa_tensor **out) {
   *out = NULL;
   if (!what) return FA_OK;
   char name[1024];
   if (snprintf(name, sizeof name, "%s.%s", p->name, what) >= (int)sizeof name)
     return fa_error_set(FA_ERR_INVALID, "parameter name too long: %s", p->name);
-  *out = fa_store_new(state, name, p->ndim, p->shape);
+  *out = fa_store_new_in(state, slab, name, p->ndim, p->shape);
   return *out ? FA_OK : fa_error_code();
 }
 
@@ -61,11 +62,11 @@ static fa_optimizer *optimizer_create(opt_kind kind, fa_store *params, const cha
     if (!trainable(p)) continue;
     slot *sl = &opt->slots[opt->n_slots++];
     sl->p = p;
-    if (state_like(opt->state, p, s1, &sl->s1) != FA_OK ||
-        state_like(opt->state, p, s2, &sl->s2) != FA_OK)
+    if (state_like(opt->state, FA_SLAB_BUFFERS, p, s1, &sl->s1) != FA_OK ||
+        state_like(opt->state, FA_SLAB_BUFFERS + 1, p, s2, &sl->s2) != FA_OK)
       goto fail;
   }
-  opt->step = fa_store_new(opt->state, "step", 1, (int[]){1});
+  opt->step = fa_store_new_in(opt->state, FA_SLAB_BUFFERS + 2, "step", 1, (int[]){1});
   if (!opt->step) goto fail;
   return opt;
 nomem:
