@@ -6,7 +6,10 @@
  *   to device, device to device, device to host) and the fill round-trip;
  * - its table has every entry, and this file checks as many kernels as the
  *   table has (an appended kernel fails here until it has a ref version);
- * - every kernel of its table against the cpu kernel (fa_kernels()) on the
+ * - as a device (backend/backend.h): it is in the registry, its memory
+ *   functions copy (overlapping regions too) and fill, and a large
+ *   allocation (an arena's data slab) is a device address as well;
+ * - every kernel of its table against the cpu kernel on the
  *   same random inputs, the ref side moved through the copy functions, over
  *   the shapes the models and ops use: convolutions 1x1, 3x3 and 5x5, stride
  *   1 and 2, padding 0, 1 and 2, 3 -> 4, 3 -> 64, 64 -> 128 channels and the
@@ -50,7 +53,9 @@ enum { EXACT = 0 };
 static const double TOL_ULP = 1e-6, TOL_PLANE = 1e-5, TOL_GEMM = 1e-5;
 
 static fa_rng rng;
+static const fa_backend *cpu_dev, *ref_dev;
 static const fa_kernel_table *cpu, *ref;
+static void *cpu_state, *ref_state; /* the devices' states (the GEMMs and convolutions take them) */
 
 /* ---- one operand on both backends: the same floats in host memory (for
  * cpu) and in ref's device memory ---- */
@@ -91,7 +96,7 @@ static pair output_pair(size_t n) {
 
 static void pair_free(pair *p) {
   free(p->host);
-  fa_ref_mem_free(p->dev);
+  fa_ref_mem_free(p->dev, p->n * sizeof(float));
 }
 
 /* The host copy of p's device floats (free it). */
@@ -150,7 +155,7 @@ static void host_read(float *p) {
   (void)v;
 }
 static void host_write(float *p) { *(volatile float *)p = 1.0f; }
-static void kernel_on_host_memory(float *host) { ref->fill(4, 1.0f, host); }
+static void kernel_on_host_memory(float *host) { ref->axpy(4, 1.0f, host, host); }
 
 static bool aborts_in_child(void (*run)(float *), float *p) {
   fflush(NULL);
@@ -188,19 +193,49 @@ static void check_memory(void) {
   FA_CHECK(faults_in_child(host_read, a), "a host read of a device address did not fault");
   FA_CHECK(faults_in_child(host_write, a + 7), "a host write to a device address did not fault");
   FA_CHECK(aborts_in_child(kernel_on_host_memory, host), "a ref kernel given a host address did not stop");
-  fa_ref_mem_free(a);
-  fa_ref_mem_free(b);
-  fa_ref_mem_free(NULL);
+  fa_ref_mem_free(a, sizeof host);
+  fa_ref_mem_free(b, sizeof host);
+  fa_ref_mem_free(NULL, 0);
   void *empty = fa_ref_mem_alloc(0);
   FA_CHECK(empty && fa_ref_is_device(empty), "an empty allocation is a device address");
-  fa_ref_mem_free(empty);
+  fa_ref_mem_free(empty, 0);
+}
+
+/* ref as a device: found by name, its copies through the device functions
+ * (a copy within one buffer whose regions overlap, as a row shift does),
+ * its fill, and an arena-sized allocation (mapped, not from the heap) that
+ * is a device address too and faults on a host access. */
+static void check_device(void) {
+  FA_CHECK(ref_dev && !strcmp(ref_dev->name, "ref") && ref_dev->kernels == ref, "the registry lists ref");
+  FA_CHECK(ref_state != NULL, "ref's create gave no state");
+  enum { N = 256 };
+  float host[N], back[N];
+  for (int i = 0; i < N; i++) host[i] = (float)i;
+  float *d = ref_dev->alloc(ref_state, sizeof host);
+  ref_dev->to_device(ref_state, d, host, sizeof host);
+  ref_dev->copy(ref_state, d + 1, d, (N - 1) * sizeof(float)); /* overlapping: every value one up */
+  ref_dev->fill(ref_state, d + N - 8, 7.0f, 8);
+  ref_dev->synchronize(ref_state);
+  ref_dev->to_host(ref_state, back, d, sizeof back);
+  bool moved = back[0] == 0.0f;
+  for (int i = 1; i < N; i++) moved &= back[i] == (i >= N - 8 ? 7.0f : (float)(i - 1));
+  FA_CHECK(moved, "an overlapping device copy or the fill went wrong");
+  ref_dev->free(ref_state, d, sizeof host);
+  const size_t big = (size_t)4 << 30;
+  float *slab = ref_dev->alloc(ref_state, big);
+  FA_CHECK(slab && fa_ref_is_device(slab), "a 4 GiB allocation is a device address");
+  if (slab) {
+    ref_dev->fill(ref_state, slab + (big / sizeof(float) - 4), 1.0f, 4); /* its last floats are usable */
+    FA_CHECK(faults_in_child(host_read, slab), "a host read of a mapped device address did not fault");
+    ref_dev->free(ref_state, slab, big);
+  }
 }
 
 /* ---- the table ---- */
 
 /* The kernels this file checks: a kernel appended to the table
  * (backend/backend.h) fails here until it has a ref version and a check. */
-enum { KERNELS_CHECKED = 25 };
+enum { KERNELS_CHECKED = 24 };
 
 /* ref's table is named and has every entry set, and there are as many
  * entries as this file checks. Reads the entries after `name` as one array
@@ -346,14 +381,14 @@ static void check_channel(const int xs[4]) {
   pair_free(&x), pair_free(&a), pair_free(&mask), pair_free(&s), pair_free(&t), pair_free(&b);
 }
 
-/* fill, axpy, the row kernels, add_clamp and mul_in_range (b present or not) */
+/* the devices' fill, axpy, the row kernels, add_clamp and mul_in_range (b present or not) */
 static void check_vector_kernels(void) {
   const int rows = 8;
   const size_t cols = 3072, n = rows * cols;
   char what[64];
   pair y = output_pair(n);
-  cpu->fill(n, 0.375f, y.host);
-  ref->fill(n, 0.375f, y.dev);
+  cpu_dev->fill(cpu_state, y.host, 0.375f, n);
+  ref_dev->fill(ref_state, y.dev, 0.375f, n);
   expect_close("fill", &y, EXACT);
   pair x = random_pair(n, -1.0f, 1.0f), acc = random_pair(n, -1.0f, 1.0f);
   cpu->axpy(n, -0.3f, x.host, acc.host);
@@ -460,8 +495,8 @@ static void check_rows(void) {
 static void check_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, float beta) {
   pair a = random_pair((size_t)m * k, -1.0f, 1.0f), b = random_pair((size_t)k * n, -1.0f, 1.0f);
   pair c = beta == 0.0f ? output_pair((size_t)m * n) : random_pair((size_t)m * n, -1.0f, 1.0f); /* beta 0: C unread */
-  cpu->sgemm(ta, tb, m, n, k, alpha, a.host, b.host, beta, c.host);
-  ref->sgemm(ta, tb, m, n, k, alpha, a.dev, b.dev, beta, c.dev);
+  cpu->sgemm(cpu_state, ta, tb, m, n, k, alpha, a.host, b.host, beta, c.host);
+  ref->sgemm(ref_state, ta, tb, m, n, k, alpha, a.dev, b.dev, beta, c.dev);
   char what[96];
   snprintf(what, sizeof what, "sgemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g", ta, tb, m, n, k, alpha, beta);
   expect_close(what, &c, TOL_GEMM);
@@ -481,17 +516,17 @@ static void check_conv(int n, int c_in, int h, int w, int c_out, int k, int stri
   const int len = snprintf(what, sizeof what, "conv n=%d %d->%d %dx%d k=%d stride=%d pad=%d", n, c_in, c_out, h,
                            w, k, stride, pad);
   for (int with_bias = 0; with_bias < 2; with_bias++) {
-    cpu->conv2d_forward(&g, x.host, wt.host, HOST(bias, with_bias), y.host);
-    ref->conv2d_forward(&g, x.dev, wt.dev, DEVICE(bias, with_bias), y.dev);
+    cpu->conv2d_forward(cpu_state, &g, x.host, wt.host, HOST(bias, with_bias), y.host);
+    ref->conv2d_forward(ref_state, &g, x.dev, wt.dev, DEVICE(bias, with_bias), y.dev);
     snprintf(what + len, sizeof what - len, with_bias ? ": forward with bias" : ": forward");
     expect_close(what, &y, TOL_GEMM);
   }
-  cpu->conv2d_grad_input(&g, gy.host, wt.host, gx.host);
-  ref->conv2d_grad_input(&g, gy.dev, wt.dev, gx.dev);
+  cpu->conv2d_grad_input(cpu_state, &g, gy.host, wt.host, gx.host);
+  ref->conv2d_grad_input(ref_state, &g, gy.dev, wt.dev, gx.dev);
   snprintf(what + len, sizeof what - len, ": grad_input");
   expect_close(what, &gx, TOL_GEMM);
-  cpu->conv2d_grad_weight(&g, gy.host, x.host, gw.host);
-  ref->conv2d_grad_weight(&g, gy.dev, x.dev, gw.dev);
+  cpu->conv2d_grad_weight(cpu_state, &g, gy.host, x.host, gw.host);
+  ref->conv2d_grad_weight(ref_state, &g, gy.dev, x.dev, gw.dev);
   snprintf(what + len, sizeof what - len, ": grad_weight");
   expect_close(what, &gw, TOL_GEMM);
   pair_free(&x), pair_free(&wt), pair_free(&gy), pair_free(&bias), pair_free(&y), pair_free(&gx), pair_free(&gw);
@@ -499,9 +534,18 @@ static void check_conv(int n, int c_in, int h, int w, int c_out, int k, int stri
 
 int main(void) {
   rng = fa_rng_stream(14, FA_STREAM_INIT);
-  cpu = fa_kernels();
-  ref = fa_ref_kernels();
-  check_memory(); /* first: its children fork before any OpenMP thread exists */
+  cpu_dev = fa_backend_find("cpu");
+  ref_dev = fa_backend_find("ref");
+  if (!cpu_dev || !ref_dev) {
+    fprintf(stderr, "the registry lacks cpu or ref\n");
+    return 1;
+  }
+  cpu = cpu_dev->kernels;
+  ref = ref_dev->kernels;
+  ref_state = ref_dev->create();
+  check_memory(); /* first: their children fork before any OpenMP thread exists */
+  check_device();
+  cpu_state = cpu_dev->create();
   check_table();
 
   check_unary();
@@ -544,5 +588,7 @@ int main(void) {
   check_conv(2, 1, 28, 28, 32, 5, 1, 2);  /* lenet's first layer */
   check_conv(2, 32, 14, 14, 64, 5, 1, 2); /* lenet's second */
   check_conv(0, 3, 8, 8, 4, 3, 1, 1);     /* an empty batch: grad-weight is zero */
+  cpu_dev->destroy(cpu_state);
+  ref_dev->destroy(ref_state);
   return fa_test_exit();
 }

@@ -7,7 +7,7 @@
 
 #include "backend/backend.h"
 
-#define FA_BUILTIN_BACKENDS(X) X(cpu)
+#define FA_BUILTIN_BACKENDS(X) X(cpu) X(ref)
 
 #define FA_DECLARE(name) extern const fa_backend fa_backend_##name;
 FA_BUILTIN_BACKENDS(FA_DECLARE)

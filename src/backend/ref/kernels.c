@@ -43,8 +43,6 @@ static void channel_sq_dev(const int xs[4], const float *x, const float *mean, f
   fa_ref_channel_sq_dev(xs, DEV(x), DEV(mean), DEV(y));
 }
 
-static void fill(size_t n, float value, float *y) { fa_ref_fill(n, value, DEV(y)); }
-
 static void axpy(size_t n, float alpha, const float *x, float *y) { fa_ref_axpy(n, alpha, DEV(x), DEV(y)); }
 
 static void row_dot(int rows, size_t cols, const float *a, const float *b, float *y) {
@@ -92,24 +90,30 @@ static void scatter_add_rows(size_t row_len, int n_idx, const int *idx, const fl
   fa_ref_scatter_add_rows(row_len, n_idx, idx, DEV(src), DEV(dst));
 }
 
-static void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
-                  float beta, float *c) {
+/* ref keeps no state (ref.h): the state argument is unused */
+static void sgemm(void *state, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+                  const float *b, float beta, float *c) {
+  (void)state;
   fa_ref_sgemm(trans_a, trans_b, m, n, k, alpha, DEV(a), DEV(b), beta, DEV(c));
 }
 
-static void conv2d_forward(const fa_conv_geom *g, const float *x, const float *w, const float *bias, float *y) {
+static void conv2d_forward(void *state, const fa_conv_geom *g, const float *x, const float *w, const float *bias,
+                           float *y) {
+  (void)state;
   fa_ref_conv2d_forward(g, DEV(x), DEV(w), DEV(bias), DEV(y));
 }
 
-static void conv2d_grad_input(const fa_conv_geom *g, const float *gy, const float *w, float *gx) {
+static void conv2d_grad_input(void *state, const fa_conv_geom *g, const float *gy, const float *w, float *gx) {
+  (void)state;
   fa_ref_conv2d_grad_input(g, DEV(gy), DEV(w), DEV(gx));
 }
 
-static void conv2d_grad_weight(const fa_conv_geom *g, const float *gy, const float *x, float *gw) {
+static void conv2d_grad_weight(void *state, const fa_conv_geom *g, const float *gy, const float *x, float *gw) {
+  (void)state;
   fa_ref_conv2d_grad_weight(g, DEV(gy), DEV(x), DEV(gw));
 }
 
-static const fa_kernel_table ref_kernels = {
+const fa_kernel_table fa_ref_kernel_table = {
     .name = "ref",
     .unary = unary,
     .binary = binary,
@@ -119,7 +123,6 @@ static const fa_kernel_table ref_kernels = {
     .channel_fma = channel_fma,
     .channel_dot = channel_dot,
     .channel_sq_dev = channel_sq_dev,
-    .fill = fill,
     .axpy = axpy,
     .row_dot = row_dot,
     .row_combine = row_combine,
@@ -137,5 +140,3 @@ static const fa_kernel_table ref_kernels = {
     .conv2d_grad_input = conv2d_grad_input,
     .conv2d_grad_weight = conv2d_grad_weight,
 };
-
-const fa_kernel_table *fa_ref_kernels(void) { return &ref_kernels; }
