@@ -1,4 +1,5 @@
 #include "core/finite.h"
+#include "core/tensor_internal.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -3,6 +3,7 @@
 #include "backend/cpu/conv.h"
 #include "backend/cpu/conv_impl.h"
 #include "backend/cpu/elementwise.h"
+#include "backend/cpu/updates.h"
 
 /* The op layer's GEMMs, counted (the convolutions' own GEMMs are counted as convolutions). */
 static void counted_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
@@ -38,6 +39,17 @@ static const fa_kernel_table cpu_kernels = {
     .conv2d_forward = fa_cpu_conv2d_forward,
     .conv2d_grad_input = fa_cpu_conv2d_grad_input,
     .conv2d_grad_weight = fa_cpu_conv2d_grad_weight,
+    .one_hot = fa_cpu_one_hot,
+    .gather_labels = fa_cpu_gather_labels,
+    .argmax_rows = fa_cpu_argmax_rows,
+    .count_correct = fa_cpu_count_correct,
+    .count_nonzero_pairs = fa_cpu_count_nonzero_pairs,
+    .mean_row_norm = fa_cpu_mean_row_norm,
+    .mean_row_cosine = fa_cpu_mean_row_cosine,
+    .keep_best_rows = fa_cpu_keep_best_rows,
+    .fill_uniform = fa_cpu_fill_uniform,
+    .sgd_update = fa_cpu_sgd_update,
+    .adam_update = fa_cpu_adam_update,
 };
 
 const fa_kernel_table *fa_kernels(void) { return &cpu_kernels; }
