@@ -240,6 +240,27 @@ static void check_damaged_models(const fa_dataset *ds) {
   printf("a flipped bit in a model file: exit %d: %s", code, err);
 }
 
+/* A model of fewer classes than the data set's labels (a 2-class cnn on
+ * Fashion-MNIST, as its metadata says): refused where the labels are made,
+ * not scored with zero one-hot rows. */
+static void check_too_few_classes(void) {
+  fa_model_config mc = {.arch = FA_ARCH_CNN, .in_channels = 1, .height = 28, .width = 28, .n_classes = 2,
+                        .n_layers = 1, .n_filters = 4};
+  fa_model *model = fa_model_create(&mc);
+  fa_rng init = fa_rng_stream(0, FA_STREAM_INIT);
+  const char *path = tmp("two_classes.safetensors"), *keys[] = {"dataset"}, *values[] = {"fmnist"};
+  FA_CHECK(model && fa_model_init(model, &init) == FA_OK &&
+               fa_ckpt_save(path, model, 0, NULL, 0, (fa_ckpt_meta_list){keys, values, 1}) == FA_OK,
+           "%s", fa_error_message());
+  fa_model_destroy(model);
+  char flags[4400];
+  snprintf(flags, sizeof flags, "--model_path='%s'", path);
+  int code = eval(flags);
+  FA_CHECK(code == 1 && strstr(err, "is outside [0, 2)") && !strstr(out, "acc "),
+           "a 2-class model on 10 classes: exit %d: %s%s", code, out, err);
+  printf("a 2-class model on Fashion-MNIST: exit %d: %s", code, err);
+}
+
 /* A resume checkpoint whose last model is the plain file's with every 7th
  * weight of the linear layer negated and whose best model is the plain
  * file's, the best accuracy at best_pgd. */
@@ -339,6 +360,7 @@ int main(void) {
   double pytorch_acc = check_predictions(&ds);
   check_plain_eval(pytorch_acc);
   check_damaged_models(&ds);
+  check_too_few_classes();
   check_early_stopped(&ds, pytorch_acc);
   fa_dataset_free(&ds);
   return fa_test_exit();

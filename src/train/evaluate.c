@@ -167,7 +167,7 @@ fa_status fa_evaluate(fa_model *model, const fa_dataset *ds, int n, int batch_si
     int m = count - (int)skip;
     fa_arena_mark mark = fa_arena_get_mark(arena);
     fa_tensor *xb = m > 0 ? fa_tensor_from(4, (int[]){m, ds->c, ds->h, ds->w}, x + skip * image) : NULL;
-    fa_tensor *yb = xb ? fa_labels_from(m, y + skip, ds->n_classes) : NULL;
+    fa_tensor *yb = xb ? fa_labels_from(m, y + skip, fa_model_get_config(model)->n_classes) : NULL;
     fa_eval_attack_input in = {.model = model, .x = xb, .y = yb, .eps = eps, .options = options, .rng = &rng,
                                .first_example = at + skip, .stages = &stages};
     stages.n = 0;
