@@ -17,7 +17,7 @@
 static bool error_mentions(const char *needle) { return strstr(fa_error_message(), needle) != NULL; }
 
 static void test_transfers(void) {
-  float v[6] = {1, 2, 3, 4, 5, 6}, back[6] = {0};
+  float v[6] = {1, 2, 3, 4, 5, 6}, back[8] = {0};
   fa_tensor *t = fa_tensor_from(2, (int[]){3, 2}, v);
   FA_CHECK(t && fa_tensor_ndim(t) == 2 && fa_tensor_dim(t, 0) == 3 && fa_tensor_numel(t) == 6 &&
                fa_tensor_row_numel(t) == 2 && fa_tensor_dtype(t) == FA_F32 && !fa_tensor_name(t) &&
