@@ -69,10 +69,11 @@ fa_tensor *fa_lerp_points(const fa_tensor *x, const fa_tensor *a, const fa_tenso
 }
 
 void fa_sgd_update(fa_tensor *p, const fa_tensor *g, fa_tensor *buf, float lr, float momentum, float wd) {
-  fa_kernels()->sgd_update(p->numel, p->data, g->data, buf->data, lr, momentum, wd);
+  if (p && g && buf) fa_kernels()->sgd_update(p->numel, p->data, g->data, buf->data, lr, momentum, wd);
 }
 
 void fa_adam_update(fa_tensor *p, const fa_tensor *g, fa_tensor *m, fa_tensor *v, float beta1, float beta2, float eps,
                     float wd, float step_size, float bc2_sqrt) {
-  fa_kernels()->adam_update(p->numel, p->data, g->data, m->data, v->data, beta1, beta2, eps, wd, step_size, bc2_sqrt);
+  if (p && g && m && v)
+    fa_kernels()->adam_update(p->numel, p->data, g->data, m->data, v->data, beta1, beta2, eps, wd, step_size, bc2_sqrt);
 }
