@@ -30,6 +30,7 @@
 #include "core/autograd.h"
 #include "core/context.h"
 #include "core/ops.h"
+#include "core/update.h"
 #include "nn/model.h"
 #include "optim/optim.h"
 #include "timing.h"
@@ -42,7 +43,7 @@ typedef struct {
   int pgd_iters, restarts; /* evaluation workloads (restarts > 0) */
   fa_rng eval_rng;
   fa_tensor *x;            /* persistent batch (B, 3, 32, 32) */
-  int *y;
+  fa_tensor *y;            /* its labels (B) */
   fa_arena *arena;
 } bench_case;
 
@@ -134,7 +135,7 @@ int main(int argc, char **argv) {
   c.model = fa_model_create(&mc);
   if (!c.model) die("model");
   fa_rng init = fa_rng_stream(0, FA_STREAM_INIT);
-  fa_model_init(c.model, &init);
+  if (fa_model_init(c.model, &init) != FA_OK) die("init");
   fa_store *store = fa_model_store(c.model);
   c.opt = mc.arch == FA_ARCH_CNN ? fa_adam_create(store, 0.9f, 0.999f, 1e-8f, 5e-4f)
                                  : fa_sgd_create(store, 0.9f, 5e-4f);
@@ -143,11 +144,13 @@ int main(int argc, char **argv) {
   fa_arena_set_current(c.arena);
 
   fa_rng data = fa_rng_stream(2, FA_STREAM_INIT);
-  c.x = fa_tensor_new(4, (int[]){batch, 3, 32, 32});
-  c.y = malloc((size_t)batch * sizeof *c.y);
+  int *labels = malloc((size_t)batch * sizeof *labels);
+  if (!labels) die("batch");
+  for (int i = 0; i < batch; i++) labels[i] = i % 10;
+  c.x = fa_uniform(4, (int[]){batch, 3, 32, 32}, &data, 0.0f, 1.0f);
+  c.y = fa_labels_from(batch, labels, 10);
+  free(labels);
   if (!c.x || !c.y) die("batch");
-  fa_rng_fill_uniform(&data, c.x->data, c.x->numel, 0.0f, 1.0f);
-  for (int i = 0; i < batch; i++) c.y[i] = i % 10;
 
   fa_train_config cfg = train_config(workload, batch);
   c.eval_rng = fa_rng_stream(0, FA_STREAM_EVAL);
@@ -164,7 +167,6 @@ int main(int argc, char **argv) {
          arch, workload, batch, omp_get_max_threads(), reps, seconds, batch / seconds, flops * 1e-9,
          flops * 1e-9 / seconds, fa_arena_high_water(c.arena) / 1048576.0, fa_bench_peak_rss_mib());
   if (train) fa_trainer_free(&c.trainer);
-  free(c.y);
   fa_arena_destroy(c.arena);
   fa_optimizer_destroy(c.opt);
   fa_model_destroy(c.model);

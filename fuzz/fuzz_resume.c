@@ -43,7 +43,7 @@ static void write_seed(const char *path) {
   int y[BATCH];
   fa_loader_next(loader, x, y);
   p.loader = fa_loader_get_state(loader);
-  fa_store_find(fa_optimizer_state(opt), "step")->data[0] = 1;
+  REQUIRE(fa_tensor_write(fa_store_find(fa_optimizer_state(opt), "step"), 0, 1, (float[]){1}) == FA_OK);
   fa_resume_stores s = {model, fa_optimizer_state(opt), best, NULL};
   REQUIRE(fa_resume_save(path, &config, &s, &p) == FA_OK);
   fa_resume_point back;
@@ -74,7 +74,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   best = fa_store_create();
   for (int i = 0; i < fa_store_count(params); i++) {
     const fa_tensor *t = fa_store_get(params, i);
-    fa_store_new(best, t->name, t->ndim, t->shape);
+    fa_store_new(best, fa_tensor_name(t), fa_tensor_ndim(t), fa_tensor_shape(t));
   }
   for (int i = 0; i < N_EXAMPLES * 4; i++) images[i] = (uint8_t)(i * 37);
   for (int i = 0; i < N_EXAMPLES; i++) labels[i] = (uint8_t)(i % 2);

@@ -55,9 +55,9 @@ static void job_start(job *j) {
 
 /* grad_delta CE(model(x + delta)) at delta = 0, recorded for double backprop */
 static fa_tensor *input_grad(job *j, fa_tensor *x) {
-  fa_tensor *d = fa_zeros(4, x->shape), *g = NULL;
-  d->requires_grad = true;
-  fa_tensor *loss = fa_cross_entropy(fa_model_forward(j->model, fa_add(x, d), true), j->labels);
+  fa_tensor *d = fa_zeros(4, fa_tensor_shape(x)), *g = NULL;
+  fa_tensor_set_requires_grad(d, true);
+  fa_tensor *loss = fa_cross_entropy(fa_model_forward(j->model, fa_add(x, d), true), fa_labels_from(N, j->labels, 10));
   FA_CHECK(fa_grad(loss, &d, 1, true, &g) == FA_OK, "input grad: %s", fa_error_message());
   return g;
 }
@@ -67,7 +67,8 @@ static void stage(job *j, int s) {
   if (s == 0) j->g1 = input_grad(j, j->x);
   if (s == 1) j->g2 = input_grad(j, fa_add(j->x, j->eta));
   if (s == 2) {
-    fa_tensor *ce = fa_cross_entropy(fa_model_forward(j->model, fa_add(j->x, j->delta), true), j->labels);
+    fa_tensor *ce = fa_cross_entropy(fa_model_forward(j->model, fa_add(j->x, j->delta), true),
+                                     fa_labels_from(N, j->labels, 10));
     fa_store_zero_grad(fa_model_store(j->model));
     FA_CHECK(fa_backward(fa_add(ce, fa_grad_align_reg(j->g1, j->g2, 0.5f))) == FA_OK, "backward: %s",
              fa_error_message());
@@ -92,11 +93,12 @@ static void stage_amid(job *j, int s, job *other) {
 static float *result(job *j, size_t *n) {
   fa_store *s = fa_model_store(j->model);
   fa_tensor *grads = fa_store_slab_tensor(s, FA_SLAB_GRADS);
-  *n = grads->numel + j->g1->numel + j->g2->numel;
+  const size_t ng = fa_tensor_numel(grads), n1 = fa_tensor_numel(j->g1), n2 = fa_tensor_numel(j->g2);
+  *n = ng + n1 + n2;
   float *out = malloc(*n * sizeof *out);
-  memcpy(out, grads->data, grads->numel * sizeof *out);
-  memcpy(out + grads->numel, j->g1->data, j->g1->numel * sizeof *out);
-  memcpy(out + grads->numel + j->g1->numel, j->g2->data, j->g2->numel * sizeof *out);
+  fa_tensor_read(grads, 0, ng, out);
+  fa_tensor_read(j->g1, 0, n1, out + ng);
+  fa_tensor_read(j->g2, 0, n2, out + ng + n1);
   return out;
 }
 
@@ -131,7 +133,7 @@ int main(void) {
   fa_context_set_current(b.ctx);
   size_t used_a = fa_arena_used(a.arena), used_b = fa_arena_used(b.arena);
   fa_tensor *sum = fa_add(a.x, a.eta);
-  FA_CHECK(sum && sum->ctx == a.ctx && fa_arena_used(a.arena) > used_a && fa_arena_used(b.arena) == used_b,
+  FA_CHECK(sum && fa_tensor_context(sum) == a.ctx && fa_arena_used(a.arena) > used_a && fa_arena_used(b.arena) == used_b,
            "an op on a's tensors ran in b's context");
   /* inputs of two contexts: an error, not a kernel of one on the other's memory */
   FA_CHECK(fa_add(a.x, b.x) == NULL && strstr(fa_error_message(), "add: its inputs are in different contexts"),

@@ -45,6 +45,12 @@ int fa_test_run_fastadv(const char *args, const char *dir, char *out, char *err,
 struct fa_tensor;
 void fa_test_fill_hashed(struct fa_tensor *t);
 
+/* A tensor's values copied to the host (through core's transfers: the test
+ * reads what the device holds), valid until fa_test_exit; NULL for a NULL
+ * tensor. And one value, NaN for a NULL tensor. */
+const float *fa_test_values(const struct fa_tensor *t);
+float fa_test_value(const struct fa_tensor *t, size_t i);
+
 /* Width and height from a PNG file's signature and IHDR chunk; 0 when the
  * file is not a PNG. Its size in bytes goes to *bytes when not NULL. */
 int fa_test_png_size(const char *path, int *width, int *height, long *bytes);

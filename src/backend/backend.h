@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "backend/conv_geom.h"
 
@@ -97,6 +98,49 @@ typedef struct fa_kernel_table {
   void (*conv2d_grad_input)(void *state, const fa_conv_geom *g, const float *gy, const float *w, float *gx);
   /* gw = d<gy, conv2d(x, w)>/dw */
   void (*conv2d_grad_weight)(void *state, const fa_conv_geom *g, const float *gy, const float *x, float *gw);
+
+  /* ---- labels (int32), in-place updates and statistics: what the layers
+   * above core did by hand on tensor memory (docs/ARCHITECTURE.md). Every
+   * output here may be read back to the host after one call. ---- */
+  /* y (n, k) = 0 but y[i][labels[i]] = 1; a row whose label is outside [0, k) stays 0 (labels are
+   * checked on the host where they are made, core/tensor.h) */
+  void (*one_hot)(int n, int k, const int32_t *labels, float *y);
+  /* out[r] = labels[idx[r]] for r < n_idx (idx a host array, each in range) */
+  void (*gather_labels)(int n_idx, const int *idx, const int32_t *labels, int32_t *out);
+  /* out[r] = the column of row r's largest value, x (rows, cols), cols >= 1: a = 0, then for j = 1 ..
+   * cols - 1, a = j where x[r][j] > x[r][a] (the first of equal values; a NaN never wins, nor loses at 0) */
+  void (*argmax_rows)(int rows, int cols, const float *x, int32_t *out);
+  /* count[0] = the number of rows r whose argmax (as argmax_rows) equals labels[r], as a float */
+  void (*count_correct)(int rows, int cols, const float *x, const int32_t *labels, float *count);
+  /* count[0] = the number of i < n with a[i] != 0 and b[i] != 0 (a NaN counts as non-zero), as a float */
+  void (*count_nonzero_pairs)(size_t n, const float *a, const float *b, float *count);
+  /* out[0] = (sum over r in order of sqrt((double)aa_r)) / rows, in double, aa_r = row_dot of a's row r
+   * with itself (rounded to float, as row_dot gives it); rows >= 1 */
+  void (*mean_row_norm)(int rows, size_t cols, const float *a, double *out);
+  /* out[0] = (sum over r in order of c_r) / rows, in double: with ab_r, aa_r, bb_r the row_dots (floats)
+   * of a_r b_r, a_r a_r, b_r b_r and m_r = sqrt((double)aa_r * (double)bb_r), c_r = 1 where m_r == 0,
+   * else (double)ab_r / m_r; rows >= 1 */
+  void (*mean_row_cosine)(int rows, size_t cols, const float *a, const float *b, double *out);
+  /* for each row r with loss[r] >= best_loss[r] (in row order): best_loss[r] = loss[r] and best's row r =
+   * src's row r (rows of cols floats): keeps each example's strongest perturbation, a later one winning
+   * a tie */
+  void (*keep_best_rows)(int rows, size_t cols, const float *loss, float *best_loss, const float *src,
+                         float *best);
+  /* y[i] = lo + (hi - lo) * u, u = (w >> 8) / 2^24 with w word i % 4 of the Philox4x32-10 block
+   * (key, counter + i / 4) (backend/philox.h): core/rng.h's fa_rng_fill_uniform, on the device */
+  void (*fill_uniform)(size_t n, uint64_t key, uint64_t counter, float lo, float hi, float *y);
+  /* SGD with momentum, PyTorch's, per element i < n in float: d = g + wd * p; buf = momentum * buf + d;
+   * p -= lr * buf (each element alone; no fused multiply-add) */
+  void (*sgd_update)(size_t n, float *p, const float *g, float *buf, float lr, float momentum, float wd);
+  /* Adam, PyTorch's, per element in float: d = g + wd * p; m = beta1 * m + (1 - beta1) * d;
+   * v = beta2 * v + (1 - beta2) * d * d; p -= step_size * (m / (sqrt(v) / bc2_sqrt + eps)), with
+   * 1 - beta1 and 1 - beta2 computed in double and rounded to float, and step_size and bc2_sqrt the
+   * caller's bias corrections (each element alone; no fused multiply-add) */
+  void (*adam_update)(size_t n, float *p, const float *g, float *m, float *v, float beta1, float beta2, float eps,
+                      float wd, float step_size, float bc2_sqrt);
+  /* out[0] = the index of the first NaN or Inf of x[0..n), n when every value is finite, as a double
+   * (exact: n < 2^53) (the training loop's numerical guard, core/finite.h) */
+  void (*first_nonfinite)(size_t n, const float *x, double *out);
 } fa_kernel_table;
 
 /* A device. Every function but create takes the state that create made for

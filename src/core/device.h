@@ -13,7 +13,7 @@
 #include "core/arena.h"
 #include "core/context.h"
 #include "core/grad_pool.h"
-#include "core/tensor.h"
+#include "core/tensor_internal.h"
 
 struct fa_context {
   const fa_backend *backend;

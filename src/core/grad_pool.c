@@ -1,4 +1,5 @@
 #include "core/grad_pool.h"
+#include "core/tensor_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
 #include "core/tensor.h"
+#include "core/tensor_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

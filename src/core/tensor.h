@@ -1,4 +1,5 @@
-/* Tensors: float32, up to 4 dimensions, contiguous row-major (NCHW).
+/* Tensors: float32 (labels int32, core/dtype.h), up to 4 dimensions,
+ * contiguous row-major (NCHW).
  *
  * A tensor lives on a device: its context's (core/context.h), whose memory
  * holds its data. One made during a step lives in its context's current
@@ -15,26 +16,59 @@
 
 #include "core/arena.h"
 #include "core/context.h"
+#include "core/dtype.h"
+#include "core/error.h"
 
 #define FA_MAX_DIMS 4
 
+/* Opaque outside src/core and src/backend: the struct is in
+ * core/tensor_internal.h, which no other layer includes (tests/check_layers.sh).
+ * Above core, code reads a tensor's shape through the accessors below and
+ * its values only through the host transfers, so that its memory may live
+ * on a device. */
+typedef struct fa_tensor fa_tensor;
 typedef struct fa_node fa_node;
 
-typedef struct fa_tensor {
-  int ndim;
-  int shape[FA_MAX_DIMS];
-  size_t numel;
-  float *data;              /* device memory of ctx */
-  fa_context *ctx;          /* the device it lives on, and the context of its ops */
-  bool requires_grad;
-  fa_node *node;            /* producer; NULL for a leaf */
-  struct fa_tensor *grad;   /* persistent leaves: where fa_backward accumulates */
-  const char *name;         /* persistent tensors: the PyTorch state_dict name */
-  /* autograd bookkeeping for one backward pass (see core/autograd.c) */
-  struct fa_tensor *pass_grad;
-  uint64_t pass_id;         /* pass_grad belongs to this pass */
-  uint64_t target_id;       /* fa_grad asked for this tensor's gradient in this pass */
-} fa_tensor;
+/* ---- what a tensor is ---- */
+int fa_tensor_ndim(const fa_tensor *t);
+int fa_tensor_dim(const fa_tensor *t, int i);     /* shape[i], 0 <= i < ndim */
+const int *fa_tensor_shape(const fa_tensor *t);   /* ndim entries */
+size_t fa_tensor_numel(const fa_tensor *t);
+/* Elements per row of the first dim: numel / shape[0] (numel for 0 dims). */
+size_t fa_tensor_row_numel(const fa_tensor *t);
+fa_dtype fa_tensor_dtype(const fa_tensor *t);
+const char *fa_tensor_name(const fa_tensor *t);   /* persistent tensors; NULL for step tensors */
+fa_context *fa_tensor_context(const fa_tensor *t); /* the device it lives on */
+fa_tensor *fa_tensor_grad(const fa_tensor *t);    /* a parameter's gradient; NULL for others */
+bool fa_tensor_requires_grad(const fa_tensor *t);
+/* Marks a leaf (no autograd node) as wanting a gradient, or not. */
+void fa_tensor_set_requires_grad(fa_tensor *t, bool on);
+
+/* ---- host transfers (core/tensor_host.c) ----
+ * float32 tensors: n values from element `offset` (offset + n <= numel, else
+ * FA_ERR_INVALID); int32 tensors (labels) through the _i32 forms. */
+fa_status fa_tensor_read(const fa_tensor *t, size_t offset, size_t n, float *host);
+fa_status fa_tensor_write(fa_tensor *t, size_t offset, size_t n, const float *host);
+fa_status fa_tensor_read_i32(const fa_tensor *t, size_t offset, size_t n, int *host);
+/* A copy of a float32 tensor's values in host memory (malloc: free it);
+ * NULL and a message on failure. */
+float *fa_tensor_to_host(const fa_tensor *t);
+/* Element 0 of a float32 tensor (a scalar's value); NaN for NULL. */
+float fa_tensor_item(const fa_tensor *t);
+/* Device to device: n_rows rows (of the first dim) of src from src_row into
+ * dst from dst_row; rows of the same length and dtype. */
+fa_status fa_tensor_copy_rows(fa_tensor *dst, int dst_row, const fa_tensor *src, int src_row, int n_rows);
+/* dst <- src, every element (the same numel and dtype). */
+fa_status fa_tensor_copy(fa_tensor *dst, const fa_tensor *src);
+/* A new step tensor with src's shape, dtype and values. */
+fa_tensor *fa_tensor_clone(const fa_tensor *src);
+
+/* ---- labels: int32 tensors (N) ----
+ * labels[0..n) into a step tensor, each checked on the host to lie in
+ * [0, n_classes): NULL and FA_ERR_INVALID naming the first that does not. */
+fa_tensor *fa_labels_from(int n, const int *labels, int n_classes);
+/* The rows idx[0..m) of labels (N): (m). */
+fa_tensor *fa_labels_select(const fa_tensor *labels, int m, const int *idx);
 
 /* ---- step tensors (the current context's current arena); NULL and an
  *      error message on failure ---- */

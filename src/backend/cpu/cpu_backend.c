@@ -6,6 +6,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/conv.h"
 #include "backend/cpu/elementwise.h"
+#include "backend/cpu/updates.h"
 
 static void *state_create(void) { return fa_cpu_state_create(); }
 static void state_destroy(void *state) { fa_cpu_state_destroy(state); }
@@ -86,6 +87,18 @@ static const fa_kernel_table cpu_kernels = {
     .conv2d_forward = conv2d_forward,
     .conv2d_grad_input = conv2d_grad_input,
     .conv2d_grad_weight = conv2d_grad_weight,
+    .one_hot = fa_cpu_one_hot,
+    .gather_labels = fa_cpu_gather_labels,
+    .argmax_rows = fa_cpu_argmax_rows,
+    .count_correct = fa_cpu_count_correct,
+    .count_nonzero_pairs = fa_cpu_count_nonzero_pairs,
+    .mean_row_norm = fa_cpu_mean_row_norm,
+    .mean_row_cosine = fa_cpu_mean_row_cosine,
+    .keep_best_rows = fa_cpu_keep_best_rows,
+    .fill_uniform = fa_cpu_fill_uniform,
+    .sgd_update = fa_cpu_sgd_update,
+    .adam_update = fa_cpu_adam_update,
+    .first_nonfinite = fa_cpu_first_nonfinite,
 };
 
 const fa_backend fa_backend_cpu = {

@@ -113,6 +113,53 @@ static void conv2d_grad_weight(void *state, const fa_conv_geom *g, const float *
   fa_ref_conv2d_grad_weight(g, DEV(gy), DEV(x), DEV(gw));
 }
 
+/* labels (int32) and row indices: idx is host memory, as gather_rows' */
+static void one_hot(int n, int k, const int32_t *labels, float *y) { fa_ref_one_hot(n, k, DEV(labels), DEV(y)); }
+
+static void gather_labels(int n_idx, const int *idx, const int32_t *labels, int32_t *out) {
+  fa_ref_gather_labels(n_idx, idx, DEV(labels), DEV(out));
+}
+
+static void argmax_rows(int rows, int cols, const float *x, int32_t *out) {
+  fa_ref_argmax_rows(rows, cols, DEV(x), DEV(out));
+}
+
+static void count_correct(int rows, int cols, const float *x, const int32_t *labels, float *count) {
+  fa_ref_count_correct(rows, cols, DEV(x), DEV(labels), DEV(count));
+}
+
+static void count_nonzero_pairs(size_t n, const float *a, const float *b, float *count) {
+  fa_ref_count_nonzero_pairs(n, DEV(a), DEV(b), DEV(count));
+}
+
+static void mean_row_norm(int rows, size_t cols, const float *a, double *out) {
+  fa_ref_mean_row_norm(rows, cols, DEV(a), DEV(out));
+}
+
+static void mean_row_cosine(int rows, size_t cols, const float *a, const float *b, double *out) {
+  fa_ref_mean_row_cosine(rows, cols, DEV(a), DEV(b), DEV(out));
+}
+
+static void keep_best_rows(int rows, size_t cols, const float *loss, float *best_loss, const float *src,
+                           float *best) {
+  fa_ref_keep_best_rows(rows, cols, DEV(loss), DEV(best_loss), DEV(src), DEV(best));
+}
+
+static void fill_uniform(size_t n, uint64_t key, uint64_t counter, float lo, float hi, float *y) {
+  fa_ref_fill_uniform(n, key, counter, lo, hi, DEV(y));
+}
+
+static void sgd_update(size_t n, float *p, const float *g, float *buf, float lr, float momentum, float wd) {
+  fa_ref_sgd_update(n, DEV(p), DEV(g), DEV(buf), lr, momentum, wd);
+}
+
+static void adam_update(size_t n, float *p, const float *g, float *m, float *v, float beta1, float beta2, float eps,
+                        float wd, float step_size, float bc2_sqrt) {
+  fa_ref_adam_update(n, DEV(p), DEV(g), DEV(m), DEV(v), beta1, beta2, eps, wd, step_size, bc2_sqrt);
+}
+
+static void first_nonfinite(size_t n, const float *x, double *out) { fa_ref_first_nonfinite(n, DEV(x), DEV(out)); }
+
 const fa_kernel_table fa_ref_kernel_table = {
     .name = "ref",
     .unary = unary,
@@ -139,4 +186,16 @@ const fa_kernel_table fa_ref_kernel_table = {
     .conv2d_forward = conv2d_forward,
     .conv2d_grad_input = conv2d_grad_input,
     .conv2d_grad_weight = conv2d_grad_weight,
+    .one_hot = one_hot,
+    .gather_labels = gather_labels,
+    .argmax_rows = argmax_rows,
+    .count_correct = count_correct,
+    .count_nonzero_pairs = count_nonzero_pairs,
+    .mean_row_norm = mean_row_norm,
+    .mean_row_cosine = mean_row_cosine,
+    .keep_best_rows = keep_best_rows,
+    .fill_uniform = fill_uniform,
+    .sgd_update = sgd_update,
+    .adam_update = adam_update,
+    .first_nonfinite = first_nonfinite,
 };
