@@ -74,9 +74,10 @@ static void expect(int ci, const char *c, const char *param, const char *what, i
   if (err > worst[ci]) worst[ci] = err;
 }
 
-/* The fixture's parameters, a large "tiled" one, a frozen parameter (with a
- * gradient but requires_grad off) and a buffer, the last two filled with 7s. */
-static fa_store *make_store(const char *c) {
+/* The fixture's parameters and a large "tiled" one; with `frozen`, also a
+ * frozen parameter (with a gradient but requires_grad off) and a buffer,
+ * both filled with 7s. */
+static fa_store *make_store_of(const char *c, bool frozen_too) {
   fa_store *s = fa_store_create();
   for (int i = 0; i < N_PARAMS; i++) {
     fa_tensor *p = fa_store_param(s, PARAMS[i].name, PARAMS[i].ndim, PARAMS[i].shape);
@@ -84,6 +85,7 @@ static fa_store *make_store(const char *c) {
   }
   fa_tensor *tiled = fa_store_param(s, "tiled", 2, (int[]){TILES, 54});
   for (int t = 0; t < TILES; t++) load(c, "conv.weight", "init", -1, tiled, 54 * (size_t)t);
+  if (!frozen_too) return s;
   fa_tensor *frozen = fa_store_param(s, "frozen.weight", 1, (int[]){5});
   fa_tensor_set_requires_grad(frozen, false);
   fa_tensor *buffer = fa_store_new(s, "bn.running_mean", 1, (int[]){5});
@@ -92,6 +94,8 @@ static fa_store *make_store(const char *c) {
   fill(buffer, 7.0f);
   return s;
 }
+
+static fa_store *make_store(const char *c) { return make_store_of(c, true); }
 
 static void set_grads(fa_store *s, const char *c, int k) {
   for (int i = 0; i < N_PARAMS; i++)
@@ -261,6 +265,30 @@ static void test_schedules(void) {
     FA_CHECK(fa_lr_at(FA_SCHEDULE_CONSTANT, 0.125f, 7, t) == 0.125f, "constant schedule at %g", t);
 }
 
+/* Every parameter trained: the step is one pass over the slabs (optim.c);
+ * with a frozen parameter, one pass per parameter. Both give the same
+ * floats, parameters and state, bit for bit, after STEPS steps. */
+static void test_one_pass(const char *c) {
+  fa_store *whole = make_store_of(c, false), *each = make_store(c);
+  fa_optimizer *opt_whole = make_opt(c, whole), *opt_each = make_opt(c, each);
+  for (int k = 0; k < STEPS; k++) {
+    set_grads(whole, c, k);
+    set_grads(each, c, k);
+    FA_CHECK(fa_optimizer_step(opt_whole, lr_of(c, k)) == FA_OK && fa_optimizer_step(opt_each, lr_of(c, k)) == FA_OK,
+             "%s", fa_error_message());
+  }
+  fa_store *stores[2][2] = {{whole, fa_optimizer_state(opt_whole)}, {each, fa_optimizer_state(opt_each)}};
+  for (int kind = 0; kind < 2; kind++)
+    for (int i = 0; i < fa_store_count(stores[0][kind]); i++) {
+      const fa_tensor *a = fa_store_get(stores[0][kind], i), *b = fa_store_find(stores[1][kind], fa_tensor_name(a));
+      FA_CHECK(b && fa_tensor_numel(a) == fa_tensor_numel(b) &&
+                   !memcmp(fa_test_values(a), fa_test_values(b), fa_tensor_numel(a) * sizeof(float)),
+               "%s: %s after one pass over the slabs differs from one pass per parameter", c, fa_tensor_name(a));
+    }
+  fa_optimizer_destroy(opt_whole), fa_optimizer_destroy(opt_each);
+  fa_store_destroy(whole), fa_store_destroy(each);
+}
+
 /* Adam's state: each kind one slab laid out as the parameters (every one
  * trainable here), the step count in a slab of its own. */
 static void test_state_slabs(void) {
@@ -299,6 +327,8 @@ int main(void) {
   printf("worst relative error against PyTorch float64: sgd %.3g, adam %.3g\n", worst[0], worst[1]);
   test_resume("sgd");
   test_resume("adam");
+  test_one_pass("sgd");
+  test_one_pass("adam");
   test_misuse();
   test_state_slabs();
   test_schedules();

@@ -1,7 +1,12 @@
 /* SGD with momentum and Adam, as PyTorch 1.13 computes them: see optim.h.
- * Each update is one kernel pass over a parameter's floats (core/update.h,
- * the kernel table's sgd_update and adam_update); the step count and the
- * bias corrections are computed here. */
+ * An update is one kernel pass (core/update.h, the kernel table's
+ * sgd_update and adam_update) over the store's whole slabs when every
+ * parameter is trained: each kind of state is then a slab laid out as the
+ * parameters (core/tensor.h, fa_store_new_in), the gaps between views zero
+ * in all of them and left zero by the updates, and each element is updated
+ * alone, so the floats are those of one pass per parameter. Otherwise one
+ * pass per trained parameter. The step count and the bias corrections are
+ * computed here. */
 #include "optim/optim.h"
 
 #include <math.h>
@@ -31,6 +36,8 @@ struct fa_optimizer {
   fa_tensor *step;             /* (1,) */
   slot *slots;
   int n_slots;
+  fa_store *params;
+  bool every_param;            /* every parameter of params is trained: its state slabs are laid out as its slab */
 };
 
 static bool trainable(const fa_tensor *t) { return fa_tensor_requires_grad(t) && fa_tensor_grad(t); }
@@ -54,11 +61,14 @@ static fa_optimizer *optimizer_create(opt_kind kind, fa_store *params, const cha
   fa_optimizer *opt = calloc(1, sizeof *opt);
   if (!opt) goto nomem;
   opt->kind = kind;
+  opt->params = params;
+  opt->every_param = true;
   opt->slots = calloc((size_t)fa_store_count(params) + 1, sizeof *opt->slots);
   opt->state = fa_store_create();
   if (!opt->slots || !opt->state) goto nomem;
   for (int i = 0; i < fa_store_count(params); i++) {
     fa_tensor *p = fa_store_get(params, i);
+    if (fa_tensor_grad(p) && !trainable(p)) opt->every_param = false; /* a parameter left out */
     if (!trainable(p)) continue;
     slot *sl = &opt->slots[opt->n_slots++];
     sl->p = p;
@@ -118,6 +128,21 @@ void fa_optimizer_destroy(fa_optimizer *opt) {
 
 fa_store *fa_optimizer_state(const fa_optimizer *opt) { return opt->state; }
 
+/* The parameter slab and the state slabs as one slot, and the gradient
+ * slab, when every parameter is trained and the slabs are as long as the
+ * parameters' (they are then laid out alike); false otherwise. Valid until
+ * a store gains a tensor. */
+static bool whole_slabs(const fa_optimizer *opt, slot *whole, fa_tensor **grads) {
+  if (!opt->every_param) return false;
+  whole->p = fa_store_slab_tensor(opt->params, FA_SLAB_PARAMS);
+  whole->s1 = fa_store_slab_tensor(opt->state, FA_SLAB_BUFFERS);
+  whole->s2 = opt->kind == OPT_ADAM ? fa_store_slab_tensor(opt->state, FA_SLAB_BUFFERS + 1) : NULL;
+  fa_tensor *g = *grads = fa_store_slab_tensor(opt->params, FA_SLAB_GRADS);
+  size_t n = whole->p ? fa_tensor_numel(whole->p) : 0;
+  return n && g && fa_tensor_numel(g) == n && whole->s1 && fa_tensor_numel(whole->s1) == n &&
+         (opt->kind != OPT_ADAM || (whole->s2 && fa_tensor_numel(whole->s2) == n));
+}
+
 long fa_optimizer_steps(const fa_optimizer *opt) { return (long)fa_tensor_item(opt->step); }
 
 fa_status fa_optimizer_step(fa_optimizer *opt, float lr) {
@@ -132,13 +157,17 @@ fa_status fa_optimizer_step(fa_optimizer *opt, float lr) {
   /* PyTorch computes the bias corrections in double from the float step */
   double step_size = lr / (1.0 - pow(opt->beta1, step));
   double bc2_sqrt = sqrt(1.0 - pow(opt->beta2, step));
-  for (int i = 0; i < opt->n_slots; i++) {
-    const slot *sl = &opt->slots[i];
+  slot whole;
+  fa_tensor *grads;
+  const bool one_pass = opt->n_slots > 0 && whole_slabs(opt, &whole, &grads);
+  for (int i = 0; i < (one_pass ? 1 : opt->n_slots); i++) {
+    const slot *sl = one_pass ? &whole : &opt->slots[i];
+    fa_tensor *g = one_pass ? grads : fa_tensor_grad(sl->p);
     if (opt->kind == OPT_SGD)
-      fa_sgd_update(sl->p, fa_tensor_grad(sl->p), sl->s1, lr, opt->momentum, opt->weight_decay);
+      fa_sgd_update(sl->p, g, sl->s1, lr, opt->momentum, opt->weight_decay);
     else
-      fa_adam_update(sl->p, fa_tensor_grad(sl->p), sl->s1, sl->s2, opt->beta1, opt->beta2, opt->eps,
-                     opt->weight_decay, (float)step_size, (float)bc2_sqrt);
+      fa_adam_update(sl->p, g, sl->s1, sl->s2, opt->beta1, opt->beta2, opt->eps, opt->weight_decay,
+                     (float)step_size, (float)bc2_sqrt);
   }
   float next = (float)step;
   return fa_tensor_write(opt->step, 0, 1, &next);
