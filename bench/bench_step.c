@@ -59,6 +59,7 @@ static void run_train_step(void *ctx) {
   if (fa_train_step(&c->trainer, c->x, c->y, 1.0f, &stats) != FA_OK) die("training step");
   fa_arena_release(c->arena, mark);
   if (fa_optimizer_step(c->opt, 1e-3f) != FA_OK) die("optimiser step");
+  fa_context_synchronize(fa_tensor_context(c->x)); /* the device's queue done: the step's whole time */
 }
 
 /* evaluate.c's work for one batch: PGD with restarts, then clean and adversarial accuracy */
@@ -74,6 +75,7 @@ static void run_eval(void *ctx) {
   fa_tensor *adv = clean ? fa_model_forward(c->model, fa_add(c->x, delta), false) : NULL;
   fa_set_grad_enabled(was);
   if (!adv) die("evaluation");
+  fa_context_synchronize(fa_tensor_context(adv));
   fa_arena_release(c->arena, mark);
 }
 

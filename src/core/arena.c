@@ -8,6 +8,10 @@
 #include "core/error.h"
 
 #define FA_ARENA_ALIGN 64
+/* The host part is this fraction of the data slab: headers and nodes are a
+ * few hundred bytes per tensor, the layers' scratch arrays a few values per
+ * example. */
+#define FA_ARENA_HOST_SHARE 4
 
 /* One part: a block of `capacity` bytes, bump-allocated. */
 typedef struct {
@@ -32,15 +36,16 @@ fa_arena *fa_arena_create(size_t capacity) {
     fa_error_set(FA_ERR_NOMEM, "out of memory creating an arena");
     return NULL;
   }
-  void *host = mmap(NULL, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  const size_t host_capacity = capacity / FA_ARENA_HOST_SHARE;
+  void *host = mmap(NULL, host_capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   void *data = host == MAP_FAILED ? NULL : ctx->backend->alloc(ctx->state, capacity);
   if (!data) {
-    if (host != MAP_FAILED) munmap(host, capacity);
+    if (host != MAP_FAILED) munmap(host, host_capacity);
     free(arena);
     fa_error_set(FA_ERR_NOMEM, "cannot reserve %zu bytes for an arena", capacity);
     return NULL;
   }
-  *arena = (fa_arena){.ctx = ctx, .host = {host, capacity, 0}, .data = {data, capacity, 0}};
+  *arena = (fa_arena){.ctx = ctx, .host = {host, host_capacity, 0}, .data = {data, capacity, 0}};
   return arena;
 }
 

@@ -22,9 +22,9 @@ typedef struct {
   size_t host, data;
 } fa_arena_mark;
 
-/* An arena of `capacity` bytes of device memory for data and as many of host
- * memory, in the current context (reserved lazily where the device can:
- * untouched pages of the CPU's cost nothing). NULL and an error message when
+/* An arena of `capacity` bytes of device memory for data and a quarter as
+ * many of host memory, in the current context (reserved lazily where the
+ * device can: untouched pages of the CPU's cost nothing). NULL and an error message when
  * they cannot be had or there is no current context. */
 fa_arena *fa_arena_create(size_t capacity);
 /* An arena of max_bytes, or half as much, and so on down to min_bytes,
