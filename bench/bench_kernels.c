@@ -34,6 +34,7 @@ static void run_regions(void *ctx) {
 /* ---- convolution ---- */
 
 typedef struct {
+  fa_cpu_state *state; /* the convolutions' caches and workspace */
   fa_conv_geom g;
   int which; /* 0 forward, 1 grad-input, 2 grad-weight */
   float *x, *w, *y;
@@ -41,9 +42,9 @@ typedef struct {
 
 static void run_conv(void *ctx) {
   const conv_case *c = ctx;
-  if (c->which == 0) fa_cpu_conv2d_forward(&c->g, c->x, c->w, NULL, c->y);
-  if (c->which == 1) fa_cpu_conv2d_grad_input(&c->g, c->y, c->w, c->x);
-  if (c->which == 2) fa_cpu_conv2d_grad_weight(&c->g, c->y, c->x, c->w);
+  if (c->which == 0) fa_cpu_conv2d_forward(c->state, &c->g, c->x, c->w, NULL, c->y);
+  if (c->which == 1) fa_cpu_conv2d_grad_input(c->state, &c->g, c->y, c->w, c->x);
+  if (c->which == 2) fa_cpu_conv2d_grad_weight(c->state, &c->g, c->y, c->x, c->w);
 }
 
 typedef struct {
@@ -114,11 +115,16 @@ int main(int argc, char **argv) {
   printf("%-19s %5s | %6s %4s | %6s %4s | %6s %4s | %7s | %s\n", "conv, GFLOP/s", "GFLOP", "fwd", "frac",
          "gradin", "frac", "gradw", "frac", "scratch", "im2col GEMM M x N x K: GFLOP/s fwd, gradin, gradw");
   size_t scratch_max = 0;
+  fa_cpu_state *state = fa_cpu_state_create();
+  if (!state) {
+    fprintf(stderr, "bench_kernels: out of memory\n");
+    return 1;
+  }
   for (size_t l = 0; l < sizeof layers / sizeof layers[0]; l++) {
     const layer *L = &layers[l];
     if (!strstr(L->name, filter)) continue;
-    fa_cpu_conv_release(); /* so that the scratch column is this layer's own */
-    conv_case c = {.g = {.n = batch, .c_in = L->c_in, .h_in = L->hw, .w_in = L->hw, .c_out = L->c_out,
+    fa_cpu_conv_release(state); /* so that the scratch column is this layer's own */
+    conv_case c = {.state = state, .g = {.n = batch, .c_in = L->c_in, .h_in = L->hw, .w_in = L->hw, .c_out = L->c_out,
                          .k = L->k, .stride = L->stride, .pad = L->pad}};
     fa_conv_geom_finish(&c.g);
     const long p = (long)c.g.h_out * c.g.w_out, ckk = (long)L->c_in * L->k * L->k;
@@ -128,7 +134,7 @@ int main(int argc, char **argv) {
     double flop = 2.0 * batch * L->c_out * p * ckk, gf[3];
     for (c.which = 0; c.which < 3; c.which++)
       gf[c.which] = flop / fa_bench_median_seconds(run_conv, &c, 1, reps) * 1e-9;
-    const size_t scratch = fa_cpu_conv_scratch_bytes();
+    const size_t scratch = fa_cpu_conv_scratch_bytes(state);
     if (scratch > scratch_max) scratch_max = scratch;
     /* the same layer lowered to one GEMM over 4096 output pixels, for comparison */
     double gg[3] = {fa_bench_sgemm_gflops(&rng, false, false, L->c_out, 4096, (int)ckk, reps),
@@ -150,6 +156,6 @@ int main(int argc, char **argv) {
   printf("\nscratch of the largest layer: %.1f MiB\nsquare SGEMM at the end: %.1f GFLOP/s (%+.0f%%)%s\n",
          scratch_max / 1048576.0, again, 100.0 * (again / peak - 1.0),
          fabs(again / peak - 1.0) > 0.1 ? ": the machine was busy, the numbers are noisy" : "");
-  fa_cpu_conv_release();
+  fa_cpu_state_destroy(state);
   return 0;
 }

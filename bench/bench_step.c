@@ -28,7 +28,9 @@
 #include "backend/cpu/conv.h"
 #include "core/arena.h"
 #include "core/autograd.h"
+#include "core/context.h"
 #include "core/ops.h"
+#include "core/update.h"
 #include "nn/model.h"
 #include "optim/optim.h"
 #include "timing.h"
@@ -41,7 +43,7 @@ typedef struct {
   int pgd_iters, restarts; /* evaluation workloads (restarts > 0) */
   fa_rng eval_rng;
   fa_tensor *x;            /* persistent batch (B, 3, 32, 32) */
-  int *y;
+  fa_tensor *y;            /* its labels (B) */
   fa_arena *arena;
 } bench_case;
 
@@ -57,6 +59,7 @@ static void run_train_step(void *ctx) {
   if (fa_train_step(&c->trainer, c->x, c->y, 1.0f, &stats) != FA_OK) die("training step");
   fa_arena_release(c->arena, mark);
   if (fa_optimizer_step(c->opt, 1e-3f) != FA_OK) die("optimiser step");
+  fa_context_synchronize(fa_tensor_context(c->x)); /* the device's queue done: the step's whole time */
 }
 
 /* evaluate.c's work for one batch: PGD with restarts, then clean and adversarial accuracy */
@@ -72,6 +75,7 @@ static void run_eval(void *ctx) {
   fa_tensor *adv = clean ? fa_model_forward(c->model, fa_add(c->x, delta), false) : NULL;
   fa_set_grad_enabled(was);
   if (!adv) die("evaluation");
+  fa_context_synchronize(fa_tensor_context(adv));
   fa_arena_release(c->arena, mark);
 }
 
@@ -126,10 +130,14 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_step: model must be cnn or resnet18\n");
     return 2;
   }
+  fa_context *ctx = fa_context_create("cpu"); /* its state counts the operations */
+  if (!ctx) die("context");
+  fa_context_set_current(ctx);
+  fa_cpu_state *cpu = fa_context_backend_state(ctx);
   c.model = fa_model_create(&mc);
   if (!c.model) die("model");
   fa_rng init = fa_rng_stream(0, FA_STREAM_INIT);
-  fa_model_init(c.model, &init);
+  if (fa_model_init(c.model, &init) != FA_OK) die("init");
   fa_store *store = fa_model_store(c.model);
   c.opt = mc.arch == FA_ARCH_CNN ? fa_adam_create(store, 0.9f, 0.999f, 1e-8f, 5e-4f)
                                  : fa_sgd_create(store, 0.9f, 5e-4f);
@@ -138,11 +146,13 @@ int main(int argc, char **argv) {
   fa_arena_set_current(c.arena);
 
   fa_rng data = fa_rng_stream(2, FA_STREAM_INIT);
-  c.x = fa_tensor_new(4, (int[]){batch, 3, 32, 32});
-  c.y = malloc((size_t)batch * sizeof *c.y);
+  int *labels = malloc((size_t)batch * sizeof *labels);
+  if (!labels) die("batch");
+  for (int i = 0; i < batch; i++) labels[i] = i % 10;
+  c.x = fa_uniform(4, (int[]){batch, 3, 32, 32}, &data, 0.0f, 1.0f);
+  c.y = fa_labels_from(batch, labels, 10);
+  free(labels);
   if (!c.x || !c.y) die("batch");
-  fa_rng_fill_uniform(&data, c.x->data, c.x->numel, 0.0f, 1.0f);
-  for (int i = 0; i < batch; i++) c.y[i] = i % 10;
 
   fa_train_config cfg = train_config(workload, batch);
   c.eval_rng = fa_rng_stream(0, FA_STREAM_EVAL);
@@ -150,19 +160,18 @@ int main(int argc, char **argv) {
   fa_bench_fn fn = train ? run_train_step : run_eval;
 
   for (int w = 0; w < warmup; w++) fn(&c);
-  double flops0 = fa_cpu_flops_done();
+  double flops0 = fa_cpu_flops_done(cpu);
   double seconds = fa_bench_median_seconds(fn, &c, 0, reps);
-  double flops = (fa_cpu_flops_done() - flops0) / reps;
+  double flops = (fa_cpu_flops_done(cpu) - flops0) / reps;
   printf("{\"impl\": \"fastadv\", \"model\": \"%s\", \"workload\": \"%s\", \"batch\": %d, \"threads\": %d, "
          "\"reps\": %d, \"seconds\": %.6f, \"img_per_s\": %.3f, \"gflop\": %.3f, \"gflops\": %.2f, "
          "\"arena_mib\": %.1f, \"peak_rss_mib\": %.1f}\n",
          arch, workload, batch, omp_get_max_threads(), reps, seconds, batch / seconds, flops * 1e-9,
          flops * 1e-9 / seconds, fa_arena_high_water(c.arena) / 1048576.0, fa_bench_peak_rss_mib());
   if (train) fa_trainer_free(&c.trainer);
-  free(c.y);
   fa_arena_destroy(c.arena);
   fa_optimizer_destroy(c.opt);
   fa_model_destroy(c.model);
-  fa_cpu_conv_release();
+  fa_context_destroy(ctx);
   return 0;
 }

@@ -1,4 +1,4 @@
-// fuzz-build: src/train/resume.c -Wno-pass-failed -Wno-psabi src/train/config.c src/train/run_name.c src/adv/*.c src/train/checkpoint.c src/io/safetensors.c src/io/metrics.c src/io/json.c src/io/progress.c src/nn/*.c src/optim/*.c src/core/*.c src/backend/cpu/*.c src/data/loader.c src/data/augment.c -I/usr/include/x86_64-linux-gnu/openblas-openmp -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -ldnnl -lcjson -lz -lm -lpthread -fopenmp
+// fuzz-build: src/train/resume.c -Wno-pass-failed -Wno-psabi src/train/config.c src/train/run_name.c src/adv/*.c src/train/checkpoint.c src/io/safetensors.c src/io/metrics.c src/io/json.c src/io/progress.c src/nn/*.c src/optim/*.c src/core/*.c src/backend/*.c src/backend/cpu/*.c src/data/loader.c src/data/augment.c -I/usr/include/x86_64-linux-gnu/openblas-openmp -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -ldnnl -lcjson -lz -lm -lpthread -fopenmp
 /* libFuzzer target for the checkpoint loader as --resume uses it: the
  * input is written to a memory file and read with fa_resume_load into a
  * tiny cnn (1x2x2 inputs, 1 filter, 2 classes) with its Adam state and best
@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/context.h"
 #include "optim/optim.h"
 #include "train/resume.h"
 
@@ -42,7 +43,7 @@ static void write_seed(const char *path) {
   int y[BATCH];
   fa_loader_next(loader, x, y);
   p.loader = fa_loader_get_state(loader);
-  fa_store_find(fa_optimizer_state(opt), "step")->data[0] = 1;
+  REQUIRE(fa_tensor_write(fa_store_find(fa_optimizer_state(opt), "step"), 0, 1, (float[]){1}) == FA_OK);
   fa_resume_stores s = {model, fa_optimizer_state(opt), best, NULL};
   REQUIRE(fa_resume_save(path, &config, &s, &p) == FA_OK);
   fa_resume_point back;
@@ -54,6 +55,9 @@ static void write_seed(const char *path) {
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
+  fa_context *ctx = fa_context_create(FA_DEFAULT_BACKEND); /* where the stores live, for the process */
+  REQUIRE(ctx);
+  fa_context_set_current(ctx);
   fa_train_config_defaults(&config);
   strcpy(config.dataset, "fmnist");
   strcpy(config.model, "cnn");
@@ -70,7 +74,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   best = fa_store_create();
   for (int i = 0; i < fa_store_count(params); i++) {
     const fa_tensor *t = fa_store_get(params, i);
-    fa_store_new(best, t->name, t->ndim, t->shape);
+    fa_store_new(best, fa_tensor_name(t), fa_tensor_ndim(t), fa_tensor_shape(t));
   }
   for (int i = 0; i < N_EXAMPLES * 4; i++) images[i] = (uint8_t)(i * 37);
   for (int i = 0; i < N_EXAMPLES; i++) labels[i] = (uint8_t)(i % 2);

@@ -24,11 +24,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size) {
   for (int i = 0; i < fa_st_count(f); i++) {
     const fa_st_tensor *t = fa_st_get(f, i);
     REQUIRE(fa_st_find(f, t->name) == t && t->ndim >= 0 && t->ndim <= FA_ST_MAX_DIMS);
-    REQUIRE((uintptr_t)t->data % fa_dtype_size(t->dtype) == 0);
+    REQUIRE((uintptr_t)t->data % fa_st_dtype_size(t->dtype) == 0);
     total += t->nbytes;
     unsigned sum = 0; /* touches every byte, so ASan sees any out-of-bounds pointer */
     for (size_t k = 0; k < t->nbytes; k++) sum += ((const unsigned char *)t->data)[k];
-    size_t n = t->nbytes / fa_dtype_size(t->dtype);
+    size_t n = t->nbytes / fa_st_dtype_size(t->dtype);
     double *out = malloc(n * sizeof *out + 1);
     fa_status st = fa_st_copy(f, t->name, FA_DTYPE_F64, t->ndim, t->shape, out);
     REQUIRE(st == FA_OK || t->dtype == FA_DTYPE_F16 || t->dtype == FA_DTYPE_BF16 || t->dtype == FA_DTYPE_I16 ||

@@ -41,7 +41,7 @@ static void non_finite_refused(const char *dir, const char *tensor, float value)
   fa_rng rng = fa_rng_stream(0, FA_STREAM_INIT);
   fa_model_init(model, &rng);
   fa_tensor *t = fa_store_find(fa_model_store(model), tensor);
-  t->data[t->numel - 1] = value;
+  fa_tensor_write(t, fa_tensor_numel(t) - 1, 1, &value);
   const char *keys[] = {"dataset", "eps"}, *values[] = {"fmnist", "51"};
   FA_CHECK(fa_ckpt_save(ckpt, model, 0, NULL, 0, (fa_ckpt_meta_list){keys, values, 2}) == FA_OK, "checkpoint");
   fa_model_destroy(model);

@@ -67,13 +67,14 @@ static void check_loss_case(const char *name, int n, int k, bool targeted) {
   const float *grad_ref = ref(key, (size_t)n * k, 4);
   if (!z || !y || !loss_ref || !grad_ref || (targeted && !t)) return;
   fa_tensor *logits = fa_tensor_from(2, (int[]){n, k}, z), *grad = NULL;
-  logits->requires_grad = true;
-  fa_tensor *loss = targeted ? fa_dlr_targeted_loss(logits, y, t) : fa_dlr_loss(logits, y);
-  FA_CHECK(loss && loss->numel == (size_t)n, "%s: %s", name, fa_error_message());
+  fa_tensor_set_requires_grad(logits, true);
+  fa_tensor *labels = fa_labels_from(n, y, k);
+  fa_tensor *loss = targeted ? fa_dlr_targeted_loss(logits, labels, t) : fa_dlr_loss(logits, labels);
+  FA_CHECK(loss && fa_tensor_numel(loss) == (size_t)n, "%s: %s", name, fa_error_message());
   if (!loss) return;
   FA_CHECK(fa_grad(fa_sum(loss), &logits, 1, false, &grad) == FA_OK, "%s: %s", name, fa_error_message());
-  double e_loss = fa_test_rel_err_ff(loss->data, loss_ref, n);
-  double e_grad = fa_test_rel_err_ff(grad->data, grad_ref, (size_t)n * k);
+  double e_loss = fa_test_rel_err_ff(fa_test_values(loss), loss_ref, n);
+  double e_grad = fa_test_rel_err_ff(fa_test_values(grad), grad_ref, (size_t)n * k);
   FA_CHECK(e_loss <= 1e-5 && e_grad <= 1e-5, "%s: relative error of the loss %.3g, of its gradient %.3g", name,
            e_loss, e_grad);
 }
@@ -85,14 +86,16 @@ static void check_losses(void) {
   check_loss_case("targeted4", 6, 4, true);
   /* fewer classes than each loss takes */
   fa_tensor *two = fa_zeros(2, (int[]){3, 2}), *three = fa_zeros(2, (int[]){3, 3});
-  int y[3] = {0, 1, 0}, t[3] = {1, 0, 2};
+  int t[3] = {1, 0, 2};
+  fa_tensor *y = fa_labels_from(3, (int[]){0, 1, 0}, 2);
   FA_CHECK(!fa_dlr_loss(two, y) && strstr(fa_error_message(), "at least 3 classes"), "DLR of 2 classes: %s",
            fa_error_message());
   FA_CHECK(!fa_dlr_targeted_loss(three, y, t) && strstr(fa_error_message(), "at least 4 classes"),
            "targeted DLR of 3 classes: %s", fa_error_message());
-  y[1] = 3;
-  FA_CHECK(!fa_dlr_loss(three, y) && strstr(fa_error_message(), "label 3 of example 1"), "label outside: %s",
-           fa_error_message());
+  /* labels made for more classes than the logits have */
+  FA_CHECK(!fa_dlr_loss(three, fa_labels_from(3, (int[]){0, 3, 0}, 4)) &&
+               strstr(fa_error_message(), "label 3 of example 1"),
+           "label outside: %s", fa_error_message());
 }
 
 static void check_schedule(void) {
@@ -140,7 +143,7 @@ static fa_model *fixture_cnn(void) {
   fa_model *model = fa_model_create(&mc);
   fa_store *store = fa_model_store(model);
   for (int i = 0; i < fa_store_count(store); i++)
-    if (fa_store_get(store, i)->requires_grad) fa_test_fill_hashed(fa_store_get(store, i));
+    if (fa_tensor_requires_grad(fa_store_get(store, i))) fa_test_fill_hashed(fa_store_get(store, i));
   return model;
 }
 
@@ -186,7 +189,7 @@ static void on_iterate(void *ctx, int it, const fa_tensor *delta, const float *l
   const float *s = ref(key, N_ITER * (size_t)c->n, 4);
   if (!d || !l || !s) return;
   size_t per = c->n * c->row;
-  c->worst_delta = fmax(c->worst_delta, mark_off(delta->data, d + it * per, per, c->off));
+  c->worst_delta = fmax(c->worst_delta, mark_off(fa_test_values(delta), d + it * per, per, c->off));
   c->worst_loss = fmax(c->worst_loss, fa_test_rel_err_ff(loss, l + (size_t)it * c->n, c->n));
   for (int i = 0; i < c->n; i++)
     c->worst_step = fmax(c->worst_step, fabs(step[i] - s[it * c->n + i]) / s[it * c->n + i]);
@@ -212,8 +215,8 @@ static void check_runs(void) {
     fa_apgd_trace trace = {on_iterate, &tc};
     fa_apgd_result res;
     fa_tensor *xt = fa_tensor_from(4, (int[]){N, 1, 28, 28}, x), *st = fa_tensor_from(4, (int[]){N, 1, 28, 28}, start);
-    fa_status status = fa_apgd_run(model, &config, xt, y, cases[c].loss == FA_APGD_DLR_TARGETED ? t : NULL, st,
-                                   &trace, &res);
+    fa_status status = fa_apgd_run(model, &config, xt, fa_labels_from(N, y, 10),
+                                   cases[c].loss == FA_APGD_DLR_TARGETED ? t : NULL, st, &trace, &res);
     FA_CHECK(status == FA_OK, "%s run: %s", cases[c].name, fa_error_message());
     if (status != FA_OK) continue;
     int pixels_off = count_off(off, N * ROW);
@@ -234,8 +237,8 @@ static void check_runs(void) {
     const float *best_loss = ref(key, N, 4);
     if (adv && best && best_loss) {
       memset(off, 0, sizeof off);
-      mark_off(res.adv->data, adv, N * ROW, off);
-      mark_off(res.best->data, best, N * ROW, off);
+      mark_off(fa_test_values(res.adv), adv, N * ROW, off);
+      mark_off(fa_test_values(res.best), best, N * ROW, off);
       FA_CHECK(count_off(off, N * ROW) <= MAX_PIXELS_OFF && fa_test_rel_err_ff(res.best_loss, best_loss, N) <= 1e-4,
                "%s: %d pixels of the adversarial and best points off, best losses by %.3g", cases[c].name,
                count_off(off, N * ROW), fa_test_rel_err_ff(res.best_loss, best_loss, N));
@@ -254,8 +257,9 @@ static void check_batch_independence(void) {
   enum { N = 4, ROW = 784 };
   fa_model *model = fixture_cnn();
   const float *x = ref("run.x", N * ROW, 4);
-  const int *y = ref("run.labels", N, 4);
-  if (!x || !y) return;
+  const int *labels = ref("run.labels", N, 4);
+  if (!x || !labels) return;
+  fa_tensor *y = fa_labels_from(N, labels, 10);
   fa_rng stream = fa_rng_stream(3, FA_STREAM_EVAL);
   fa_apgd_config c = {.loss = FA_APGD_DLR_TARGETED, .eps = 4.0f / 255.0f, .n_iter = 5, .n_restarts = 2,
                       .n_target_classes = 3};
@@ -265,9 +269,10 @@ static void check_batch_independence(void) {
   fa_tensor *all = fa_apgd(model, &c, xt, y, &stream, index, robust);
   FA_CHECK(all, "%s", fa_error_message());
   for (int i = 0; all && i < N; i++) {
-    fa_tensor *one = fa_apgd(model, &c, fa_tensor_from(4, (int[]){1, 1, 28, 28}, x + i * ROW), y + i, &stream,
-                             index + i, &robust_one);
-    FA_CHECK(one && robust_one == robust[i] && memcmp(one->data, all->data + i * ROW, ROW * sizeof(float)) == 0,
+    fa_tensor *one = fa_apgd(model, &c, fa_tensor_from(4, (int[]){1, 1, 28, 28}, x + i * ROW),
+                             fa_labels_from(1, labels + i, 10), &stream, index + i, &robust_one);
+    FA_CHECK(one && robust_one == robust[i] &&
+                 memcmp(fa_test_values(one), fa_test_values(all) + i * ROW, ROW * sizeof(float)) == 0,
              "example %d alone: robust %d (in the batch %d), or another delta", i, one ? robust_one : -1, robust[i]);
   }
   c.n_target_classes = 10;
@@ -276,7 +281,7 @@ static void check_batch_independence(void) {
   fa_model_destroy(model);
   fa_model_config two = {FA_ARCH_CNN, 1, 28, 28, 2, 1, 2, 0};
   model = fa_model_create(&two);
-  int y2[N] = {0};
+  fa_tensor *y2 = fa_labels_from(N, (int[N]){0}, 2);
   c = (fa_apgd_config){.loss = FA_APGD_DLR, .eps = 0.1f, .n_iter = 5, .n_restarts = 1};
   FA_CHECK(!fa_apgd(model, &c, xt, y2, &stream, NULL, NULL) && strstr(fa_error_message(), "at least 3 classes"),
            "APGD-DLR of 2 classes: %s", fa_error_message());
@@ -284,7 +289,7 @@ static void check_batch_independence(void) {
 }
 
 /* Correctly classified examples of n after APGD (config c), -1 on failure. */
-static int apgd_correct(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const int *y) {
+static int apgd_correct(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const fa_tensor *y) {
   fa_rng stream = fa_rng_stream(0, FA_STREAM_EVAL);
   bool robust[N_FMNIST];
   fa_tensor *delta = fa_apgd(model, c, x, y, &stream, NULL, robust);
@@ -293,7 +298,7 @@ static int apgd_correct(fa_model *model, const fa_apgd_config *c, fa_tensor *x, 
   bool was = fa_set_grad_enabled(false);
   int correct = fa_count_correct(fa_model_forward(model, fa_add(x, delta), false), y), flagged = 0;
   fa_set_grad_enabled(was);
-  for (int i = 0; i < x->shape[0]; i++) flagged += robust[i];
+  for (int i = 0; i < fa_tensor_dim(x, 0); i++) flagged += robust[i];
   FA_CHECK(flagged == correct, "%s: %d flagged robust, %d classified correctly at x + delta",
            fa_apgd_name(c->loss), flagged, correct);
   return correct;
@@ -357,10 +362,10 @@ static void check_trained_model(void) {
   fa_model *model = ckpt ? fa_eval_load_model(&ec, ckpt, &ds, "") : NULL;
   FA_CHECK(model, "%s", fa_error_message());
   float *xs = malloc(sizeof(float) * N_FMNIST * 784);
-  int y[N_FMNIST];
+  int labels[N_FMNIST];
   for (int i = 0; i < N_FMNIST * 784; i++) xs[i] = ds.images[i] / 255.0f;
-  for (int i = 0; i < N_FMNIST; i++) y[i] = ds.labels[i];
-  fa_tensor *x = fa_tensor_from(4, (int[]){N_FMNIST, 1, 28, 28}, xs);
+  for (int i = 0; i < N_FMNIST; i++) labels[i] = ds.labels[i];
+  fa_tensor *x = fa_tensor_from(4, (int[]){N_FMNIST, 1, 28, 28}, xs), *y = fa_labels_from(N_FMNIST, labels, 10);
   bool was = fa_set_grad_enabled(false);
   int clean = model ? fa_count_correct(fa_model_forward(model, x, false), y) : -1;
   fa_set_grad_enabled(was);

@@ -17,7 +17,6 @@
 #include "adv/attack.h"
 #include "adv/registry.h"
 #include "analysis/runlog.h"
-#include "backend/backend.h"
 #include "cli/commands.h"
 #include "core/arena.h"
 #include "core/ops.h"
@@ -37,7 +36,7 @@ static struct {
 
 static fa_tensor *walk_start(const fa_train_attack_input *in) {
   seen.starts++;
-  return fa_zeros(in->x->ndim, in->x->shape);
+  return fa_zeros_like(in->x);
 }
 
 /* n_iters times: delta += step * sign(u), u uniform; into the box, then the ball */
@@ -50,8 +49,7 @@ static fa_status walk_perturb(const fa_train_attack_input *in, fa_tensor *delta,
   for (int i = 0; i < in->options->n_iters; i++) {
     fa_tensor *u = fa_uniform_delta(in->x, 1.0f, in->rng);
     if (!u) return fa_error_code();
-    fa_kernels()->attack_step(delta->numel, in->x->data, u->data, delta->data, in->options->step.value, in->eps,
-                              true);
+    fa_attack_step(in->x, u, delta, in->options->step.value, in->eps, true);
   }
   return FA_OK;
 }
@@ -252,17 +250,18 @@ static void test_eval_pgd(void) {
   fa_model *model = fa_model_create(&mc);
   fa_rng init = fa_rng_stream(0, FA_STREAM_INIT), data = fa_rng_stream(1, FA_STREAM_INIT);
   fa_model_init(model, &init);
-  fa_tensor *x = fa_tensor_new(4, (int[]){16, 1, 28, 28});
-  fa_rng_fill_uniform(&data, x->data, x->numel, 0.0f, 1.0f);
-  int y[16];
-  for (int i = 0; i < 16; i++) y[i] = i % 10;
+  fa_tensor *x = fa_uniform(4, (int[]){16, 1, 28, 28}, &data, 0.0f, 1.0f);
+  int labels[16];
+  for (int i = 0; i < 16; i++) labels[i] = i % 10;
+  fa_tensor *y = fa_labels_from(16, labels, mc.n_classes);
   float eps = fa_pixels_of(8).value;
   fa_attack_options options = {.n_iters = 4, .n_restarts = 2};
   fa_rng a = fa_rng_stream(0, FA_STREAM_EVAL), b = a;
   fa_eval_attack_input in = {.model = model, .x = x, .y = y, .eps = eps, .options = &options, .rng = &a};
   fa_tensor *got = fa_eval_attack_find("pgd")->perturb(&in);
   fa_tensor *want = fa_pgd_restarts(model, x, y, eps, eps / 4.0f, 4, 2, &b, NULL);
-  FA_CHECK(got && want && memcmp(got->data, want->data, x->numel * sizeof(float)) == 0, "pgd is PGD-4-2, eps/4");
+  FA_CHECK(got && want && memcmp(fa_test_values(got), fa_test_values(want), fa_tensor_numel(x) * sizeof(float)) == 0,
+           "pgd is PGD-4-2, eps/4");
   bool robust[16];
   fa_rng c = fa_rng_stream(0, FA_STREAM_EVAL);
   in.rng = &c;

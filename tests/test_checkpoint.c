@@ -18,6 +18,7 @@
 
 #include "core/arena.h"
 #include "core/rng.h"
+#include "core/update.h"
 #include "io/safetensors.h"
 #include "train/checkpoint.h"
 #include "testlib.h"
@@ -45,9 +46,9 @@ static fa_model *random_model(const fa_model_config *c, uint64_t seed) {
   fa_store *s = fa_model_store(m);
   for (int i = 0; i < fa_store_count(s); i++) {
     fa_tensor *t = fa_store_get(s, i);
-    bool var = strstr(t->name, "running_var") != NULL;
-    float scale = t->ndim > 1 ? sqrtf(2.0f / (float)(t->numel / (size_t)t->shape[0])) : 0.5f;
-    fa_rng_fill_uniform(&rng, t->data, t->numel, var ? 0.5f : -scale, var ? 1.5f : scale);
+    bool var = strstr(fa_tensor_name(t), "running_var") != NULL;
+    float scale = fa_tensor_ndim(t) > 1 ? sqrtf(2.0f / (float)fa_tensor_row_numel(t)) : 0.5f;
+    fa_fill_uniform(t, 0, fa_tensor_numel(t), &rng, var ? 0.5f : -scale, var ? 1.5f : scale);
   }
   return m;
 }
@@ -55,12 +56,12 @@ static fa_model *random_model(const fa_model_config *c, uint64_t seed) {
 /* A copy of every value in a store, to check that a failed load changed nothing. */
 static float *snapshot(const fa_store *s) {
   size_t n = 0;
-  for (int i = 0; i < fa_store_count(s); i++) n += fa_store_get(s, i)->numel;
+  for (int i = 0; i < fa_store_count(s); i++) n += fa_tensor_numel(fa_store_get(s, i));
   float *buf = malloc(sizeof(float) * (n + 1)), *at = buf;
   for (int i = 0; i < fa_store_count(s); i++) {
     const fa_tensor *t = fa_store_get(s, i);
-    memcpy(at, t->data, sizeof(float) * t->numel);
-    at += t->numel;
+    fa_tensor_read(t, 0, fa_tensor_numel(t), at);
+    at += fa_tensor_numel(t);
   }
   return buf;
 }
@@ -68,8 +69,8 @@ static float *snapshot(const fa_store *s) {
 static bool matches_snapshot(const fa_store *s, const float *buf) {
   for (int i = 0; i < fa_store_count(s); i++) {
     const fa_tensor *t = fa_store_get(s, i);
-    if (memcmp(buf, t->data, sizeof(float) * t->numel) != 0) return false;
-    buf += t->numel;
+    if (memcmp(buf, fa_test_values(t), sizeof(float) * fa_tensor_numel(t)) != 0) return false;
+    buf += fa_tensor_numel(t);
   }
   return true;
 }
@@ -89,9 +90,9 @@ static fa_store *fake_optimizer(const fa_model *m, uint64_t seed) {
   for (int i = 0; i < fa_store_count(s); i++) {
     const fa_tensor *t = fa_store_get(s, i);
     char name[256];
-    snprintf(name, sizeof name, "exp_avg.%s", t->name);
-    fa_tensor *o = fa_store_new(opt, name, t->ndim, t->shape);
-    fa_rng_fill_uniform(&rng, o->data, o->numel, -1, 1);
+    snprintf(name, sizeof name, "exp_avg.%s", fa_tensor_name(t));
+    fa_tensor *o = fa_store_new(opt, name, fa_tensor_ndim(t), fa_tensor_shape(t));
+    fa_fill_uniform(o, 0, fa_tensor_numel(o), &rng, -1, 1);
   }
   return opt;
 }
@@ -512,7 +513,9 @@ static void check_conversions(void) {
   fa_store *s = fa_model_store(m);
   for (int i = 0; i < fa_store_count(s); i++) {
     fa_tensor *t = fa_store_get(s, i);
-    for (size_t j = 0; j < t->numel; j++) t->data[j] = (float)((int)((j * 7 + (size_t)i) % 61) - 30) / 8;
+    float v[64];  /* the largest tensor of this cnn: (2, 32) */
+    for (size_t j = 0; j < fa_tensor_numel(t); j++) v[j] = (float)((int)((j * 7 + (size_t)i) % 61) - 30) / 8;
+    fa_tensor_write(t, 0, fa_tensor_numel(t), v);
   }
   const char *path = tmp_path("convert_src.safetensors");
   FA_CHECK(fa_ckpt_save(path, m, 0, NULL, 0, run_meta) == FA_OK, "%s", fa_error_message());
@@ -522,11 +525,12 @@ static void check_conversions(void) {
             *lw = fa_store_find(s, "_model.3.weight");
   double w64[18];
   uint16_t b16[2], lw16[64];
-  for (int j = 0; j < 18; j++) w64[j] = w->data[j];
-  for (int j = 0; j < 2; j++) b16[j] = to_half(b->data[j]);
+  const float *wv = fa_test_values(w), *bv = fa_test_values(b), *lwv = fa_test_values(lw);
+  for (int j = 0; j < 18; j++) w64[j] = wv[j];
+  for (int j = 0; j < 2; j++) b16[j] = to_half(bv[j]);
   for (int j = 0; j < 64; j++) {
     uint32_t bits;
-    memcpy(&bits, &lw->data[j], 4);
+    memcpy(&bits, &lwv[j], 4);
     lw16[j] = (uint16_t)(bits >> 16); /* bfloat16: exact for k/8 */
   }
   fa_st_tensor *t = edit_find(&e, "_model.0.weight");
@@ -579,7 +583,7 @@ static void check_pytorch_fixture(const char *name, int64_t want_nbt) {
     fa_tensor *logits = eval_logits(m, 4, x);
     FA_CHECK(logits, "%s", fa_error_message());
     if (logits) {
-      double err = fa_test_rel_err(logits->data, want, 40);
+      double err = fa_test_rel_err(fa_test_values(logits), want, 40);
       printf("PyTorch -> C, %s: logits relative error %.3g\n", name, err);
       FA_CHECK(err < 1e-5, "%s: logits differ from PyTorch's: %g", name, err);
     }
@@ -619,7 +623,8 @@ static void check_loads_in_pytorch(const fa_model_config *c, const char *name) {
   if (logits) {
     const fa_st_tensor data[2] = {
         {"x", FA_DTYPE_F32, 4, {N, c->in_channels, c->height, c->width}, sizeof(float) * N * per, x},
-        {"logits", FA_DTYPE_F32, 2, {N, c->n_classes}, sizeof(float) * logits->numel, logits->data}};
+        {"logits", FA_DTYPE_F32, 2, {N, c->n_classes}, sizeof(float) * fa_tensor_numel(logits),
+         fa_test_values(logits)}};
     snprintf(file, sizeof file, "%s_data.safetensors", name);
     const char *data_path = tmp_path(file);
     FA_CHECK(fa_st_write(data_path, data, 2, NULL, NULL, 0) == FA_OK, "%s", fa_error_message());

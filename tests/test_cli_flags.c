@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "core/context.h"
 #include "core/version.h"
 #include "testlib.h"
 
@@ -343,6 +344,45 @@ static void test_errors(void) {
   EXPECT_ERROR(E, NEEDLES("--model is not an architecture"), "--model=\r", "--model_path=x");  /* found by fuzzing */
 }
 
+/* ---- --backend and $FASTADV_BACKEND ---- */
+
+static void test_backend(void) {
+  char *argv[] = {"--eps=8", "--backend", "cpu", "--epochs=2", NULL};
+  int argc = 4;
+  const char *backend = NULL;
+  unsetenv("FASTADV_BACKEND");
+  FA_CHECK(fa_cli_take_backend(&argc, argv, &backend) == FA_OK && !strcmp(backend, "cpu") && argc == 2 &&
+               !strcmp(argv[0], "--eps=8") && !strcmp(argv[1], "--epochs=2"),
+           "--backend cpu taken out of argv: %d left", argc);
+  char *none[] = {"--eps=8", NULL};
+  argc = 1;
+  FA_CHECK(fa_cli_take_backend(&argc, none, &backend) == FA_OK && !strcmp(backend, FA_DEFAULT_BACKEND) && argc == 1,
+           "the default backend");
+  char *unknown[] = {"--backend=gpu", NULL};
+  argc = 1;
+  FA_CHECK(fa_cli_take_backend(&argc, unknown, &backend) == FA_ERR_INVALID &&
+               strstr(fa_error_message(), "--backend=gpu: no such backend; the built-in ones are: cpu"),
+           "an unknown backend: %s", fa_error_message());
+  char *bare[] = {"--backend", "--eps=8", NULL};
+  argc = 2;
+  FA_CHECK(fa_cli_take_backend(&argc, bare, &backend) == FA_ERR_INVALID &&
+               strstr(fa_error_message(), "--backend needs a value"),
+           "--backend without a value: %s", fa_error_message());
+  setenv("FASTADV_BACKEND", "tpu", 1);
+  argc = 1;
+  FA_CHECK(fa_cli_take_backend(&argc, none, &backend) == FA_ERR_INVALID &&
+               strstr(fa_error_message(), "$FASTADV_BACKEND=tpu: no such backend; the built-in ones are: cpu"),
+           "an unknown $FASTADV_BACKEND: %s", fa_error_message());
+  char *flag[] = {"--backend=cpu", NULL};
+  argc = 1;
+  FA_CHECK(fa_cli_take_backend(&argc, flag, &backend) == FA_OK && !strcmp(backend, "cpu") && argc == 0,
+           "the flag wins over $FASTADV_BACKEND");
+  setenv("FASTADV_BACKEND", "cpu", 1);
+  argc = 1;
+  FA_CHECK(fa_cli_take_backend(&argc, none, &backend) == FA_OK && !strcmp(backend, "cpu"), "$FASTADV_BACKEND=cpu");
+  unsetenv("FASTADV_BACKEND");
+}
+
 /* ---- the built program ---- */
 
 static const char *program = FA_BUILD_DIR "/fastadv";
@@ -382,6 +422,13 @@ static void test_program(void) {
   EXPECT_RUN("train junk", 2, NULL, "unexpected argument 'junk'");
   EXPECT_RUN("eval --eps=8", 2, NULL, "no checkpoint to evaluate");
   EXPECT_RUN("eval --model_path=x --n_eval=0", 2, NULL, "--n_eval=0: out of range");
+  /* --backend on every command: an unknown one before any work, the built-in ones in every --help */
+  EXPECT_RUN("eval --model_path=x --backend=gpu", 2, NULL, "fastadv eval: --backend=gpu: no such backend; the "
+             "built-in ones are: cpu");
+  EXPECT_RUN("align_init --backend nope", 2, NULL, "--backend=nope: no such backend");
+  EXPECT_RUN("inspect --help", 0, "backends (--backend=NAME, every command; else $FASTADV_BACKEND; default cpu)",
+             NULL);
+  EXPECT_RUN("plot --help --backend=cpu", 0, "\n  cpu ", NULL);
   /* a model that cannot take the data set's images: exit 2 before the data is read or anything written */
   const char *never = FA_BUILD_DIR "/test-tmp/test_cli_flags/never";
   EXPECT_RUN("train --dataset=fmnist --model=resnet18 --out_dir=" FA_BUILD_DIR "/test-tmp/test_cli_flags/never", 2,
@@ -416,6 +463,7 @@ int main(void) {
   test_help();
   test_json();
   test_errors();
+  test_backend();
   test_program();
   return fa_test_exit();
 }

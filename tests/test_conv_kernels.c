@@ -18,6 +18,7 @@
 #include "testlib.h"
 
 static fa_rng rng;
+static fa_cpu_state *state; /* the convolutions' caches and workspace */
 
 static float *random_floats(size_t n) {
   float *p = malloc(n * sizeof *p);
@@ -92,9 +93,9 @@ static void check_conv(int n, int c_in, int hw_in, int w_in, int c_out, int k, i
 
   float *x0 = copy_of(x, nx), *w0 = copy_of(w, nw), *gy0 = copy_of(gy, ny);
   float *y = poisoned(ny), *gx = poisoned(nx), *gw = poisoned(nw);
-  fa_cpu_conv2d_forward(&g, x, w, NULL, y);
-  fa_cpu_conv2d_grad_input(&g, gy, w, gx);
-  fa_cpu_conv2d_grad_weight(&g, gy, x, gw);
+  fa_cpu_conv2d_forward(state, &g, x, w, NULL, y);
+  fa_cpu_conv2d_grad_input(state, &g, gy, w, gx);
+  fa_cpu_conv2d_grad_weight(state, &g, gy, x, gw);
   double ey = fa_test_rel_err(y, ry, ny), egx = fa_test_rel_err(gx, rgx, nx),
          egw = fa_test_rel_err(gw, rgw, nw);
   FA_CHECK(ey <= 1e-5 && egx <= 1e-5 && egw <= 1e-5,
@@ -108,16 +109,16 @@ static void check_conv(int n, int c_in, int hw_in, int w_in, int c_out, int k, i
            c_out, k);
   /* a second run gives the same bits (runs must be reproducible) */
   float *y2 = poisoned(ny), *gx2 = poisoned(nx), *gw2 = poisoned(nw);
-  fa_cpu_conv2d_forward(&g, x, w, NULL, y2);
-  fa_cpu_conv2d_grad_input(&g, gy, w, gx2);
-  fa_cpu_conv2d_grad_weight(&g, gy, x, gw2);
+  fa_cpu_conv2d_forward(state, &g, x, w, NULL, y2);
+  fa_cpu_conv2d_grad_input(state, &g, gy, w, gx2);
+  fa_cpu_conv2d_grad_weight(state, &g, gy, x, gw2);
   FA_CHECK(!memcmp(y, y2, ny * sizeof *y) && !memcmp(gx, gx2, nx * sizeof *gx) &&
                !memcmp(gw, gw2, nw * sizeof *gw),
            "n=%d c_in=%d %dx%d c_out=%d k=%d: repeated run differs", n, c_in, hw_in, w_in, c_out, k);
   /* with a bias: the same floats as the convolution, then the addition */
   float *bias = random_floats((size_t)c_out), *yb = poisoned(ny);
   const size_t plane = (size_t)g.h_out * g.w_out;
-  fa_cpu_conv2d_forward(&g, x, w, bias, yb);
+  fa_cpu_conv2d_forward(state, &g, x, w, bias, yb);
   for (size_t i = 0; i < ny; i++) y2[i] = y[i] + bias[i / plane % (size_t)c_out];
   FA_CHECK(!memcmp(yb, y2, ny * sizeof *yb) && guard_intact(yb, ny),
            "n=%d c_in=%d %dx%d c_out=%d k=%d: forward with a bias is not conv + bias", n, c_in, hw_in, w_in, c_out,
@@ -152,7 +153,7 @@ static void check_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, floa
 /* attack_step equals sign, axpy, clamp and the box's add / clamp / sub run
  * one after another, bit for bit, in both projection orders; g has zeros. */
 static void check_attack_step(size_t n, float step, float eps) {
-  const fa_kernel_table *k = fa_kernels();
+  const fa_kernel_table *k = fa_backend_find("cpu")->kernels;
   float *x = random_floats(n), *g = random_floats(n), *d0 = random_floats(n);
   for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] + 0.5f, d0[i] *= 1.5f * eps;
   for (size_t i = 0; i < n; i += 7) g[i] = 0.0f;
@@ -176,6 +177,7 @@ static void check_attack_step(size_t n, float step, float eps) {
 
 int main(void) {
   rng = fa_rng_stream(7, FA_STREAM_INIT);
+  state = fa_cpu_state_create();
 
   for (int t = 0; t < 4; t++) {
     bool ta = t & 1, tb = t & 2;
@@ -270,6 +272,6 @@ int main(void) {
   check_conv(3, 3, 32, 32, 4, 3, 1, 1);
   omp_set_num_threads(threads);
 
-  fa_cpu_conv_release();
+  fa_cpu_state_destroy(state);
   return fa_test_exit();
 }

@@ -55,7 +55,7 @@ int main(void) {
   snprintf(args, sizeof args,
            "train --dataset=fmnist --model=cnn --n_filters_cnn=8 --epochs=1 --lr_schedule=constant --lr_max=0.002 "
            "--attack=fgsm --eps=8 --attack_init=zero --eval_iter_freq=100 --n_eval_every_k_iter=128 "
-           "--attack_iters=5 --n_final_eval=200 --batch_size_eval=100 --out_dir='%s'",
+           "--attack_iters=5 --n_final_eval=200 --batch_size_eval=100 --backend=cpu --out_dir='%s'",
            dir);
   int status = fa_test_run_fastadv(args, dir, out, err, sizeof out);
   FA_CHECK(status == 0, "training exited %d: %s", status, err);
@@ -116,7 +116,8 @@ int main(void) {
                cJSON_GetNumberValue(cJSON_GetObjectItem(config, "eps")) == 8 &&
                cJSON_GetNumberValue(cJSON_GetObjectItem(config, "n_filters_cnn")) == 8 &&
                cJSON_GetNumberValue(cJSON_GetObjectItem(config, "batch_size")) == 128 &&
-               cJSON_IsFalse(cJSON_GetObjectItem(config, "eval_early_stopped_model")),
+               cJSON_IsFalse(cJSON_GetObjectItem(config, "eval_early_stopped_model")) &&
+               !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(config, "backend")), "cpu"),
            "the config record's values (given and default)");
   const cJSON *last = cJSON_GetObjectItem(final_record, "last");
   double rec_clean = cJSON_GetNumberValue(cJSON_GetObjectItem(last, "clean_acc"));

@@ -7,6 +7,7 @@
 #include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/tensor_internal.h" /* the engine's own test: buffer addresses, autograd nodes */
 #include "testlib.h"
 
 static bool error_mentions(const char *needle) { return strstr(fa_error_message(), needle) != NULL; }
@@ -14,18 +15,20 @@ static bool error_mentions(const char *needle) { return strstr(fa_error_message(
 static void test_arena(void) {
   fa_arena *arena = fa_arena_create(1 << 20);
   fa_arena_set_current(arena);
+  size_t outer_used = fa_arena_used(arena);
   fa_arena_mark outer = fa_arena_get_mark(arena);
   fa_tensor *a = fa_zeros(2, (int[]){16, 16});
   FA_CHECK(a && ((uintptr_t)a->data % 64) == 0, "aligned data");
+  size_t inner_used = fa_arena_used(arena);
   fa_arena_mark inner = fa_arena_get_mark(arena);
   fa_tensor *b = fa_zeros(2, (int[]){64, 64});
   size_t peak = fa_arena_used(arena);
-  FA_CHECK(b != NULL && peak > inner, "inner allocation");
+  FA_CHECK(b != NULL && peak >= inner_used + 64 * 64 * sizeof(float), "inner allocation");
   fa_arena_release(arena, inner);
-  FA_CHECK(fa_arena_used(arena) == inner, "release to the inner mark");
+  FA_CHECK(fa_arena_used(arena) == inner_used, "release to the inner mark");
   FA_CHECK(fa_arena_high_water(arena) == peak, "high-water mark %zu, peak %zu", fa_arena_high_water(arena), peak);
   fa_arena_release(arena, outer);
-  FA_CHECK(fa_arena_used(arena) == outer, "release to the outer mark");
+  FA_CHECK(fa_arena_used(arena) == outer_used, "release to the outer mark");
 
   /* overflow: a clear error, and NULL flows through a composition */
   fa_tensor *big = fa_zeros(2, (int[]){1024, 1024});
@@ -55,8 +58,9 @@ static void test_shape_errors(void) {
            fa_error_message());
   FA_CHECK(fa_avg_pool(fa_zeros(4, (int[]){1, 1, 5, 5}), 2) == NULL && error_mentions("divisible"), "pool: %s",
            fa_error_message());
-  FA_CHECK(fa_one_hot(2, 3, (int[]){1, 3}) == NULL && error_mentions("outside [0, 3)"), "label: %s",
-           fa_error_message());
+  FA_CHECK(fa_labels_from(2, (int[]){1, 3}, 3) == NULL && error_mentions("label 3 of example 1 is outside [0, 3)"),
+           "label: %s", fa_error_message());
+  FA_CHECK(fa_one_hot(a, 3) == NULL && error_mentions("int32 labels"), "one_hot of floats: %s", fa_error_message());
   FA_CHECK(fa_select_rows(a, 1, (int[]){2}) == NULL && error_mentions("row index 2"), "rows: %s",
            fa_error_message());
   FA_CHECK(fa_tensor_new(5, (int[]){1, 1, 1, 1, 1}) == NULL && error_mentions("dimensions"), "5-D: %s",
@@ -68,7 +72,7 @@ static void test_shape_errors(void) {
 
 static void test_grad_errors_and_modes(void) {
   fa_tensor *x = fa_full(1, (int[]){3}, 2.0f), *c = fa_full(1, (int[]){3}, 5.0f);
-  x->requires_grad = true;
+  fa_tensor_set_requires_grad(x, true);
   fa_tensor *loss = fa_sum(fa_mul(x, x)), *g = NULL;
   /* an input that does not require a gradient */
   FA_CHECK(fa_grad(loss, &c, 1, false, &g) == FA_ERR_INVALID && error_mentions("does not require a gradient"),
@@ -80,40 +84,78 @@ static void test_grad_errors_and_modes(void) {
   bool was = fa_set_grad_enabled(false);
   fa_tensor *quiet = fa_sum(fa_mul(x, x));
   fa_set_grad_enabled(was);
-  FA_CHECK(!quiet->requires_grad && quiet->node == NULL, "no-grad records nothing");
+  FA_CHECK(!fa_tensor_requires_grad(quiet) && quiet->node == NULL, "no-grad records nothing");
   FA_CHECK(fa_grad(quiet, &x, 1, false, &g) == FA_ERR_INVALID && error_mentions("grad mode off"),
            "no-grad output: %s", fa_error_message());
   /* d sum(x^2)/dx = 2x; a second input the loss does not use gets zeros */
   fa_tensor *unused = fa_full(1, (int[]){2}, 1.0f);
-  unused->requires_grad = true;
+  fa_tensor_set_requires_grad(unused, true);
   fa_tensor *ins[2] = {x, unused}, *gs[2];
   FA_CHECK(fa_grad(loss, ins, 2, false, gs) == FA_OK, "grad: %s", fa_error_message());
-  FA_CHECK(gs[0]->data[0] == 4.0f && gs[1]->data[0] == 0.0f && gs[1]->numel == 2, "values %g %g",
-           gs[0]->data[0], gs[1]->data[0]);
-  FA_CHECK(!gs[0]->requires_grad, "without create_graph the gradient is a constant");
+  FA_CHECK(fa_test_value(gs[0], 0) == 4.0f && fa_test_value(gs[1], 0) == 0.0f && fa_tensor_numel(gs[1]) == 2,
+           "values %g %g", fa_test_value(gs[0], 0), fa_test_value(gs[1], 0));
+  FA_CHECK(!fa_tensor_requires_grad(gs[0]), "without create_graph the gradient is a constant");
   /* with create_graph the gradient is differentiable: d/dx sum(2x * x) = 4x */
-  FA_CHECK(fa_grad(loss, &x, 1, true, gs) == FA_OK && gs[0]->requires_grad, "create_graph");
+  FA_CHECK(fa_grad(loss, &x, 1, true, gs) == FA_OK && fa_tensor_requires_grad(gs[0]), "create_graph");
   fa_tensor *h;
-  FA_CHECK(fa_grad(fa_sum(fa_mul(gs[0], x)), &x, 1, false, &h) == FA_OK && h->data[1] == 8.0f, "second order %g",
-           h ? h->data[1] : -1.0);
+  FA_CHECK(fa_grad(fa_sum(fa_mul(gs[0], x)), &x, 1, false, &h) == FA_OK && fa_test_value(h, 1) == 8.0f,
+           "second order %g", h ? fa_test_value(h, 1) : -1.0);
   /* sign is a constant: differentiating through it is an error, not a zero by accident */
-  FA_CHECK(!fa_sign(x)->requires_grad, "sign does not require a gradient");
+  FA_CHECK(!fa_tensor_requires_grad(fa_sign(x)), "sign does not require a gradient");
 }
 
 static void test_backward_accumulates(void) {
   fa_store *store = fa_store_create();
   fa_tensor *p = fa_store_param(store, "w", 1, (int[]){2});
-  p->data[0] = 1.0f;
-  p->data[1] = -3.0f;
+  fa_tensor_write(p, 0, 2, (float[]){1.0f, -3.0f});
   FA_CHECK(fa_store_param(store, "w", 1, (int[]){2}) == NULL && error_mentions("already holds"), "duplicate: %s",
            fa_error_message());
   for (int rep = 0; rep < 2; rep++) FA_CHECK(fa_backward(fa_sum(fa_mul(p, p))) == FA_OK, "backward");
-  FA_CHECK(p->grad->data[0] == 4.0f && p->grad->data[1] == -12.0f, "accumulated %g %g", p->grad->data[0],
-           p->grad->data[1]);
+  const fa_tensor *grad = fa_tensor_grad(p);
+  FA_CHECK(fa_test_value(grad, 0) == 4.0f && fa_test_value(grad, 1) == -12.0f, "accumulated %g %g",
+           fa_test_value(grad, 0), fa_test_value(grad, 1));
   /* a parameter used twice in one graph gets the sum of both uses, once */
   fa_store_zero_grad(store);
   FA_CHECK(fa_backward(fa_sum(fa_add(p, fa_scale(p, 3.0f)))) == FA_OK, "backward");
-  FA_CHECK(p->grad->data[0] == 4.0f, "two uses: %g", p->grad->data[0]);
+  FA_CHECK(fa_test_value(grad, 0) == 4.0f, "two uses: %g", fa_test_value(grad, 0));
+  fa_store_destroy(store);
+}
+
+/* A store's slabs: parameters, gradients and buffers each one block, the
+ * views in order at 64-byte aligned offsets, the gradients at the
+ * parameters' offsets, zero-filled; growth moves the views with their values;
+ * zero_grad clears every gradient. */
+static void test_store_slabs(void) {
+  fa_store *store = fa_store_create();
+  fa_tensor *w = fa_store_param(store, "w", 2, (int[]){3, 5});
+  fa_tensor *mean = fa_store_new(store, "mean", 1, (int[]){7});
+  fa_tensor *b = fa_store_param(store, "b", 1, (int[]){2});
+  fa_tensor *params = fa_store_slab_tensor(store, FA_SLAB_PARAMS), *grads = fa_store_slab_tensor(store, FA_SLAB_GRADS);
+  fa_tensor *buffers = fa_store_slab_tensor(store, FA_SLAB_BUFFERS);
+  FA_CHECK(params && grads && buffers && w->data == params->data && b->data == params->data + 16 &&
+               mean->data == buffers->data && params->numel == 32 && buffers->numel == 16,
+           "views in order, 16 floats apart");
+  FA_CHECK(w->grad->data == grads->data && b->grad->data == grads->data + 16 && grads->numel == 32,
+           "gradients at the parameters' offsets");
+  bool zero = true;
+  for (size_t i = 0; i < params->numel; i++) zero &= params->data[i] == 0.0f && grads->data[i] == 0.0f;
+  FA_CHECK(zero && !params->requires_grad && params->ctx == w->ctx, "zero-filled slabs; the slab is a constant");
+  w->data[14] = 2.0f, b->data[1] = 3.0f, w->grad->data[0] = 5.0f, b->grad->data[1] = 7.0f;
+  char name[32];
+  for (int i = 0; i < 40; i++) /* 40 x 256 floats: the slabs grow and move */
+    FA_CHECK(fa_store_param(store, (snprintf(name, sizeof name, "p%d", i), name), 2, (int[]){16, 16}) != NULL,
+             "param %d: %s", i, fa_error_message());
+  params = fa_store_slab_tensor(store, FA_SLAB_PARAMS), grads = fa_store_slab_tensor(store, FA_SLAB_GRADS);
+  FA_CHECK(params->numel == 32 + 40 * 256 && w->data == params->data && fa_store_find(store, "p39")->data ==
+               params->data + 32 + 39 * 256,
+           "views moved with their slab");
+  FA_CHECK(w->data[14] == 2.0f && b->data[1] == 3.0f && w->grad->data[0] == 5.0f && b->grad->data[1] == 7.0f,
+           "values kept when the slab moved");
+  fa_store_zero_grad(store);
+  zero = true;
+  for (size_t i = 0; i < grads->numel; i++) zero &= grads->data[i] == 0.0f;
+  FA_CHECK(zero && w->data[14] == 2.0f, "zero_grad clears the gradient slab, not the parameters");
+  FA_CHECK(fa_store_count(store) == 43 && !strcmp(fa_store_get(store, 1)->name, "mean"), "order and names kept");
   fa_store_destroy(store);
 }
 
@@ -125,8 +167,11 @@ typedef fa_tensor *(*fused_fn)(fa_tensor *const *in);
 
 static fa_tensor *wavy(int ndim, const int *shape, float phase, bool grad) {
   fa_tensor *t = fa_tensor_new(ndim, shape);
-  for (size_t i = 0; t && i < t->numel; i++) t->data[i] = sinf(0.7f * (float)i + phase);
-  if (t) t->requires_grad = grad;
+  for (size_t i = 0; t && i < fa_tensor_numel(t); i++) {
+    float v = sinf(0.7f * (float)i + phase);
+    fa_tensor_write(t, i, 1, &v);
+  }
+  if (t) fa_tensor_set_requires_grad(t, grad);
   return t;
 }
 
@@ -134,12 +179,13 @@ static fa_tensor *wavy(int ndim, const int *shape, float phase, bool grad) {
 static void fused_derivatives(fused_fn f, fa_tensor **out) {
   fa_tensor *y = f(fused_in), *g[N_FUSED_IN];
   out[0] = y;
-  fa_tensor *l1 = fa_sum(fa_mul(y, wavy(y->ndim, y->shape, 0.3f, false)));
+  fa_tensor *l1 = fa_sum(fa_mul(y, wavy(fa_tensor_ndim(y), fa_tensor_shape(y), 0.3f, false)));
   if (fa_grad(l1, fused_in, N_FUSED_IN, true, g) != FA_OK) return;
   fa_tensor *l2 = NULL;
   for (int i = 0; i < N_FUSED_IN; i++) {
     out[1 + i] = g[i];
-    fa_tensor *term = fa_sum(fa_mul(g[i], wavy(g[i]->ndim, g[i]->shape, 1.1f + (float)i, false)));
+    fa_tensor *term =
+        fa_sum(fa_mul(g[i], wavy(fa_tensor_ndim(g[i]), fa_tensor_shape(g[i]), 1.1f + (float)i, false)));
     l2 = l2 ? fa_add(l2, term) : term;
   }
   if (fa_grad(l2, fused_in, N_FUSED_IN, false, out + 1 + N_FUSED_IN) != FA_OK) out[1 + N_FUSED_IN] = NULL;
@@ -183,11 +229,11 @@ static void test_channel_fused(void) {
     fused_derivatives(cases[k].fused, got);
     fused_derivatives(cases[k].ref, want);
     for (int i = 0; i < 1 + 2 * N_FUSED_IN; i++) {
-      bool both = got[i] && want[i] && got[i]->numel == want[i]->numel;
+      bool both = got[i] && want[i] && fa_tensor_numel(got[i]) == fa_tensor_numel(want[i]);
       FA_CHECK(both, "%s: result %d missing or misshapen: %s", cases[k].name, i, fa_error_message());
       if (both)
-        FA_CHECK(fa_test_rel_err_ff(got[i]->data, want[i]->data, got[i]->numel) <= 1e-6, "%s: result %d differs",
-                 cases[k].name, i);
+        FA_CHECK(fa_test_rel_err_ff(fa_test_values(got[i]), fa_test_values(want[i]), fa_tensor_numel(got[i])) <= 1e-6,
+                 "%s: result %d differs", cases[k].name, i);
     }
   }
   FA_CHECK(fa_channel_fma(NULL, fused_in[1], NULL, NULL, NULL, NULL) == NULL && error_mentions("for the shape"),
@@ -199,13 +245,13 @@ static void test_channel_fused(void) {
 /* fa_add_into reuses a's buffer, refuses outputs a backward rule reads, and differentiates like add */
 static void test_add_into(void) {
   fa_tensor *x = fa_full(1, (int[]){3}, 4.0f);
-  x->requires_grad = true;
+  fa_tensor_set_requires_grad(x, true);
   FA_CHECK(fa_add_into(fa_sqrt(x), x) == NULL && error_mentions("read by its backward"), "sqrt's output: %s",
            fa_error_message());
   fa_tensor *a = fa_mul(x, x), *y = fa_add_into(a, x), *g;
-  FA_CHECK(y && y->data == a->data && y->data[0] == 20.0f, "a + b in a's buffer");
-  FA_CHECK(y && fa_grad(fa_sum(fa_mul(y, y)), &x, 1, false, &g) == FA_OK && g->data[0] == 360.0f,
-           "d/dx (x^2 + x)^2 = 2 (x^2 + x)(2x + 1): %g", g ? g->data[0] : -1.0);
+  FA_CHECK(y && y->data == a->data && fa_test_value(y, 0) == 20.0f, "a + b in a's buffer");
+  FA_CHECK(y && fa_grad(fa_sum(fa_mul(y, y)), &x, 1, false, &g) == FA_OK && fa_test_value(g, 0) == 360.0f,
+           "d/dx (x^2 + x)^2 = 2 (x^2 + x)(2x + 1): %g", g ? fa_test_value(g, 0) : -1.0);
 }
 
 int main(void) {
@@ -215,6 +261,7 @@ int main(void) {
   test_shape_errors();
   test_grad_errors_and_modes();
   test_backward_accumulates();
+  test_store_slabs();
   test_channel_fused();
   test_add_into();
   fa_arena_destroy(arena);

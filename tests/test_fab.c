@@ -94,7 +94,7 @@ static fa_model *fixture_cnn(void) {
   fa_model *model = fa_model_create(&mc);
   fa_store *store = fa_model_store(model);
   for (int i = 0; i < fa_store_count(store); i++)
-    if (fa_store_get(store, i)->requires_grad) fa_test_fill_hashed(fa_store_get(store, i));
+    if (fa_tensor_requires_grad(fa_store_get(store, i))) fa_test_fill_hashed(fa_store_get(store, i));
   return model;
 }
 
@@ -127,7 +127,7 @@ static void on_iterate(void *ctx, int it, const fa_tensor *delta, const float *b
   trace_check *c = ctx;
   const float *d = ref("run.delta", N_ITER * c->per, 4), *b = ref("run.best_norm", N_ITER * (size_t)c->n, 4);
   if (!d || !b) return;
-  c->worst = fmax(c->worst, mark_off(delta->data, d + (size_t)it * c->per, c->per, c->off));
+  c->worst = fmax(c->worst, mark_off(fa_test_values(delta), d + (size_t)it * c->per, c->per, c->off));
   for (int i = 0; i < c->n; i++) {
     float want = b[it * c->n + i];  /* 1e30: none yet */
     c->worst_norm = fmax(c->worst_norm, want >= 1e29f ? (isinf(best_norm[i]) ? 0 : INFINITY)
@@ -151,7 +151,8 @@ static void check_run(void) {
   fa_fab_trace trace = {on_iterate, &tc};
   fa_fab_result res;
   fa_tensor *xt = fa_tensor_from(4, (int[]){N, 1, 28, 28}, x), *st = fa_tensor_from(4, (int[]){N, 1, 28, 28}, start);
-  fa_status status = fa_fab_run(model, &c, xt, y, t, st, &trace, &res);
+  fa_tensor *labels = fa_labels_from(N, y, 10);
+  fa_status status = fa_fab_run(model, &c, xt, labels, t, st, &trace, &res);
   FA_CHECK(status == FA_OK, "run: %s", fa_error_message());
   if (status == FA_OK) {
     int pixels_off = count_off(off, N * ROW);
@@ -163,9 +164,10 @@ static void check_run(void) {
     fa_tensor *logits = fa_model_forward(model, fa_add(xt, res.adv), false);
     fa_set_grad_enabled(was);
     bool correct[N];
-    fa_mark_correct(logits, y, correct);
+    fa_mark_correct(logits, labels, correct);
+    const float *adv = fa_test_values(res.adv);
     for (int i = 0; i < N; i++) {
-      float norm = max_abs(res.adv->data + i * ROW, ROW);
+      float norm = max_abs(adv + i * ROW, ROW);
       FA_CHECK(res.found[i] == (found[i] != 0) && (!found[i] || (!correct[i] && res.norm[i] == norm &&
                                                                  norm <= last_norm[i])),
                "example %d: found %d (the reference %d), misclassified %d, norm %.7g (of adv %.7g, before the "
@@ -185,8 +187,9 @@ static void check_batch_independence(void) {
   enum { N = 4, ROW = 784 };
   fa_model *model = fixture_cnn();
   const float *x = ref("run.x", N * ROW, 4);
-  const int *y = ref("run.labels", N, 4);
-  if (!x || !y) return;
+  const int *labels = ref("run.labels", N, 4);
+  if (!x || !labels) return;
+  fa_tensor *y = fa_labels_from(N, labels, 10);
   fa_rng stream = fa_rng_stream(3, FA_STREAM_EVAL);
   fa_fab_config c = {.eps = 1.8f / 255.0f, .n_iter = 10, .n_restarts = 2, .n_target_classes = 3};
   bool robust[N], robust_one;
@@ -198,9 +201,10 @@ static void check_batch_independence(void) {
   FA_CHECK(all && n_robust > 0 && n_robust < N, "%d of %d robust (want some of each): %s", n_robust, N,
            fa_error_message());
   for (int i = 0; all && i < N; i++) {
-    fa_tensor *one = fa_fab(model, &c, fa_tensor_from(4, (int[]){1, 1, 28, 28}, x + i * ROW), y + i, &stream,
-                            examples + i, &robust_one);
-    FA_CHECK(one && robust_one == robust[i] && memcmp(one->data, all->data + i * ROW, ROW * sizeof(float)) == 0,
+    fa_tensor *one = fa_fab(model, &c, fa_tensor_from(4, (int[]){1, 1, 28, 28}, x + i * ROW),
+                            fa_labels_from(1, labels + i, 10), &stream, examples + i, &robust_one);
+    FA_CHECK(one && robust_one == robust[i] &&
+                 memcmp(fa_test_values(one), fa_test_values(all) + i * ROW, ROW * sizeof(float)) == 0,
              "example %d alone: robust %d (in the batch %d), or another delta", i, one ? robust_one : -1, robust[i]);
   }
   c.n_target_classes = 10;
@@ -211,21 +215,22 @@ static void check_batch_independence(void) {
 
 /* Correct at x + delta of fa_fab's delta, which must keep x + delta in the
  * eps-ball and the box and agree with its robust flags; -1 on failure. */
-static int fab_correct(fa_model *model, const fa_fab_config *c, fa_tensor *x, const int *y) {
+static int fab_correct(fa_model *model, const fa_fab_config *c, fa_tensor *x, const fa_tensor *y) {
   fa_rng stream = fa_rng_stream(0, FA_STREAM_EVAL);
   bool robust[N_FMNIST];
   fa_tensor *delta = fa_fab(model, c, x, y, &stream, NULL, robust);
   FA_CHECK(delta, "FAB-T: %s", fa_error_message());
   if (!delta) return -1;
   double outside = 0;
-  for (size_t i = 0; i < x->numel; i++) {
-    float p = x->data[i] + delta->data[i];
-    outside = fmax(outside, fmax(fabs(delta->data[i]) - c->eps, fmax(-p, p - 1.0f)));
+  const float *xv = fa_test_values(x), *dv = fa_test_values(delta);
+  for (size_t i = 0; i < fa_tensor_numel(x); i++) {
+    float p = xv[i] + dv[i];
+    outside = fmax(outside, fmax(fabs(dv[i]) - c->eps, fmax(-p, p - 1.0f)));
   }
   bool was = fa_set_grad_enabled(false);
   int correct = fa_count_correct(fa_model_forward(model, fa_add(x, delta), false), y), flagged = 0;
   fa_set_grad_enabled(was);
-  for (int i = 0; i < x->shape[0]; i++) flagged += robust[i];
+  for (int i = 0; i < fa_tensor_dim(x, 0); i++) flagged += robust[i];
   FA_CHECK(outside <= 1e-7, "FAB-T at eps %g: a point %.3g outside the ball or the box", c->eps, outside);
   FA_CHECK(flagged == correct, "FAB-T: %d flagged robust, %d classified correctly at x + delta", flagged, correct);
   return correct;
@@ -286,10 +291,10 @@ static void check_trained_model(void) {
   fa_model *model = ckpt ? fa_eval_load_model(&ec, ckpt, &ds, "") : NULL;
   FA_CHECK(model, "%s", fa_error_message());
   float *xs = malloc(sizeof(float) * N_FMNIST * 784);
-  int y[N_FMNIST];
+  int labels[N_FMNIST];
   for (int i = 0; i < N_FMNIST * 784; i++) xs[i] = ds.images[i] / 255.0f;
-  for (int i = 0; i < N_FMNIST; i++) y[i] = ds.labels[i];
-  fa_tensor *x = fa_tensor_from(4, (int[]){N_FMNIST, 1, 28, 28}, xs);
+  for (int i = 0; i < N_FMNIST; i++) labels[i] = ds.labels[i];
+  fa_tensor *x = fa_tensor_from(4, (int[]){N_FMNIST, 1, 28, 28}, xs), *y = fa_labels_from(N_FMNIST, labels, 10);
   if (model) {
     bool was = fa_set_grad_enabled(false);
     int clean = fa_count_correct(fa_model_forward(model, x, false), y);

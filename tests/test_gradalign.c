@@ -24,18 +24,22 @@ static fa_st_file *fixture;
 static fa_tensor *load(const char *name, int ndim, const int *shape) {
   int64_t s64[4];
   for (int i = 0; i < ndim; i++) s64[i] = shape[i];
-  fa_tensor *t = fa_tensor_new(ndim, shape);
-  if (fa_st_copy(fixture, name, FA_DTYPE_F32, ndim, s64, t->data) != FA_OK) {
+  size_t numel = 1;
+  for (int i = 0; i < ndim; i++) numel *= (size_t)shape[i];
+  float *values = malloc(numel * sizeof *values);
+  if (!values || fa_st_copy(fixture, name, FA_DTYPE_F32, ndim, s64, values) != FA_OK) {
     fprintf(stderr, "%s\n", fa_error_message());
     exit(1);
   }
+  fa_tensor *t = fa_tensor_from(ndim, shape, values);
+  free(values);
   return t;
 }
 
 static double compare(const char *name, const float *got, size_t n) {
   const fa_st_tensor *ref = fa_st_find(fixture, name);
-  FA_CHECK(ref && ref->nbytes / fa_dtype_size(ref->dtype) == n, "%s: missing or wrong size", name);
-  if (!ref || ref->nbytes / fa_dtype_size(ref->dtype) != n) return INFINITY;
+  FA_CHECK(ref && ref->nbytes / fa_st_dtype_size(ref->dtype) == n, "%s: missing or wrong size", name);
+  if (!ref || ref->nbytes / fa_st_dtype_size(ref->dtype) != n) return INFINITY;
   double *r = malloc(n * sizeof *r);
   fa_st_copy(fixture, name, FA_DTYPE_F64, ref->ndim, ref->shape, r);
   double err = fa_test_rel_err(got, r, n);
@@ -45,9 +49,9 @@ static double compare(const char *name, const float *got, size_t n) {
 }
 
 /* g = d CE(model(x + d)) / d d at d = 0, recorded for double backprop */
-static fa_tensor *input_grad(fa_model *model, fa_tensor *x, const int *labels) {
-  fa_tensor *d = fa_zeros(x->ndim, x->shape);
-  d->requires_grad = true;
+static fa_tensor *input_grad(fa_model *model, fa_tensor *x, const fa_tensor *labels) {
+  fa_tensor *d = fa_zeros_like(x);
+  fa_tensor_set_requires_grad(d, true);
   fa_tensor *g = NULL;
   fa_tensor *loss = fa_cross_entropy(fa_model_forward(model, fa_add(x, d), true), labels);
   FA_CHECK(fa_grad(loss, &d, 1, true, &g) == FA_OK, "input grad: %s", fa_error_message());
@@ -61,22 +65,26 @@ static void check_reg_rows(const fa_tensor *g1, const fa_tensor *g2, float lam) 
   double cos[4], reg_ref;
   fa_st_copy(fixture, "cos", FA_DTYPE_F64, ref_cos->ndim, ref_cos->shape, cos);
   fa_st_copy(fixture, "reg", FA_DTYPE_F64, ref_reg->ndim, ref_reg->shape, &reg_ref);
-  fa_tensor *a = fa_tensor_from(g1->ndim, g1->shape, g1->data), *b = fa_tensor_from(g2->ndim, g2->shape, g2->data);
-  a->requires_grad = b->requires_grad = true;
+  fa_tensor *a = fa_tensor_clone(g1), *b = fa_tensor_clone(g2);
+  fa_tensor_set_requires_grad(a, true);
+  fa_tensor_set_requires_grad(b, true);
   fa_tensor *reg = fa_grad_align_reg(a, b, lam);
-  FA_CHECK(reg && fabs(reg->data[0] - reg_ref) <= 1e-5 * fabs(reg_ref), "grad_align_reg %g, reference %g",
-           reg ? reg->data[0] : NAN, reg_ref);
-  size_t row = a->numel / 4;
-  memset(a->data + row, 0, row * sizeof(float));
+  FA_CHECK(reg && fabs(fa_test_value(reg, 0) - reg_ref) <= 1e-5 * fabs(reg_ref), "grad_align_reg %g, reference %g",
+           reg ? fa_test_value(reg, 0) : NAN, reg_ref);
+  size_t row = fa_tensor_numel(a) / 4;
+  float *zeros = calloc(row, sizeof *zeros);
+  fa_tensor_write(a, row, row, zeros);
+  free(zeros);
   fa_tensor *reg0 = fa_grad_align_reg(a, b, lam), *gb = NULL;
   double expect = lam * (1.0 - (cos[0] + cos[2] + cos[3]) / 3.0);
-  FA_CHECK(reg0 && fabs(reg0->data[0] - expect) <= 1e-5 * fabs(expect), "a zero row: reg %g, expected %g",
-           reg0 ? reg0->data[0] : NAN, expect);
+  FA_CHECK(reg0 && fabs(fa_test_value(reg0, 0) - expect) <= 1e-5 * fabs(expect), "a zero row: reg %g, expected %g",
+           reg0 ? fa_test_value(reg0, 0) : NAN, expect);
   FA_CHECK(reg0 && fa_grad(reg0, &b, 1, false, &gb) == FA_OK, "a zero row: grad: %s", fa_error_message());
   bool zero = true, finite = true;
-  for (size_t j = 0; gb && j < gb->numel; j++) {
-    finite &= isfinite(gb->data[j]);
-    if (j >= row && j < 2 * row) zero &= gb->data[j] == 0.0f;
+  const float *gv = fa_test_values(gb);
+  for (size_t j = 0; gv && j < fa_tensor_numel(gb); j++) {
+    finite &= isfinite(gv[j]);
+    if (j >= row && j < 2 * row) zero &= gv[j] == 0.0f;
   }
   FA_CHECK(gb && zero && finite, "a zero row: the gradient is not zero on it (%d) or not finite (%d)", zero, finite);
 }
@@ -96,16 +104,17 @@ int main(void) {
   fa_model_init(model, &init); /* running statistics 0 and 1; the weights are replaced below */
   for (int i = 0; i < fa_store_count(store); i++) {
     fa_tensor *t = fa_store_get(store, i);
-    if (t->requires_grad) fa_test_fill_hashed(t);
+    if (fa_tensor_requires_grad(t)) fa_test_fill_hashed(t);
   }
   fa_arena *arena = fa_arena_create((size_t)4 << 30);
   fa_arena_set_current(arena);
 
   const int xs[4] = {4, 3, 32, 32};
   fa_tensor *x = load("x", 4, xs), *delta = load("delta", 4, xs), *eta = load("eta", 4, xs);
-  fa_tensor *lab = load("labels", 1, xs);
-  int labels[4];
-  for (int i = 0; i < 4; i++) labels[i] = (int)lab->data[i];
+  const float *lab = fa_test_values(load("labels", 1, xs));
+  int label_values[4];
+  for (int i = 0; i < 4; i++) label_values[i] = (int)lab[i];
+  fa_tensor *labels = fa_labels_from(4, label_values, cfg.n_classes);
 
   fa_tensor *g1 = input_grad(model, x, labels);
   fa_tensor *loss_ce = fa_cross_entropy(fa_model_forward(model, fa_add(x, delta), true), labels);
@@ -113,45 +122,47 @@ int main(void) {
   fa_tensor *cos = fa_cosine_per_example(g1, g2);
   fa_tensor *reg = fa_scale(fa_affine(fa_mean(cos), -1.0f, 1.0f), lam);
   FA_CHECK(reg != NULL, "reg: %s", fa_error_message());
-  compare("g1", g1->data, g1->numel);
-  compare("g2", g2->data, g2->numel);
-  compare("cos", cos->data, cos->numel);
-  compare("loss_ce", loss_ce->data, 1);
-  compare("reg", reg->data, 1);
+  compare("g1", fa_test_values(g1), fa_tensor_numel(g1));
+  compare("g2", fa_test_values(g2), fa_tensor_numel(g2));
+  compare("cos", fa_test_values(cos), fa_tensor_numel(cos));
+  compare("loss_ce", fa_test_values(loss_ce), 1);
+  compare("reg", fa_test_values(reg), 1);
   check_reg_rows(g1, g2, lam);
 
   /* the regulariser alone through fa_grad, then CE + reg through fa_backward */
   int n_params = 0;
   fa_tensor *params[256], *grads[256];
   for (int i = 0; i < fa_store_count(store); i++)
-    if (fa_store_get(store, i)->requires_grad) params[n_params++] = fa_store_get(store, i);
+    if (fa_tensor_requires_grad(fa_store_get(store, i))) params[n_params++] = fa_store_get(store, i);
   FA_CHECK(fa_grad(reg, params, n_params, false, grads) == FA_OK, "reg grad: %s", fa_error_message());
   fa_store_zero_grad(store);
   FA_CHECK(fa_backward(fa_add(loss_ce, reg)) == FA_OK, "backward: %s", fa_error_message());
   double worst_reg = 0, worst_total = 0;
   for (int i = 0; i < n_params; i++) {
     char name[256];
-    snprintf(name, sizeof name, "grad_reg.%s", params[i]->name);
-    worst_reg = fmax(worst_reg, compare(name, grads[i]->data, grads[i]->numel));
+    const char *param = fa_tensor_name(params[i]);
+    size_t numel = fa_tensor_numel(params[i]);
+    snprintf(name, sizeof name, "grad_reg.%s", param);
+    worst_reg = fmax(worst_reg, compare(name, fa_test_values(grads[i]), fa_tensor_numel(grads[i])));
     /* total = CE part + reg part, from the two reference gradients */
-    const fa_st_tensor *ce = fa_st_find(fixture, (snprintf(name, sizeof name, "grad_ce.%s", params[i]->name), name));
-    double *total = malloc(params[i]->numel * sizeof *total), *part = malloc(params[i]->numel * sizeof *part);
+    const fa_st_tensor *ce = fa_st_find(fixture, (snprintf(name, sizeof name, "grad_ce.%s", param), name));
+    double *total = malloc(numel * sizeof *total), *part = malloc(numel * sizeof *part);
     fa_st_copy(fixture, name, FA_DTYPE_F64, ce->ndim, ce->shape, total);
-    snprintf(name, sizeof name, "grad_reg.%s", params[i]->name);
+    snprintf(name, sizeof name, "grad_reg.%s", param);
     fa_st_copy(fixture, name, FA_DTYPE_F64, ce->ndim, ce->shape, part);
-    for (size_t j = 0; j < params[i]->numel; j++) total[j] += part[j];
-    double err = fa_test_rel_err(params[i]->grad->data, total, params[i]->numel);
-    FA_CHECK(err <= TOL, "total gradient of %s: relative error %.3g", params[i]->name, err);
+    for (size_t j = 0; j < numel; j++) total[j] += part[j];
+    double err = fa_test_rel_err(fa_test_values(fa_tensor_grad(params[i])), total, numel);
+    FA_CHECK(err <= TOL, "total gradient of %s: relative error %.3g", param, err);
     worst_total = fmax(worst_total, err);
     free(total);
     free(part);
   }
   for (int i = 0; i < fa_store_count(store); i++) {
     fa_tensor *t = fa_store_get(store, i);
-    if (t->requires_grad) continue;
+    if (fa_tensor_requires_grad(t)) continue;
     char name[256];
-    snprintf(name, sizeof name, "buffer.%s", t->name);
-    compare(name, t->data, t->numel);
+    snprintf(name, sizeof name, "buffer.%s", fa_tensor_name(t));
+    compare(name, fa_test_values(t), fa_tensor_numel(t));
   }
   printf("%d parameter tensors; worst relative error: reg gradient %.3g, total gradient %.3g\n", n_params,
          worst_reg, worst_total);

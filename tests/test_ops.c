@@ -24,12 +24,15 @@ static fa_tensor *fx(const char *name) {
   const fa_st_tensor *st = fa_st_find(fixtures, key);
   if (!st) return NULL;
   int shape[FA_MAX_DIMS];
-  for (int i = 0; i < st->ndim; i++) shape[i] = (int)st->shape[i];
-  fa_tensor *t = fa_tensor_new(st->ndim, shape);
-  if (fa_st_copy(fixtures, key, FA_DTYPE_F32, st->ndim, st->shape, t->data) != FA_OK) {
+  size_t numel = 1;
+  for (int i = 0; i < st->ndim; i++) numel *= (size_t)(shape[i] = (int)st->shape[i]);
+  float *values = malloc(numel * sizeof *values);
+  if (!values || fa_st_copy(fixtures, key, FA_DTYPE_F32, st->ndim, st->shape, values) != FA_OK) {
     fprintf(stderr, "%s\n", fa_error_message());
     exit(1);
   }
+  fa_tensor *t = fa_tensor_from(st->ndim, shape, values);
+  free(values);
   return t;
 }
 
@@ -42,17 +45,20 @@ static void expect(const char *name, const fa_tensor *got) {
   FA_CHECK(got != NULL, "%s: no result: %s", key, fa_error_message());
   if (!st || !got) return;
   size_t n = st->nbytes / sizeof(double);
-  FA_CHECK(n == got->numel, "%s: %zu values, reference %zu", key, got->numel, n);
-  if (n != got->numel) return;
-  double err = fa_test_rel_err(got->data, (const double *)st->data, n);
+  FA_CHECK(n == fa_tensor_numel(got), "%s: %zu values, reference %zu", key, fa_tensor_numel(got), n);
+  if (n != fa_tensor_numel(got)) return;
+  double err = fa_test_rel_err(fa_test_values(got), (const double *)st->data, n);
   FA_CHECK(err <= TOL, "%s: relative error %.3g", key, err);
 }
 
-static int *labels(void) {
-  fa_tensor *t = fx("labels");
-  int *l = malloc(t->numel * sizeof *l);
-  for (size_t i = 0; i < t->numel; i++) l[i] = (int)t->data[i];
-  return l;
+/* The fixture's labels (floats) as an int32 tensor for the logits (N, K). */
+static fa_tensor *labels(const fa_tensor *logits) {
+  const float *values = fa_test_values(fx("labels"));
+  int n = fa_tensor_dim(logits, 0), *l = malloc((size_t)n * sizeof *l);
+  for (int i = 0; i < n; i++) l[i] = (int)values[i];
+  fa_tensor *t = fa_labels_from(n, l, fa_tensor_dim(logits, 1));
+  free(l);
+  return t;
 }
 
 /* ---- the cases: y from the inputs x[] ---- */
@@ -95,17 +101,9 @@ static fa_tensor *avg_pool_adjoint(fa_tensor **x) { return fa_avg_pool_adjoint(x
 static fa_tensor *max_pool2(fa_tensor **x) { return fa_max_pool(x[0], 2); }
 static fa_tensor *log_softmax(fa_tensor **x) { return fa_log_softmax(x[0]); }
 static fa_tensor *softmax(fa_tensor **x) { return fa_softmax(x[0]); }
-static fa_tensor *cross_entropy(fa_tensor **x) {
-  int *l = labels();
-  fa_tensor *y = fa_cross_entropy(x[0], l);
-  free(l);
-  return y;
-}
+static fa_tensor *cross_entropy(fa_tensor **x) { return fa_cross_entropy(x[0], labels(x[0])); }
 static fa_tensor *cross_entropy_per_example(fa_tensor **x) {
-  int *l = labels();
-  fa_tensor *y = fa_cross_entropy_per_example(x[0], l);
-  free(l);
-  return y;
+  return fa_cross_entropy_per_example(x[0], labels(x[0]));
 }
 static fa_tensor *running_mean, *running_var;
 static fa_tensor *batch_norm_train(fa_tensor **x) {
@@ -160,7 +158,7 @@ static void run_case(const char *name, op_case_fn fn) {
     char key[8];
     snprintf(key, sizeof key, "x%d", n);
     if (!(x[n] = fx(key))) break;
-    x[n]->requires_grad = true;
+    fa_tensor_set_requires_grad(x[n], true);
   }
   fa_tensor *y = fn(x);
   expect("y", y);
@@ -172,9 +170,10 @@ static void run_case(const char *name, op_case_fn fn) {
   char key[256];
   snprintf(key, sizeof key, "%s.g0", name);
   bool has_grad = fa_st_find(fixtures, key) != NULL;
-  FA_CHECK(y->requires_grad == has_grad, "%s: requires_grad %d, reference %d", name, y->requires_grad, has_grad);
-  if (!has_grad || !y->requires_grad) return;
-  fa_tensor *l1 = fa_sum(fa_mul(y, fa_reshape(fx("u"), y->ndim, y->shape)));
+  FA_CHECK(fa_tensor_requires_grad(y) == has_grad, "%s: requires_grad %d, reference %d", name,
+           fa_tensor_requires_grad(y), has_grad);
+  if (!has_grad || !fa_tensor_requires_grad(y)) return;
+  fa_tensor *l1 = fa_sum(fa_mul(y, fa_reshape(fx("u"), fa_tensor_ndim(y), fa_tensor_shape(y))));
   fa_tensor *g[4], *h[4];
   FA_CHECK(fa_grad(l1, x, n, true, g) == FA_OK, "%s: grad: %s", name, fa_error_message());
   fa_tensor *l2 = NULL;
@@ -186,7 +185,7 @@ static void run_case(const char *name, op_case_fn fn) {
     fa_tensor *term = fa_sum(fa_mul(g[i], fx(vname)));
     l2 = l2 ? fa_add(l2, term) : term;
   }
-  if (l2->requires_grad) {
+  if (fa_tensor_requires_grad(l2)) {
     FA_CHECK(fa_grad(l2, x, n, false, h) == FA_OK, "%s: second grad: %s", name, fa_error_message());
   } else {
     for (int i = 0; i < n; i++) h[i] = fa_zeros_like(x[i]);

@@ -6,7 +6,10 @@
  *   to device, device to device, device to host) and the fill round-trip;
  * - its table has every entry, and this file checks as many kernels as the
  *   table has (an appended kernel fails here until it has a ref version);
- * - every kernel of its table against the cpu kernel (fa_kernels()) on the
+ * - as a device (backend/backend.h): it is in the registry, its memory
+ *   functions copy (overlapping regions too) and fill, and a large
+ *   allocation (an arena's data slab) is a device address as well;
+ * - every kernel of its table against the cpu kernel on the
  *   same random inputs, the ref side moved through the copy functions, over
  *   the shapes the models and ops use: convolutions 1x1, 3x3 and 5x5, stride
  *   1 and 2, padding 0, 1 and 2, 3 -> 4, 3 -> 64, 64 -> 128 channels and the
@@ -15,7 +18,9 @@
  *   sum_to and expand over every reduced pattern; the pools; log-softmax;
  *   row gathers and scatters with repeated rows; the attack step in both
  *   projection orders; the channel kernels with every optional argument
- *   present and absent.
+ *   present and absent; labels (one-hot, gathers, argmax and correct
+ *   counts with ties and NaNs), the per-example statistics, the Philox
+ *   uniform fill and the SGD and Adam updates.
  *
  * Tolerances (ref is the oracle: the error is the cpu kernel's, measured as
  * ||cpu - ref||_2 / ||ref||_2 over the output):
@@ -23,9 +28,11 @@
  *             as a fixed sequence of float operations, which both backends
  *             perform in the same order (unary but exp, binary, expand,
  *             the channel and row maps, clamps, the attack step, fill, axpy,
- *             max_pool, gathers and scatters)
+ *             max_pool, gathers and scatters, the label kernels and counts,
+ *             keep_best_rows, fill_uniform, the optimisers' updates)
  *   TOL_ULP   1e-6: one rounding apart: exp (libm), sums both backends take
- *             in double (sum_to, row_dot), log-softmax, the average pools
+ *             in double (sum_to, row_dot, the mean row norm and cosine),
+ *             log-softmax, the average pools
  *   TOL_PLANE 1e-5: channel_dot and channel_sq_dev (cpu sums each h x w plane
  *             in float, the planes in double)
  *   TOL_GEMM  1e-5: sgemm and the convolutions (OpenBLAS, oneDNN incl.
@@ -50,7 +57,9 @@ enum { EXACT = 0 };
 static const double TOL_ULP = 1e-6, TOL_PLANE = 1e-5, TOL_GEMM = 1e-5;
 
 static fa_rng rng;
+static const fa_backend *cpu_dev, *ref_dev;
 static const fa_kernel_table *cpu, *ref;
+static void *cpu_state, *ref_state; /* the devices' states (the GEMMs and convolutions take them) */
 
 /* ---- one operand on both backends: the same floats in host memory (for
  * cpu) and in ref's device memory ---- */
@@ -91,7 +100,7 @@ static pair output_pair(size_t n) {
 
 static void pair_free(pair *p) {
   free(p->host);
-  fa_ref_mem_free(p->dev);
+  fa_ref_mem_free(p->dev, p->n * sizeof(float));
 }
 
 /* The host copy of p's device floats (free it). */
@@ -150,7 +159,7 @@ static void host_read(float *p) {
   (void)v;
 }
 static void host_write(float *p) { *(volatile float *)p = 1.0f; }
-static void kernel_on_host_memory(float *host) { ref->fill(4, 1.0f, host); }
+static void kernel_on_host_memory(float *host) { ref->axpy(4, 1.0f, host, host); }
 
 static bool aborts_in_child(void (*run)(float *), float *p) {
   fflush(NULL);
@@ -188,19 +197,49 @@ static void check_memory(void) {
   FA_CHECK(faults_in_child(host_read, a), "a host read of a device address did not fault");
   FA_CHECK(faults_in_child(host_write, a + 7), "a host write to a device address did not fault");
   FA_CHECK(aborts_in_child(kernel_on_host_memory, host), "a ref kernel given a host address did not stop");
-  fa_ref_mem_free(a);
-  fa_ref_mem_free(b);
-  fa_ref_mem_free(NULL);
+  fa_ref_mem_free(a, sizeof host);
+  fa_ref_mem_free(b, sizeof host);
+  fa_ref_mem_free(NULL, 0);
   void *empty = fa_ref_mem_alloc(0);
   FA_CHECK(empty && fa_ref_is_device(empty), "an empty allocation is a device address");
-  fa_ref_mem_free(empty);
+  fa_ref_mem_free(empty, 0);
+}
+
+/* ref as a device: found by name, its copies through the device functions
+ * (a copy within one buffer whose regions overlap, as a row shift does),
+ * its fill, and an arena-sized allocation (mapped, not from the heap) that
+ * is a device address too and faults on a host access. */
+static void check_device(void) {
+  FA_CHECK(ref_dev && !strcmp(ref_dev->name, "ref") && ref_dev->kernels == ref, "the registry lists ref");
+  FA_CHECK(ref_state != NULL, "ref's create gave no state");
+  enum { N = 256 };
+  float host[N], back[N];
+  for (int i = 0; i < N; i++) host[i] = (float)i;
+  float *d = ref_dev->alloc(ref_state, sizeof host);
+  ref_dev->to_device(ref_state, d, host, sizeof host);
+  ref_dev->copy(ref_state, d + 1, d, (N - 1) * sizeof(float)); /* overlapping: every value one up */
+  ref_dev->fill(ref_state, d + N - 8, 7.0f, 8);
+  ref_dev->synchronize(ref_state);
+  ref_dev->to_host(ref_state, back, d, sizeof back);
+  bool moved = back[0] == 0.0f;
+  for (int i = 1; i < N; i++) moved &= back[i] == (i >= N - 8 ? 7.0f : (float)(i - 1));
+  FA_CHECK(moved, "an overlapping device copy or the fill went wrong");
+  ref_dev->free(ref_state, d, sizeof host);
+  const size_t big = (size_t)4 << 30;
+  float *slab = ref_dev->alloc(ref_state, big);
+  FA_CHECK(slab && fa_ref_is_device(slab), "a 4 GiB allocation is a device address");
+  if (slab) {
+    ref_dev->fill(ref_state, slab + (big / sizeof(float) - 4), 1.0f, 4); /* its last floats are usable */
+    FA_CHECK(faults_in_child(host_read, slab), "a host read of a mapped device address did not fault");
+    ref_dev->free(ref_state, slab, big);
+  }
 }
 
 /* ---- the table ---- */
 
 /* The kernels this file checks: a kernel appended to the table
  * (backend/backend.h) fails here until it has a ref version and a check. */
-enum { KERNELS_CHECKED = 25 };
+enum { KERNELS_CHECKED = 36 };
 
 /* ref's table is named and has every entry set, and there are as many
  * entries as this file checks. Reads the entries after `name` as one array
@@ -346,14 +385,14 @@ static void check_channel(const int xs[4]) {
   pair_free(&x), pair_free(&a), pair_free(&mask), pair_free(&s), pair_free(&t), pair_free(&b);
 }
 
-/* fill, axpy, the row kernels, add_clamp and mul_in_range (b present or not) */
+/* the devices' fill, axpy, the row kernels, add_clamp and mul_in_range (b present or not) */
 static void check_vector_kernels(void) {
   const int rows = 8;
   const size_t cols = 3072, n = rows * cols;
   char what[64];
   pair y = output_pair(n);
-  cpu->fill(n, 0.375f, y.host);
-  ref->fill(n, 0.375f, y.dev);
+  cpu_dev->fill(cpu_state, y.host, 0.375f, n);
+  ref_dev->fill(ref_state, y.dev, 0.375f, n);
   expect_close("fill", &y, EXACT);
   pair x = random_pair(n, -1.0f, 1.0f), acc = random_pair(n, -1.0f, 1.0f);
   cpu->axpy(n, -0.3f, x.host, acc.host);
@@ -455,13 +494,170 @@ static void check_rows(void) {
   pair_free(&src), pair_free(&picked), pair_free(&dst);
 }
 
+/* ---- labels, statistics, random fills, the optimisers' updates ---- */
+
+/* n int32 values in a pair (4 bytes a slot, as a float's): compared bit for bit by expect_close */
+static pair int_pair(const int32_t *values, size_t n) {
+  float *v = malloc((n ? n : 1) * sizeof *v);
+  memcpy(v, values, n * sizeof *values);
+  pair p = pair_of(v, n);
+  free(v);
+  return p;
+}
+
+/* a double output (2 slots): cpu's against ref's within tol relative error */
+static void expect_double(const char *what, const pair *p, double tol) {
+  double c, r;
+  memcpy(&c, p->host, sizeof c);
+  fa_ref_mem_to_host(&r, p->dev, sizeof r);
+  FA_CHECK(fabs(c - r) <= tol * fabs(r), "%s: cpu %.17g ref %.17g", what, c, r);
+}
+
+/* one_hot (labels outside [0, k) too), gather_labels, argmax_rows and
+ * count_correct on rows with ties and NaNs, count_nonzero_pairs with zeros
+ * and NaNs */
+static void check_labels(void) {
+  enum { ROWS = 67, COLS = 10, N_IDX = 9 };
+  int32_t labels[ROWS];
+  for (int i = 0; i < ROWS; i++) labels[i] = (int32_t)fa_rng_below(&rng, COLS);
+  labels[3] = -1, labels[4] = COLS; /* rows that stay 0 */
+  pair lab = int_pair(labels, ROWS), y = output_pair((size_t)ROWS * COLS);
+  cpu->one_hot(ROWS, COLS, (const int32_t *)(void *)lab.host, y.host);
+  ref->one_hot(ROWS, COLS, (const int32_t *)(void *)lab.dev, y.dev);
+  expect_close("one_hot", &y, EXACT);
+  labels[3] = 0, labels[4] = 1;
+  fa_ref_mem_to_device(lab.dev, labels, sizeof labels);
+  memcpy(lab.host, labels, sizeof labels);
+  const int idx[N_IDX] = {5, 0, 66, 5, 12, 12, 3, 40, 1};
+  pair picked = output_pair(N_IDX);
+  cpu->gather_labels(N_IDX, idx, (const int32_t *)(void *)lab.host, (int32_t *)(void *)picked.host);
+  ref->gather_labels(N_IDX, idx, (const int32_t *)(void *)lab.dev, (int32_t *)(void *)picked.dev);
+  expect_close("gather_labels", &picked, EXACT);
+  for (int ties = 0; ties < 2; ties++) {
+    pair x = random_pair((size_t)ROWS * COLS, -1.0f, 1.0f);
+    if (ties) /* values -1, 0, 1: most rows hold their maximum twice or more; NaNs in some rows */
+      for (size_t i = 0; i < x.n; i++) x.host[i] = i % 37 == 5 ? NAN : rintf(x.host[i]);
+    x.host[0] = NAN; /* a NaN in column 0 */
+    fa_ref_mem_to_device(x.dev, x.host, x.n * sizeof(float));
+    pair arg = output_pair(ROWS), count = output_pair(1);
+    cpu->argmax_rows(ROWS, COLS, x.host, (int32_t *)(void *)arg.host);
+    ref->argmax_rows(ROWS, COLS, x.dev, (int32_t *)(void *)arg.dev);
+    expect_close(ties ? "argmax_rows with ties" : "argmax_rows", &arg, EXACT);
+    cpu->count_correct(ROWS, COLS, x.host, (const int32_t *)(void *)lab.host, count.host);
+    ref->count_correct(ROWS, COLS, x.dev, (const int32_t *)(void *)lab.dev, count.dev);
+    expect_close(ties ? "count_correct with ties" : "count_correct", &count, EXACT);
+    cpu->argmax_rows(ROWS, 1, x.host, (int32_t *)(void *)arg.host); /* one column: 0 */
+    ref->argmax_rows(ROWS, 1, x.dev, (int32_t *)(void *)arg.dev);
+    expect_close("argmax_rows of one column", &arg, EXACT);
+    pair_free(&x), pair_free(&arg), pair_free(&count);
+  }
+  const size_t n = 5000;
+  pair a = random_pair(n, -1.0f, 1.0f), b = random_pair(n, -1.0f, 1.0f), count = output_pair(1);
+  for (size_t i = 0; i < n; i += 3) a.host[i] = 0.0f;
+  for (size_t i = 0; i < n; i += 5) b.host[i] = i % 2 ? -0.0f : 0.0f;
+  a.host[7] = NAN, b.host[9] = NAN;
+  fa_ref_mem_to_device(a.dev, a.host, n * sizeof(float));
+  fa_ref_mem_to_device(b.dev, b.host, n * sizeof(float));
+  cpu->count_nonzero_pairs(n, a.host, b.host, count.host);
+  ref->count_nonzero_pairs(n, a.dev, b.dev, count.dev);
+  expect_close("count_nonzero_pairs", &count, EXACT);
+  pair_free(&lab), pair_free(&y), pair_free(&picked), pair_free(&a), pair_free(&b), pair_free(&count);
+}
+
+/* mean_row_norm and mean_row_cosine over more rows than cpu's blocks of
+ * 256, zero rows among them (a cosine of 1); keep_best_rows with ties */
+static void check_row_stats(void) {
+  const int rows = 300;
+  const size_t cols = 3 * 16 * 16, n = rows * cols;
+  pair a = random_pair(n, -1.0f, 1.0f), b = random_pair(n, -1.0f, 1.0f), out = output_pair(2);
+  for (size_t j = 0; j < cols; j++) a.host[7 * cols + j] = 0.0f, b.host[9 * cols + j] = 0.0f;
+  fa_ref_mem_to_device(a.dev, a.host, n * sizeof(float));
+  fa_ref_mem_to_device(b.dev, b.host, n * sizeof(float));
+  cpu->mean_row_norm(rows, cols, a.host, (double *)(void *)out.host);
+  ref->mean_row_norm(rows, cols, a.dev, (double *)(void *)out.dev);
+  expect_double("mean_row_norm", &out, TOL_ULP);
+  cpu->mean_row_cosine(rows, cols, a.host, b.host, (double *)(void *)out.host);
+  ref->mean_row_cosine(rows, cols, a.dev, b.dev, (double *)(void *)out.dev);
+  expect_double("mean_row_cosine", &out, TOL_ULP);
+  pair loss = random_pair((size_t)rows, 0.0f, 2.0f), best_loss = random_pair((size_t)rows, 0.0f, 2.0f);
+  for (int r = 0; r < rows; r += 4) loss.host[r] = best_loss.host[r]; /* ties: the later one wins */
+  fa_ref_mem_to_device(loss.dev, loss.host, (size_t)rows * sizeof(float));
+  pair best = random_pair(n, -1.0f, 1.0f);
+  cpu->keep_best_rows(rows, cols, loss.host, best_loss.host, a.host, best.host);
+  ref->keep_best_rows(rows, cols, loss.dev, best_loss.dev, a.dev, best.dev);
+  expect_close("keep_best_rows: the best losses", &best_loss, EXACT);
+  expect_close("keep_best_rows: the rows", &best, EXACT);
+  pair_free(&a), pair_free(&b), pair_free(&out), pair_free(&loss), pair_free(&best_loss), pair_free(&best);
+}
+
+/* fill_uniform: lengths below, at and above cpu's groups of 64 values and
+ * its threaded size, at counters that carry into the high word */
+static void check_fill_uniform(void) {
+  const size_t lengths[] = {1, 7, 64, 259, 70001};
+  const uint64_t counters[] = {0, 0xFFFFFFF0u};
+  for (int l = 0; l < 5; l++)
+    for (int c = 0; c < 2; c++) {
+      pair y = output_pair(lengths[l]);
+      cpu->fill_uniform(y.n, 0x1234567890ABCDEFu, counters[c], -0.25f, 0.75f, y.host);
+      ref->fill_uniform(y.n, 0x1234567890ABCDEFu, counters[c], -0.25f, 0.75f, y.dev);
+      char what[64];
+      snprintf(what, sizeof what, "fill_uniform n=%zu counter=%llu", y.n, (unsigned long long)counters[c]);
+      expect_close(what, &y, EXACT);
+      pair_free(&y);
+    }
+}
+
+/* first_nonfinite: all finite (huge values too), then a NaN, +Inf and -Inf
+ * at the start, inside and at the end */
+static void check_first_nonfinite(void) {
+  const size_t n = 10007;
+  pair x = random_pair(n, -1.0f, 1.0f), out = output_pair(2);
+  x.host[17] = 3.4e38f, x.host[18] = -3.4e38f;
+  const size_t at[] = {n, 0, 4096, n - 1};
+  const float bad[] = {0.0f, NAN, INFINITY, -INFINITY};
+  for (int c = 0; c < 4; c++) {
+    if (at[c] < n) x.host[at[c]] = bad[c];
+    fa_ref_mem_to_device(x.dev, x.host, n * sizeof(float));
+    cpu->first_nonfinite(n, x.host, (double *)(void *)out.host);
+    ref->first_nonfinite(n, x.dev, (double *)(void *)out.dev);
+    double c_at, r_at;
+    memcpy(&c_at, out.host, sizeof c_at);
+    fa_ref_mem_to_host(&r_at, out.dev, sizeof r_at);
+    FA_CHECK(c_at == (double)at[c] && r_at == (double)at[c], "first_nonfinite at %zu: cpu %g ref %g", at[c], c_at,
+             r_at);
+    if (at[c] < n) x.host[at[c]] = 0.5f;
+  }
+  pair_free(&x), pair_free(&out);
+}
+
+/* sgd_update and adam_update, with and without weight decay, on more
+ * elements than cpu threads at (its updates are per element) */
+static void check_optim_updates(void) {
+  const size_t n = 40000;
+  for (int wd = 0; wd < 2; wd++) {
+    const float decay = wd ? 5e-4f : 0.0f;
+    pair p = random_pair(n, -1.0f, 1.0f), g = random_pair(n, -1.0f, 1.0f), buf = random_pair(n, -0.1f, 0.1f);
+    cpu->sgd_update(n, p.host, g.host, buf.host, 0.05f, 0.9f, decay);
+    ref->sgd_update(n, p.dev, g.dev, buf.dev, 0.05f, 0.9f, decay);
+    expect_close(wd ? "sgd_update with weight decay: p" : "sgd_update: p", &p, EXACT);
+    expect_close("sgd_update: its buffer", &buf, EXACT);
+    pair m = random_pair(n, -0.1f, 0.1f), v = random_pair(n, 0.0f, 0.01f);
+    cpu->adam_update(n, p.host, g.host, m.host, v.host, 0.9f, 0.999f, 1e-8f, decay, 0.0123f, 0.0447f);
+    ref->adam_update(n, p.dev, g.dev, m.dev, v.dev, 0.9f, 0.999f, 1e-8f, decay, 0.0123f, 0.0447f);
+    expect_close(wd ? "adam_update with weight decay: p" : "adam_update: p", &p, EXACT);
+    expect_close("adam_update: m", &m, EXACT);
+    expect_close("adam_update: v", &v, EXACT);
+    pair_free(&p), pair_free(&g), pair_free(&buf), pair_free(&m), pair_free(&v);
+  }
+}
+
 /* ---- GEMM and convolutions ---- */
 
 static void check_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, float beta) {
   pair a = random_pair((size_t)m * k, -1.0f, 1.0f), b = random_pair((size_t)k * n, -1.0f, 1.0f);
   pair c = beta == 0.0f ? output_pair((size_t)m * n) : random_pair((size_t)m * n, -1.0f, 1.0f); /* beta 0: C unread */
-  cpu->sgemm(ta, tb, m, n, k, alpha, a.host, b.host, beta, c.host);
-  ref->sgemm(ta, tb, m, n, k, alpha, a.dev, b.dev, beta, c.dev);
+  cpu->sgemm(cpu_state, ta, tb, m, n, k, alpha, a.host, b.host, beta, c.host);
+  ref->sgemm(ref_state, ta, tb, m, n, k, alpha, a.dev, b.dev, beta, c.dev);
   char what[96];
   snprintf(what, sizeof what, "sgemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g", ta, tb, m, n, k, alpha, beta);
   expect_close(what, &c, TOL_GEMM);
@@ -481,17 +677,17 @@ static void check_conv(int n, int c_in, int h, int w, int c_out, int k, int stri
   const int len = snprintf(what, sizeof what, "conv n=%d %d->%d %dx%d k=%d stride=%d pad=%d", n, c_in, c_out, h,
                            w, k, stride, pad);
   for (int with_bias = 0; with_bias < 2; with_bias++) {
-    cpu->conv2d_forward(&g, x.host, wt.host, HOST(bias, with_bias), y.host);
-    ref->conv2d_forward(&g, x.dev, wt.dev, DEVICE(bias, with_bias), y.dev);
+    cpu->conv2d_forward(cpu_state, &g, x.host, wt.host, HOST(bias, with_bias), y.host);
+    ref->conv2d_forward(ref_state, &g, x.dev, wt.dev, DEVICE(bias, with_bias), y.dev);
     snprintf(what + len, sizeof what - len, with_bias ? ": forward with bias" : ": forward");
     expect_close(what, &y, TOL_GEMM);
   }
-  cpu->conv2d_grad_input(&g, gy.host, wt.host, gx.host);
-  ref->conv2d_grad_input(&g, gy.dev, wt.dev, gx.dev);
+  cpu->conv2d_grad_input(cpu_state, &g, gy.host, wt.host, gx.host);
+  ref->conv2d_grad_input(ref_state, &g, gy.dev, wt.dev, gx.dev);
   snprintf(what + len, sizeof what - len, ": grad_input");
   expect_close(what, &gx, TOL_GEMM);
-  cpu->conv2d_grad_weight(&g, gy.host, x.host, gw.host);
-  ref->conv2d_grad_weight(&g, gy.dev, x.dev, gw.dev);
+  cpu->conv2d_grad_weight(cpu_state, &g, gy.host, x.host, gw.host);
+  ref->conv2d_grad_weight(ref_state, &g, gy.dev, x.dev, gw.dev);
   snprintf(what + len, sizeof what - len, ": grad_weight");
   expect_close(what, &gw, TOL_GEMM);
   pair_free(&x), pair_free(&wt), pair_free(&gy), pair_free(&bias), pair_free(&y), pair_free(&gx), pair_free(&gw);
@@ -499,9 +695,18 @@ static void check_conv(int n, int c_in, int h, int w, int c_out, int k, int stri
 
 int main(void) {
   rng = fa_rng_stream(14, FA_STREAM_INIT);
-  cpu = fa_kernels();
-  ref = fa_ref_kernels();
-  check_memory(); /* first: its children fork before any OpenMP thread exists */
+  cpu_dev = fa_backend_find("cpu");
+  ref_dev = fa_backend_find("ref");
+  if (!cpu_dev || !ref_dev) {
+    fprintf(stderr, "the registry lacks cpu or ref\n");
+    return 1;
+  }
+  cpu = cpu_dev->kernels;
+  ref = ref_dev->kernels;
+  ref_state = ref_dev->create();
+  check_memory(); /* first: their children fork before any OpenMP thread exists */
+  check_device();
+  cpu_state = cpu_dev->create();
   check_table();
 
   check_unary();
@@ -517,6 +722,11 @@ int main(void) {
   check_pools((const int[4]){4, 64, 4, 4}, 4); /* resnet's 4x4 average pool */
   check_pools((const int[4]){2, 3, 9, 6}, 3);
   check_rows();
+  check_labels();
+  check_row_stats();
+  check_fill_uniform();
+  check_optim_updates();
+  check_first_nonfinite();
 
   /* the linear layers (batch 8, 512 -> 10, 3072 -> 1024): forward x W^T, grad-input g W, grad-weight g^T x,
    * each with all four transposes, beta 0 (C unread), 1 and another, k = 0 */
@@ -544,5 +754,7 @@ int main(void) {
   check_conv(2, 1, 28, 28, 32, 5, 1, 2);  /* lenet's first layer */
   check_conv(2, 32, 14, 14, 64, 5, 1, 2); /* lenet's second */
   check_conv(0, 3, 8, 8, 4, 3, 1, 1);     /* an empty batch: grad-weight is zero */
+  cpu_dev->destroy(cpu_state);
+  ref_dev->destroy(ref_state);
   return fa_test_exit();
 }

@@ -78,7 +78,7 @@ static void check_reference(const fa_st_file *f, const char *label) {
     int same = t->dtype == want[i].dtype && t->ndim == want[i].ndim && t->nbytes == want[i].nbytes;
     for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == want[i].shape[d];
     FA_CHECK(same, "%s: %s: dtype/shape/nbytes", label, t->name);
-    FA_CHECK(t->data && (uintptr_t)t->data % fa_dtype_size(t->dtype) == 0, "%s: %s aligned", label, t->name);
+    FA_CHECK(t->data && (uintptr_t)t->data % fa_st_dtype_size(t->dtype) == 0, "%s: %s aligned", label, t->name);
     FA_CHECK(same && (t->nbytes == 0 || memcmp(t->data, want[i].data, t->nbytes) == 0), "%s: %s values",
              label, t->name);
   }
@@ -146,10 +146,10 @@ static void test_round_trip_all_dtypes(void) {
   char names[N][32];
   unsigned char *bufs[N];
   for (int i = 0; i < N; i++) {
-    fa_dtype d = (fa_dtype)(i % FA_DTYPE_COUNT);
-    snprintf(names[i], sizeof names[i], "t%d.%s", i, fa_dtype_name(d));
+    fa_st_dtype d = (fa_st_dtype)(i % FA_DTYPE_COUNT);
+    snprintf(names[i], sizeof names[i], "t%d.%s", i, fa_st_dtype_name(d));
     int64_t rows = 1 + i % 3, cols = 5 + i;
-    size_t nbytes = (size_t)(rows * cols) * fa_dtype_size(d);
+    size_t nbytes = (size_t)(rows * cols) * fa_st_dtype_size(d);
     bufs[i] = malloc(nbytes);
     for (size_t k = 0; k < nbytes; k++) bufs[i][k] = (unsigned char)(k * 31 + (size_t)i);
     t[i] = (fa_st_tensor){names[i], d, 2, {rows, cols}, nbytes, bufs[i]};
@@ -163,7 +163,7 @@ static void test_round_trip_all_dtypes(void) {
     const fa_st_tensor *r = fa_st_find(f, names[i]);
     FA_CHECK(r && r == fa_st_get(f, i) && r->dtype == t[i].dtype && r->ndim == 2 && r->shape[0] == t[i].shape[0] &&
                  r->shape[1] == t[i].shape[1] && r->nbytes == t[i].nbytes &&
-                 memcmp(r->data, bufs[i], r->nbytes) == 0 && (uintptr_t)r->data % fa_dtype_size(r->dtype) == 0,
+                 memcmp(r->data, bufs[i], r->nbytes) == 0 && (uintptr_t)r->data % fa_st_dtype_size(r->dtype) == 0,
              "round trip of %s", names[i]);
   }
   FA_CHECK(f && strcmp(fa_st_meta(f, "args"), values[1]) == 0, "metadata round trip");

@@ -68,7 +68,7 @@ static fa_model *fixture_cnn(void) {
   fa_model *model = fa_model_create(&mc);
   fa_store *store = fa_model_store(model);
   for (int i = 0; i < fa_store_count(store); i++)
-    if (fa_store_get(store, i)->requires_grad) fa_test_fill_hashed(fa_store_get(store, i));
+    if (fa_tensor_requires_grad(fa_store_get(store, i))) fa_test_fill_hashed(fa_store_get(store, i));
   return model;
 }
 
@@ -87,7 +87,8 @@ static void check_step(void) {
   fa_tensor *xt = fa_tensor_from(4, (int[]){N, 1, 28, 28}, x), *delta = fa_zeros_like(xt);
   fa_square_stripes(xt, eps, stripes, delta);
   double worst = 0;
-  for (int i = 0; i < N * ROW; i++) worst = fmax(worst, fabs(delta->data[i] - start[i]));
+  const float *dv = fa_test_values(delta);
+  for (int i = 0; i < N * ROW; i++) worst = fmax(worst, fabs(dv[i] - start[i]));
   FA_CHECK(worst <= 1e-7, "the stripes start: %.3g from the reference", worst);
   float margin[N];
   bool was = fa_set_grad_enabled(false);
@@ -101,7 +102,8 @@ static void check_step(void) {
   memcpy(before, margin, sizeof margin);
   FA_CHECK(fa_square_step(model, xt, y, eps, side, w, delta, margin) == FA_OK, "%s", fa_error_message());
   worst = 0;
-  for (int i = 0; i < N * ROW; i++) worst = fmax(worst, fabs(delta->data[i] - delta_ref[i]));
+  dv = fa_test_values(delta);
+  for (int i = 0; i < N * ROW; i++) worst = fmax(worst, fabs(dv[i] - delta_ref[i]));
   int taken_wrong = 0;
   for (int i = 0; i < N; i++) taken_wrong += (margin[i] != before[i]) != (taken[i] != 0);
   FA_CHECK(worst <= 1e-6 && taken_wrong == 0 && fa_test_rel_err_ff(margin, margin_ref, N) <= 1e-4,
@@ -124,13 +126,14 @@ static void check_attack(void) {
   const long index[N] = {7, 8, 9, 10};
   bool robust[N], one_robust;
   int queries[N], one_queries;
-  fa_tensor *d = fa_square(model, &c, xt, y, &stream, index, robust, queries);
+  fa_tensor *d = fa_square(model, &c, xt, fa_labels_from(N, y, 10), &stream, index, robust, queries);
   FA_CHECK(d, "%s", fa_error_message());
   if (!d) return;
+  const float *dv = fa_test_values(d);
   double out_of_ball = 0, out_of_box = 0;
   for (int i = 0; i < N * ROW; i++) {
-    out_of_ball = fmax(out_of_ball, fabs(d->data[i]) - c.eps - 1e-6); /* the box's rounding: x + d - x */
-    float v = x[i] + d->data[i];
+    out_of_ball = fmax(out_of_ball, fabs(dv[i]) - c.eps - 1e-6); /* the box's rounding: x + d - x */
+    float v = x[i] + dv[i];
     out_of_box = fmax(out_of_box, fmax(-v, v - 1));
   }
   FA_CHECK(out_of_ball <= 0 && out_of_box <= 0, "Square left the ball by %g, the box by %g", out_of_ball, out_of_box);
@@ -138,7 +141,8 @@ static void check_attack(void) {
   for (int i = 0; i < fa_store_count(store); i++) {
     const fa_tensor *p = fa_store_get(store, i);
     bool zero = true;
-    for (size_t k = 0; p->grad && k < p->grad->numel; k++) zero &= p->grad->data[k] == 0;
+    const float *g = fa_test_values(fa_tensor_grad(p));
+    for (size_t k = 0; g && k < fa_tensor_numel(p); k++) zero &= g[k] == 0;
     FA_CHECK(zero, "Square left a gradient in parameter %d: not forward passes only", i);
   }
   int n_robust = 0;
@@ -146,10 +150,10 @@ static void check_attack(void) {
     n_robust += robust[i];
     FA_CHECK(robust[i] ? queries[i] == 2 * (c.n_queries + 1) : queries[i] <= 2 * (c.n_queries + 1),
              "example %d (robust %d): %d forward passes", i, robust[i], queries[i]);
-    fa_tensor *one = fa_square(model, &c, fa_tensor_from(4, (int[]){1, 1, 28, 28}, x + i * ROW), y + i, &stream,
-                               index + i, &one_robust, &one_queries);
+    fa_tensor *one = fa_square(model, &c, fa_tensor_from(4, (int[]){1, 1, 28, 28}, x + i * ROW),
+                               fa_labels_from(1, y + i, 10), &stream, index + i, &one_robust, &one_queries);
     FA_CHECK(one && one_robust == robust[i] && one_queries == queries[i] &&
-                 memcmp(one->data, d->data + i * ROW, ROW * sizeof(float)) == 0,
+                 memcmp(fa_test_values(one), dv + i * ROW, ROW * sizeof(float)) == 0,
              "example %d alone: another result than in its batch", i);
   }
   printf("Square, 2 x 40 queries at eps 8/255: %d of %d robust\n", n_robust, N);
@@ -158,7 +162,7 @@ static void check_attack(void) {
 }
 
 /* Robust after each attack alone, at eps 6/255, on the fixture's images. */
-static void robust_alone(fa_model *model, const char *name, fa_tensor *x, const int *y, bool *robust) {
+static void robust_alone(fa_model *model, const char *name, fa_tensor *x, const fa_tensor *y, bool *robust) {
   fa_rng stream = fa_rng_stream(0, FA_STREAM_EVAL);
   const fa_eval_attack *a = fa_eval_attack_find(name);
   fa_attack_options o = a->defaults;
@@ -172,7 +176,7 @@ static void robust_alone(fa_model *model, const char *name, fa_tensor *x, const 
 static bool seen_by_spy[64];
 static fa_tensor *spy_perturb(const fa_eval_attack_input *in) {
   const long *index = fa_eval_examples(in);
-  for (int i = 0; index && i < in->x->shape[0]; i++) seen_by_spy[index[i] - 20] = true;
+  for (int i = 0; index && i < fa_tensor_dim(in->x, 0); i++) seen_by_spy[index[i] - 20] = true;
   return fa_zeros_like(in->x);
 }
 static void spy_label(const fa_attack_options *o, char *out, size_t len) { (void)o, snprintf(out, len, "spy"); }
@@ -182,9 +186,9 @@ static const fa_eval_attack spy = {.name = "spy", .summary = "a test's", .pertur
 static void check_driver(void) {
   fa_model *model = fixture_cnn();
   const float *x = ref("step.x", N * ROW, 4);
-  const int *y = ref("step.labels", N, 4);
-  if (!x || !y) return;
-  fa_tensor *xt = fa_tensor_from(4, (int[]){N, 1, 28, 28}, x);
+  const int *labels = ref("step.labels", N, 4);
+  if (!x || !labels) return;
+  fa_tensor *xt = fa_tensor_from(4, (int[]){N, 1, 28, 28}, x), *y = fa_labels_from(N, labels, 10);
   bool ce[N], sq[N], both[N], stage_robust[FA_EVAL_MAX_STAGES * N];
   robust_alone(model, "apgd_ce", xt, y, ce);
   robust_alone(model, "square", xt, y, sq);

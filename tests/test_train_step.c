@@ -53,13 +53,13 @@ static double compare(const char *key, const float *got, size_t n, double tol) {
 }
 
 static void run_case(const char *kind, const fa_model_config *mc, const attack_case *a, float lr, int pgd_iters,
-                     fa_tensor *x, const int *y) {
+                     fa_tensor *x, const fa_tensor *y) {
   fa_model *model = fa_model_create(mc);
   fa_rng init = fa_rng_stream(0, FA_STREAM_INIT);
   fa_model_init(model, &init);
   fa_store *store = fa_model_store(model);
   for (int i = 0; i < fa_store_count(store); i++)
-    if (fa_store_get(store, i)->requires_grad) fa_test_fill_hashed(fa_store_get(store, i));
+    if (fa_tensor_requires_grad(fa_store_get(store, i))) fa_test_fill_hashed(fa_store_get(store, i));
   fa_optimizer *opt = mc->arch == FA_ARCH_CNN ? fa_adam_create(store, 0.9f, 0.999f, 1e-8f, 5e-4f)
                                               : fa_sgd_create(store, 0.9f, 5e-4f);
   fa_train_config cfg;
@@ -75,7 +75,7 @@ static void run_case(const char *kind, const fa_model_config *mc, const attack_c
   cfg.pgd_train_n_iters = strcmp(a->attack, "pgd") == 0 ? pgd_iters : 0;
   cfg.minibatch_replay = a->replay;
   cfg.grad_align_cos_lambda = a->lambda;
-  cfg.batch_size = x->shape[0];
+  cfg.batch_size = fa_tensor_dim(x, 0);
   fa_trainer trainer;
   FA_CHECK(fa_trainer_init(&trainer, &cfg, model) == FA_OK, "trainer");
   fa_step_stats stats = {0};
@@ -95,16 +95,16 @@ static void run_case(const char *kind, const fa_model_config *mc, const attack_c
   }
   for (int i = 0; i < fa_store_count(store); i++) {
     fa_tensor *t = fa_store_get(store, i);
-    if (!t->requires_grad) continue;
-    snprintf(key, sizeof key, "%s.grad.%s", a->name, t->name);
-    worst_grad = fmax(worst_grad, compare(key, t->grad->data, t->numel, tol));
+    if (!fa_tensor_requires_grad(t)) continue;
+    snprintf(key, sizeof key, "%s.grad.%s", a->name, fa_tensor_name(t));
+    worst_grad = fmax(worst_grad, compare(key, fa_test_values(fa_tensor_grad(t)), fa_tensor_numel(t), tol));
   }
   FA_CHECK(fa_optimizer_step(opt, lr) == FA_OK, "optimizer step");
   double worst_param = 0;
   for (int i = 0; i < fa_store_count(store); i++) {
     fa_tensor *t = fa_store_get(store, i);
-    snprintf(key, sizeof key, "%s.%s.%s", a->name, t->requires_grad ? "param" : "buffer", t->name);
-    worst_param = fmax(worst_param, compare(key, t->data, t->numel, tol));
+    snprintf(key, sizeof key, "%s.%s.%s", a->name, fa_tensor_requires_grad(t) ? "param" : "buffer", fa_tensor_name(t));
+    worst_param = fmax(worst_param, compare(key, fa_test_values(t), fa_tensor_numel(t), tol));
   }
   printf("%-9s %-14s worst relative error: gradients %.2g, parameters and buffers %.2g\n", kind, a->name,
          worst_grad, worst_param);
@@ -116,26 +116,27 @@ static void run_case(const char *kind, const fa_model_config *mc, const attack_c
 /* PGD-5-3 in evaluation mode from FA_STREAM_EVAL of seed 0. A sign that
  * flips on a gradient within rounding of zero moves one entry by 2 alpha, so
  * entries may differ in a few places; the losses must agree. */
-static void check_pgd_restarts(const char *kind, const fa_model_config *mc, fa_tensor *x, const int *y) {
+static void check_pgd_restarts(const char *kind, const fa_model_config *mc, fa_tensor *x, const fa_tensor *y) {
   fa_model *model = fa_model_create(mc);
   fa_rng init = fa_rng_stream(0, FA_STREAM_INIT);
   fa_model_init(model, &init);
   fa_store *store = fa_model_store(model);
   for (int i = 0; i < fa_store_count(store); i++)
-    if (fa_store_get(store, i)->requires_grad) fa_test_fill_hashed(fa_store_get(store, i));
+    if (fa_tensor_requires_grad(fa_store_get(store, i))) fa_test_fill_hashed(fa_store_get(store, i));
   fa_rng rng = fa_rng_stream(0, FA_STREAM_EVAL);
   float eps = 8 / 255.0f;
   fa_tensor *loss = NULL, *delta = fa_pgd_restarts(model, x, y, eps, eps / 4.0f, 5, 3, &rng, &loss);
   FA_CHECK(delta != NULL, "%s pgd_restarts: %s", kind, fa_error_message());
   const fa_st_tensor *ref = fa_st_find(fixture, "pgd_restarts.delta");
-  if (delta && ref && ref->nbytes == delta->numel * sizeof(float)) {
-    const float *r = ref->data;
+  if (delta && ref && ref->nbytes == fa_tensor_numel(delta) * sizeof(float)) {
+    const float *r = ref->data, *d = fa_test_values(delta);
     size_t differ = 0;
-    for (size_t i = 0; i < delta->numel; i++) differ += fabsf(delta->data[i] - r[i]) > 1e-6f;
-    FA_CHECK(differ * 1000 <= delta->numel, "%s: %zu of %zu delta entries differ", kind, differ, delta->numel);
-    double err = compare("pgd_restarts.loss", loss->data, loss->numel, 1e-4);
+    for (size_t i = 0; i < fa_tensor_numel(delta); i++) differ += fabsf(d[i] - r[i]) > 1e-6f;
+    FA_CHECK(differ * 1000 <= fa_tensor_numel(delta), "%s: %zu of %zu delta entries differ", kind, differ,
+             fa_tensor_numel(delta));
+    double err = compare("pgd_restarts.loss", fa_test_values(loss), fa_tensor_numel(loss), 1e-4);
     printf("%-9s pgd-5-3    %zu of %zu delta entries differ; loss relative error %.2g\n", kind, differ,
-           delta->numel, err);
+           fa_tensor_numel(delta), err);
   }
   fa_model_destroy(model);
 }
@@ -148,12 +149,16 @@ static void run_model(const char *kind, const fa_model_config *mc) {
   if (!fixture) return;
   const fa_st_tensor *xs = fa_st_find(fixture, "x");
   int shape[4] = {(int)xs->shape[0], (int)xs->shape[1], (int)xs->shape[2], (int)xs->shape[3]};
-  fa_tensor *x = fa_tensor_new(4, shape);
-  fa_st_copy(fixture, "x", FA_DTYPE_F32, 4, xs->shape, x->data);
+  float *pixels = malloc((size_t)shape[0] * shape[1] * shape[2] * shape[3] * sizeof *pixels);
+  FA_CHECK(pixels && fa_st_copy(fixture, "x", FA_DTYPE_F32, 4, xs->shape, pixels) == FA_OK, "x: %s",
+           fa_error_message());
+  fa_tensor *x = pixels ? fa_tensor_from(4, shape, pixels) : NULL;
+  free(pixels);
   int64_t labels64[64];
   fa_st_copy(fixture, "labels", FA_DTYPE_I64, 1, (int64_t[]){shape[0]}, labels64);
-  int y[64];
-  for (int i = 0; i < shape[0]; i++) y[i] = (int)labels64[i];
+  int labels[64];
+  for (int i = 0; i < shape[0]; i++) labels[i] = (int)labels64[i];
+  fa_tensor *y = fa_labels_from(shape[0], labels, mc->n_classes);
   const char *lr_text = fa_st_meta(fixture, "lr"), *iters_text = fa_st_meta(fixture, "pgd_iters");
   FA_CHECK(lr_text && iters_text, "%s fixture: no \"lr\" or \"pgd_iters\" metadata", kind);
   if (!lr_text || !iters_text) return;

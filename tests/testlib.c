@@ -7,10 +7,28 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "core/context.h"
+#include "core/error.h"
 #include "core/tensor.h"
 
 int fa_test_failures = 0;
 int fa_test_checks = 0;
+
+/* Every test program computes in one context, current before main starts:
+ * on the backend $FASTADV_BACKEND names, else the default. */
+static fa_context *test_context;
+
+__attribute__((constructor)) static void make_test_context(void) {
+  const char *backend = getenv("FASTADV_BACKEND");
+  test_context = fa_context_create(backend && *backend ? backend : FA_DEFAULT_BACKEND);
+  if (!test_context) {
+    fprintf(stderr, "test: %s\n", fa_error_message());
+    exit(1);
+  }
+  fa_context_set_current(test_context);
+}
+
+__attribute__((destructor)) static void destroy_test_context(void) { fa_context_destroy(test_context); }
 
 double fa_test_rel_err(const float *a, const double *b, size_t n) {
   double diff = 0, ref = 0;
@@ -58,11 +76,20 @@ const char *fa_test_tmpdir(const char *test_name) {
 }
 
 void fa_test_fill_hashed(fa_tensor *t) {
+  const char *name = fa_tensor_name(t);
+  const int *shape = fa_tensor_shape(t);
+  int ndim = fa_tensor_ndim(t);
+  size_t numel = fa_tensor_numel(t);
+  float *values = malloc(numel * sizeof *values);
+  if (!values) {
+    fprintf(stderr, "no memory for %s\n", name);
+    exit(1);
+  }
   uint32_t key = 2166136261u;
-  for (const char *c = t->name; *c; c++) key = (key ^ (uint8_t)*c) * 16777619u;
-  size_t len = strlen(t->name);
-  bool weight = len >= 7 && strcmp(t->name + len - 7, ".weight") == 0;
-  for (size_t i = 0; i < t->numel; i++) {
+  for (const char *c = name; *c; c++) key = (key ^ (uint8_t)*c) * 16777619u;
+  size_t len = strlen(name);
+  bool weight = len >= 7 && strcmp(name + len - 7, ".weight") == 0;
+  for (size_t i = 0; i < numel; i++) {
     uint32_t x = key + (uint32_t)i * 0x9E3779B9u;
     x ^= x >> 16;
     x *= 0x7FEB352Du;
@@ -70,14 +97,38 @@ void fa_test_fill_hashed(fa_tensor *t) {
     x *= 0x846CA68Bu;
     x ^= x >> 16;
     double u = (double)(x >> 8) / 16777216.0 * 2.0 - 1.0, v;
-    if (t->ndim == 4)
-      v = u * sqrt(3.0) * sqrt(2.0 / (t->shape[2] * t->shape[3] * t->shape[0]));
-    else if (t->ndim == 2)
-      v = u * sqrt(3.0) * sqrt(2.0 / t->shape[1]);
+    if (ndim == 4)
+      v = u * sqrt(3.0) * sqrt(2.0 / (shape[2] * shape[3] * shape[0]));
+    else if (ndim == 2)
+      v = u * sqrt(3.0) * sqrt(2.0 / shape[1]);
     else
       v = weight ? 1.0 + 0.1 * u : 0.1 * u;
-    t->data[i] = (float)v;
+    values[i] = (float)v;
   }
+  fa_tensor_write(t, 0, numel, values);
+  free(values);
+}
+
+/* the host copies handed out by fa_test_values, freed at exit */
+static float **host_copies;
+static size_t n_host_copies;
+
+const float *fa_test_values(const fa_tensor *t) {
+  float *v = t ? fa_tensor_to_host(t) : NULL;
+  float **grown = v ? realloc(host_copies, (n_host_copies + 1) * sizeof *grown) : NULL;
+  if (!grown) {
+    free(v);
+    return NULL;
+  }
+  host_copies = grown;
+  host_copies[n_host_copies++] = v;
+  return v;
+}
+
+float fa_test_value(const fa_tensor *t, size_t i) {
+  float v = NAN;
+  if (t) fa_tensor_read(t, i, 1, &v);
+  return v;
 }
 
 int fa_test_run_fastadv(const char *args, const char *dir, char *out, char *err, size_t size) {
@@ -149,6 +200,10 @@ bool fa_test_flip_bit(const char *path, const char *name) {
 }
 
 int fa_test_exit(void) {
+  for (size_t i = 0; i < n_host_copies; i++) free(host_copies[i]);
+  free(host_copies);
+  host_copies = NULL;
+  n_host_copies = 0;
   if (fa_test_failures) {
     fprintf(stderr, "%d of %d checks failed\n", fa_test_failures, fa_test_checks);
     return 1;

@@ -1,5 +1,7 @@
 /* A small test harness: checks that count failures, and helpers to compare
- * float arrays against references. A test program returns fa_test_exit(). */
+ * float arrays against references. A test program returns fa_test_exit().
+ * Linking it makes a context current before main (core/context.h): the
+ * backend $FASTADV_BACKEND names, else cpu. */
 #ifndef FA_TESTS_TESTLIB_H
 #define FA_TESTS_TESTLIB_H
 
@@ -42,6 +44,12 @@ int fa_test_run_fastadv(const char *args, const char *dir, char *out, char *err,
  * paper's init, identical to what the fixture scripts compute. */
 struct fa_tensor;
 void fa_test_fill_hashed(struct fa_tensor *t);
+
+/* A tensor's values copied to the host (through core's transfers: the test
+ * reads what the device holds), valid until fa_test_exit; NULL for a NULL
+ * tensor. And one value, NaN for a NULL tensor. */
+const float *fa_test_values(const struct fa_tensor *t);
+float fa_test_value(const struct fa_tensor *t, size_t i);
 
 /* Width and height from a PNG file's signature and IHDR chunk; 0 when the
  * file is not a PNG. Its size in bytes goes to *bytes when not NULL. */

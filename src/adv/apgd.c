@@ -17,7 +17,6 @@
 
 #include "adv/attack.h"
 #include "adv/dlr.h"
-#include "backend/backend.h"
 #include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -69,7 +68,8 @@ typedef struct {
   fa_model *model;
   fa_apgd_loss loss;
   fa_tensor *x;            /* (N, C, H, W) */
-  const int *y, *target;   /* (N); target NULL but for the targeted loss */
+  const fa_tensor *y;      /* (N) labels */
+  const int *target;       /* (N) target classes; NULL but for the targeted loss */
   float eps;
   int n;
   size_t row;              /* floats per example */
@@ -86,9 +86,12 @@ static fa_tensor *per_example_loss(const run_inputs *in, fa_tensor *logits) {
 
 /* dst row i <- src row i, for each i with which[i] (every row when which is NULL) */
 static void copy_rows(fa_tensor *dst, const fa_tensor *src, const bool *which) {
-  size_t row = src->numel / (size_t)src->shape[0];
-  for (int i = 0; i < src->shape[0]; i++)
-    if (!which || which[i]) fa_kernels()->gather_rows(row, 1, &i, src->data, dst->data + (size_t)i * row);
+  if (!which) {
+    fa_tensor_copy(dst, src);
+    return;
+  }
+  for (int i = 0; i < fa_tensor_dim(src, 0); i++)
+    if (which[i]) fa_tensor_copy_rows(dst, i, src, i, 1);
 }
 
 /* At x + delta: each example's loss into loss (N), whether it is
@@ -99,7 +102,7 @@ static fa_status evaluate_at(const run_inputs *in, fa_tensor *delta, fa_tensor *
   fa_arena_mark mark = fa_arena_get_mark(arena);
   bool was = fa_set_grad_enabled(true);
   fa_tensor *d = fa_detach(delta), *g = NULL;
-  if (d) d->requires_grad = true;
+  if (d) fa_tensor_set_requires_grad(d, true);
   fa_tensor *logits = fa_model_forward(in->model, fa_add(in->x, d), false);
   fa_tensor *losses = per_example_loss(in, logits);
   fa_tensor *total = fa_sum(losses);
@@ -107,11 +110,9 @@ static fa_status evaluate_at(const run_inputs *in, fa_tensor *delta, fa_tensor *
   fa_set_grad_enabled(was);
   if (st == FA_OK) {
     copy_rows(grad, g, NULL);
-    fa_mark_correct(logits, in->y, wrong);
-    for (int i = 0; i < in->n; i++) {
-      loss[i] = losses->data[i];
-      wrong[i] = !wrong[i];
-    }
+    if (fa_mark_correct(logits, in->y, wrong) < 0 || fa_tensor_read(losses, 0, (size_t)in->n, loss) != FA_OK)
+      st = fa_error_code();
+    for (int i = 0; i < in->n; i++) wrong[i] = !wrong[i];
   }
   fa_arena_release(arena, mark);
   return st;
@@ -199,10 +200,10 @@ static void checkpoint(const run_inputs *in, run_state *s, int window, fa_tensor
   copy_rows(grad, grad_best, restart);
 }
 
-fa_status fa_apgd_run(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const int *y, const int *target,
+fa_status fa_apgd_run(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const fa_tensor *y, const int *target,
                       fa_tensor *start, const fa_apgd_trace *trace, fa_apgd_result *out) {
-  int n = x->shape[0];
-  run_inputs in = {model, c->loss, x, y, target, c->eps, n, x->numel / (size_t)n};
+  int n = fa_tensor_dim(x, 0);
+  run_inputs in = {model, c->loss, x, y, target, c->eps, n, fa_tensor_row_numel(x)};
   int w[FA_APGD_MAX_CHECKPOINTS], n_checks = fa_apgd_checkpoints(c->n_iter, w);
   if (c->n_iter < 1) return fa_error_set(FA_ERR_INVALID, "APGD needs at least one iteration, not %d", c->n_iter);
   if (c->loss == FA_APGD_DLR_TARGETED && !target)
@@ -273,8 +274,8 @@ typedef struct {
 
 /* fa_targeted_run: one APGD run from a start uniform in the ball, run
  * t * n_restarts + r of each example's stream */
-static fa_status apgd_batch_run(void *ctx, fa_tensor *xs, const int *idx, int m, const int *y_sub, const int *t_sub,
-                                int t, int r, bool *broken, fa_tensor **adv) {
+static fa_status apgd_batch_run(void *ctx, fa_tensor *xs, const int *idx, int m, const fa_tensor *y_sub,
+                                const int *t_sub, int t, int r, bool *broken, fa_tensor **adv) {
   apgd_batch *b = ctx;
   const fa_apgd_config *c = b->c;
   fa_tensor *start = fa_uniform_per_example(b->x, m, idx, b->stream, b->examples, t * c->n_restarts + r, -c->eps,
@@ -286,7 +287,7 @@ static fa_status apgd_batch_run(void *ctx, fa_tensor *xs, const int *idx, int m,
   return st;
 }
 
-fa_tensor *fa_apgd(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const int *y, const fa_rng *stream,
+fa_tensor *fa_apgd(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const fa_tensor *y, const fa_rng *stream,
                    const long *examples, bool *robust) {
   if (check_config(c, fa_model_get_config(model)->n_classes) != FA_OK) return NULL;
   int n_targets = c->loss == FA_APGD_DLR_TARGETED ? c->n_target_classes : 1;

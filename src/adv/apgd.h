@@ -73,7 +73,7 @@ typedef struct {
  * from `start` (x's shape, in the eps-ball; put into the box here); target
  * (N) the target classes of the targeted loss, else NULL; trace optional.
  * c->n_restarts and c->n_target_classes are not read. */
-fa_status fa_apgd_run(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const int *y, const int *target,
+fa_status fa_apgd_run(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const fa_tensor *y, const int *target,
                       fa_tensor *start, const fa_apgd_trace *trace, fa_apgd_result *out);
 
 /* The attack on a batch, as AutoAttack runs it. Examples misclassified
@@ -86,7 +86,7 @@ fa_status fa_apgd_run(fa_model *model, const fa_apgd_config *c, fa_tensor *x, co
  * found; 0 elsewhere. robust (N, optional) gets whether each example
  * withstood it. NULL and a message on failure (too few classes for the
  * loss, too many target classes, memory). */
-fa_tensor *fa_apgd(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const int *y, const fa_rng *stream,
+fa_tensor *fa_apgd(fa_model *model, const fa_apgd_config *c, fa_tensor *x, const fa_tensor *y, const fa_rng *stream,
                    const long *examples, bool *robust);
 
 #endif

@@ -1,15 +1,14 @@
 #include "adv/attack.h"
 
-#include "backend/backend.h"
 #include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
 
-fa_tensor *fa_input_grad(fa_model *model, bool training, fa_tensor *x, fa_tensor *delta, const int *y, bool clip,
+fa_tensor *fa_input_grad(fa_model *model, bool training, fa_tensor *x, fa_tensor *delta, const fa_tensor *y, bool clip,
                          bool create_graph, fa_tensor **logits_out) {
   bool was = fa_set_grad_enabled(true);
   fa_tensor *d = fa_detach(delta), *g = NULL;
-  if (d) d->requires_grad = true;
+  if (d) fa_tensor_set_requires_grad(d, true);
   fa_tensor *input = clip ? fa_add_clamp(x, d, 0.0f, 1.0f) : fa_add(x, d);
   fa_tensor *logits = fa_model_forward(model, input, training);
   fa_tensor *loss = fa_cross_entropy(logits, y);
@@ -20,31 +19,20 @@ fa_tensor *fa_input_grad(fa_model *model, bool training, fa_tensor *x, fa_tensor
 }
 
 fa_tensor *fa_uniform_delta(const fa_tensor *x, float eps, fa_rng *rng) {
-  fa_tensor *d = fa_tensor_new(x->ndim, x->shape);
-  if (d) fa_rng_fill_uniform(rng, d->data, d->numel, -eps, eps);
-  return d;
+  return fa_uniform(fa_tensor_ndim(x), fa_tensor_shape(x), rng, -eps, eps);
 }
 
-void fa_project_box(const fa_tensor *x, fa_tensor *delta) {
-  const fa_kernel_table *k = fa_kernels();
-  int s[4];
-  fa_shape4(x, s);
-  k->binary(FA_BINARY_ADD, s, x->data, s, delta->data, s, delta->data);
-  k->unary(FA_UNARY_CLAMP, delta->numel, delta->data, delta->data, 0.0f, 1.0f);
-  k->binary(FA_BINARY_SUB, s, delta->data, s, x->data, s, delta->data);
-}
-
-fa_tensor *fa_fgsm(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta, float eps,
+fa_tensor *fa_fgsm(fa_model *model, bool training, fa_tensor *x, const fa_tensor *y, fa_tensor *delta, float eps,
                    float step, bool create_graph, fa_tensor **grad_out) {
   fa_tensor *g = fa_input_grad(model, training, x, delta, y, true, create_graph, NULL);
   if (grad_out) *grad_out = g;
   if (!g) return NULL;
   /* delta + step sign(g), into the eps-ball, then into the image box */
-  fa_kernels()->attack_step(delta->numel, x->data, g->data, delta->data, step, eps, false);
+  fa_attack_step(x, g, delta, step, eps, false);
   return delta;
 }
 
-fa_tensor *fa_pgd(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta, float eps,
+fa_tensor *fa_pgd(fa_model *model, bool training, fa_tensor *x, const fa_tensor *y, fa_tensor *delta, float eps,
                   float alpha, int n_iter) {
   fa_arena *arena = fa_arena_current();
   for (int it = 0; it < n_iter; it++) {
@@ -52,18 +40,17 @@ fa_tensor *fa_pgd(fa_model *model, bool training, fa_tensor *x, const int *y, fa
     fa_tensor *g = fa_input_grad(model, training, x, delta, y, false, false, NULL);
     if (!g) return NULL;
     /* delta + alpha sign(g), into the image box, then into the eps-ball */
-    fa_kernels()->attack_step(delta->numel, x->data, g->data, delta->data, alpha, eps, true);
+    fa_attack_step(x, g, delta, alpha, eps, true);
     fa_arena_release(arena, mark);
   }
   return delta;
 }
 
-fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const int *y, float eps, float alpha, int n_iter,
+fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const fa_tensor *y, float eps, float alpha, int n_iter,
                            int n_restarts, fa_rng *rng, fa_tensor **loss_out) {
-  int n = x->shape[0];
-  fa_tensor *best = fa_zeros(x->ndim, x->shape), *best_loss = fa_full(1, &n, -1.0f);
-  if (!best_loss) return NULL;
-  size_t row = x->numel / (size_t)n;
+  int n = fa_tensor_dim(x, 0);
+  fa_tensor *best = fa_zeros_like(x), *best_loss = fa_full(1, &n, -1.0f);
+  if (!best || !best_loss) return NULL;
   fa_arena *arena = fa_arena_current();
   bool was = fa_set_grad_enabled(false);
   for (int r = 0; r < n_restarts; r++) {
@@ -76,11 +63,7 @@ fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const int *y, float ep
       fa_set_grad_enabled(was);
       return NULL;
     }
-    for (int i = 0; i < n; i++)
-      if (loss->data[i] >= best_loss->data[i]) {
-        best_loss->data[i] = loss->data[i];
-        fa_kernels()->gather_rows(row, 1, &i, delta->data, best->data + (size_t)i * row);
-      }
+    fa_keep_best_rows(loss, best_loss, delta, best);
     fa_arena_release(arena, mark);
   }
   fa_set_grad_enabled(was);
@@ -90,23 +73,33 @@ fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const int *y, float ep
 
 fa_tensor *fa_uniform_per_example(const fa_tensor *x, int m, const int *idx, const fa_rng *stream,
                                   const long *examples, int run, float lo, float hi) {
-  size_t row = x->numel / (size_t)x->shape[0], blocks = (row + 3) / 4;
+  size_t row = fa_tensor_row_numel(x), blocks = (row + 3) / 4;
   int shape[FA_MAX_DIMS];
-  for (int d = 0; d < x->ndim; d++) shape[d] = x->shape[d];
+  for (int d = 0; d < fa_tensor_ndim(x); d++) shape[d] = fa_tensor_dim(x, d);
   shape[0] = m;
-  fa_tensor *out = fa_tensor_new(x->ndim, shape);
+  fa_tensor *out = fa_tensor_new(fa_tensor_ndim(x), shape);
   for (int j = 0; out && j < m; j++) {
     fa_rng example = fa_rng_item_stream(stream, (uint64_t)fa_example_index(examples, idx[j]));
     example.counter = (uint64_t)run * blocks;
-    fa_rng_fill_uniform(&example, out->data + (size_t)j * row, row, lo, hi);
+    if (fa_fill_uniform(out, (size_t)j * row, row, &example, lo, hi) != FA_OK) return NULL;
   }
   return out;
 }
 
-void fa_rank_targets(const fa_tensor *logits, int n_targets, int *targets, bool *taken) {
-  int n = logits->shape[0], k = logits->shape[1];
+/* logits (N, K) into host memory (the current arena), NULL and a message on failure */
+static float *logits_on_host(const fa_tensor *logits) {
+  size_t n = fa_tensor_numel(logits);
+  float *host = fa_arena_alloc(fa_arena_current(), n * sizeof *host);
+  return host && fa_tensor_read(logits, 0, n, host) == FA_OK ? host : NULL;
+}
+
+fa_status fa_rank_targets(const fa_tensor *logits, int n_targets, int *targets, bool *taken) {
+  int n = fa_tensor_dim(logits, 0), k = fa_tensor_dim(logits, 1);
+  fa_arena_mark mark = fa_arena_get_mark(fa_arena_current());
+  const float *z = logits_on_host(logits);
+  if (!z) return fa_error_code();
   for (int i = 0; i < n; i++) {
-    const float *row = logits->data + (size_t)i * k;
+    const float *row = z + (size_t)i * k;
     for (int j = 0; j < k; j++) taken[j] = false;
     for (int r = 0; r <= n_targets; r++) {
       int arg = -1;
@@ -116,61 +109,61 @@ void fa_rank_targets(const fa_tensor *logits, int n_targets, int *targets, bool 
       if (r > 0) targets[(size_t)i * n_targets + r - 1] = arg;
     }
   }
+  fa_arena_release(fa_arena_current(), mark);
+  return FA_OK;
 }
 
-int fa_mark_correct(const fa_tensor *logits, const int *y, bool *correct) {
-  int n = logits->shape[0], k = logits->shape[1], count = 0;
-  for (int i = 0; i < n; i++) {
-    const float *row = logits->data + (size_t)i * k;
-    int arg = 0;
-    for (int j = 1; j < k; j++)
-      if (row[j] > row[arg]) arg = j;
-    if (correct) correct[i] = arg == y[i];
-    count += arg == y[i];
+int fa_mark_correct(const fa_tensor *logits, const fa_tensor *y, bool *correct) {
+  fa_arena *arena = fa_arena_current();
+  fa_arena_mark mark = fa_arena_get_mark(arena);
+  fa_tensor *pred = fa_argmax_rows(logits);
+  int n = pred ? fa_tensor_dim(pred, 0) : 0, count = 0;
+  int *host = pred ? fa_arena_alloc(arena, 2 * (size_t)n * sizeof *host) : NULL;
+  if (!host || fa_tensor_read_i32(pred, 0, (size_t)n, host) != FA_OK ||
+      fa_tensor_read_i32(y, 0, (size_t)n, host + n) != FA_OK)
+    count = -1;
+  for (int i = 0; count >= 0 && i < n; i++) {
+    bool right = host[i] == host[n + i];
+    if (correct) correct[i] = right;
+    count += right;
   }
+  fa_arena_release(arena, mark);
   return count;
 }
 
-int fa_count_correct(const fa_tensor *logits, const int *y) { return fa_mark_correct(logits, y, NULL); }
-
-fa_tensor *fa_attack_targets_restarts(fa_model *model, fa_tensor *x, const int *y, int n_targets, int n_restarts,
+fa_tensor *fa_attack_targets_restarts(fa_model *model, fa_tensor *x, const fa_tensor *y, int n_targets, int n_restarts,
                                       fa_targeted_run run, void *ctx, bool *robust) {
-  int n = x->shape[0], k = fa_model_get_config(model)->n_classes;
-  size_t row = x->numel / (size_t)n;
+  int n = fa_tensor_dim(x, 0), k = fa_model_get_config(model)->n_classes;
   fa_arena *arena = fa_arena_current();
   bool *alive = fa_arena_alloc(arena, (size_t)n * sizeof(bool)), *broken = fa_arena_alloc(arena, (size_t)n);
   bool *taken = fa_arena_alloc(arena, (size_t)k * sizeof(bool));
-  int *idx = fa_arena_alloc(arena, (size_t)n * sizeof(int)), *y_sub = fa_arena_alloc(arena, (size_t)n * sizeof(int));
+  int *idx = fa_arena_alloc(arena, (size_t)n * sizeof(int));
   int *ranked = fa_arena_alloc(arena, (size_t)n * n_targets * sizeof(int));
   int *t_sub = fa_arena_alloc(arena, (size_t)n * sizeof(int));
   fa_tensor *delta = fa_zeros_like(x);
-  if (!alive || !broken || !taken || !idx || !y_sub || !ranked || !t_sub || !delta) return NULL;
+  if (!alive || !broken || !taken || !idx || !ranked || !t_sub || !delta) return NULL;
   bool was = fa_set_grad_enabled(false);
   fa_arena_mark mark = fa_arena_get_mark(arena);
   fa_tensor *clean = fa_model_forward(model, x, false);
-  if (clean) {
-    fa_mark_correct(clean, y, alive);
-    fa_rank_targets(clean, n_targets, ranked, taken);
-  }
+  fa_status st = clean && fa_mark_correct(clean, y, alive) >= 0 ? fa_rank_targets(clean, n_targets, ranked, taken)
+                                                                 : fa_error_code();
   fa_arena_release(arena, mark);
-  fa_status st = clean ? FA_OK : fa_error_code();
   for (int t = 0; st == FA_OK && t < n_targets; t++)
     for (int r = 0; st == FA_OK && r < n_restarts; r++) {
       int m = 0;
       for (int i = 0; i < n; i++)
         if (alive[i]) {
           idx[m] = i;
-          y_sub[m] = y[i];
           t_sub[m++] = ranked[(size_t)i * n_targets + t];
         }
       if (m == 0) break;
       mark = fa_arena_get_mark(arena);
-      fa_tensor *xs = fa_select_rows(x, m, idx), *adv = NULL;
-      st = xs ? run(ctx, xs, idx, m, y_sub, t_sub, t, r, broken, &adv) : fa_error_code();
+      fa_tensor *xs = fa_select_rows(x, m, idx), *y_sub = fa_labels_select(y, m, idx), *adv = NULL;
+      st = xs && y_sub ? run(ctx, xs, idx, m, y_sub, t_sub, t, r, broken, &adv) : fa_error_code();
       for (int j = 0; st == FA_OK && j < m; j++)
         if (broken[j]) {
           alive[idx[j]] = false;
-          fa_kernels()->gather_rows(row, 1, &j, adv->data, delta->data + (size_t)idx[j] * row);
+          st = fa_tensor_copy_rows(delta, idx[j], adv, j, 1);
         }
       fa_arena_release(arena, mark);
     }

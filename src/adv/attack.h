@@ -10,40 +10,40 @@
 #ifndef FA_ADV_ATTACK_H
 #define FA_ADV_ATTACK_H
 
+#include "core/measure.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "core/update.h"
 #include "nn/model.h"
 
 /* g = d CE(model(x + delta), y) / d delta (mean cross-entropy over the
  * batch), the model seeing clip(x + delta) to [0, 1] when `clip`. With
  * create_graph, g stays differentiable with respect to the parameters
  * (double backpropagation). logits_out, when not NULL, gets the logits. */
-fa_tensor *fa_input_grad(fa_model *model, bool training, fa_tensor *x, fa_tensor *delta, const int *y, bool clip,
+fa_tensor *fa_input_grad(fa_model *model, bool training, fa_tensor *x, fa_tensor *delta, const fa_tensor *y, bool clip,
                          bool create_graph, fa_tensor **logits_out);
 
 /* Uniform in [-eps, eps], from the attack stream. */
 fa_tensor *fa_uniform_delta(const fa_tensor *x, float eps, fa_rng *rng);
-/* delta <- clip(x + delta, 0, 1) - x, in place */
-void fa_project_box(const fa_tensor *x, fa_tensor *delta);
 
 /* One FGSM step from delta: g at clip(x + delta);
  * delta <- clamp(delta + step * sign(g), -eps, eps), then into the box, in
  * place (g's graph does not read delta), and returned. grad_out (optional)
  * gets g, recorded for double backprop when create_graph (GradAlign reuses
  * it as g1). */
-fa_tensor *fa_fgsm(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta, float eps,
+fa_tensor *fa_fgsm(fa_model *model, bool training, fa_tensor *x, const fa_tensor *y, fa_tensor *delta, float eps,
                    float step, bool create_graph, fa_tensor **grad_out);
 
 /* n_iter PGD steps from delta, in place (returned): delta += alpha * sign(g),
  * into the box, into the ball; g of CE(model(x + delta)). */
-fa_tensor *fa_pgd(fa_model *model, bool training, fa_tensor *x, const int *y, fa_tensor *delta, float eps,
+fa_tensor *fa_pgd(fa_model *model, bool training, fa_tensor *x, const fa_tensor *y, fa_tensor *delta, float eps,
                   float alpha, int n_iter);
 
 /* The evaluation PGD: n_restarts runs of fa_pgd from uniform random starts
  * (put into the box), in evaluation mode; each example keeps the delta of
  * highest cross-entropy, a later restart winning a tie. loss_out (optional,
  * (N)) gets those losses. */
-fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const int *y, float eps, float alpha, int n_iter,
+fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const fa_tensor *y, float eps, float alpha, int n_iter,
                            int n_restarts, fa_rng *rng, fa_tensor **loss_out);
 
 /* For the examples idx[0..m-1] of x (N, C, H, W): an (m, C, H, W) tensor
@@ -61,15 +61,15 @@ static inline long fa_example_index(const long *examples, int i) { return exampl
 /* The target classes of a targeted attack: the classes of example i's
  * ranks 1..n_targets by its logits (N, K) (rank 0 is the top one, ties to
  * the lower class), into targets[i * n_targets + r - 1]; taken is K flags
- * of scratch. */
-void fa_rank_targets(const fa_tensor *logits, int n_targets, int *targets, bool *taken);
+ * of scratch. The logits come to the host (evaluation only). */
+fa_status fa_rank_targets(const fa_tensor *logits, int n_targets, int *targets, bool *taken);
 
 /* One run of an attack that AutoAttack runs per target and restart
  * (fa_attack_targets_restarts): on the m rows xs (m, C, H, W) of the batch
  * (their batch rows idx, labels y_sub, target classes t_sub), for target
  * rank t and restart r; sets broken[j] for the rows it broke and *adv to the
  * points (m, C, H, W) in the current arena. */
-typedef fa_status (*fa_targeted_run)(void *ctx, fa_tensor *xs, const int *idx, int m, const int *y_sub,
+typedef fa_status (*fa_targeted_run)(void *ctx, fa_tensor *xs, const int *idx, int m, const fa_tensor *y_sub,
                                      const int *t_sub, int t, int r, bool *broken, fa_tensor **adv);
 
 /* AutoAttack's loop over a batch x (N, C, H, W): examples misclassified
@@ -78,12 +78,11 @@ typedef fa_status (*fa_targeted_run)(void *ctx, fa_tensor *xs, const int *idx, i
  * robust. Returns the perturbation (N, C, H, W): the point the run found
  * minus x for an example broken, 0 elsewhere; robust (N, optional) gets
  * whether each example withstood every run. NULL and a message on failure. */
-fa_tensor *fa_attack_targets_restarts(fa_model *model, fa_tensor *x, const int *y, int n_targets, int n_restarts,
+fa_tensor *fa_attack_targets_restarts(fa_model *model, fa_tensor *x, const fa_tensor *y, int n_targets, int n_restarts,
                                       fa_targeted_run run, void *ctx, bool *robust);
 
-/* Number of rows of logits (N, K) whose argmax is the label. */
-int fa_count_correct(const fa_tensor *logits, const int *y);
-/* The same, and correct[i] (when not NULL) whether row i's is. */
-int fa_mark_correct(const fa_tensor *logits, const int *y, bool *correct);
+/* Number of rows of logits (N, K) whose argmax is the label (fa_count_correct,
+ * core/measure.h), and correct[i] whether row i's is; -1 on failure. */
+int fa_mark_correct(const fa_tensor *logits, const fa_tensor *y, bool *correct);
 
 #endif

@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "adv/attack.h"
-#include "backend/backend.h"
 #include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -76,15 +75,11 @@ static fa_status run_stage(const fa_eval_attack_input *in, const fa_autoattack_s
                            const int *idx, bool *alive, fa_tensor *delta) {
   fa_arena *arena = fa_arena_current();
   fa_arena_mark mark = fa_arena_get_mark(arena);
-  int *y = fa_arena_alloc(arena, (size_t)m * sizeof(int));
   long *examples = fa_arena_alloc(arena, (size_t)m * sizeof(long));
   bool *robust = fa_arena_alloc(arena, (size_t)m * sizeof(bool));
-  fa_tensor *x = fa_select_rows(in->x, m, idx);
+  fa_tensor *x = fa_select_rows(in->x, m, idx), *y = fa_labels_select(in->y, m, idx);
   fa_status st = y && examples && robust && x ? FA_OK : fa_error_code();
-  for (int j = 0; st == FA_OK && j < m; j++) {
-    y[j] = in->y[idx[j]];
-    examples[j] = index[idx[j]];
-  }
+  for (int j = 0; st == FA_OK && j < m; j++) examples[j] = index[idx[j]];
   fa_eval_attack_input sub = {.model = in->model, .x = x, .y = y, .eps = in->eps, .options = &s->options,
                               .rng = in->rng, .first_example = examples[0], .examples = examples};
   fa_tensor *d = st == FA_OK ? s->attack->perturb(&sub) : NULL;
@@ -92,12 +87,11 @@ static fa_status run_stage(const fa_eval_attack_input *in, const fa_autoattack_s
   fa_tensor *logits = d ? fa_model_forward(in->model, fa_add(x, d), false) : NULL;
   fa_set_grad_enabled(was);
   if (!logits) st = fa_error_code();
-  size_t row = x ? x->numel / (size_t)m : 0;
-  if (st == FA_OK) fa_mark_correct(logits, y, robust);
+  if (st == FA_OK && fa_mark_correct(logits, y, robust) < 0) st = fa_error_code();
   for (int j = 0; st == FA_OK && j < m; j++)
     if (!robust[j]) {
       alive[idx[j]] = false;
-      fa_kernels()->gather_rows(row, 1, &j, d->data, delta->data + (size_t)idx[j] * row);
+      st = fa_tensor_copy_rows(delta, idx[j], d, j, 1);
     }
   fa_arena_release(arena, mark);
   return st;
@@ -105,7 +99,7 @@ static fa_status run_stage(const fa_eval_attack_input *in, const fa_autoattack_s
 
 static fa_tensor *perturb(const fa_eval_attack_input *in) {
   fa_autoattack_stage stages[FA_EVAL_MAX_STAGES];
-  int n_stages, n = in->x->shape[0];
+  int n_stages, n = fa_tensor_dim(in->x, 0);
   if (fa_autoattack_stages(in->options->stages, in->options, stages, &n_stages) != FA_OK) return NULL;
   fa_arena *arena = fa_arena_current();
   bool *alive = fa_arena_alloc(arena, (size_t)n * sizeof(bool));
@@ -117,8 +111,7 @@ static fa_tensor *perturb(const fa_eval_attack_input *in) {
   bool was = fa_set_grad_enabled(false);
   fa_tensor *clean = fa_model_forward(in->model, in->x, false);
   fa_set_grad_enabled(was);
-  if (!clean) return NULL;
-  fa_mark_correct(clean, in->y, alive);
+  if (!clean || fa_mark_correct(clean, in->y, alive) < 0) return NULL;
   fa_arena_release(arena, mark);
   if (in->stages) in->stages->n = n_stages;
   for (int s = 0; s < n_stages; s++) {

@@ -18,10 +18,10 @@
 #define FA_DLR_MIN_CLASSES 3
 #define FA_DLR_TARGETED_MIN_CLASSES 4
 
-/* logits (N, K), labels y (N) -> (N); NULL and a message when K is too small
+/* logits (N, K), labels y (N, int32) -> (N), the logits read back to the host; NULL and a message when K is too small
  * or a label is outside [0, K). */
-fa_tensor *fa_dlr_loss(fa_tensor *logits, const int *y);
-/* The same with target classes t (N). */
-fa_tensor *fa_dlr_targeted_loss(fa_tensor *logits, const int *y, const int *target);
+fa_tensor *fa_dlr_loss(fa_tensor *logits, const fa_tensor *y);
+/* The same with target classes t (N, on the host). */
+fa_tensor *fa_dlr_targeted_loss(fa_tensor *logits, const fa_tensor *y, const int *target);
 
 #endif

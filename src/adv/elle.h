@@ -18,7 +18,7 @@
  * result is the scalar mean over examples of
  * (l(x_c) - (1 - t) l(x_a) - t l(x_b))^2, l the cross-entropy of each
  * example, recorded for backpropagation to the parameters. NULL on error. */
-fa_tensor *fa_elle_penalty(fa_model *model, fa_tensor *x, const int *y, float eps, fa_rng *rng);
+fa_tensor *fa_elle_penalty(fa_model *model, fa_tensor *x, const fa_tensor *y, float eps, fa_rng *rng);
 
 /* ELLE-A's weight and the history of the penalty: how many values, their
  * mean and the sum of squared deviations (Welford), in double. */

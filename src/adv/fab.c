@@ -15,9 +15,9 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "adv/attack.h"
-#include "backend/backend.h"
 #include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -102,48 +102,54 @@ fa_status fa_fab_project_linf(size_t n, const float *t, const float *w, double b
   return FA_OK;
 }
 
-/* What a run reads. */
+/* What a run reads. FAB is a host algorithm (per-example projections): the
+ * run keeps its points on the host and sends them to the device for the
+ * model's forward and backward passes (an evaluation's attack). */
 typedef struct {
   fa_model *model;
   fa_tensor *x;            /* (N, C, H, W) */
-  const int *y, *target;   /* (N) */
+  const float *x_host;     /* x's values */
+  const int *y, *target;   /* (N) labels and target classes, on the host */
   fa_tensor *select;       /* (N, K): +1 at the target, -1 at the label: f = <logits, select> per row */
-  int n;
+  int n, k;
   size_t row;
 } run_inputs;
 
-/* At x + delta: f = z_t - z_y per example into f (N), its gradient in delta into grad. */
-static fa_status gap_and_grad(const run_inputs *in, fa_tensor *delta, float *f, fa_tensor *grad) {
+/* At x + delta: f = z_t - z_y per example into f (N), its gradient in delta into grad (N * row). */
+static fa_status gap_and_grad(const run_inputs *in, fa_tensor *delta, float *f, float *grad) {
   fa_arena *arena = fa_arena_current();
   fa_arena_mark mark = fa_arena_get_mark(arena);
   bool was = fa_set_grad_enabled(true);
   fa_tensor *d = fa_detach(delta), *g = NULL;
-  if (d) d->requires_grad = true;
+  if (d) fa_tensor_set_requires_grad(d, true);
   fa_tensor *gaps = fa_row_dot(fa_model_forward(in->model, fa_add(in->x, d), false), in->select);
   fa_tensor *total = fa_sum(gaps);
   fa_status st = total ? fa_grad(total, &d, 1, false, &g) : fa_error_code();
   fa_set_grad_enabled(was);
-  if (st == FA_OK) {
-    for (int i = 0; i < in->n; i++) f[i] = gaps->data[i];
-    for (size_t j = 0; j < grad->numel; j++) grad->data[j] = g->data[j];
-  }
+  if (st == FA_OK) st = fa_tensor_read(gaps, 0, (size_t)in->n, f);
+  if (st == FA_OK) st = fa_tensor_read(g, 0, (size_t)in->n * in->row, grad);
   fa_arena_release(arena, mark);
   return st;
 }
 
-/* The logits at x + delta, and the predicted class of each example into pred (N). */
-static fa_tensor *logits_at(const run_inputs *in, fa_tensor *delta, int *pred) {
+/* The logits (N * K) at x + delta (delta_host written into delta first) into z, and the predicted class of
+ * each example into pred (N). */
+static fa_status logits_at(const run_inputs *in, fa_tensor *delta, const float *delta_host, float *z, int *pred) {
+  fa_arena *arena = fa_arena_current();
+  fa_arena_mark mark = fa_arena_get_mark(arena);
+  fa_status st = fa_tensor_write(delta, 0, (size_t)in->n * in->row, delta_host);
   bool was = fa_set_grad_enabled(false);
-  fa_tensor *logits = fa_model_forward(in->model, fa_add(in->x, delta), false);
+  fa_tensor *logits = st == FA_OK ? fa_model_forward(in->model, fa_add(in->x, delta), false) : NULL;
   fa_set_grad_enabled(was);
-  int k = logits ? logits->shape[1] : 0;
-  for (int i = 0; logits && i < in->n; i++) {
-    const float *z = logits->data + (size_t)i * k;
+  st = logits ? fa_tensor_read(logits, 0, (size_t)in->n * in->k, z) : fa_error_code();
+  fa_arena_release(arena, mark);
+  for (int i = 0; st == FA_OK && i < in->n; i++) {
+    const float *zi = z + (size_t)i * in->k;
     pred[i] = 0;
-    for (int j = 1; j < k; j++)
-      if (z[j] > z[pred[i]]) pred[i] = j;
+    for (int j = 1; j < in->k; j++)
+      if (zi[j] > zi[pred[i]]) pred[i] = j;
   }
-  return logits;
+  return st;
 }
 
 static float max_abs(const float *v, size_t n) {
@@ -157,7 +163,7 @@ static float max_abs(const float *v, size_t n) {
  * d2 are rows of scratch. */
 static fa_status step_example(const run_inputs *in, int i, float f, const float *w, float *delta, float *p,
                               float *d1, float *d2) {
-  const float *x = in->x->data + (size_t)i * in->row;
+  const float *x = in->x_host + (size_t)i * in->row;
   double b = -(double)f;  /* <w, z> = <w, x^(k)> - f */
   for (size_t j = 0; j < in->row; j++) {
     p[j] = x[j] + delta[j];
@@ -179,96 +185,109 @@ static fa_status step_example(const run_inputs *in, int i, float f, const float 
  * linear-approximation search): on the segment from a correctly classified
  * point (x at first) to an adversarial one, FA_FAB_FINAL_STEPS times, the
  * point where the linear interpolation of z_y - z_l (l the adversarial
- * point's class) vanishes replaces the end of its kind. */
-static fa_status final_search(const run_inputs *in, fa_fab_result *out) {
+ * point's class) vanishes replaces the end of its kind. adv (N * row) holds
+ * the adversarial points; the result goes to out->adv. */
+static fa_status final_search(const run_inputs *in, float *adv, fa_fab_result *out) {
   fa_arena *arena = fa_arena_current();
   fa_arena_mark mark = fa_arena_get_mark(arena);
-  int n = in->n, *pred_in = fa_arena_alloc(arena, (size_t)n * sizeof(int));
-  int *pred_adv = fa_arena_alloc(arena, (size_t)n * sizeof(int)), *pred = fa_arena_alloc(arena, (size_t)n * sizeof(int));
-  fa_tensor *inner = fa_zeros_like(in->x), *mid = fa_zeros_like(in->x);
-  fa_tensor *z_in = pred_in && pred_adv && pred && inner && mid ? logits_at(in, inner, pred_in) : NULL;
-  fa_tensor *z_adv = z_in ? logits_at(in, out->adv, pred_adv) : NULL;
-  fa_status st = z_adv ? FA_OK : fa_error_code();
-  int k = z_adv ? z_adv->shape[1] : 0;
+  int n = in->n, k = in->k;
+  size_t points = (size_t)n * in->row, logits = (size_t)n * k;
+  int *pred_in = fa_arena_alloc(arena, 3 * (size_t)n * sizeof(int)), *pred_adv = pred_in + n, *pred = pred_in + 2 * n;
+  float *inner = fa_arena_alloc(arena, 2 * points * sizeof(float)), *mid = inner ? inner + points : NULL;
+  float *z_in = fa_arena_alloc(arena, 3 * logits * sizeof(float)), *z_adv = z_in ? z_in + logits : NULL;
+  float *z_mid = z_in ? z_in + 2 * logits : NULL;
+  fa_tensor *d = fa_zeros_like(in->x);
+  if (!pred_in || !inner || !z_in || !d) return fa_error_code();
+  for (size_t j = 0; j < 2 * points; j++) inner[j] = 0.0f;  /* inner and mid */
+  fa_status st = logits_at(in, d, inner, z_in, pred_in);
+  if (st == FA_OK) st = logits_at(in, d, adv, z_adv, pred_adv);
   for (int s = 0; st == FA_OK && s < FA_FAB_FINAL_STEPS; s++) {
     for (int i = 0; i < n; i++) {
       if (!out->found[i]) continue;
-      const float *zi = z_in->data + (size_t)i * k, *za = z_adv->data + (size_t)i * k;
+      const float *zi = z_in + (size_t)i * k, *za = z_adv + (size_t)i * k;
       int y = in->y[i], l = pred_adv[i];
       double t1 = (double)zi[y] - zi[l], t2 = -((double)za[y] - za[l]);
       double u = t1 / (t1 + t2 + FAB_SEARCH_TINY);
       if (!(u >= 0.0 && u <= 1.0)) u = 1.0;
-      float *dm = mid->data + (size_t)i * in->row;
-      const float *di = inner->data + (size_t)i * in->row, *da = out->adv->data + (size_t)i * in->row;
+      float *dm = mid + (size_t)i * in->row;
+      const float *di = inner + (size_t)i * in->row, *da = adv + (size_t)i * in->row;
       for (size_t j = 0; j < in->row; j++) dm[j] = (float)(di[j] * (1.0 - u) + da[j] * u);
     }
-    fa_arena_mark step_mark = fa_arena_get_mark(arena);
-    fa_tensor *z_mid = logits_at(in, mid, pred);
-    if (!z_mid) {
-      st = fa_error_code();
-      break;
-    }
+    if ((st = logits_at(in, d, mid, z_mid, pred)) != FA_OK) break;
     for (int i = 0; i < n; i++) {
       if (!out->found[i]) continue;
       bool correct = pred[i] == in->y[i];
-      fa_tensor *end = correct ? inner : out->adv, *z_end = correct ? z_in : z_adv;
-      fa_kernels()->gather_rows(in->row, 1, &i, mid->data, end->data + (size_t)i * in->row);
-      fa_kernels()->gather_rows((size_t)k, 1, &i, z_mid->data, z_end->data + (size_t)i * k);
+      float *end = correct ? inner : adv, *z_end = correct ? z_in : z_adv;
+      memcpy(end + (size_t)i * in->row, mid + (size_t)i * in->row, in->row * sizeof(float));
+      memcpy(z_end + (size_t)i * k, z_mid + (size_t)i * k, (size_t)k * sizeof(float));
       if (!correct) pred_adv[i] = pred[i];
     }
-    fa_arena_release(arena, step_mark);
   }
   for (int i = 0; st == FA_OK && i < n; i++)
-    if (out->found[i]) out->norm[i] = max_abs(out->adv->data + (size_t)i * in->row, in->row);
+    if (out->found[i]) out->norm[i] = max_abs(adv + (size_t)i * in->row, in->row);
+  if (st == FA_OK) st = fa_tensor_write(out->adv, 0, points, adv);
   fa_arena_release(arena, mark);
   return st;
 }
 
-fa_status fa_fab_run(fa_model *model, const fa_fab_config *c, fa_tensor *x, const int *y, const int *target,
+fa_status fa_fab_run(fa_model *model, const fa_fab_config *c, fa_tensor *x, const fa_tensor *y, const int *target,
                      fa_tensor *start, const fa_fab_trace *trace, fa_fab_result *out) {
-  int n = x->shape[0], k = fa_model_get_config(model)->n_classes;
+  int n = fa_tensor_dim(x, 0), k = fa_model_get_config(model)->n_classes;
   if (c->n_iter < 1) return fa_error_set(FA_ERR_INVALID, "FAB-T needs at least one iteration, not %d", c->n_iter);
   fa_arena *arena = fa_arena_current();
-  run_inputs in = {model, x, y, target, fa_zeros(2, (int[]){n, k}), n, x->numel / (size_t)n};
+  size_t row = fa_tensor_row_numel(x), points = (size_t)n * row;
+  float *x_host = fa_arena_alloc(arena, points * sizeof(float));
+  float *select = fa_arena_alloc(arena, (size_t)n * k * sizeof(float));
+  int *labels = fa_arena_alloc(arena, (size_t)n * sizeof(int));
+  run_inputs in = {model, x, x_host, labels, target, NULL, n, k, row};
   fa_tensor *delta = start ? fa_sub(fa_add_clamp(x, start, 0.0f, 1.0f), x) : fa_zeros_like(x);
-  fa_tensor *grad = fa_zeros_like(x);
+  /* the iterates, their gradients and the best adversarial points (N * row each), on the host */
+  float *delta_host = fa_arena_alloc(arena, 3 * points * sizeof(float));
+  float *grad = delta_host ? delta_host + points : NULL, *adv = delta_host ? delta_host + 2 * points : NULL;
   float *f = fa_arena_alloc(arena, (size_t)n * sizeof(float));
-  float *scratch = fa_arena_alloc(arena, 3 * in.row * sizeof(float));
+  float *z = fa_arena_alloc(arena, (size_t)n * k * sizeof(float));
+  float *scratch = fa_arena_alloc(arena, 3 * row * sizeof(float));
   int *pred = fa_arena_alloc(arena, (size_t)n * sizeof(int));
   out->found = fa_arena_alloc(arena, (size_t)n * sizeof(bool));
   out->norm = fa_arena_alloc(arena, (size_t)n * sizeof(float));
   out->adv = fa_zeros_like(x);
-  if (!in.select || !delta || !grad || !f || !scratch || !pred || !out->found || !out->norm || !out->adv)
+  if (!x_host || !select || !labels || !delta || !delta_host || !f || !z || !scratch || !pred || !out->found ||
+      !out->norm || !out->adv)
     return fa_error_code() != FA_OK ? fa_error_code() : fa_error_set(FA_ERR_NOMEM, "no memory for FAB-T");
+  fa_status st = fa_tensor_read(x, 0, points, x_host);
+  if (st == FA_OK) st = fa_tensor_read(delta, 0, points, delta_host);
+  if (st == FA_OK) st = fa_tensor_read_i32(y, 0, (size_t)n, labels);
+  if (st != FA_OK) return st;
+  for (size_t j = 0; j < (size_t)n * k; j++) select[j] = 0.0f;
+  for (size_t j = 0; j < points; j++) adv[j] = 0.0f;
   for (int i = 0; i < n; i++) {
-    in.select->data[(size_t)i * k + target[i]] += 1.0f;
-    in.select->data[(size_t)i * k + y[i]] -= 1.0f;
+    select[(size_t)i * k + target[i]] += 1.0f;
+    select[(size_t)i * k + labels[i]] -= 1.0f;
     out->found[i] = false;
     out->norm[i] = INFINITY;
   }
-  fa_status st = FA_OK;
+  if (!(in.select = fa_tensor_from(2, (int[]){n, k}, select))) return fa_error_code();
   for (int it = 0; st == FA_OK && it < c->n_iter; it++) {
     st = gap_and_grad(&in, delta, f, grad);
     for (int i = 0; st == FA_OK && i < n; i++)
-      st = step_example(&in, i, f[i], grad->data + (size_t)i * in.row, delta->data + (size_t)i * in.row, scratch,
-                        scratch + in.row, scratch + 2 * in.row);
-    fa_arena_mark mark = fa_arena_get_mark(arena);
-    if (st == FA_OK && !logits_at(&in, delta, pred)) st = fa_error_code();
-    fa_arena_release(arena, mark);
+      st = step_example(&in, i, f[i], grad + (size_t)i * row, delta_host + (size_t)i * row, scratch, scratch + row,
+                        scratch + 2 * row);
+    if (st == FA_OK) st = logits_at(&in, delta, delta_host, z, pred);
     for (int i = 0; st == FA_OK && i < n; i++) {
-      float norm = pred[i] == y[i] ? INFINITY : max_abs(delta->data + (size_t)i * in.row, in.row);
+      float norm = pred[i] == labels[i] ? INFINITY : max_abs(delta_host + (size_t)i * row, row);
       if (norm < out->norm[i]) {
         out->found[i] = true;
         out->norm[i] = norm;
-        fa_kernels()->gather_rows(in.row, 1, &i, delta->data, out->adv->data + (size_t)i * in.row);
+        memcpy(adv + (size_t)i * row, delta_host + (size_t)i * row, row * sizeof(float));
       }
     }
     if (st == FA_OK && trace) trace->iterate(trace->ctx, it, delta, out->norm);
     for (int i = 0; st == FA_OK && i < n; i++)
-      if (pred[i] != y[i])
-        for (size_t j = 0; j < in.row; j++) delta->data[(size_t)i * in.row + j] *= FA_FAB_BETA;
+      if (pred[i] != labels[i])
+        for (size_t j = 0; j < row; j++) delta_host[(size_t)i * row + j] *= FA_FAB_BETA;
+    if (st == FA_OK) st = fa_tensor_write(delta, 0, points, delta_host);
   }
-  return st == FA_OK ? final_search(&in, out) : st;
+  return st == FA_OK ? final_search(&in, adv, out) : st;
 }
 
 static fa_status check_config(const fa_fab_config *c, int n_classes) {
@@ -288,12 +307,18 @@ static fa_status check_config(const fa_fab_config *c, int n_classes) {
 static fa_tensor *random_start(const fa_tensor *x, float eps, int m, const int *idx, const fa_rng *stream,
                                const long *examples, int run) {
   fa_tensor *t = fa_uniform_per_example(x, m, idx, stream, examples, run, -1.0f, 1.0f);
-  size_t row = x->numel / (size_t)x->shape[0];
-  for (int j = 0; t && j < m; j++) {
-    float *r = t->data + (size_t)j * row, top = max_abs(r, row);
+  size_t row = fa_tensor_row_numel(x);
+  fa_arena *arena = fa_arena_current();
+  fa_arena_mark mark = fa_arena_get_mark(arena);
+  float *r = t ? fa_arena_alloc(arena, row * sizeof *r) : NULL;
+  for (int j = 0; r && j < m; j++) {
+    if (fa_tensor_read(t, (size_t)j * row, row, r) != FA_OK) return NULL;
+    float top = max_abs(r, row);
     for (size_t i = 0; i < row; i++) r[i] = top > 0 ? r[i] * (0.5f * eps / top) : 0.0f;
+    if (fa_tensor_write(t, (size_t)j * row, row, r) != FA_OK) return NULL;
   }
-  return t;
+  fa_arena_release(arena, mark);
+  return r ? t : NULL;
 }
 
 typedef struct {
@@ -306,8 +331,8 @@ typedef struct {
 
 /* fa_targeted_run: one FAB run, the first restart from x itself, the
  * others from a random start; broken when its point is within eps */
-static fa_status fab_batch_run(void *ctx, fa_tensor *xs, const int *idx, int m, const int *y_sub, const int *t_sub,
-                               int t, int r, bool *broken, fa_tensor **adv) {
+static fa_status fab_batch_run(void *ctx, fa_tensor *xs, const int *idx, int m, const fa_tensor *y_sub,
+                               const int *t_sub, int t, int r, bool *broken, fa_tensor **adv) {
   fab_batch *b = ctx;
   const fa_fab_config *c = b->c;
   fa_tensor *start = r > 0 ? random_start(b->x, c->eps, m, idx, b->stream, b->examples, t * c->n_restarts + r) : NULL;
@@ -319,7 +344,7 @@ static fa_status fab_batch_run(void *ctx, fa_tensor *xs, const int *idx, int m, 
   return st;
 }
 
-fa_tensor *fa_fab(fa_model *model, const fa_fab_config *c, fa_tensor *x, const int *y, const fa_rng *stream,
+fa_tensor *fa_fab(fa_model *model, const fa_fab_config *c, fa_tensor *x, const fa_tensor *y, const fa_rng *stream,
                   const long *examples, bool *robust) {
   if (check_config(c, fa_model_get_config(model)->n_classes) != FA_OK) return NULL;
   fab_batch b = {model, c, x, stream, examples};

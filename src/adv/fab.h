@@ -69,7 +69,7 @@ typedef struct {
  * start (start NULL: from x itself; put into the box here), then the final
  * search; trace optional. c->n_restarts and c->n_target_classes are not
  * read. */
-fa_status fa_fab_run(fa_model *model, const fa_fab_config *c, fa_tensor *x, const int *y, const int *target,
+fa_status fa_fab_run(fa_model *model, const fa_fab_config *c, fa_tensor *x, const fa_tensor *y, const int *target,
                      fa_tensor *start, const fa_fab_trace *trace, fa_fab_result *out);
 
 /* The attack on a batch, as AutoAttack runs FAB-T: examples misclassified
@@ -81,7 +81,7 @@ fa_status fa_fab_run(fa_model *model, const fa_fab_config *c, fa_tensor *x, cons
  * within eps its run found; 0 elsewhere. robust (N, optional) gets whether
  * each example withstood it. NULL and a message on failure (too many target
  * classes, memory). */
-fa_tensor *fa_fab(fa_model *model, const fa_fab_config *c, fa_tensor *x, const int *y, const fa_rng *stream,
+fa_tensor *fa_fab(fa_model *model, const fa_fab_config *c, fa_tensor *x, const fa_tensor *y, const fa_rng *stream,
                   const long *examples, bool *robust);
 
 #endif

@@ -1,29 +1,37 @@
 #include "adv/gradalign.h"
 
-#include <math.h>
-
-#include "backend/backend.h"
 #include "core/arena.h"
 #include "core/error.h"
+#include "core/measure.h"
 #include "core/ops.h"
 
-enum { FA_STAT_ROWS = 256 }; /* the statistics take the per-example dot products in blocks of rows */
-
-/* out[i] = <a_r, b_r> for the count rows from r0 (row floats each): the backend's row_dot, summed in double */
-static void row_dots(const fa_tensor *a, const fa_tensor *b, int r0, int count, size_t row, float *out) {
-  fa_kernels()->row_dot(count, row, a->data + (size_t)r0 * row, b->data + (size_t)r0 * row, out);
+/* The rows i with both squared norms non-zero, into keep (N ints); their
+ * count. The common case (every row) is known from one scalar; only
+ * otherwise do the norms come to the host. -1 on failure. */
+static int rows_that_count(const fa_tensor *g1_sq, const fa_tensor *g2_sq, int *keep) {
+  int n = fa_tensor_dim(g1_sq, 0);
+  long kept = fa_count_nonzero_pairs(g1_sq, g2_sq);
+  if (kept < 0 || kept == n) return (int)kept;
+  fa_arena *arena = fa_arena_current();
+  float *sq = fa_arena_alloc(arena, 2 * (size_t)n * sizeof *sq);
+  if (!sq || fa_tensor_read(g1_sq, 0, (size_t)n, sq) != FA_OK || fa_tensor_read(g2_sq, 0, (size_t)n, sq + n) != FA_OK)
+    return -1;
+  int count = 0;
+  for (int i = 0; i < n; i++)
+    if (sq[i] != 0 && sq[n + i] != 0) keep[count++] = i;
+  return count;
 }
 
 fa_tensor *fa_grad_align_reg(fa_tensor *g1, fa_tensor *g2, float lambda) {
   if (!g1 || !g2) return NULL;
   if (!fa_same_shape(g1, g2)) return fa_error_set(FA_ERR_INVALID, "GradAlign: g1 and g2 differ in shape"), NULL;
-  int n = g1->shape[0], kept = 0;
+  int n = fa_tensor_dim(g1, 0);
   /* the squared norms (N) decide which rows count and go into their cosines */
   fa_tensor *g1_sq = fa_row_dot(g1, g1), *g2_sq = fa_row_dot(g2, g2);
   int *nonzero = fa_arena_alloc(fa_arena_current(), (size_t)n * sizeof *nonzero);
   if (!g1_sq || !g2_sq || !nonzero) return NULL;
-  for (int i = 0; i < n; i++)
-    if (g1_sq->data[i] != 0 && g2_sq->data[i] != 0) nonzero[kept++] = i;
+  int kept = rows_that_count(g1_sq, g2_sq, nonzero);
+  if (kept < 0) return NULL;
   if (kept == 0) return fa_zeros(0, NULL);
   fa_tensor *dot = fa_row_dot(g1, g2);
   if (kept < n) {
@@ -33,35 +41,4 @@ fa_tensor *fa_grad_align_reg(fa_tensor *g1, fa_tensor *g2, float lambda) {
   }
   fa_tensor *cos = fa_cosine_of_dots(dot, g1_sq, g2_sq);
   return fa_scale(fa_affine(fa_mean(cos), -1.0f, 1.0f), lambda);
-}
-
-double fa_mean_cosine(const fa_tensor *a, const fa_tensor *b) {
-  int n = a->shape[0];
-  size_t row = a->numel / (size_t)n;
-  double total = 0;
-  for (int r0 = 0; r0 < n; r0 += FA_STAT_ROWS) {
-    const int count = n - r0 < FA_STAT_ROWS ? n - r0 : FA_STAT_ROWS;
-    float ab[FA_STAT_ROWS], aa[FA_STAT_ROWS], bb[FA_STAT_ROWS];
-    row_dots(a, b, r0, count, row, ab);
-    row_dots(a, a, r0, count, row, aa);
-    row_dots(b, b, r0, count, row, bb);
-    for (int i = 0; i < count; i++) {
-      double norms = sqrt((double)aa[i] * bb[i]);
-      total += norms == 0 ? 1.0 : ab[i] / norms;
-    }
-  }
-  return total / n;
-}
-
-double fa_mean_row_norm(const fa_tensor *a) {
-  int n = a->shape[0];
-  size_t row = a->numel / (size_t)n;
-  double total = 0;
-  for (int r0 = 0; r0 < n; r0 += FA_STAT_ROWS) {
-    const int count = n - r0 < FA_STAT_ROWS ? n - r0 : FA_STAT_ROWS;
-    float aa[FA_STAT_ROWS];
-    row_dots(a, a, r0, count, row, aa);
-    for (int i = 0; i < count; i++) total += sqrt((double)aa[i]);
-  }
-  return total / n;
 }

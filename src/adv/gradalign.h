@@ -1,4 +1,4 @@
-/* GradAlign (docs/METHOD.md section 4) and the alignment statistics. */
+/* GradAlign (docs/METHOD.md section 4). */
 #ifndef FA_ADV_GRADALIGN_H
 #define FA_ADV_GRADALIGN_H
 
@@ -11,12 +11,7 @@
  * recorded with create_graph so that reg differentiates through both. */
 fa_tensor *fa_grad_align_reg(fa_tensor *g1, fa_tensor *g2, float lambda);
 
-/* Mean over examples of cos(a_i, b_i) for rows of equal-shaped a and b,
- * a cosine with a zero vector (0/0 or x/0) counting as 1 (docs/METHOD.md section 5).
- * Plain numbers, nothing recorded. */
-double fa_mean_cosine(const fa_tensor *a, const fa_tensor *b);
-
-/* Mean over examples of the L2 norm of each row. */
-double fa_mean_row_norm(const fa_tensor *a);
+/* The alignment statistics (mean cosine, mean row norm) are core's:
+ * core/measure.h. */
 
 #endif

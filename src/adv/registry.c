@@ -78,7 +78,7 @@ fa_status fa_eval_attack_register(const fa_eval_attack *attack) {
 
 const long *fa_eval_examples(const fa_eval_attack_input *in) {
   if (in->examples) return in->examples;
-  int n = in->x->shape[0];
+  int n = fa_tensor_dim(in->x, 0);
   long *index = fa_arena_alloc(fa_arena_current(), (size_t)n * sizeof(long));
   for (int i = 0; index && i < n; i++) index[i] = in->first_example + i;
   return index;

@@ -68,13 +68,13 @@ typedef struct {
 typedef struct {
   fa_model *model;            /* in training mode, as the paper's step runs its attacks */
   fa_tensor *x;               /* (N, C, H, W) in [0, 1] */
-  const int *y;               /* (N) labels */
+  const fa_tensor *y;         /* (N) labels, int32 */
   float eps;                  /* the radius, already ramped for an attack that ramps_radius */
   float ramp;                 /* the SVHN warm-up in [0, 1] (1 otherwise), for an attack that ramps its step */
   const fa_attack_options *options;
   fa_rng *rng;                /* the run's attack stream */
-  float *carried;             /* --minibatch_replay > 1 (AT for Free): N*C*H*W floats carried from one replay
-                                 of a batch to the next, for an attack that uses them; else NULL */
+  fa_tensor *carried;         /* --minibatch_replay > 1 (AT for Free): the perturbation carried from one replay
+                                 of a batch to the next (its first N rows), for an attack that uses it; else NULL */
   bool create_graph;          /* the input gradient is wanted differentiable in the parameters (GradAlign) */
 } fa_train_attack_input;
 
@@ -132,7 +132,7 @@ typedef struct {
 typedef struct {
   fa_model *model;            /* in evaluation mode */
   fa_tensor *x;               /* (N, C, H, W) in [0, 1] */
-  const int *y;               /* (N) labels */
+  const fa_tensor *y;         /* (N) labels, int32 */
   float eps;                  /* the radius */
   const fa_attack_options *options;
   fa_rng *rng;                /* the evaluation's random stream */

@@ -5,7 +5,6 @@
 
 #include "adv/attack.h"
 #include "adv/registry.h"
-#include "backend/backend.h"
 #include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -27,61 +26,71 @@ int fa_square_side(double p_init, int it, int length, int h, int w) {
   return s;
 }
 
-void fa_square_margins(const fa_tensor *logits, const int *y, float *margin) {
-  int n = logits->shape[0], k = logits->shape[1];
-  for (int i = 0; i < n; i++) {
-    const float *z = logits->data + (size_t)i * k;
+fa_status fa_square_margins(const fa_tensor *logits, const int *y, float *margin) {
+  int n = fa_tensor_dim(logits, 0), k = fa_tensor_dim(logits, 1);
+  fa_arena *arena = fa_arena_current();
+  fa_arena_mark mark = fa_arena_get_mark(arena);
+  float *z = fa_arena_alloc(arena, (size_t)n * k * sizeof *z);
+  fa_status st = z ? fa_tensor_read(logits, 0, (size_t)n * k, z) : fa_error_code();
+  for (int i = 0; st == FA_OK && i < n; i++) {
+    const float *zi = z + (size_t)i * k;
     float other = -INFINITY;
     for (int j = 0; j < k; j++)
-      if (j != y[i] && z[j] > other) other = z[j];
-    margin[i] = z[y[i]] - other;
+      if (j != y[i] && zi[j] > other) other = zi[j];
+    margin[i] = zi[y[i]] - other;
   }
+  fa_arena_release(arena, mark);
+  return st;
 }
 
-void fa_square_stripes(const fa_tensor *x, float eps, const float *signs, fa_tensor *delta) {
-  int n = x->shape[0], c = x->shape[1], h = x->shape[2], w = x->shape[3];
+fa_status fa_square_stripes(const fa_tensor *x, float eps, const float *signs, fa_tensor *delta) {
+  int n = fa_tensor_dim(x, 0), c = fa_tensor_dim(x, 1), h = fa_tensor_dim(x, 2), w = fa_tensor_dim(x, 3);
+  fa_arena *arena = fa_arena_current();
+  fa_arena_mark mark = fa_arena_get_mark(arena);
+  float *d = fa_arena_alloc(arena, fa_tensor_numel(x) * sizeof *d);
+  if (!d) return fa_error_code();
   for (int i = 0; i < n; i++)
     for (int ch = 0; ch < c; ch++)
       for (int r = 0; r < h; r++) {
         size_t at = (((size_t)i * c + ch) * h + r) * w;
-        for (int col = 0; col < w; col++) delta->data[at + col] = eps * signs[((size_t)i * c + ch) * w + col];
+        for (int col = 0; col < w; col++) d[at + col] = eps * signs[((size_t)i * c + ch) * w + col];
       }
-  fa_project_box(x, delta);
+  fa_status st = fa_tensor_write(delta, 0, fa_tensor_numel(x), d);
+  fa_arena_release(arena, mark);
+  if (st == FA_OK) fa_project_box(x, delta);
+  return st;
 }
 
 fa_status fa_square_step(fa_model *model, fa_tensor *x, const int *y, float eps, int s,
                          const fa_square_window *windows, fa_tensor *delta, float *margin) {
-  int n = x->shape[0], c = x->shape[1], h = x->shape[2], w = x->shape[3];
+  int n = fa_tensor_dim(x, 0), c = fa_tensor_dim(x, 1), h = fa_tensor_dim(x, 2), w = fa_tensor_dim(x, 3);
+  size_t numel = fa_tensor_numel(x);
   fa_arena *arena = fa_arena_current();
   fa_arena_mark mark = fa_arena_get_mark(arena);
-  fa_tensor *cand = fa_tensor_from(x->ndim, x->shape, delta->data);
+  /* the candidates are made on the host from delta and x read back (an evaluation's attack) */
+  float *cand = fa_arena_alloc(arena, 2 * numel * sizeof(float)), *xh = cand ? cand + numel : NULL;
   float *new_margin = fa_arena_alloc(arena, (size_t)n * sizeof(float));
-  if (!cand || !new_margin) {
-    fa_arena_release(arena, mark);
-    return fa_error_code();
-  }
-  for (int i = 0; i < n; i++)
+  fa_status st = cand && new_margin ? fa_tensor_read(delta, 0, numel, cand) : fa_error_code();
+  if (st == FA_OK) st = fa_tensor_read(x, 0, numel, xh);
+  for (int i = 0; st == FA_OK && i < n; i++)
     for (int ch = 0; ch < c; ch++)
       for (int r = windows[i].row; r < windows[i].row + s; r++) {
         size_t at = (((size_t)i * c + ch) * h + r) * w + windows[i].col;
         for (int col = 0; col < s; col++) {
-          float d = fminf(fmaxf(cand->data[at + col] + 2 * eps * windows[i].signs[ch], -eps), eps);
-          cand->data[at + col] = fminf(fmaxf(x->data[at + col] + d, 0.0f), 1.0f) - x->data[at + col];
+          float d = fminf(fmaxf(cand[at + col] + 2 * eps * windows[i].signs[ch], -eps), eps);
+          cand[at + col] = fminf(fmaxf(xh[at + col] + d, 0.0f), 1.0f) - xh[at + col];
         }
       }
+  fa_tensor *candidate = st == FA_OK ? fa_tensor_from(fa_tensor_ndim(x), fa_tensor_shape(x), cand) : NULL;
   bool was = fa_set_grad_enabled(false);
-  fa_tensor *logits = fa_model_forward(model, fa_add(x, cand), false);
+  fa_tensor *logits = candidate ? fa_model_forward(model, fa_add(x, candidate), false) : NULL;
   fa_set_grad_enabled(was);
-  fa_status st = logits ? FA_OK : fa_error_code();
-  if (st == FA_OK) {
-    fa_square_margins(logits, y, new_margin);
-    size_t row = x->numel / (size_t)n;
-    for (int i = 0; i < n; i++)
-      if (new_margin[i] < margin[i] || new_margin[i] <= 0) {
-        margin[i] = new_margin[i];
-        fa_kernels()->gather_rows(row, 1, &i, cand->data, delta->data + (size_t)i * row);
-      }
-  }
+  st = logits ? fa_square_margins(logits, y, new_margin) : fa_error_code();
+  for (int i = 0; st == FA_OK && i < n; i++)
+    if (new_margin[i] < margin[i] || new_margin[i] <= 0) {
+      margin[i] = new_margin[i];
+      st = fa_tensor_copy_rows(delta, i, candidate, i, 1);
+    }
   fa_arena_release(arena, mark);
   return st;
 }
@@ -96,8 +105,7 @@ static float draw_sign(fa_rng *r) { return (fa_rng_u32(r) & 1u) ? 1.0f : -1.0f; 
  * alive, delta and queries. */
 static fa_status square_run(fa_model *model, const fa_square_config *c, fa_tensor *x, const int *y, fa_rng *rngs,
                             int m, const int *idx, bool *alive, fa_tensor *delta, int *queries) {
-  int ch = x->shape[1], h = x->shape[2], w = x->shape[3];
-  size_t row = x->numel / (size_t)x->shape[0];
+  int ch = fa_tensor_dim(x, 1), h = fa_tensor_dim(x, 2), w = fa_tensor_dim(x, 3);
   fa_arena *arena = fa_arena_current();
   int *sub = fa_arena_alloc(arena, (size_t)m * sizeof(int)), *y_sub = fa_arena_alloc(arena, (size_t)m * sizeof(int));
   int *of = fa_arena_alloc(arena, (size_t)m * sizeof(int));
@@ -110,14 +118,12 @@ static fa_status square_run(fa_model *model, const fa_square_config *c, fa_tenso
     y_sub[j] = y[idx[j]];
     for (int v = 0; v < ch * w; v++) signs[(size_t)j * ch * w + v] = draw_sign(&rngs[j]);
   }
-  fa_square_stripes(xs, c->eps, signs, ds);
+  fa_status st = fa_square_stripes(xs, c->eps, signs, ds);
   bool was = fa_set_grad_enabled(false);
-  fa_tensor *logits = fa_model_forward(model, fa_add(xs, ds), false);
+  fa_tensor *logits = st == FA_OK ? fa_model_forward(model, fa_add(xs, ds), false) : NULL;
   fa_set_grad_enabled(was);
-  if (!logits) return fa_error_code();
-  fa_square_margins(logits, y_sub, margin);
+  if (!logits || fa_square_margins(logits, y_sub, margin) != FA_OK) return fa_error_code();
   for (int j = 0; j < m; j++) queries[idx[j]]++;
-  fa_status st = FA_OK;
   for (int it = 0; st == FA_OK && it < c->n_queries; it++) {
     int k = 0; /* the examples of this run still robust: rows of[] of xs */
     for (int j = 0; j < m; j++)
@@ -143,7 +149,7 @@ static fa_status square_run(fa_model *model, const fa_square_config *c, fa_tenso
     if (st == FA_OK) st = fa_square_step(model, xk, yk, c->eps, s, windows, dk, mk);
     for (int j = 0; st == FA_OK && j < k; j++) {
       margin[sub[j]] = mk[j];
-      fa_kernels()->gather_rows(row, 1, &j, dk->data, ds->data + (size_t)sub[j] * row);
+      st = fa_tensor_copy_rows(ds, sub[j], dk, j, 1);
       queries[idx[sub[j]]]++;
     }
     fa_arena_release(arena, mark);
@@ -151,34 +157,35 @@ static fa_status square_run(fa_model *model, const fa_square_config *c, fa_tenso
   for (int j = 0; st == FA_OK && j < m; j++)
     if (margin[j] <= 0) {
       alive[idx[j]] = false;
-      fa_kernels()->gather_rows(row, 1, &j, ds->data, delta->data + (size_t)idx[j] * row);
+      st = fa_tensor_copy_rows(delta, idx[j], ds, j, 1);
     }
   return st;
 }
 
-fa_tensor *fa_square(fa_model *model, const fa_square_config *c, fa_tensor *x, const int *y, const fa_rng *stream,
-                     const long *examples, bool *robust, int *queries) {
-  int n = x->shape[0];
-  if (x->ndim != 4 || x->shape[1] > FA_SQUARE_MAX_CHANNELS || c->n_queries < 0 || c->n_restarts < 1 ||
+fa_tensor *fa_square(fa_model *model, const fa_square_config *c, fa_tensor *x, const fa_tensor *labels,
+                     const fa_rng *stream, const long *examples, bool *robust, int *queries) {
+  int n = fa_tensor_dim(x, 0);
+  if (fa_tensor_ndim(x) != 4 || fa_tensor_dim(x, 1) > FA_SQUARE_MAX_CHANNELS || c->n_queries < 0 || c->n_restarts < 1 ||
       !(c->p_init > 0 && c->p_init <= 1)) {
     fa_error_set(FA_ERR_INVALID, "Square takes images of 1 to %d channels, n_queries >= 0, n_restarts >= 1 and "
                  "p_init in (0, 1], not %d channels, %d, %d and %g", FA_SQUARE_MAX_CHANNELS,
-                 x->ndim == 4 ? x->shape[1] : -1, c->n_queries, c->n_restarts, c->p_init);
+                 fa_tensor_ndim(x) == 4 ? fa_tensor_dim(x, 1) : -1, c->n_queries, c->n_restarts, c->p_init);
     return NULL;
   }
   fa_arena *arena = fa_arena_current();
   bool *alive = fa_arena_alloc(arena, (size_t)n * sizeof(bool));
   int *idx = fa_arena_alloc(arena, (size_t)n * sizeof(int)), *count = fa_arena_alloc(arena, (size_t)n * sizeof(int));
   fa_rng *rngs = fa_arena_alloc(arena, (size_t)n * sizeof(fa_rng));
+  int *y = fa_arena_alloc(arena, (size_t)n * sizeof(int));  /* the labels on the host */
   fa_tensor *delta = fa_zeros_like(x);
-  if (!alive || !idx || !count || !rngs || !delta) return NULL;
+  if (!alive || !idx || !count || !rngs || !y || !delta || fa_tensor_read_i32(labels, 0, (size_t)n, y) != FA_OK)
+    return NULL;
   bool was = fa_set_grad_enabled(false);
   fa_arena_mark mark = fa_arena_get_mark(arena);
   fa_tensor *clean = fa_model_forward(model, x, false);
-  if (clean) fa_mark_correct(clean, y, alive);
+  fa_status st = clean && fa_mark_correct(clean, labels, alive) >= 0 ? FA_OK : fa_error_code();
   fa_arena_release(arena, mark);
   fa_set_grad_enabled(was);
-  fa_status st = clean ? FA_OK : fa_error_code();
   for (int i = 0; i < n; i++) count[i] = 0;
   for (int r = 0; st == FA_OK && r < c->n_restarts; r++) {
     int m = 0;

@@ -37,12 +37,15 @@ double fa_square_p(double p_init, int it, int length);
  * min(h, w). */
 int fa_square_side(double p_init, int it, int length, int h, int w);
 
+/* Square works on the host (its windows and margins per example); its
+ * labels y are host arrays but for fa_square's. */
+
 /* The margins z_y - max_{j != y} z_j of logits (N, K) into margin (N). */
-void fa_square_margins(const fa_tensor *logits, const int *y, float *margin);
+fa_status fa_square_margins(const fa_tensor *logits, const int *y, float *margin);
 
 /* The start: delta[i, ch, r, col] = eps signs[(i * C + ch) * W + col]
  * (vertical stripes; signs +-1), put into the box. delta has x's shape. */
-void fa_square_stripes(const fa_tensor *x, float eps, const float *signs, fa_tensor *delta);
+fa_status fa_square_stripes(const fa_tensor *x, float eps, const float *signs, fa_tensor *delta);
 
 #define FA_SQUARE_MAX_CHANNELS 4
 
@@ -71,7 +74,7 @@ fa_status fa_square_step(fa_model *model, fa_tensor *x, const int *y, float eps,
  * broken example, 0 for the others. robust (N) and queries (N, forward
  * passes of the example, the clean one not counted) are optional outputs.
  * NULL and a message on failure. */
-fa_tensor *fa_square(fa_model *model, const fa_square_config *c, fa_tensor *x, const int *y, const fa_rng *stream,
-                     const long *examples, bool *robust, int *queries);
+fa_tensor *fa_square(fa_model *model, const fa_square_config *c, fa_tensor *x, const fa_tensor *labels,
+                     const fa_rng *stream, const long *examples, bool *robust, int *queries);
 
 #endif

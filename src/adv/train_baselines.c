@@ -11,7 +11,7 @@ static fa_tensor *random_corner(const fa_train_attack_input *in) {
   return fa_scale(fa_sign(fa_uniform_delta(in->x, 1.0f, in->rng)), in->eps);
 }
 
-static fa_tensor *zero(const fa_train_attack_input *in) { return fa_zeros(in->x->ndim, in->x->shape); }
+static fa_tensor *zero(const fa_train_attack_input *in) { return fa_zeros_like(in->x); }
 
 static void standard(const fa_run_method *run, char *out, size_t len) {
   (void)run;

@@ -3,7 +3,6 @@
  * --attack_init=random), and AT for Free (--minibatch_replay > 1): each
  * replay of a batch starts from the perturbation the previous one left. */
 #include <stdio.h>
-#include <string.h>
 
 #include "adv/attack.h"
 #include "adv/registry.h"
@@ -11,8 +10,11 @@
 
 static fa_tensor *start(const fa_train_attack_input *in) {
   fa_tensor *x = in->x;
-  if (in->carried) return fa_tensor_from(x->ndim, x->shape, in->carried);
-  if (in->options->init == FA_INIT_ZERO) return fa_zeros(x->ndim, x->shape);
+  if (in->carried) {
+    fa_tensor *d = fa_tensor_new(fa_tensor_ndim(x), fa_tensor_shape(x));
+    return d && fa_tensor_copy_rows(d, 0, in->carried, 0, fa_tensor_dim(x, 0)) == FA_OK ? d : NULL;
+  }
+  if (in->options->init == FA_INIT_ZERO) return fa_zeros_like(x);
   return fa_uniform_delta(x, in->eps, in->rng);
 }
 
@@ -21,8 +23,7 @@ static fa_status perturb(const fa_train_attack_input *in, fa_tensor *delta, fa_t
   float step = in->ramp * in->options->step_of_eps * in->eps;
   if (!fa_fgsm(in->model, true, in->x, in->y, delta, in->eps, step, in->create_graph, input_grad))
     return fa_error_code();
-  if (in->carried) memcpy(in->carried, delta->data, delta->numel * sizeof(float));
-  return FA_OK;
+  return in->carried ? fa_tensor_copy_rows(in->carried, 0, delta, 0, fa_tensor_dim(delta, 0)) : FA_OK;
 }
 
 static void method(const fa_run_method *run, char *out, size_t len) {

@@ -6,12 +6,11 @@
 
 #include "adv/attack.h"
 #include "adv/registry.h"
-#include "backend/backend.h"
 #include "core/ops.h"
 
 static fa_tensor *start(const fa_train_attack_input *in) {
   fa_tensor *x = in->x;
-  if (in->options->init == FA_INIT_ZERO) return fa_zeros(x->ndim, x->shape);
+  if (in->options->init == FA_INIT_ZERO) return fa_zeros_like(x);
   fa_tensor *d = fa_uniform_delta(x, in->eps, in->rng);
   if (d) fa_project_box(x, d);
   return d;
@@ -27,9 +26,7 @@ static fa_status perturb(const fa_train_attack_input *in, fa_tensor *delta, fa_t
 static fa_status perturb_corner(const fa_train_attack_input *in, fa_tensor *delta, fa_tensor **input_grad) {
   fa_status st = perturb(in, delta, input_grad);
   if (st != FA_OK) return st;
-  const fa_kernel_table *k = fa_kernels();
-  k->unary(FA_UNARY_SIGN, delta->numel, delta->data, delta->data, 0.0f, 0.0f);
-  k->unary(FA_UNARY_AFFINE, delta->numel, delta->data, delta->data, in->eps, 0.0f);
+  fa_sign_scale(delta, in->eps);
   fa_project_box(in->x, delta);
   return FA_OK;
 }

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "adv/attack.h"
-#include "adv/gradalign.h"
 #include "core/arena.h"
+#include "core/measure.h"
 #include "core/units.h"
 #include "data/dataset.h"
 #include "nn/model.h"
@@ -72,7 +72,7 @@ static fa_status parse_grid(const fa_align_init_config *c, grid *g) {
 }
 
 /* mean cos(grad at x, grad at x + eta) over the batch, at the model's initialisation */
-static fa_status alignment(fa_model *model, fa_tensor *x, const int *y, float eps, fa_rng *rng, double *cos) {
+static fa_status alignment(fa_model *model, fa_tensor *x, const fa_tensor *y, float eps, fa_rng *rng, double *cos) {
   fa_arena *arena = fa_arena_current();
   fa_arena_mark mark = fa_arena_get_mark(arena);
   fa_tensor *zero = fa_zeros_like(x), *eta = fa_uniform_delta(x, eps, rng);
@@ -90,14 +90,20 @@ static fa_status measure(const fa_align_init_config *c, const grid *g, const fa_
   fa_status st = FA_OK;
   int n = c->n_examples < ds->n ? c->n_examples : ds->n;
   size_t d = (size_t)ds->c * ds->h * ds->w;
-  fa_tensor *x = fa_tensor_new(4, (int[]){n, ds->c, ds->h, ds->w});
-  int *y = malloc(n * sizeof *y);
-  if (!x || !y) {
-    free(y);
-    return x ? fa_error_set(FA_ERR_NOMEM, "out of memory") : fa_error_code();
+  float *pixels = malloc((size_t)n * d * sizeof *pixels);
+  int *labels = malloc(n * sizeof *labels);
+  if (!pixels || !labels) {
+    free(pixels);
+    free(labels);
+    return fa_error_set(FA_ERR_NOMEM, "out of memory");
   }
-  for (size_t i = 0; i < (size_t)n * d; i++) x->data[i] = ds->images[i] / 255.0f;
-  for (int i = 0; i < n; i++) y[i] = ds->labels[i];
+  for (size_t i = 0; i < (size_t)n * d; i++) pixels[i] = ds->images[i] / 255.0f;
+  for (int i = 0; i < n; i++) labels[i] = ds->labels[i];
+  fa_tensor *x = fa_tensor_from(4, (int[]){n, ds->c, ds->h, ds->w}, pixels);
+  fa_tensor *y = fa_labels_from(n, labels, ds->n_classes);
+  free(pixels);
+  free(labels);
+  if (!x || !y) return fa_error_code();
   double bound[MAX_LIST];
   for (int e = 0; e < n_eps; e++) bound[e] = fa_lemma2_bound(ds->c * 9, eps_unit[e], c->n_mc, 0);
   fprintf(out, "# n_filters eps seed cos bound  (%s, first %d test examples, bound: p = %d, %d draws)\n", c->dataset,
@@ -109,7 +115,7 @@ static fa_status measure(const fa_align_init_config *c, const grid *g, const fa_
       fa_model *model = fa_model_create(&mc);
       if (!model) return fa_error_code();
       fa_rng init = fa_rng_stream((uint64_t)seed, FA_STREAM_INIT), noise = fa_rng_stream((uint64_t)seed, FA_STREAM_ATTACK);
-      fa_model_init(model, &init);
+      st = fa_model_init(model, &init);
       for (int e = 0; e < n_eps && st == FA_OK; e++) {
         double cos;
         st = alignment(model, x, y, (float)eps_unit[e], &noise, &cos);
@@ -121,7 +127,6 @@ static fa_status measure(const fa_align_init_config *c, const grid *g, const fa_
       }
       fa_model_destroy(model);
     }
-  free(y);
   return st;
 }
 

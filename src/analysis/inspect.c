@@ -10,6 +10,7 @@
 #include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/update.h"
 #include "data/dataset.h"
 #include "train/checkpoint.h"
 
@@ -18,12 +19,16 @@ enum { MARGIN = 10, GAP = 10, CHANNEL_GAP = 2 };
 
 /* a tensor drawn: NaN or Inf has no colour and no norm, so the checkpoint is refused, naming the tensor */
 static fa_status check_finite(const char *name, const fa_tensor *t) {
-  for (size_t i = 0; i < t->numel; i++)
-    if (!isfinite(t->data[i]))
-      return fa_error_set(FA_ERR_FORMAT, "the checkpoint's %s holds %s at index %zu: the model is corrupt (a run "
-                          "that diverged, or a damaged file); inspect draws finite weights only",
-                          name, isnan(t->data[i]) ? "NaN" : "an infinite value", i);
-  return FA_OK;
+  float *v = fa_tensor_to_host(t);
+  if (!v) return fa_error_code();
+  fa_status st = FA_OK;
+  for (size_t i = 0; st == FA_OK && i < fa_tensor_numel(t); i++)
+    if (!isfinite(v[i]))
+      st = fa_error_set(FA_ERR_FORMAT, "the checkpoint's %s holds %s at index %zu: the model is corrupt (a run "
+                        "that diverged, or a damaged file); inspect draws finite weights only",
+                        name, isnan(v[i]) ? "NaN" : "an infinite value", i);
+  free(v);
+  return st;
 }
 
 /* the first convolution: "_model.0" (cnn, lenet) or "conv1" (resnet18, no bias), finite */
@@ -33,7 +38,7 @@ static fa_status first_conv(const fa_model *model, fa_tensor **w, fa_tensor **b)
   *w = fa_store_find(s, w_name);
   *b = *w ? fa_store_find(s, b_name) : NULL;
   if (!*w) *w = fa_store_find(s, w_name = "conv1.weight");
-  if (!*w || (*w)->ndim != 4)
+  if (!*w || fa_tensor_ndim(*w) != 4)
     return fa_error_set(FA_ERR_INVALID, "the checkpoint has no first convolution (_model.0.weight or conv1.weight)");
   fa_status st = check_finite(w_name, *w);
   return st == FA_OK && *b ? check_finite(b_name, *b) : st;
@@ -52,23 +57,28 @@ static double l2(const float *v, size_t n) {
 }
 
 /* filters as blocks of their channels, blocks_per_row blocks to a row */
-static fa_status draw_filters(const fa_tensor *w, bool per_filter, const char *out) {
-  int f = w->shape[0], ch = w->shape[1], k = w->shape[2];
+static fa_status draw_filters(const fa_tensor *weights, bool per_filter, const char *out) {
+  int f = fa_tensor_dim(weights, 0), ch = fa_tensor_dim(weights, 1), k = fa_tensor_dim(weights, 2);
   int px = k <= 3 ? 24 : 12, tile = k * px, block = ch * tile + (ch - 1) * CHANNEL_GAP;
   int per_row = (int)lround(sqrt((double)f / ch));
   per_row = per_row < 1 ? 1 : per_row > f ? f : per_row;
   int rows = (f + per_row - 1) / per_row;
   fa_image img;
+  float *w = fa_tensor_to_host(weights);
+  if (!w) return fa_error_code();
   fa_status st = fa_image_create(&img, 2 * MARGIN + per_row * block + (per_row - 1) * GAP,
                                  2 * MARGIN + rows * tile + (rows - 1) * GAP);
-  if (st != FA_OK) return st;
+  if (st != FA_OK) {
+    free(w);
+    return st;
+  }
   size_t len = (size_t)ch * k * k;
-  float layer_max = max_abs(w->data, w->numel);
+  float layer_max = max_abs(w, fa_tensor_numel(weights));
   printf("first layer: %d filters of %d x %d x %d; colour scale %s\n", f, ch, k, k,
          per_filter ? "per filter (+-max |w_f|)" : "shared by all filters");
   if (!per_filter) printf("  +-%.4g (max |w| of the layer)\n", layer_max);
   for (int i = 0; i < f; i++) {
-    const float *wf = w->data + i * len;
+    const float *wf = w + i * len;
     float vmax = per_filter ? max_abs(wf, len) : layer_max;
     int x0 = MARGIN + (i % per_row) * (block + GAP), y0 = MARGIN + (i / per_row) * (tile + GAP);
     for (int c = 0; c < ch; c++)
@@ -78,6 +88,7 @@ static fa_status draw_filters(const fa_tensor *w, bool per_filter, const char *o
   st = fa_png_write(out, img.width, img.height, img.rgb);
   if (st == FA_OK) printf("wrote %s (%d x %d pixels; rows: filters, columns: input channels)\n", out, img.width, img.height);
   fa_image_free(&img);
+  free(w);
   return st;
 }
 
@@ -89,41 +100,57 @@ static fa_status compute_maps(const fa_dataset *ds, int index, fa_tensor *w, fa_
                               maps *m) {
   size_t n = (size_t)ds->c * ds->h * ds->w;
   int shape[4] = {1, ds->c, ds->h, ds->w};
-  if (!(m->x = fa_tensor_new(4, shape))) return fa_error_code();
-  for (size_t i = 0; i < n; i++) m->x->data[i] = ds->images[(size_t)index * n + i] / 255.0f;
-  if (!(m->eta = fa_tensor_new(4, shape))) return fa_error_code();
+  float *pixels = fa_arena_alloc(fa_arena_current(), n * sizeof *pixels);
+  if (!pixels) return fa_error_code();
+  for (size_t i = 0; i < n; i++) pixels[i] = ds->images[(size_t)index * n + i] / 255.0f;
+  if (!(m->x = fa_tensor_from(4, shape, pixels))) return fa_error_code();
   fa_rng rng = fa_rng_stream((uint64_t)seed, FA_STREAM_ATTACK);
-  fa_rng_fill_uniform(&rng, m->eta->data, n, -eps, eps);
+  if (!(m->eta = fa_uniform(4, shape, &rng, -eps, eps))) return fa_error_code();
   bool was = fa_set_grad_enabled(false);
-  int pad = w->shape[2] / 2;
+  int pad = fa_tensor_dim(w, 2) / 2;
   m->map_x = fa_conv2d(m->x, w, b, 1, pad);
   m->map_eta = fa_conv2d(fa_add(m->x, m->eta), w, b, 1, pad);
   fa_set_grad_enabled(was);
   return m->map_x && m->map_eta ? FA_OK : fa_error_code();
 }
 
+/* The maps' values on the host (the current arena): x, eta, x + eta, the two feature maps. */
+typedef struct {
+  float *x, *eta, *shown, *map_x, *map_eta;
+} host_maps;
+
+static fa_status maps_on_host(const maps *m, host_maps *h) {
+  size_t n_in = fa_tensor_numel(m->x), n_out = fa_tensor_numel(m->map_x);
+  fa_arena *arena = fa_arena_current();
+  float *all = fa_arena_alloc(arena, (3 * n_in + 2 * n_out) * sizeof *all);
+  if (!all) return fa_error_code();
+  *h = (host_maps){all, all + n_in, all + 2 * n_in, all + 3 * n_in, all + 3 * n_in + n_out};
+  fa_status st = fa_tensor_read(m->x, 0, n_in, h->x);
+  if (st == FA_OK) st = fa_tensor_read(m->eta, 0, n_in, h->eta);
+  if (st == FA_OK) st = fa_tensor_read(m->map_x, 0, n_out, h->map_x);
+  if (st == FA_OK) st = fa_tensor_read(m->map_eta, 0, n_out, h->map_eta);
+  for (size_t i = 0; i < n_in; i++) h->shown[i] = h->x[i] + h->eta[i];  /* drawing clamps to [0, 1] */
+  return st;
+}
+
 static fa_status draw_maps(const maps *m, int n_shown, const char *out) {
-  int ch = m->x->shape[1], h = m->x->shape[2], wd = m->x->shape[3], f = m->map_x->shape[1];
-  int ho = m->map_x->shape[2], wo = m->map_x->shape[3], px = 4;
+  int ch = fa_tensor_dim(m->x, 1), h = fa_tensor_dim(m->x, 2), wd = fa_tensor_dim(m->x, 3);
+  int f = fa_tensor_dim(m->map_x, 1), ho = fa_tensor_dim(m->map_x, 2), wo = fa_tensor_dim(m->map_x, 3), px = 4;
   int tile_w = (wd > wo ? wd : wo) * px, tile_h = (h > ho ? h : ho) * px;
+  host_maps v = {0};
+  fa_status st = maps_on_host(m, &v);
+  if (st != FA_OK) return st;
   fa_image img;
-  fa_status st = fa_image_create(&img, 2 * MARGIN + (1 + n_shown) * tile_w + n_shown * GAP, 2 * MARGIN + 2 * tile_h + GAP);
+  st = fa_image_create(&img, 2 * MARGIN + (1 + n_shown) * tile_w + n_shown * GAP, 2 * MARGIN + 2 * tile_h + GAP);
   if (st != FA_OK) return st;
   size_t n_in = (size_t)ch * h * wd, plane = (size_t)ho * wo;
-  float *shown = malloc(n_in * sizeof *shown);
-  if (!shown) {
-    fa_image_free(&img);
-    return fa_error_set(FA_ERR_NOMEM, "no memory for the input image");
-  }
-  for (size_t i = 0; i < n_in; i++) shown[i] = m->x->data[i] + m->eta->data[i];  /* drawing clamps to [0, 1] */
-  fa_image_draw_picture(&img, MARGIN, MARGIN, m->x->data, ch, h, wd, px);
-  fa_image_draw_picture(&img, MARGIN, MARGIN + tile_h + GAP, shown, ch, h, wd, px);
-  free(shown);
-  double eta_norm = l2(m->eta->data, n_in);
+  fa_image_draw_picture(&img, MARGIN, MARGIN, v.x, ch, h, wd, px);
+  fa_image_draw_picture(&img, MARGIN, MARGIN + tile_h + GAP, v.shown, ch, h, wd, px);
+  double eta_norm = l2(v.eta, n_in);
   printf("columns: x (top) and x + eta (bottom), then x * w_f + b_f and (x + eta) * w_f + b_f for each filter,\n"
          "each filter's pair on one colour scale\n");
   for (int i = 0; i < n_shown; i++) {
-    const float *a = m->map_x->data + i * plane, *b = m->map_eta->data + i * plane;
+    const float *a = v.map_x + i * plane, *b = v.map_eta + i * plane;
     float ma = max_abs(a, plane), mb = max_abs(b, plane), vmax = ma > mb ? ma : mb;
     int x0 = MARGIN + (1 + i) * (tile_w + GAP);
     fa_image_draw_diverging(&img, x0, MARGIN, a, ho, wo, px, vmax);
@@ -151,8 +178,9 @@ static fa_status feature_maps(const fa_inspect_config *c, const fa_checkpoint *c
   fa_status st = fa_dataset_load(dataset, "test", c->data_dir[0] ? c->data_dir : NULL, &ds);
   if (st == FA_OK && c->index >= ds.n)
     st = fa_error_set(FA_ERR_INVALID, "--index=%d: the %s test set has %d examples", c->index, dataset, ds.n);
-  if (st == FA_OK && ds.c != w->shape[1])
-    st = fa_error_set(FA_ERR_INVALID, "the first layer takes %d channels but %s images have %d", w->shape[1], dataset, ds.c);
+  if (st == FA_OK && ds.c != fa_tensor_dim(w, 1))
+    st = fa_error_set(FA_ERR_INVALID, "the first layer takes %d channels but %s images have %d", fa_tensor_dim(w, 1),
+                      dataset, ds.c);
   if (st == FA_OK && !(arena = fa_arena_create(FA_INSPECT_ARENA_BYTES))) st = fa_error_code();
   maps m = {0};
   if (st == FA_OK) {
@@ -162,7 +190,7 @@ static fa_status feature_maps(const fa_inspect_config *c, const fa_checkpoint *c
   if (st == FA_OK) {
     printf("%s test example %d (label %d), eta uniform in [-%g, %g]/255 (seed %d)\n", dataset, c->index,
            ds.labels[c->index], eps.pixels, eps.pixels, c->seed);
-    st = draw_maps(&m, w->shape[0] < c->max_filters ? w->shape[0] : c->max_filters, c->out);
+    st = draw_maps(&m, fa_tensor_dim(w, 0) < c->max_filters ? fa_tensor_dim(w, 0) : c->max_filters, c->out);
   }
   fa_arena_destroy(arena);
   fa_dataset_free(&ds);

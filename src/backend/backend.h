@@ -1,15 +1,24 @@
-/* The kernel table: every computation the op layer asks of a device.
+/* A backend is a device: its memory (allocate, free, copies to, from and
+ * within it, fill, synchronise), the state it keeps per context (caches,
+ * workspaces, queues) and its kernel table: every computation the op layer
+ * asks of it. Backends are built in and chosen at run time by name
+ * (fa_backend_find; `--backend`, docs/ARCHITECTURE.md "Adding a backend").
  *
- * Kernels work on raw float32 arrays and know nothing of autograd. Shapes
- * are right-aligned to 4 dims (leading 1s). The CPU backend fills this
- * table; a CUDA backend fills the same table with device pointers. */
+ * Kernels work on raw float32 arrays in the device's memory (device
+ * addresses: host code never reads them) and know nothing of autograd or
+ * tensors. Shapes are right-aligned to 4 dims (leading 1s). A kernel that
+ * needs the context's state (the convolutions' caches and workspace, the
+ * operation counters) takes it first; the others need none. Nothing here
+ * belongs to one backend: backend/cpu fills this table with host memory,
+ * a CUDA backend would fill it with cudaMalloc'd memory and its launches. */
 #ifndef FA_BACKEND_BACKEND_H
 #define FA_BACKEND_BACKEND_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#include "backend/cpu/conv.h"
+#include "backend/conv_geom.h"
 
 typedef enum {
   FA_UNARY_RELU,        /* max(x, 0) */
@@ -29,7 +38,7 @@ typedef enum {
   FA_BINARY_MUL_POSITIVE, /* a * (b > 0 ? 1 : 0) */
 } fa_binary_kind;
 
-typedef struct {
+typedef struct fa_kernel_table {
   const char *name;
   /* y[i] = f(x[i]; p0, p1); y may be x */
   void (*unary)(fa_unary_kind kind, size_t n, const float *x, float *y, float p0, float p1);
@@ -51,7 +60,6 @@ typedef struct {
   void (*channel_dot)(const int x_shape[4], const float *a, const float *b, const float *mask, float *y);
   /* y[c] = sum over n, h, w of (x - mean[c])^2, x (n, c, h, w) */
   void (*channel_sq_dev)(const int x_shape[4], const float *x, const float *mean, float *y);
-  void (*fill)(size_t n, float value, float *y);
   /* y += alpha * x */
   void (*axpy)(size_t n, float alpha, const float *x, float *y);
   /* y[r] = sum_j a[r][j] b[r][j] for rows x cols, summed in double */
@@ -80,15 +88,89 @@ typedef struct {
   void (*gather_rows)(size_t row_len, int n_idx, const int *idx, const float *src, float *dst);
   /* dst row idx[r] += src row r */
   void (*scatter_add_rows)(size_t row_len, int n_idx, const int *idx, const float *src, float *dst);
-  void (*sgemm)(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+  /* C (m x n) = alpha op(A) op(B) + beta C, row-major, packed; A is (m x k) or, when trans_a, (k x m) */
+  void (*sgemm)(void *state, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
                 const float *b, float beta, float *c);
-  /* bias (c_out) or NULL */
-  void (*conv2d_forward)(const fa_conv_geom *g, const float *x, const float *w, const float *bias, float *y);
-  void (*conv2d_grad_input)(const fa_conv_geom *g, const float *gy, const float *w, float *gx);
-  void (*conv2d_grad_weight)(const fa_conv_geom *g, const float *gy, const float *x, float *gw);
+  /* y = conv2d(x, w) (cross-correlation) plus bias (c_out) per output channel, or NULL */
+  void (*conv2d_forward)(void *state, const fa_conv_geom *g, const float *x, const float *w, const float *bias,
+                         float *y);
+  /* gx = d<gy, conv2d(x, w)>/dx (the transposed convolution of gy with w) */
+  void (*conv2d_grad_input)(void *state, const fa_conv_geom *g, const float *gy, const float *w, float *gx);
+  /* gw = d<gy, conv2d(x, w)>/dw */
+  void (*conv2d_grad_weight)(void *state, const fa_conv_geom *g, const float *gy, const float *x, float *gw);
+
+  /* ---- labels (int32), in-place updates and statistics: what the layers
+   * above core did by hand on tensor memory (docs/ARCHITECTURE.md). Every
+   * output here may be read back to the host after one call. ---- */
+  /* y (n, k) = 0 but y[i][labels[i]] = 1; a row whose label is outside [0, k) stays 0 (labels are
+   * checked on the host where they are made, core/tensor.h) */
+  void (*one_hot)(int n, int k, const int32_t *labels, float *y);
+  /* out[r] = labels[idx[r]] for r < n_idx (idx a host array, each in range) */
+  void (*gather_labels)(int n_idx, const int *idx, const int32_t *labels, int32_t *out);
+  /* out[r] = the column of row r's largest value, x (rows, cols), cols >= 1: a = 0, then for j = 1 ..
+   * cols - 1, a = j where x[r][j] > x[r][a] (the first of equal values; a NaN never wins, nor loses at 0) */
+  void (*argmax_rows)(int rows, int cols, const float *x, int32_t *out);
+  /* count[0] = the number of rows r whose argmax (as argmax_rows) equals labels[r], as a float */
+  void (*count_correct)(int rows, int cols, const float *x, const int32_t *labels, float *count);
+  /* count[0] = the number of i < n with a[i] != 0 and b[i] != 0 (a NaN counts as non-zero), as a float */
+  void (*count_nonzero_pairs)(size_t n, const float *a, const float *b, float *count);
+  /* out[0] = (sum over r in order of sqrt((double)aa_r)) / rows, in double, aa_r = row_dot of a's row r
+   * with itself (rounded to float, as row_dot gives it); rows >= 1 */
+  void (*mean_row_norm)(int rows, size_t cols, const float *a, double *out);
+  /* out[0] = (sum over r in order of c_r) / rows, in double: with ab_r, aa_r, bb_r the row_dots (floats)
+   * of a_r b_r, a_r a_r, b_r b_r and m_r = sqrt((double)aa_r * (double)bb_r), c_r = 1 where m_r == 0,
+   * else (double)ab_r / m_r; rows >= 1 */
+  void (*mean_row_cosine)(int rows, size_t cols, const float *a, const float *b, double *out);
+  /* for each row r with loss[r] >= best_loss[r] (in row order): best_loss[r] = loss[r] and best's row r =
+   * src's row r (rows of cols floats): keeps each example's strongest perturbation, a later one winning
+   * a tie */
+  void (*keep_best_rows)(int rows, size_t cols, const float *loss, float *best_loss, const float *src,
+                         float *best);
+  /* y[i] = lo + (hi - lo) * u, u = (w >> 8) / 2^24 with w word i % 4 of the Philox4x32-10 block
+   * (key, counter + i / 4) (backend/philox.h): core/rng.h's fa_rng_fill_uniform, on the device */
+  void (*fill_uniform)(size_t n, uint64_t key, uint64_t counter, float lo, float hi, float *y);
+  /* SGD with momentum, PyTorch's, per element i < n in float: d = g + wd * p; buf = momentum * buf + d;
+   * p -= lr * buf (each element alone; no fused multiply-add) */
+  void (*sgd_update)(size_t n, float *p, const float *g, float *buf, float lr, float momentum, float wd);
+  /* Adam, PyTorch's, per element in float: d = g + wd * p; m = beta1 * m + (1 - beta1) * d;
+   * v = beta2 * v + (1 - beta2) * d * d; p -= step_size * (m / (sqrt(v) / bc2_sqrt + eps)), with
+   * 1 - beta1 and 1 - beta2 computed in double and rounded to float, and step_size and bc2_sqrt the
+   * caller's bias corrections (each element alone; no fused multiply-add) */
+  void (*adam_update)(size_t n, float *p, const float *g, float *m, float *v, float beta1, float beta2, float eps,
+                      float wd, float step_size, float bc2_sqrt);
+  /* out[0] = the index of the first NaN or Inf of x[0..n), n when every value is finite, as a double
+   * (exact: n < 2^53) (the training loop's numerical guard, core/finite.h) */
+  void (*first_nonfinite)(size_t n, const float *x, double *out);
 } fa_kernel_table;
 
-/* The active backend's kernels (the CPU one in this build). */
-const fa_kernel_table *fa_kernels(void);
+/* A device. Every function but create takes the state that create made for
+ * one context (core/context.h); a context's calls come from one thread at a
+ * time. Sizes are in bytes unless said. */
+typedef struct fa_backend {
+  const char *name;        /* as --backend and $FASTADV_BACKEND take it */
+  const char *description; /* one line, for --help */
+  /* ---- per-context state ---- */
+  void *(*create)(void);            /* NULL when it cannot be made (out of memory, no device) */
+  void (*destroy)(void *state);     /* frees what the state holds; NULL is a no-op */
+  /* ---- memory ---- */
+  /* `bytes` of device memory, 64-byte aligned, contents undefined; NULL when there
+   * is not enough. Large blocks may be reserved and committed as they are used. */
+  void *(*alloc)(void *state, size_t bytes);
+  void (*free)(void *state, void *ptr, size_t bytes); /* ptr from alloc with these bytes, or NULL */
+  void (*to_device)(void *state, void *dst, const void *host_src, size_t bytes);
+  void (*to_host)(void *state, void *host_dst, const void *src, size_t bytes); /* done when it returns */
+  void (*copy)(void *state, void *dst, const void *src, size_t bytes);         /* the two may overlap */
+  void (*fill)(void *state, float *dst, float value, size_t n);              /* n floats */
+  void (*synchronize)(void *state); /* returns when every kernel and copy asked for so far is done */
+  const fa_kernel_table *kernels;
+} fa_backend;
+
+/* ---- the built-in backends (backend/registry.c) ---- */
+/* The backend named `name`, NULL if none. */
+const fa_backend *fa_backend_find(const char *name);
+/* The i-th built-in backend, NULL past the last; 0 is the default (cpu). */
+const fa_backend *fa_backend_at(size_t i);
+/* "cpu, ref": the built-in names, comma-separated, into buf; returns buf. */
+const char *fa_backend_names(char *buf, size_t len);
 
 #endif

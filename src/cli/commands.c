@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/context.h"  /* the backends */
 #include "data/dataset.h" /* fa_dataset_format_of */
 #include "nn/model.h"     /* FA_CNN_MAX_LAYERS */
 
@@ -460,11 +461,65 @@ fa_status fa_cli_parse(const fa_cli_command *command, int argc, char *const argv
   return command->finish(config, &given);
 }
 
+/* ---- --backend, outside the commands' tables: main.c makes the context ---- */
+
+static fa_status check_backend(const char *name, const char *given_as) {
+  for (size_t i = 0; fa_backend_name_at(i, NULL); i++)
+    if (strcmp(fa_backend_name_at(i, NULL), name) == 0) return FA_OK;
+  char names[256];
+  return fa_error_set(FA_ERR_INVALID, "%s=%.64s: no such backend; the built-in ones are: %s", given_as, name,
+                      fa_backend_list(names, sizeof names));
+}
+
+fa_status fa_cli_take_backend(int *argc, char **argv, const char **backend) {
+  static const char flag[] = "--backend";
+  const size_t len = sizeof flag - 1;
+  const char *chosen = NULL;
+  int kept = 0;
+  for (int i = 0; i < *argc; i++) {
+    const char *arg = argv[i];
+    if (strncmp(arg, flag, len) != 0 || (arg[len] != '=' && arg[len] != '\0')) {
+      argv[kept++] = argv[i];
+      continue;
+    }
+    if (arg[len] == '=') {
+      chosen = arg + len + 1;
+    } else if (i + 1 < *argc && strncmp(argv[i + 1], "--", 2) != 0) {
+      chosen = argv[++i];
+    } else {
+      char names[256];
+      return fa_error_set(FA_ERR_INVALID, "--backend needs a value (--backend=NAME): one of %s",
+                          fa_backend_list(names, sizeof names));
+    }
+  }
+  *argc = kept;
+  const char *env = getenv("FASTADV_BACKEND");
+  if (chosen) {
+    *backend = chosen;
+    return check_backend(chosen, "--backend");
+  }
+  if (env && *env) {
+    *backend = env;
+    return check_backend(env, "$FASTADV_BACKEND");
+  }
+  *backend = FA_DEFAULT_BACKEND;
+  return FA_OK;
+}
+
+static void print_backends(FILE *out) {
+  fprintf(out, "\nbackends (--backend=NAME, every command; else $FASTADV_BACKEND; default %s):\n",
+          FA_DEFAULT_BACKEND);
+  const char *description;
+  for (size_t i = 0; fa_backend_name_at(i, &description); i++)
+    fa_flags_print_item(out, fa_backend_name_at(i, NULL), description, "");
+}
+
 void fa_cli_print_help(FILE *out, const fa_cli_command *command) {
   void *defaults = calloc(1, command->config_size);
   if (!defaults) return;
   command->set_defaults(defaults);
   fa_flags_print_help(out, command->flags, defaults);
   if (command->print_more) command->print_more(out);
+  print_backends(out);
   free(defaults);
 }

@@ -38,7 +38,15 @@ extern const fa_cli_command fa_cli_align_init;  /* fills an fa_align_init_config
 fa_status fa_cli_parse(const fa_cli_command *command, int argc, char *const argv[], void *config,
                        bool *help, fa_flag_notices *notices);
 
-/* The command's --help: every flag with its default, then its print_more. */
+/* Takes `--backend=NAME` (or `--backend NAME`), which every command accepts,
+ * out of argv (*argc shrinks): *backend is its value, else $FASTADV_BACKEND
+ * when set and not empty, else FA_DEFAULT_BACKEND (core/context.h); the last
+ * given wins. FA_ERR_INVALID with a message listing the built-in backends
+ * when that names none, or the flag has no value. */
+fa_status fa_cli_take_backend(int *argc, char **argv, const char **backend);
+
+/* The command's --help: every flag with its default, then its print_more,
+ * then the backends --backend chooses from. */
 void fa_cli_print_help(FILE *out, const fa_cli_command *command);
 
 #endif

@@ -10,7 +10,7 @@
 #include "analysis/inspect.h"
 #include "analysis/plot.h"
 #include "cli/commands.h"
-#include "core/grad_pool.h"
+#include "core/context.h"
 #include "core/version.h"
 #include "io/json.h"
 #include "train/run.h"
@@ -25,6 +25,7 @@ static int run_train(const void *config) {
     return FA_EXIT_FAILED;
   }
   fa_flags_to_json(fa_cli_train.flags, config, flags);
+  fa_json_add_string(flags, "backend", fa_context_backend(fa_context_current()));
   int code = fa_run_train(config, flags);
   fa_json_destroy(flags);
   return code;
@@ -63,7 +64,10 @@ static int run_command(const fa_cli_command *command, int (*run)(const void *), 
   }
   bool help;
   int exit_status;
-  if (fa_cli_parse(command, argc, argv, config, &help, notices) != FA_OK) {
+  const char *backend;
+  fa_context *ctx;
+  if (fa_cli_take_backend(&argc, argv, &backend) != FA_OK ||
+      fa_cli_parse(command, argc, argv, config, &help, notices) != FA_OK) {
     fprintf(stderr, "fastadv %s: %s\n", command->name, fa_error_message());
     exit_status = EXIT_USAGE;
   } else if (help) {
@@ -73,8 +77,14 @@ static int run_command(const fa_cli_command *command, int (*run)(const void *), 
   } else {
     for (int i = 0; i < notices->count; i++)
       fprintf(stderr, "fastadv %s: note: %s\n", command->name, notices->text[i]);
-    exit_status = run(config);
-    fa_grad_pool_release(); /* the gradient buffers the run kept for reuse */
+    if ((ctx = fa_context_create(backend))) {
+      fa_context_set_current(ctx); /* the device every tensor of the run lives on */
+      exit_status = run(config);
+      fa_context_destroy(ctx);   /* its device state and gradient buffers */
+    } else {
+      fprintf(stderr, "fastadv %s: %s\n", command->name, fa_error_message());
+      exit_status = EXIT_FAILURE;
+    }
   }
   free(config);
   free(notices);

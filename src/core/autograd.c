@@ -3,35 +3,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/arena.h"
-#include "core/grad_pool.h"
+#include "core/device.h"
 #include "core/op_def.h"
 #include "core/ops.h"
-#include "backend/backend.h"
 
-static _Thread_local bool grad_enabled = true;
-static uint64_t next_seq = 1;
-static uint64_t next_pass = 1;
+/* Grad mode, the node and pass counters and the gradient pool are ctx's:
+ * a pass runs in its output's context. */
 
-bool fa_set_grad_enabled(bool enabled) {
-  bool was = grad_enabled;
-  grad_enabled = enabled;
+static bool set_grad_enabled(fa_context *ctx, bool enabled) {
+  bool was = ctx->grad_enabled;
+  ctx->grad_enabled = enabled;
   return was;
 }
 
-bool fa_grad_enabled(void) { return grad_enabled; }
+bool fa_set_grad_enabled(bool enabled) {
+  fa_context *ctx = fa_context_current();
+  return ctx ? set_grad_enabled(ctx, enabled) : true;
+}
+
+bool fa_grad_enabled(void) {
+  const fa_context *ctx = fa_context_current();
+  return !ctx || ctx->grad_enabled;
+}
 
 fa_tensor *fa_record(fa_tensor *out, const fa_op_def *op, int n_inputs, fa_tensor *const *inputs,
                      const fa_op_attrs *attrs) {
-  if (!out || !grad_enabled) return out;
+  if (!out || !out->ctx->grad_enabled) return out;
   bool needed = false;
   for (int i = 0; i < n_inputs; i++) needed |= inputs[i] && inputs[i]->requires_grad;
   if (!needed) return out;
-  fa_node *node = fa_arena_alloc(fa_arena_current(), sizeof *node);
+  fa_node *node = fa_arena_alloc(out->ctx->arena, sizeof *node);
   if (!node) return NULL;
   memset(node, 0, sizeof *node);
   node->op = op;
-  node->seq = next_seq++;
+  node->seq = out->ctx->next_seq++;
   node->n_inputs = n_inputs;
   for (int i = 0; i < n_inputs; i++) node->inputs[i] = inputs[i];
   node->output = out;
@@ -48,8 +53,8 @@ static int by_seq_descending(const void *a, const void *b) {
 
 /* The nodes `output` depends on, newest first; NULL on arena overflow. */
 static fa_node **collect_nodes(fa_tensor *output, int *count) {
-  uint64_t visit = next_pass++;
-  fa_arena *arena = fa_arena_current();
+  uint64_t visit = output->ctx->next_pass++;
+  fa_arena *arena = output->ctx->arena;
   int cap = 1024, n = 0, top = 0;
   fa_node **found = fa_arena_alloc(arena, (size_t)cap * sizeof *found);
   fa_node **stack = fa_arena_alloc(arena, (size_t)cap * sizeof *stack);
@@ -115,14 +120,15 @@ static bool fresh_result(fa_tensor *const *grad_in, int n, int i, uint64_t first
  * or a large tensor the rule made (captured by the pool); else copied. */
 static fa_status accumulate_pooled(fa_tensor *t, fa_tensor *g, fa_tensor *consumed, bool *reusable, bool into_param,
                                    uint64_t pass) {
+  fa_context *ctx = g->ctx;
   if (into_param) {
-    fa_kernels()->axpy(g->numel, 1.0f, g->data, t->grad->data);
+    ctx->k->axpy(g->numel, 1.0f, g->data, t->grad->data);
     t->pass_id = pass;
     t->pass_grad = t->grad;
     return FA_OK;
   }
   if (t->pass_id == pass) {
-    fa_kernels()->axpy(g->numel, 1.0f, g->data, t->pass_grad->data);
+    ctx->k->axpy(g->numel, 1.0f, g->data, t->pass_grad->data);
     return FA_OK;
   }
   fa_tensor *own;
@@ -131,9 +137,9 @@ static fa_status accumulate_pooled(fa_tensor *t, fa_tensor *g, fa_tensor *consum
     own->ndim = g->ndim;
     memcpy(own->shape, g->shape, sizeof g->shape);
     *reusable = false;
-  } else if (!(own = fa_grad_pool_adopt(g))) {
-    if (!(own = fa_grad_pool_take(g))) return fa_error_code();
-    memcpy(own->data, g->data, g->numel * sizeof(float));
+  } else if (!(own = fa_grad_pool_adopt(ctx, g))) {
+    if (!(own = fa_grad_pool_take(ctx, g))) return fa_error_code();
+    fa_device_copy(ctx, own->data, g->data, g->numel * sizeof(float));
   }
   t->pass_id = pass;
   t->pass_grad = own;
@@ -164,8 +170,9 @@ static fa_status run_backward(fa_tensor *output, bool create_graph, bool to_para
     return fa_error_set(FA_ERR_INVALID,
                         "the output does not require a gradient: no input of it requires one, "
                         "or it was computed with grad mode off");
+  fa_context *ctx = output->ctx;
   output->pass_id = pass;
-  output->pass_grad = fa_full(output->ndim, output->shape, 1.0f);
+  output->pass_grad = fa_full_on(ctx, output->ndim, output->shape, 1.0f);
   if (!output->pass_grad) return fa_error_code();
   if (!output->node) return FA_OK;  /* the output is itself a leaf */
   int count = 0;
@@ -176,8 +183,8 @@ static fa_status run_backward(fa_tensor *output, bool create_graph, bool to_para
   for (int k = count - 1; k >= 0; k--)
     for (int i = 0; i < nodes[k]->n_inputs; i++)
       if (on_path(nodes[k]->inputs[i], pass, to_params)) nodes[k]->needed_id = pass;
-  bool was = fa_set_grad_enabled(create_graph);
-  fa_arena *arena = fa_arena_current();
+  bool was = set_grad_enabled(ctx, create_graph);
+  fa_arena *arena = ctx->arena;
   fa_status status = FA_OK;
   for (int k = 0; k < count && status == FA_OK; k++) {
     fa_node *node = nodes[k];
@@ -186,12 +193,12 @@ static fa_status run_backward(fa_tensor *output, bool create_graph, bool to_para
     for (int i = 0; i < node->n_inputs; i++) want[i] = on_path(node->inputs[i], pass, to_params);
     fa_tensor *grad_in[FA_MAX_OP_INPUTS] = {0}, *consumed = node->output->pass_grad;
     fa_arena_mark mark = fa_arena_get_mark(arena);
-    uint64_t first_seq = next_seq;
-    if (!create_graph) fa_grad_pool_capture(true);
+    uint64_t first_seq = ctx->next_seq;
+    if (!create_graph) fa_grad_pool_capture(ctx, true);
     node->op->backward(node, consumed, want, grad_in);
-    uint64_t last_seq = next_seq - 1;
+    uint64_t last_seq = ctx->next_seq - 1;
     /* without a graph, the consumed gradient is dead now unless it is a target's */
-    bool reusable = !create_graph && fa_grad_pool_owns(consumed) && !is_target(node->output, pass, to_params);
+    bool reusable = !create_graph && fa_grad_pool_owns(ctx, consumed) && !is_target(node->output, pass, to_params);
     for (int i = 0; i < node->n_inputs && status == FA_OK; i++) {
       if (!want[i]) continue;
       if (!grad_in[i]) {
@@ -204,13 +211,20 @@ static fa_status run_backward(fa_tensor *output, bool create_graph, bool to_para
                                                 to_params && is_target(node->inputs[i], pass, true), pass);
     }
     if (!create_graph) {
-      fa_grad_pool_capture(false); /* what the rule made and the pass did not adopt */
-      if (reusable) fa_grad_pool_give(consumed);
+      fa_grad_pool_capture(ctx, false); /* what the rule made and the pass did not adopt */
+      if (reusable) fa_grad_pool_give(ctx, consumed);
       fa_arena_release(arena, mark); /* the rule's intermediates and results, copied or taken over */
     }
   }
-  fa_set_grad_enabled(was);
+  set_grad_enabled(ctx, was);
   return status;
+}
+
+/* A copy of pooled gradient g in the arena, with like's shape. */
+static fa_tensor *copy_out(const fa_tensor *g, const fa_tensor *like) {
+  fa_tensor *t = fa_tensor_new_on(g->ctx, like->ndim, like->shape);
+  if (t) fa_device_copy(g->ctx, t->data, g->data, g->numel * sizeof(float));
+  return t;
 }
 
 fa_status fa_grad(fa_tensor *output, fa_tensor *const *inputs, int n_inputs, bool create_graph,
@@ -223,24 +237,31 @@ fa_status fa_grad(fa_tensor *output, fa_tensor *const *inputs, int n_inputs, boo
                           i);
   }
   fa_error_clear();
-  uint64_t pass = next_pass++;
+  if (!output) return run_backward(NULL, create_graph, false, 0); /* its message */
+  fa_context *ctx = output->ctx;
+  uint64_t pass = ctx->next_pass++;
   for (int i = 0; i < n_inputs; i++) inputs[i]->target_id = pass;
   fa_status status = run_backward(output, create_graph, false, pass);
   for (int i = 0; i < n_inputs && status == FA_OK; i++) {
     fa_tensor *g = inputs[i]->pass_id == pass ? inputs[i]->pass_grad : NULL;
     if (!g)
       grads[i] = fa_zeros_like(inputs[i]);
-    else  /* out of the pool into the arena, with the input's shape */
-      grads[i] = fa_grad_pool_owns(g) ? fa_tensor_from(inputs[i]->ndim, inputs[i]->shape, g->data) : g;
+    else if (fa_grad_pool_owns(ctx, g)) /* out of the pool into the arena, with the input's shape */
+      grads[i] = copy_out(g, inputs[i]);
+    else
+      grads[i] = g;
     if (!grads[i]) status = fa_error_code();
   }
-  fa_grad_pool_reset();
+  fa_grad_pool_reset(ctx);
   return status;
 }
 
 fa_status fa_backward(fa_tensor *loss) {
   fa_error_clear();
-  fa_status status = run_backward(loss, false, true, next_pass++); /* the parameters' gradients added as they come */
-  fa_grad_pool_reset();
+  if (!loss) return run_backward(NULL, false, true, 0); /* its message */
+  fa_context *ctx = loss->ctx;
+  /* the parameters' gradients added as they come */
+  fa_status status = run_backward(loss, false, true, ctx->next_pass++);
+  fa_grad_pool_reset(ctx);
   return status;
 }

@@ -4,8 +4,9 @@
  * training on garbage, and the checkpoint loader refuses a file that holds
  * one.
  *
- * The scan reads the bits (exponent all ones) with an integer OR that the
- * compiler vectorises; the element is located only when one is found. */
+ * The host scan is backend/finite_scan.h's; a store's tensors are scanned
+ * on their device, one kernel pass per slab (core/tensor.h), and only the
+ * position found and the one bad value come back to the host. */
 #ifndef FA_CORE_FINITE_H
 #define FA_CORE_FINITE_H
 
@@ -19,8 +20,10 @@ bool fa_all_finite(const float *x, size_t n, size_t *first);
 
 /* The first tensor of the store whose values (gradients = false) or
  * gradient (true; tensors without one are skipped) hold a NaN or an Inf,
- * with that element's index and value; NULL when all are finite. */
-const fa_tensor *fa_first_nonfinite(const fa_store *store, bool gradients, size_t *index, float *value);
+ * with that element's index and value; NULL when all are finite. Its
+ * result slot comes from the context's current arena when there is one
+ * (released before it returns). */
+const fa_tensor *fa_first_nonfinite(fa_store *store, bool gradients, size_t *index, float *value);
 
 /* "NaN", "+Inf" or "-Inf" for a non-finite value (printf's "-nan" says
  * nothing useful). */

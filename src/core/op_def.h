@@ -5,7 +5,7 @@
 #ifndef FA_CORE_OP_DEF_H
 #define FA_CORE_OP_DEF_H
 
-#include "core/tensor.h"
+#include "core/tensor_internal.h"
 
 #define FA_MAX_OP_INPUTS 5
 

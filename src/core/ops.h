@@ -74,12 +74,14 @@ fa_tensor *fa_max_pool(fa_tensor *x, int k);          /* window k, stride k */
 /* ---- softmax and losses ---- */
 fa_tensor *fa_log_softmax(fa_tensor *x);   /* rows of (N, K) */
 fa_tensor *fa_softmax(fa_tensor *x);
-/* (N, K) constant rows, 1 at labels[i]; NULL on a label outside [0, K) */
-fa_tensor *fa_one_hot(int n, int k, const int *labels);
+/* (N, K) constant rows, 1 at labels[i], from (N) int32 labels (a label
+ * outside [0, K) gives a zero row: labels are checked where they are made,
+ * fa_labels_from) */
+fa_tensor *fa_one_hot(const fa_tensor *labels, int k);
 /* -log softmax(logits)[i, labels[i]] per example: (N) */
-fa_tensor *fa_cross_entropy_per_example(fa_tensor *logits, const int *labels);
+fa_tensor *fa_cross_entropy_per_example(fa_tensor *logits, const fa_tensor *labels);
 /* Its mean over the batch: a scalar. */
-fa_tensor *fa_cross_entropy(fa_tensor *logits, const int *labels);
+fa_tensor *fa_cross_entropy(fa_tensor *logits, const fa_tensor *labels);
 
 /* ---- per channel, for batch norm: x (N,C,H,W), s, b, m (1,C,1,1) ---- */
 fa_tensor *fa_channel_affine(fa_tensor *x, fa_tensor *s, fa_tensor *b);       /* x * s + b */

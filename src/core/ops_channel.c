@@ -10,7 +10,7 @@
  * tensor, is one that exists anyway, e.g. a ReLU's output). All backward
  * rules are written with the public ops, so they are differentiable again
  * (double backpropagation through batch norm). */
-#include "backend/backend.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/op_def.h"
 #include "core/ops.h"
@@ -41,9 +41,10 @@ static const fa_op_def channel_affine_def = {"channel_affine", channel_affine_ba
 static fa_tensor *channel_affine(fa_tensor *x, fa_tensor *s, fa_tensor *b, bool relu) {
   if (FA_ANY_NULL2(x, s) || !b) return NULL;
   if (!check(x, s, b, relu ? "channel_affine_relu" : "channel_affine")) return NULL;
-  fa_tensor *out = fa_tensor_new(4, x->shape);
+  if (!fa_one_device((const fa_tensor *[]){x, s, b}, 3, relu ? "channel_affine_relu" : "channel_affine")) return NULL;
+  fa_tensor *out = fa_tensor_new_on(x->ctx, 4, x->shape);
   if (!out) return NULL;
-  fa_kernels()->channel_affine(x->shape, x->data, s->data, b->data, relu, out->data);
+  x->ctx->k->channel_affine(x->shape, x->data, s->data, b->data, relu, out->data);
   fa_tensor *inputs[3] = {x, s, b};
   fa_op_attrs attrs = {.ints = {relu}};
   return fa_record(out, &channel_affine_def, 3, inputs, &attrs);
@@ -70,12 +71,13 @@ static const fa_op_def channel_variance_def = {"channel_variance", channel_varia
 fa_tensor *fa_channel_variance(fa_tensor *x, fa_tensor *m) {
   if (FA_ANY_NULL2(x, m)) return NULL;
   if (!check(x, m, NULL, "channel_variance")) return NULL;
-  fa_tensor *out = fa_tensor_new(4, m->shape);
+  if (!fa_one_device((const fa_tensor *[]){x, m}, 2, "channel_variance")) return NULL;
+  fa_tensor *out = fa_tensor_new_on(x->ctx, 4, m->shape);
   if (!out) return NULL;
   int xs[4];
   fa_shape4(x, xs);
-  fa_kernels()->channel_sq_dev(xs, x->data, m->data, out->data);
-  fa_kernels()->unary(FA_UNARY_AFFINE, out->numel, out->data, out->data,
+  x->ctx->k->channel_sq_dev(xs, x->data, m->data, out->data);
+  x->ctx->k->unary(FA_UNARY_AFFINE, out->numel, out->data, out->data,
                       1.0f / (float)(x->numel / (size_t)x->shape[1]), 0.0f);
   fa_tensor *inputs[2] = {x, m};
   return fa_record(out, &channel_variance_def, 2, inputs, NULL);
@@ -116,9 +118,10 @@ fa_tensor *fa_channel_fma(fa_tensor *a, fa_tensor *s, fa_tensor *x, fa_tensor *t
     return fa_error_set(FA_ERR_INVALID, "channel_fma needs a, x or a mask (for the shape), and x with t"), NULL;
   const fa_tensor *full[3] = {a, x, mask}, *vec[3] = {s, t, b};
   if (!check_fused(like, full, 3, vec, 3, "channel_fma")) return NULL;
-  fa_tensor *out = fa_tensor_new(4, like->shape);
+  if (!fa_one_device((const fa_tensor *[]){a, s, x, t, b, mask}, 6, "channel_fma")) return NULL;
+  fa_tensor *out = fa_tensor_new_on(like->ctx, 4, like->shape);
   if (!out) return NULL;
-  fa_kernels()->channel_fma(like->shape, a ? a->data : NULL, s ? s->data : NULL, x ? x->data : NULL,
+  like->ctx->k->channel_fma(like->shape, a ? a->data : NULL, s ? s->data : NULL, x ? x->data : NULL,
                             t ? t->data : NULL, b ? b->data : NULL, mask ? mask->data : NULL, out->data);
   fa_tensor *inputs[5] = {a, s, x, t, b};
   fa_op_attrs attrs = {.saved = mask};
@@ -138,9 +141,10 @@ fa_tensor *fa_channel_dot(fa_tensor *a, fa_tensor *b, fa_tensor *mask) {
   if (!a) return NULL;
   const fa_tensor *full[2] = {b, mask};
   if (!check_fused(a, full, 2, NULL, 0, "channel_dot")) return NULL;
-  fa_tensor *out = fa_tensor_new(4, (int[]){1, a->shape[1], 1, 1});
+  if (!fa_one_device((const fa_tensor *[]){a, b, mask}, 3, "channel_dot")) return NULL;
+  fa_tensor *out = fa_tensor_new_on(a->ctx, 4, (int[]){1, a->shape[1], 1, 1});
   if (!out) return NULL;
-  fa_kernels()->channel_dot(a->shape, a->data, b ? b->data : NULL, mask ? mask->data : NULL, out->data);
+  a->ctx->k->channel_dot(a->shape, a->data, b ? b->data : NULL, mask ? mask->data : NULL, out->data);
   fa_tensor *inputs[2] = {a, b};
   fa_op_attrs attrs = {.saved = mask};
   return fa_record(out, &channel_dot_def, 2, inputs, &attrs);

@@ -1,7 +1,7 @@
 /* Elementwise ops: broadcasting arithmetic, affine maps, activations, masks. */
 #include <string.h>
 
-#include "backend/backend.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/op_def.h"
 #include "core/ops.h"
@@ -32,13 +32,14 @@ static fa_tensor *binary(fa_binary_kind kind, const fa_op_def *def, fa_tensor *a
   if (FA_ANY_NULL2(a, b)) return NULL;
   int ndim, shape[4];
   if (!broadcast_shape(a, b, &ndim, shape, def->name)) return NULL;
-  fa_tensor *out = fa_tensor_new(ndim, shape);
+  if (!fa_one_device((const fa_tensor *[]){a, b}, 2, def->name)) return NULL;
+  fa_tensor *out = fa_tensor_new_on(a->ctx, ndim, shape);
   if (!out) return NULL;
   int os[4], as[4], bs[4];
   fa_shape4(out, os);
   fa_shape4(a, as);
   fa_shape4(b, bs);
-  fa_kernels()->binary(kind, os, a->data, as, b->data, bs, out->data);
+  a->ctx->k->binary(kind, os, a->data, as, b->data, bs, out->data);
   fa_tensor *inputs[2] = {a, b};
   return fa_record(out, def, 2, inputs, NULL);
 }
@@ -69,9 +70,10 @@ fa_tensor *fa_add_into(fa_tensor *a, fa_tensor *b) {
   if (a->node && !a->node->op->output_overwritable)
     return fa_error_set(FA_ERR_INVALID, "add_into: the output of %s is read by its backward rule", a->node->op->name),
            NULL;
+  if (!fa_one_device((const fa_tensor *[]){a, b}, 2, "add_into")) return NULL;
   fa_tensor *out = fa_detach(a); /* a's buffer, now a + b; a's own value is gone */
   if (!out) return NULL;
-  fa_kernels()->axpy(b->numel, 1.0f, b->data, out->data);
+  out->ctx->k->axpy(b->numel, 1.0f, b->data, out->data);
   fa_tensor *inputs[2] = {a, b};
   return fa_record(out, &add_def, 2, inputs, NULL);
 }
@@ -104,9 +106,9 @@ fa_tensor *fa_div(fa_tensor *a, fa_tensor *b) { return binary(FA_BINARY_DIV, &di
 
 static fa_tensor *unary(fa_unary_kind kind, const fa_op_def *def, fa_tensor *x, float p0, float p1) {
   if (!x) return NULL;
-  fa_tensor *out = fa_tensor_new(x->ndim, x->shape);
+  fa_tensor *out = fa_tensor_new_on(x->ctx, x->ndim, x->shape);
   if (!out) return NULL;
-  fa_kernels()->unary(kind, x->numel, x->data, out->data, p0, p1);
+  x->ctx->k->unary(kind, x->numel, x->data, out->data, p0, p1);
   if (!def) return out;  /* not differentiable: a constant */
   fa_op_attrs attrs = {.floats = {p0, p1}};
   return fa_record(out, def, 1, &x, &attrs);
@@ -133,11 +135,12 @@ static void relu_grad_backward(const fa_node *node, fa_tensor *g, const bool *wa
 static const fa_op_def relu_grad_def = {"relu_grad", relu_grad_backward, true};
 static fa_tensor *relu_grad(fa_tensor *g, fa_tensor *x) {
   if (FA_ANY_NULL2(g, x)) return NULL;
-  fa_tensor *out = fa_tensor_new(g->ndim, g->shape);
+  if (!fa_one_device((const fa_tensor *[]){g, x}, 2, "relu_grad")) return NULL;
+  fa_tensor *out = fa_tensor_new_on(g->ctx, g->ndim, g->shape);
   if (!out) return NULL;
   int s[4];
   fa_shape4(g, s);
-  fa_kernels()->binary(FA_BINARY_MUL_POSITIVE, s, g->data, s, x->data, s, out->data);
+  g->ctx->k->binary(FA_BINARY_MUL_POSITIVE, s, g->data, s, x->data, s, out->data);
   const fa_op_attrs attrs = {.saved = x};
   return fa_record(out, &relu_grad_def, 1, &g, &attrs);
 }
@@ -177,9 +180,10 @@ static void in_range_grad_backward(const fa_node *node, fa_tensor *g, const bool
 static const fa_op_def in_range_grad_def = {"in_range_grad", in_range_grad_backward, true};
 static fa_tensor *in_range_grad(fa_tensor *g, fa_tensor *a, fa_tensor *b, float lo, float hi) {
   if (FA_ANY_NULL2(g, a)) return NULL;
-  fa_tensor *out = fa_tensor_new(g->ndim, g->shape);
+  if (!fa_one_device((const fa_tensor *[]){g, a, b}, 3, "in_range_grad")) return NULL;
+  fa_tensor *out = fa_tensor_new_on(g->ctx, g->ndim, g->shape);
   if (!out) return NULL;
-  fa_kernels()->mul_in_range(g->numel, g->data, a->data, b ? b->data : NULL, lo, hi, out->data);
+  g->ctx->k->mul_in_range(g->numel, g->data, a->data, b ? b->data : NULL, lo, hi, out->data);
   fa_tensor *inputs[3] = {g, a, b};
   const fa_op_attrs attrs = {.floats = {lo, hi}};
   return fa_record(out, &in_range_grad_def, b ? 3 : 2, inputs, &attrs);
@@ -201,9 +205,10 @@ static void add_clamp_backward(const fa_node *node, fa_tensor *g, const bool *wa
 static const fa_op_def add_clamp_def = {"add_clamp", add_clamp_backward, true};
 fa_tensor *fa_add_clamp(fa_tensor *a, fa_tensor *b, float lo, float hi) {
   if (FA_ANY_NULL2(a, b) || !same_shapes(a, b, "add_clamp")) return NULL;
-  fa_tensor *out = fa_tensor_new(a->ndim, a->shape);
+  if (!fa_one_device((const fa_tensor *[]){a, b}, 2, "add_clamp")) return NULL;
+  fa_tensor *out = fa_tensor_new_on(a->ctx, a->ndim, a->shape);
   if (!out) return NULL;
-  fa_kernels()->add_clamp(a->numel, a->data, b->data, lo, hi, out->data);
+  a->ctx->k->add_clamp(a->numel, a->data, b->data, lo, hi, out->data);
   fa_tensor *inputs[2] = {a, b};
   const fa_op_attrs attrs = {.floats = {lo, hi}};
   return fa_record(out, &add_clamp_def, 2, inputs, &attrs);

@@ -1,8 +1,8 @@
 /* Layers composed of ops: linear, batch norm, per-example cosine. Their
  * gradients of every order come from the ops they are made of, except batch
  * norm in training: one node whose backward rule is written in ops. */
-#include "backend/backend.h"
 #include "core/autograd.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/op_def.h"
 #include "core/ops.h"
@@ -16,8 +16,8 @@ static bool per_channel(const fa_tensor *t, int c) { return !t || (t->ndim == 1 
 
 /* running = (1 - momentum) * running + momentum * factor * batch_stat */
 static void update_running(fa_tensor *running, const fa_tensor *batch_stat, float momentum, float factor) {
-  fa_kernels()->unary(FA_UNARY_AFFINE, running->numel, running->data, running->data, 1.0f - momentum, 0.0f);
-  fa_kernels()->axpy(running->numel, momentum * factor, batch_stat->data, running->data);
+  running->ctx->k->unary(FA_UNARY_AFFINE, running->numel, running->data, running->data, 1.0f - momentum, 0.0f);
+  running->ctx->k->axpy(running->numel, momentum * factor, batch_stat->data, running->data);
 }
 
 /* The per-channel affine map of batch norm: y = x * scale + shift with
@@ -26,7 +26,7 @@ static void update_running(fa_tensor *running, const fa_tensor *batch_stat, floa
 static fa_tensor *normalize(fa_tensor *x, fa_tensor *mean, fa_tensor *var, fa_tensor *gamma, fa_tensor *beta,
                             float eps, bool relu) {
   const int stat_shape[4] = {1, x->shape[1], 1, 1};
-  fa_tensor *inv_std = fa_div(fa_full(4, stat_shape, 1.0f), fa_sqrt(fa_affine(var, 1.0f, eps)));
+  fa_tensor *inv_std = fa_div(fa_full_on(x->ctx, 4, stat_shape, 1.0f), fa_sqrt(fa_affine(var, 1.0f, eps)));
   fa_tensor *scale = gamma ? fa_mul(gamma, inv_std) : inv_std;
   fa_tensor *shift = fa_scale(fa_mul(mean, scale), -1.0f);
   if (beta) shift = fa_add(shift, beta);
@@ -47,7 +47,7 @@ static void batch_norm_train_backward(const fa_node *node, fa_tensor *g, const b
   const int stat_shape[4] = {1, x->shape[1], 1, 1};
   float inv_count = (float)x->shape[1] / (float)x->numel;
   fa_tensor *mean = fa_mean_to(x, 4, stat_shape);
-  fa_tensor *r = fa_div(fa_full(4, stat_shape, 1.0f), fa_sqrt(fa_affine(fa_channel_variance(x, mean), 1.0f,
+  fa_tensor *r = fa_div(fa_full_on(x->ctx, 4, stat_shape, 1.0f), fa_sqrt(fa_affine(fa_channel_variance(x, mean), 1.0f,
                                                                          node->attrs.floats[0])));
   fa_tensor *dbeta = fa_channel_sum(g, mask);
   fa_tensor *dgamma = fa_mul(r, fa_sub(fa_channel_dot(g, x, mask), fa_mul(mean, dbeta)));

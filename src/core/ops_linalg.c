@@ -4,7 +4,7 @@
  *   gx = grad_input(gy, w):  d gy = conv(G, w),     dw = grad_weight(gy, G)
  *   gw = grad_weight(gy, x): d gy = conv(x, G),     dx = grad_input(gy, G)
  * where G is the gradient arriving at the op's output. */
-#include "backend/backend.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/op_def.h"
 #include "core/ops.h"
@@ -34,9 +34,10 @@ fa_tensor *fa_matmul(fa_tensor *a, fa_tensor *b, bool trans_a, bool trans_b) {
     return fa_error_set(FA_ERR_INVALID, "matmul: inner sizes differ: %s%s times %s%s",
                         fa_shape_str(a, sa, sizeof sa), trans_a ? "^T" : "", fa_shape_str(b, sb, sizeof sb),
                         trans_b ? "^T" : ""), NULL;
-  fa_tensor *out = fa_tensor_new(2, (int[]){m, n});
+  if (!fa_one_device((const fa_tensor *[]){a, b}, 2, "matmul")) return NULL;
+  fa_tensor *out = fa_tensor_new_on(a->ctx, 2, (int[]){m, n});
   if (!out) return NULL;
-  fa_kernels()->sgemm(trans_a, trans_b, m, n, k, 1.0f, a->data, b->data, 0.0f, out->data);
+  a->ctx->k->sgemm(a->ctx->state, trans_a, trans_b, m, n, k, 1.0f, a->data, b->data, 0.0f, out->data);
   fa_tensor *inputs[2] = {a, b};
   fa_op_attrs attrs = {.ints = {trans_a, trans_b}};
   return fa_record(out, &matmul_def, 2, inputs, &attrs);
@@ -87,9 +88,10 @@ fa_tensor *fa_conv2d(fa_tensor *x, fa_tensor *w, fa_tensor *b, int stride, int p
     return fa_error_set(FA_ERR_INVALID, "conv2d: the bias must have one value per filter (%d)", w->shape[0]), NULL;
   fa_conv_geom geom;
   if (!conv_geometry(x->shape, w->shape, stride, pad, &geom, "conv2d")) return NULL;
-  fa_tensor *out = fa_tensor_new(4, (int[]){geom.n, geom.c_out, geom.h_out, geom.w_out});
+  if (!fa_one_device((const fa_tensor *[]){x, w, b}, 3, "conv2d")) return NULL;
+  fa_tensor *out = fa_tensor_new_on(x->ctx, 4, (int[]){geom.n, geom.c_out, geom.h_out, geom.w_out});
   if (!out) return NULL;
-  fa_kernels()->conv2d_forward(&geom, x->data, w->data, b ? b->data : NULL, out->data);
+  x->ctx->k->conv2d_forward(x->ctx->state, &geom, x->data, w->data, b ? b->data : NULL, out->data);
   fa_tensor *inputs[3] = {x, w, b};
   fa_op_attrs attrs = {.ints = {stride, pad}};
   return fa_record(out, &conv2d_def, b ? 3 : 2, inputs, &attrs);
@@ -112,9 +114,10 @@ fa_tensor *fa_conv2d_grad_input(fa_tensor *gy, fa_tensor *w, int h_in, int w_in,
   if (!conv_geometry(xs, w->shape, stride, pad, &geom, "conv2d_grad_input")) return NULL;
   if (geom.c_out != gy->shape[1] || geom.h_out != gy->shape[2] || geom.w_out != gy->shape[3])
     return fa_error_set(FA_ERR_INVALID, "conv2d_grad_input: the output gradient does not match the geometry"), NULL;
-  fa_tensor *out = fa_tensor_new(4, xs);
+  if (!fa_one_device((const fa_tensor *[]){gy, w}, 2, "conv2d_grad_input")) return NULL;
+  fa_tensor *out = fa_tensor_new_on(gy->ctx, 4, xs);
   if (!out) return NULL;
-  fa_kernels()->conv2d_grad_input(&geom, gy->data, w->data, out->data);
+  gy->ctx->k->conv2d_grad_input(gy->ctx->state, &geom, gy->data, w->data, out->data);
   fa_tensor *inputs[2] = {gy, w};
   fa_op_attrs attrs = {.ints = {stride, pad}};
   return fa_record(out, &grad_input_def, 2, inputs, &attrs);
@@ -138,9 +141,10 @@ fa_tensor *fa_conv2d_grad_weight(fa_tensor *gy, fa_tensor *x, int k, int stride,
   if (geom.n != gy->shape[0] || geom.h_out != gy->shape[2] || geom.w_out != gy->shape[3])
     return fa_error_set(FA_ERR_INVALID, "conv2d_grad_weight: the output gradient does not match the geometry"),
            NULL;
-  fa_tensor *out = fa_tensor_new(4, ws);
+  if (!fa_one_device((const fa_tensor *[]){gy, x}, 2, "conv2d_grad_weight")) return NULL;
+  fa_tensor *out = fa_tensor_new_on(gy->ctx, 4, ws);
   if (!out) return NULL;
-  fa_kernels()->conv2d_grad_weight(&geom, gy->data, x->data, out->data);
+  gy->ctx->k->conv2d_grad_weight(gy->ctx->state, &geom, gy->data, x->data, out->data);
   fa_tensor *inputs[2] = {gy, x};
   fa_op_attrs attrs = {.ints = {stride, pad}};
   return fa_record(out, &grad_weight_def, 2, inputs, &attrs);

@@ -1,7 +1,7 @@
 /* Pooling with window k and stride k. avg_pool and avg_pool_adjoint are
  * each other's derivatives; max_pool's backward routes the gradient to the
  * first maximum of each window through a constant mask. */
-#include "backend/backend.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/op_def.h"
 #include "core/ops.h"
@@ -24,9 +24,9 @@ static const fa_op_def avg_pool_def = {"avg_pool", avg_pool_backward, true};
 
 fa_tensor *fa_avg_pool(fa_tensor *x, int k) {
   if (!x || !pool_shape(x, k, "avg_pool")) return NULL;
-  fa_tensor *out = fa_tensor_new(4, (int[]){x->shape[0], x->shape[1], x->shape[2] / k, x->shape[3] / k});
+  fa_tensor *out = fa_tensor_new_on(x->ctx, 4, (int[]){x->shape[0], x->shape[1], x->shape[2] / k, x->shape[3] / k});
   if (!out) return NULL;
-  fa_kernels()->avg_pool(x->shape, k, x->data, out->data);
+  x->ctx->k->avg_pool(x->shape, k, x->data, out->data);
   fa_op_attrs attrs = {.ints = {k}};
   return fa_record(out, &avg_pool_def, 1, &x, &attrs);
 }
@@ -42,9 +42,9 @@ fa_tensor *fa_avg_pool_adjoint(fa_tensor *g, int k) {
   if (g->ndim != 4 || k < 1)
     return fa_error_set(FA_ERR_INVALID, "avg_pool_adjoint: needs a 4-D tensor and k >= 1"), NULL;
   int xs[4] = {g->shape[0], g->shape[1], g->shape[2] * k, g->shape[3] * k};
-  fa_tensor *out = fa_tensor_new(4, xs);
+  fa_tensor *out = fa_tensor_new_on(g->ctx, 4, xs);
   if (!out) return NULL;
-  fa_kernels()->avg_pool_adjoint(xs, k, g->data, out->data);
+  g->ctx->k->avg_pool_adjoint(xs, k, g->data, out->data);
   fa_op_attrs attrs = {.ints = {k}};
   return fa_record(out, &avg_pool_adjoint_def, 1, &g, &attrs);
 }
@@ -59,10 +59,10 @@ static const fa_op_def max_pool_def = {"max_pool", max_pool_backward, true};
 
 fa_tensor *fa_max_pool(fa_tensor *x, int k) {
   if (!x || !pool_shape(x, k, "max_pool")) return NULL;
-  fa_tensor *out = fa_tensor_new(4, (int[]){x->shape[0], x->shape[1], x->shape[2] / k, x->shape[3] / k});
-  fa_tensor *mask = out ? fa_tensor_new(4, x->shape) : NULL;
+  fa_tensor *out = fa_tensor_new_on(x->ctx, 4, (int[]){x->shape[0], x->shape[1], x->shape[2] / k, x->shape[3] / k});
+  fa_tensor *mask = out ? fa_tensor_new_on(x->ctx, 4, x->shape) : NULL;
   if (!mask) return NULL;
-  fa_kernels()->max_pool(x->shape, k, x->data, out->data, mask->data);
+  x->ctx->k->max_pool(x->shape, k, x->data, out->data, mask->data);
   fa_op_attrs attrs = {.ints = {k}, .saved = mask};
   return fa_record(out, &max_pool_def, 1, &x, &attrs);
 }

@@ -3,8 +3,8 @@
  * adjoint, and the per-example row_dot and row_combine are each other's. */
 #include <string.h>
 
-#include "backend/backend.h"
 #include "core/arena.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/op_def.h"
 #include "core/ops.h"
@@ -39,12 +39,12 @@ static const fa_op_def sum_to_def = {"sum_to", sum_to_backward, true};
 fa_tensor *fa_sum_to(fa_tensor *x, int ndim, const int *shape) {
   if (!x) return NULL;
   if (!fits_into(NULL, ndim, shape, x, x->ndim, x->shape, "sum_to")) return NULL;
-  fa_tensor *out = fa_tensor_new(ndim, shape);
+  fa_tensor *out = fa_tensor_new_on(x->ctx, ndim, shape);
   if (!out) return NULL;
   int xs[4], ys[4];
   fa_shape4(x, xs);
   shape4_of(ndim, shape, ys);
-  fa_kernels()->sum_to(xs, x->data, ys, out->data);
+  x->ctx->k->sum_to(xs, x->data, ys, out->data);
   return fa_record(out, &sum_to_def, 1, &x, NULL);
 }
 
@@ -62,12 +62,12 @@ static const fa_op_def expand_def = {"expand", expand_backward, true};
 fa_tensor *fa_expand(fa_tensor *x, int ndim, const int *shape) {
   if (!x) return NULL;
   if (!fits_into(x, x->ndim, x->shape, NULL, ndim, shape, "expand")) return NULL;
-  fa_tensor *out = fa_tensor_new(ndim, shape);
+  fa_tensor *out = fa_tensor_new_on(x->ctx, ndim, shape);
   if (!out) return NULL;
   int xs[4], ys[4];
   fa_shape4(x, xs);
   shape4_of(ndim, shape, ys);
-  fa_kernels()->expand(xs, x->data, ys, out->data);
+  x->ctx->k->expand(xs, x->data, ys, out->data);
   return fa_record(out, &expand_def, 1, &x, NULL);
 }
 
@@ -107,13 +107,13 @@ fa_tensor *fa_flatten(fa_tensor *x) {
 
 /* ---- rows ---- */
 
-static int *copy_index(int n_idx, const int *idx, int n_rows, const char *op) {
+static int *copy_index(fa_arena *arena, int n_idx, const int *idx, int n_rows, const char *op) {
   for (int r = 0; r < n_idx; r++)
     if (idx[r] < 0 || idx[r] >= n_rows) {
       fa_error_set(FA_ERR_INVALID, "%s: row index %d outside [0, %d)", op, idx[r], n_rows);
       return NULL;
     }
-  int *copy = fa_arena_alloc(fa_arena_current(), (size_t)(n_idx ? n_idx : 1) * sizeof *copy);
+  int *copy = fa_arena_alloc(arena, (size_t)(n_idx ? n_idx : 1) * sizeof *copy);
   if (copy) memcpy(copy, idx, (size_t)n_idx * sizeof *copy);
   return copy;
 }
@@ -128,15 +128,15 @@ fa_tensor *fa_select_rows(fa_tensor *x, int n_idx, const int *idx) {
   if (!x) return NULL;
   if (x->ndim < 1 || n_idx < 1)
     return fa_error_set(FA_ERR_INVALID, "select_rows: needs a tensor with rows and at least one index"), NULL;
-  int *index = copy_index(n_idx, idx, x->shape[0], "select_rows");
+  int *index = copy_index(x->ctx->arena, n_idx, idx, x->shape[0], "select_rows");
   if (!index) return NULL;
   int shape[FA_MAX_DIMS];
   memcpy(shape, x->shape, sizeof shape);
   shape[0] = n_idx;
-  fa_tensor *out = fa_tensor_new(x->ndim, shape);
+  fa_tensor *out = fa_tensor_new_on(x->ctx, x->ndim, shape);
   if (!out) return NULL;
   size_t row = x->numel / (size_t)x->shape[0];
-  fa_kernels()->gather_rows(row, n_idx, index, x->data, out->data);
+  x->ctx->k->gather_rows(row, n_idx, index, x->data, out->data);
   fa_op_attrs attrs = {.ints = {n_idx}, .index = index};
   return fa_record(out, &select_rows_def, 1, &x, &attrs);
 }
@@ -152,15 +152,15 @@ fa_tensor *fa_scatter_rows(fa_tensor *x, int n_rows, int n_idx, const int *idx) 
   if (x->ndim < 1 || x->shape[0] != n_idx || n_rows < 1)
     return fa_error_set(FA_ERR_INVALID, "scatter_rows: %d indices for %d rows", n_idx, x->ndim ? x->shape[0] : 0),
            NULL;
-  int *index = copy_index(n_idx, idx, n_rows, "scatter_rows");
+  int *index = copy_index(x->ctx->arena, n_idx, idx, n_rows, "scatter_rows");
   if (!index) return NULL;
   int shape[FA_MAX_DIMS];
   memcpy(shape, x->shape, sizeof shape);
   shape[0] = n_rows;
-  fa_tensor *out = fa_zeros(x->ndim, shape);
+  fa_tensor *out = fa_full_on(x->ctx, x->ndim, shape, 0.0f);
   if (!out) return NULL;
   size_t row = x->numel / (size_t)n_idx;
-  fa_kernels()->scatter_add_rows(row, n_idx, index, x->data, out->data);
+  x->ctx->k->scatter_add_rows(row, n_idx, index, x->data, out->data);
   fa_op_attrs attrs = {.ints = {n_idx}, .index = index};
   return fa_record(out, &scatter_rows_def, 1, &x, &attrs);
 }
@@ -200,9 +200,10 @@ static const fa_op_def row_dot_def = {"row_dot", row_dot_backward, true};
 fa_tensor *fa_row_dot(fa_tensor *a, fa_tensor *b) {
   size_t cols;
   if (FA_ANY_NULL2(a, b) || !rows_of(a, b, "row_dot", &cols)) return NULL;
-  fa_tensor *out = fa_tensor_new(1, a->shape);
+  if (!fa_one_device((const fa_tensor *[]){a, b}, 2, "row_dot")) return NULL;
+  fa_tensor *out = fa_tensor_new_on(a->ctx, 1, a->shape);
   if (!out) return NULL;
-  fa_kernels()->row_dot(a->shape[0], cols, a->data, b->data, out->data);
+  a->ctx->k->row_dot(a->shape[0], cols, a->data, b->data, out->data);
   fa_tensor *inputs[2] = {a, b};
   return fa_record(out, &row_dot_def, 2, inputs, NULL);
 }
@@ -222,9 +223,10 @@ fa_tensor *fa_row_combine(fa_tensor *a, fa_tensor *alpha, fa_tensor *b, fa_tenso
   if (FA_ANY_NULL2(a, alpha) || (b && !beta) || !rows_of(a, b, "row_combine", &cols) ||
       !per_row(alpha, a->shape[0], "row_combine") || !per_row(beta, a->shape[0], "row_combine"))
     return NULL;
-  fa_tensor *out = fa_tensor_new(a->ndim, a->shape);
+  if (!fa_one_device((const fa_tensor *[]){a, alpha, b, beta}, 4, "row_combine")) return NULL;
+  fa_tensor *out = fa_tensor_new_on(a->ctx, a->ndim, a->shape);
   if (!out) return NULL;
-  fa_kernels()->row_combine(a->shape[0], cols, a->data, alpha->data, b ? b->data : NULL, b ? beta->data : NULL,
+  a->ctx->k->row_combine(a->shape[0], cols, a->data, alpha->data, b ? b->data : NULL, b ? beta->data : NULL,
                             out->data);
   fa_tensor *inputs[4] = {a, alpha, b, beta};
   return fa_record(out, &row_combine_def, b ? 4 : 2, inputs, NULL);

@@ -1,6 +1,6 @@
 /* Softmax and cross-entropy. log_softmax is computed stably in one kernel;
  * its backward, g - softmax(x) * rowsum(g), is written in ops. */
-#include "backend/backend.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/op_def.h"
 #include "core/ops.h"
@@ -19,35 +19,37 @@ fa_tensor *fa_log_softmax(fa_tensor *x) {
   if (x->ndim != 2)
     return fa_error_set(FA_ERR_INVALID, "log_softmax works on rows of a 2-D tensor, not %s",
                         fa_shape_str(x, buf, sizeof buf)), NULL;
-  fa_tensor *out = fa_tensor_new(2, x->shape);
+  fa_tensor *out = fa_tensor_new_on(x->ctx, 2, x->shape);
   if (!out) return NULL;
-  fa_kernels()->log_softmax(x->shape[0], x->shape[1], x->data, out->data);
+  x->ctx->k->log_softmax(x->shape[0], x->shape[1], x->data, out->data);
   return fa_record(out, &log_softmax_def, 1, &x, NULL);
 }
 
 fa_tensor *fa_softmax(fa_tensor *x) { return fa_exp(fa_log_softmax(x)); }
 
-fa_tensor *fa_one_hot(int n, int k, const int *labels) {
-  fa_tensor *t = fa_zeros(2, (int[]){n, k});
-  if (!t) return NULL;
-  for (int i = 0; i < n; i++) {
-    if (labels[i] < 0 || labels[i] >= k)
-      return fa_error_set(FA_ERR_INVALID, "label %d of example %d is outside [0, %d)", labels[i], i, k), NULL;
-    t->data[(size_t)i * k + labels[i]] = 1.0f;
-  }
+fa_tensor *fa_one_hot(const fa_tensor *labels, int k) {
+  if (!labels) return NULL;
+  if (labels->dtype != FA_I32 || labels->ndim != 1 || k < 1)
+    return fa_error_set(FA_ERR_INVALID, "one_hot needs (N) int32 labels and classes >= 1"), NULL;
+  int n = labels->shape[0];
+  fa_tensor *t = fa_tensor_new_on(labels->ctx, 2, (int[]){n, k});
+  if (t) labels->ctx->k->one_hot(n, k, (const int32_t *)(const void *)labels->data, t->data);
   return t;
 }
 
-fa_tensor *fa_cross_entropy_per_example(fa_tensor *logits, const int *labels) {
-  if (!logits) return NULL;
+fa_tensor *fa_cross_entropy_per_example(fa_tensor *logits, const fa_tensor *labels) {
+  if (!logits || !labels) return NULL;
   if (logits->ndim != 2)
     return fa_error_set(FA_ERR_INVALID, "cross_entropy needs (N, classes) logits"), NULL;
   int n = logits->shape[0];
-  fa_tensor *picked = fa_sum_to(fa_mul(fa_log_softmax(logits), fa_one_hot(n, logits->shape[1], labels)), 2,
+  if (labels->ndim != 1 || labels->shape[0] != n)
+    return fa_error_set(FA_ERR_INVALID, "cross_entropy needs (%d) labels for (%d, %d) logits", n, n,
+                        logits->shape[1]), NULL;
+  fa_tensor *picked = fa_sum_to(fa_mul(fa_log_softmax(logits), fa_one_hot(labels, logits->shape[1])), 2,
                                 (int[]){n, 1});
   return fa_reshape(fa_scale(picked, -1.0f), 1, &n);
 }
 
-fa_tensor *fa_cross_entropy(fa_tensor *logits, const int *labels) {
+fa_tensor *fa_cross_entropy(fa_tensor *logits, const fa_tensor *labels) {
   return fa_mean(fa_cross_entropy_per_example(logits, labels));
 }

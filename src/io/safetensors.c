@@ -31,11 +31,11 @@ static const struct {
     [FA_DTYPE_BOOL] = {"BOOL", 1},
 };
 
-const char *fa_dtype_name(fa_dtype dtype) {
+const char *fa_st_dtype_name(fa_st_dtype dtype) {
   return (unsigned)dtype < FA_DTYPE_COUNT ? st_dtypes[dtype].name : "?";
 }
 
-size_t fa_dtype_size(fa_dtype dtype) {
+size_t fa_st_dtype_size(fa_st_dtype dtype) {
   return (unsigned)dtype < FA_DTYPE_COUNT ? st_dtypes[dtype].size : 0;
 }
 
@@ -88,8 +88,8 @@ static bool st_utf8_ok(const unsigned char *s, size_t n) {
 
 /* Bytes of a tensor of this shape, or false on a negative dimension or
  * overflow. A zero dimension makes it empty, whatever the others are. */
-static bool st_nbytes(fa_dtype dtype, int ndim, const int64_t *shape, size_t *out) {
-  size_t n = fa_dtype_size(dtype);
+static bool st_nbytes(fa_st_dtype dtype, int ndim, const int64_t *shape, size_t *out) {
+  size_t n = fa_st_dtype_size(dtype);
   bool empty = false;
   for (int d = 0; d < ndim; d++) {
     if (shape[d] < 0) return false;
@@ -185,7 +185,7 @@ static fa_status st_parse_entry(const char *what, const cJSON *e, uint64_t dlen,
                         name);
   t->dtype = FA_DTYPE_COUNT;
   for (int d = 0; d < FA_DTYPE_COUNT; d++)
-    if (strcmp(dtype->valuestring, st_dtypes[d].name) == 0) t->dtype = (fa_dtype)d;
+    if (strcmp(dtype->valuestring, st_dtypes[d].name) == 0) t->dtype = (fa_st_dtype)d;
   if (t->dtype == FA_DTYPE_COUNT)
     return fa_error_set(FA_ERR_FORMAT, "%s: tensor \"" ST_NAME_SHOWN "\" has the unknown dtype \"%.20s\" "
                         "(known: F64 F32 F16 BF16 I64 I32 I16 I8 U64 U32 U16 U8 BOOL)", what, name,
@@ -222,7 +222,7 @@ static fa_status st_parse_entry(const char *what, const cJSON *e, uint64_t dlen,
     char s[256];
     st_shape_str(s, sizeof s, ndim, t->shape);
     return fa_error_set(FA_ERR_FORMAT, "%s: tensor \"" ST_NAME_SHOWN "\": %s %s needs %zu bytes but "
-                        "data_offsets span %llu", what, name, fa_dtype_name(t->dtype), s, t->nbytes,
+                        "data_offsets span %llu", what, name, fa_st_dtype_name(t->dtype), s, t->nbytes,
                         (unsigned long long)(r->end - r->begin));
   }
   return FA_OK;
@@ -305,7 +305,7 @@ static fa_status st_place(fa_st_file *f, const st_range *r) {
   bool aligned = true;
   size_t total = 0;
   for (int i = 0; i < f->count; i++) {
-    aligned &= r[i].begin % fa_dtype_size(f->tensors[i].dtype) == 0;
+    aligned &= r[i].begin % fa_st_dtype_size(f->tensors[i].dtype) == 0;
     total += (f->tensors[i].nbytes + ST_ALIGN - 1) / ST_ALIGN * ST_ALIGN; /* <= data + 64 * count */
   }
   unsigned char *src = f->data;
@@ -551,7 +551,7 @@ static double st_load_as_double(const fa_st_tensor *t, size_t i) {
   }
 }
 
-fa_status fa_st_copy(const fa_st_file *f, const char *name, fa_dtype to, int ndim,
+fa_status fa_st_copy(const fa_st_file *f, const char *name, fa_st_dtype to, int ndim,
                      const int64_t *shape, void *out) {
   const fa_st_tensor *t = fa_st_find(f, name);
   if (!t) return fa_error_set(FA_ERR_FORMAT, "%s has no tensor \"" ST_NAME_SHOWN "\"", f->what, name);
@@ -572,8 +572,8 @@ fa_status fa_st_copy(const fa_st_file *f, const char *name, fa_dtype to, int ndi
                  t->dtype == FA_DTYPE_I32 || t->dtype == FA_DTYPE_U8;
   if (!from_ok || (to != FA_DTYPE_F32 && to != FA_DTYPE_F64))
     return fa_error_set(FA_ERR_FORMAT, "%s: tensor \"" ST_NAME_SHOWN "\" is %s; cannot convert it to %s",
-                        f->what, name, fa_dtype_name(t->dtype), fa_dtype_name(to));
-  size_t n = t->nbytes / fa_dtype_size(t->dtype);
+                        f->what, name, fa_st_dtype_name(t->dtype), fa_st_dtype_name(to));
+  size_t n = t->nbytes / fa_st_dtype_size(t->dtype);
   for (size_t i = 0; i < n; i++) {
     double v = st_load_as_double(t, i);
     if (to == FA_DTYPE_F64)
@@ -633,7 +633,7 @@ static fa_status st_check_write_args(const fa_st_tensor *t, int n, const char *c
 static int st_cmp_layout(const void *a, const void *b, void *tensors) {
   const fa_st_tensor *t = tensors;
   int i = *(const int *)a, j = *(const int *)b;
-  size_t si = fa_dtype_size(t[i].dtype), sj = fa_dtype_size(t[j].dtype);
+  size_t si = fa_st_dtype_size(t[i].dtype), sj = fa_st_dtype_size(t[j].dtype);
   if (si != sj) return si > sj ? -1 : 1;
   return (i > j) - (i < j);
 }
@@ -662,7 +662,7 @@ static char *st_header(const fa_st_tensor *t, int n, const int *order, const cha
   }
   for (int i = 0; ok && i < n; i++) {
     cJSON *e = cJSON_AddObjectToObject(root, t[i].name);
-    ok = e && cJSON_AddStringToObject(e, "dtype", fa_dtype_name(t[i].dtype));
+    ok = e && cJSON_AddStringToObject(e, "dtype", fa_st_dtype_name(t[i].dtype));
     cJSON *shape = ok ? cJSON_AddArrayToObject(e, "shape") : NULL;
     cJSON *offsets = shape ? cJSON_AddArrayToObject(e, "data_offsets") : NULL;
     ok = offsets != NULL;

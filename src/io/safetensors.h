@@ -60,18 +60,18 @@ typedef enum {
   FA_DTYPE_U8,
   FA_DTYPE_BOOL,
   FA_DTYPE_COUNT
-} fa_dtype;
+} fa_st_dtype;
 
 /* The safetensors name ("F32") and the size in bytes of one element. */
-const char *fa_dtype_name(fa_dtype dtype);
-size_t fa_dtype_size(fa_dtype dtype);
+const char *fa_st_dtype_name(fa_st_dtype dtype);
+size_t fa_st_dtype_size(fa_st_dtype dtype);
 
 typedef struct {
   const char *name;
-  fa_dtype dtype;
+  fa_st_dtype dtype;
   int ndim; /* 0 for a scalar */
   int64_t shape[FA_ST_MAX_DIMS];
-  size_t nbytes; /* product of shape times fa_dtype_size(dtype) */
+  size_t nbytes; /* product of shape times fa_st_dtype_size(dtype) */
   const void *data;
 } fa_st_tensor;
 
@@ -97,7 +97,7 @@ const char *fa_st_meta(const fa_st_file *f, const char *key); /* NULL if absent 
 /* Copies tensor `name` into `out`, converting to `to`, after checking that
  * its shape is exactly shape[0..ndim). Same-dtype copies work for every
  * dtype; conversions go to F32 or F64 from F32, F64, I64, I32 or U8. */
-fa_status fa_st_copy(const fa_st_file *f, const char *name, fa_dtype to, int ndim,
+fa_status fa_st_copy(const fa_st_file *f, const char *name, fa_st_dtype to, int ndim,
                      const int64_t *shape, void *out);
 
 /* Writes n tensors and n_meta metadata pairs to `path`, atomically: a

@@ -71,26 +71,46 @@ static bool ends_with(const char *s, const char *suffix) {
   return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-void fa_model_init(fa_model *model, fa_rng *rng) {
-  for (int i = 0; i < fa_store_count(model->store); i++) {
-    fa_tensor *t = fa_store_get(model->store, i);
-    if (t->ndim == 4) {  /* conv (out, in, k, k) */
-      float fan = (float)(t->shape[2] * t->shape[3] * t->shape[0]);
-      fa_rng_fill_normal(rng, t->data, t->numel, 0.0f, sqrtf(2.0f / fan));
-    } else if (t->ndim == 2) {  /* linear (out, in) */
-      fa_rng_fill_normal(rng, t->data, t->numel, 0.0f, sqrtf(2.0f / (float)t->shape[1]));
-    } else {
-      /* batch-norm scale and running variance 1; biases, shifts, means 0 */
-      bool one = ends_with(t->name, "running_var") || (ends_with(t->name, ".weight") && t->ndim == 1);
-      for (size_t j = 0; j < t->numel; j++) t->data[j] = one ? 1.0f : 0.0f;
-    }
+/* The values of tensor t at initialisation into v (its numel floats). */
+static void init_values(const fa_tensor *t, fa_rng *rng, float *v) {
+  const int *shape = fa_tensor_shape(t);
+  size_t n = fa_tensor_numel(t);
+  if (fa_tensor_ndim(t) == 4) {  /* conv (out, in, k, k) */
+    float fan = (float)(shape[2] * shape[3] * shape[0]);
+    fa_rng_fill_normal(rng, v, n, 0.0f, sqrtf(2.0f / fan));
+  } else if (fa_tensor_ndim(t) == 2) {  /* linear (out, in) */
+    fa_rng_fill_normal(rng, v, n, 0.0f, sqrtf(2.0f / (float)shape[1]));
+  } else {
+    /* batch-norm scale and running variance 1; biases, shifts, means 0 */
+    const char *name = fa_tensor_name(t);
+    bool one = ends_with(name, "running_var") || (ends_with(name, ".weight") && fa_tensor_ndim(t) == 1);
+    for (size_t j = 0; j < n; j++) v[j] = one ? 1.0f : 0.0f;
   }
+}
+
+fa_status fa_model_init(fa_model *model, fa_rng *rng) {
+  size_t largest = 1;
+  for (int i = 0; i < fa_store_count(model->store); i++) {
+    size_t n = fa_tensor_numel(fa_store_get(model->store, i));
+    largest = n > largest ? n : largest;
+  }
+  float *v = malloc(largest * sizeof *v);  /* drawn on the host, then written to the tensor */
+  if (!v) return fa_error_set(FA_ERR_NOMEM, "no memory to initialise the model");
+  fa_status st = FA_OK;
+  for (int i = 0; st == FA_OK && i < fa_store_count(model->store); i++) {
+    fa_tensor *t = fa_store_get(model->store, i);
+    init_values(t, rng, v);
+    st = fa_tensor_write(t, 0, fa_tensor_numel(t), v);
+  }
+  free(v);
+  return st;
 }
 
 fa_tensor *fa_model_forward(fa_model *model, fa_tensor *x, bool training) {
   if (!x) return NULL;
   const fa_model_config *c = &model->config;
-  if (x->ndim != 4 || x->shape[1] != c->in_channels || x->shape[2] != c->height || x->shape[3] != c->width) {
+  if (fa_tensor_ndim(x) != 4 || fa_tensor_dim(x, 1) != c->in_channels || fa_tensor_dim(x, 2) != c->height ||
+      fa_tensor_dim(x, 3) != c->width) {
     char buf[64];
     fa_error_set(FA_ERR_INVALID, "the %s model takes (N, %d, %d, %d) inputs, not %s", fa_arch_name(c->arch),
                  c->in_channels, c->height, c->width, fa_shape_str(x, buf, sizeof buf));

@@ -48,8 +48,8 @@ void fa_model_destroy(fa_model *model);
 /* The paper's initialisation: conv weights ~ N(0, 2 / (k*k*out_channels)),
  * linear weights ~ N(0, 2 / in_features), biases 0, batch-norm scale 1 and
  * shift 0, running mean 0 and variance 1. Draws from `rng` (the init stream)
- * in the store's order. */
-void fa_model_init(fa_model *model, fa_rng *rng);
+ * in the store's order, on the host. FA_ERR_NOMEM when out of memory. */
+fa_status fa_model_init(fa_model *model, fa_rng *rng);
 
 /* x (N, C, H, W) in [0, 1] -> logits (N, n_classes). Training mode uses
  * batch statistics and updates the running ones. */

@@ -54,7 +54,7 @@ static fa_tensor *resnet18_forward(fa_model *model, fa_tensor *x, bool training)
   const resnet18 *r = model->arch_data;
   fa_tensor *out = fa_conv_layer_forward(&r->conv1, x);
   for (int i = 0; i < 8; i++) {
-    size_t mark = fa_arena_get_mark(fa_arena_current());
+    fa_arena_mark mark = fa_arena_get_mark(fa_arena_current());
     out = block_forward(&r->blocks[i], out, training);
     if (!fa_grad_enabled()) out = fa_tensor_keep_only(out, mark); /* nothing saved for a backward pass */
   }

@@ -1,15 +1,20 @@
 /* SGD with momentum and Adam, as PyTorch 1.13 computes them: see optim.h.
- * Each update is one pass over a parameter's floats, threaded on large
- * tensors; every element is computed alone, so results do not depend on the
- * thread count. */
+ * An update is one kernel pass (core/update.h, the kernel table's
+ * sgd_update and adam_update) over the store's whole slabs when every
+ * parameter is trained: each kind of state is then a slab laid out as the
+ * parameters (core/tensor.h, fa_store_new_in), the gaps between views zero
+ * in all of them and left zero by the updates, and each element is updated
+ * alone, so the floats are those of one pass per parameter. Otherwise one
+ * pass per trained parameter. The step count and the bias corrections are
+ * computed here. */
 #include "optim/optim.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-/* below this many elements an update runs on one thread */
-#define PAR_MIN 32768
+#include "core/update.h"
+
 /* the step count is a float32 whole number: exact below 2^24 */
 #define STEP_LIMIT 16777216.0f
 
@@ -31,18 +36,21 @@ struct fa_optimizer {
   fa_tensor *step;             /* (1,) */
   slot *slots;
   int n_slots;
+  fa_store *params;
+  bool every_param;            /* every parameter of params is trained: its state slabs are laid out as its slab */
 };
 
-static bool trainable(const fa_tensor *t) { return t->requires_grad && t->grad; }
+static bool trainable(const fa_tensor *t) { return fa_tensor_requires_grad(t) && fa_tensor_grad(t); }
 
-/* The state tensor "<param>.<what>" of p's shape; NULL if there is no `what`. */
-static fa_status state_like(fa_store *state, const fa_tensor *p, const char *what, fa_tensor **out) {
+/* The state tensor "<param>.<what>" of p's shape, in the store's slab `slab`
+ * (one per kind of state, laid out as the parameters); NULL if there is no `what`. */
+static fa_status state_like(fa_store *state, int slab, const fa_tensor *p, const char *what, fa_tensor **out) {
   *out = NULL;
   if (!what) return FA_OK;
   char name[1024];
-  if (snprintf(name, sizeof name, "%s.%s", p->name, what) >= (int)sizeof name)
-    return fa_error_set(FA_ERR_INVALID, "parameter name too long: %s", p->name);
-  *out = fa_store_new(state, name, p->ndim, p->shape);
+  if (snprintf(name, sizeof name, "%s.%s", fa_tensor_name(p), what) >= (int)sizeof name)
+    return fa_error_set(FA_ERR_INVALID, "parameter name too long: %s", fa_tensor_name(p));
+  *out = fa_store_new_in(state, slab, name, fa_tensor_ndim(p), fa_tensor_shape(p));
   return *out ? FA_OK : fa_error_code();
 }
 
@@ -53,19 +61,22 @@ static fa_optimizer *optimizer_create(opt_kind kind, fa_store *params, const cha
   fa_optimizer *opt = calloc(1, sizeof *opt);
   if (!opt) goto nomem;
   opt->kind = kind;
+  opt->params = params;
+  opt->every_param = true;
   opt->slots = calloc((size_t)fa_store_count(params) + 1, sizeof *opt->slots);
   opt->state = fa_store_create();
   if (!opt->slots || !opt->state) goto nomem;
   for (int i = 0; i < fa_store_count(params); i++) {
     fa_tensor *p = fa_store_get(params, i);
+    if (fa_tensor_grad(p) && !trainable(p)) opt->every_param = false; /* a parameter left out */
     if (!trainable(p)) continue;
     slot *sl = &opt->slots[opt->n_slots++];
     sl->p = p;
-    if (state_like(opt->state, p, s1, &sl->s1) != FA_OK ||
-        state_like(opt->state, p, s2, &sl->s2) != FA_OK)
+    if (state_like(opt->state, FA_SLAB_BUFFERS, p, s1, &sl->s1) != FA_OK ||
+        state_like(opt->state, FA_SLAB_BUFFERS + 1, p, s2, &sl->s2) != FA_OK)
       goto fail;
   }
-  opt->step = fa_store_new(opt->state, "step", 1, (int[]){1});
+  opt->step = fa_store_new_in(opt->state, FA_SLAB_BUFFERS + 2, "step", 1, (int[]){1});
   if (!opt->step) goto fail;
   return opt;
 nomem:
@@ -117,43 +128,27 @@ void fa_optimizer_destroy(fa_optimizer *opt) {
 
 fa_store *fa_optimizer_state(const fa_optimizer *opt) { return opt->state; }
 
-long fa_optimizer_steps(const fa_optimizer *opt) { return (long)opt->step->data[0]; }
-
-/* p (n), g (n), buf (n): buf = momentum * buf + d with d = g + wd * p, then
- * p -= lr * buf. The buffer starts at zero, so the first step sets it to d,
- * as PyTorch does. */
-static void sgd_update(size_t n, float *restrict p, const float *restrict g,
-                       float *restrict buf, float lr, float momentum, float wd) {
-#pragma omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)
-  for (size_t i = 0; i < n; i++) {
-    float d = g[i] + wd * p[i];
-    buf[i] = momentum * buf[i] + d;
-    p[i] -= lr * buf[i];
-  }
+/* The parameter slab and the state slabs as one slot, and the gradient
+ * slab, when every parameter is trained and the slabs are as long as the
+ * parameters' (they are then laid out alike); false otherwise. Valid until
+ * a store gains a tensor. */
+static bool whole_slabs(const fa_optimizer *opt, slot *whole, fa_tensor **grads) {
+  if (!opt->every_param) return false;
+  whole->p = fa_store_slab_tensor(opt->params, FA_SLAB_PARAMS);
+  whole->s1 = fa_store_slab_tensor(opt->state, FA_SLAB_BUFFERS);
+  whole->s2 = opt->kind == OPT_ADAM ? fa_store_slab_tensor(opt->state, FA_SLAB_BUFFERS + 1) : NULL;
+  fa_tensor *g = *grads = fa_store_slab_tensor(opt->params, FA_SLAB_GRADS);
+  size_t n = whole->p ? fa_tensor_numel(whole->p) : 0;
+  return n && g && fa_tensor_numel(g) == n && whole->s1 && fa_tensor_numel(whole->s1) == n &&
+         (opt->kind != OPT_ADAM || (whole->s2 && fa_tensor_numel(whole->s2) == n));
 }
 
-/* p (n), g (n), m (n), v (n): the Adam moments of d = g + wd * p, then
- * p -= step_size * m / (sqrt(v) / bc2_sqrt + eps). */
-static void adam_update(size_t n, float *restrict p, const float *restrict g, float *restrict m,
-                        float *restrict v, const fa_optimizer *opt, float step_size,
-                        float bc2_sqrt) {
-  const float beta1 = opt->beta1, beta2 = opt->beta2, eps = opt->eps, wd = opt->weight_decay;
-  const float one_m_beta1 = (float)(1.0 - (double)beta1), one_m_beta2 = (float)(1.0 - (double)beta2);
-#pragma omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)
-  for (size_t i = 0; i < n; i++) {
-    float d = g[i] + wd * p[i];
-    float mi = beta1 * m[i] + one_m_beta1 * d;
-    float vi = beta2 * v[i] + one_m_beta2 * d * d;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] -= step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
-  }
-}
+long fa_optimizer_steps(const fa_optimizer *opt) { return (long)fa_tensor_item(opt->step); }
 
 fa_status fa_optimizer_step(fa_optimizer *opt, float lr) {
   if (!(lr >= 0.0f && isfinite(lr)))
     return fa_error_set(FA_ERR_INVALID, "the learning rate must be finite and >= 0, not %g", lr);
-  float steps = opt->step->data[0];
+  float steps = fa_tensor_item(opt->step);
   if (!(steps >= 0.0f && steps < STEP_LIMIT && steps == floorf(steps)))
     return fa_error_set(FA_ERR_INVALID,
                         "the optimiser's step count %g is not a whole number in [0, 2^24): "
@@ -162,15 +157,18 @@ fa_status fa_optimizer_step(fa_optimizer *opt, float lr) {
   /* PyTorch computes the bias corrections in double from the float step */
   double step_size = lr / (1.0 - pow(opt->beta1, step));
   double bc2_sqrt = sqrt(1.0 - pow(opt->beta2, step));
-  for (int i = 0; i < opt->n_slots; i++) {
-    const slot *sl = &opt->slots[i];
+  slot whole;
+  fa_tensor *grads;
+  const bool one_pass = opt->n_slots > 0 && whole_slabs(opt, &whole, &grads);
+  for (int i = 0; i < (one_pass ? 1 : opt->n_slots); i++) {
+    const slot *sl = one_pass ? &whole : &opt->slots[i];
+    fa_tensor *g = one_pass ? grads : fa_tensor_grad(sl->p);
     if (opt->kind == OPT_SGD)
-      sgd_update(sl->p->numel, sl->p->data, sl->p->grad->data, sl->s1->data, lr, opt->momentum,
-                 opt->weight_decay);
+      fa_sgd_update(sl->p, g, sl->s1, lr, opt->momentum, opt->weight_decay);
     else
-      adam_update(sl->p->numel, sl->p->data, sl->p->grad->data, sl->s1->data, sl->s2->data, opt,
-                  (float)step_size, (float)bc2_sqrt);
+      fa_adam_update(sl->p, g, sl->s1, sl->s2, opt->beta1, opt->beta2, opt->eps, opt->weight_decay,
+                     (float)step_size, (float)bc2_sqrt);
   }
-  opt->step->data[0] = (float)step;
-  return FA_OK;
+  float next = (float)step;
+  return fa_tensor_write(opt->step, 0, 1, &next);
 }

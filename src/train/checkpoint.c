@@ -78,20 +78,26 @@ static void shape_str(int ndim, const int64_t *shape, char *buf, size_t len) {
 }
 
 static void tensor_shape64(const fa_tensor *t, int64_t *shape) {
-  for (int i = 0; i < t->ndim; i++) shape[i] = t->shape[i];
+  for (int i = 0; i < fa_tensor_ndim(t); i++) shape[i] = fa_tensor_dim(t, i);
 }
 
 /* ------------------------------------------------------------------- save */
 
-/* Names made for the file (prefixed, num_batches_tracked); freed together. */
+/* What is made for the file (prefixed and num_batches_tracked names, the
+ * tensors' values copied to the host); freed together. */
 typedef struct {
-  char **names;
+  void **names;
   int n;
 } name_pool;
 
 static const char *pool_add(name_pool *p, char *name) {
   if (name) p->names[p->n++] = name;
   return name;
+}
+
+static const float *pool_add_values(name_pool *p, float *values) {
+  if (values) p->names[p->n++] = values;
+  return values;
 }
 
 static void pool_free(name_pool *p) {
@@ -128,10 +134,11 @@ static fa_status check_save_args(const fa_ckpt_extra *extras, int n_extras, fa_c
 static int add_store(fa_st_tensor *t, int n, const fa_store *store, const char *prefix, name_pool *pool) {
   for (int i = 0; i < fa_store_count(store); i++) {
     const fa_tensor *p = fa_store_get(store, i);
-    const char *name = prefix ? pool_add(pool, concat(prefix, p->name)) : p->name;
-    if (!name) return -1;
+    const char *name = prefix ? pool_add(pool, concat(prefix, fa_tensor_name(p))) : fa_tensor_name(p);
+    const float *values = pool_add_values(pool, fa_tensor_to_host(p));
+    if (!name || !values) return -1;
     fa_st_tensor *e = &t[n++];
-    *e = (fa_st_tensor){name, FA_DTYPE_F32, p->ndim, {0}, p->numel * sizeof(float), p->data};
+    *e = (fa_st_tensor){name, FA_DTYPE_F32, fa_tensor_ndim(p), {0}, fa_tensor_numel(p) * sizeof(float), values};
     tensor_shape64(p, e->shape);
   }
   return n;
@@ -149,15 +156,15 @@ fa_status fa_ckpt_save(const char *path, const fa_model *model, int64_t num_batc
     prefix_len += (int)strlen(extras[i].prefix) + 1;
   }
   fa_st_tensor *t = malloc(sizeof *t * (size_t)(n_max + 1));
-  /* the prefixed and num_batches_tracked names, then one "crc32:<name>" key per tensor */
-  name_pool pool = {malloc(sizeof(char *) * (size_t)(n_names + n_max + 1)), 0};
+  /* the prefixed and num_batches_tracked names, the values, then one "crc32:<name>" key per tensor */
+  name_pool pool = {malloc(sizeof(void *) * (size_t)(n_names + 2 * n_max + 1)), 0};
   char *prefixes = malloc((size_t)prefix_len);
   char(*crc_text)[9] = malloc(sizeof *crc_text * (size_t)(n_max + 1));
   int n = (t && pool.names && prefixes && crc_text) ? add_store(t, 0, store, NULL, &pool) : -1;
   for (int i = 0; i < fa_store_count(store) && n >= 0; i++) {
-    const fa_tensor *p = fa_store_get(store, i);
-    if (!ends_with(p->name, BN_MARK)) continue;
-    const char *name = pool_add(&pool, nbt_name(p->name));
+    const char *p = fa_tensor_name(fa_store_get(store, i));
+    if (!ends_with(p, BN_MARK)) continue;
+    const char *name = pool_add(&pool, nbt_name(p));
     if (!name) n = -1;
     else t[n++] = (fa_st_tensor){name, FA_DTYPE_I64, 0, {0}, sizeof num_batches_tracked, &num_batches_tracked};
   }
@@ -333,7 +340,7 @@ static void problem(problems *p, const char *fmt, ...) {
   va_end(ap);
 }
 
-static bool is_float_dtype(fa_dtype d) {
+static bool is_float_dtype(fa_st_dtype d) {
   return d == FA_DTYPE_F32 || d == FA_DTYPE_F64 || d == FA_DTYPE_F16 || d == FA_DTYPE_BF16;
 }
 
@@ -359,16 +366,16 @@ static bool in_file_extra(const fa_checkpoint *ckpt, const char *name) {
 static void check_tensor(problems *p, const fa_st_tensor *f, const fa_tensor *t) {
   int64_t want[FA_MAX_DIMS];
   tensor_shape64(t, want);
-  bool same = f->ndim == t->ndim;
+  bool same = f->ndim == fa_tensor_ndim(t);
   for (int i = 0; same && i < f->ndim; i++) same = f->shape[i] == want[i];
   if (!same) {
     char a[96], b[96];
     shape_str(f->ndim, f->shape, a, sizeof a);
-    shape_str(t->ndim, want, b, sizeof b);
+    shape_str(fa_tensor_ndim(t), want, b, sizeof b);
     problem(p, "\"%s\" has shape %s in the file but %s in the model", f->name, a, b);
   } else if (!is_float_dtype(f->dtype)) {
     problem(p, "\"%s\" is %s in the file; a parameter must be F32 (or F64, F16, BF16)", f->name,
-            fa_dtype_name(f->dtype));
+            fa_st_dtype_name(f->dtype));
   }
 }
 
@@ -376,7 +383,7 @@ static void check_store(problems *p, const fa_checkpoint *ckpt, const fa_store *
   for (int i = 0; i < fa_store_count(store); i++) {
     const fa_tensor *t = fa_store_get(store, i);
     char name[512];
-    snprintf(name, sizeof name, "%s%s", prefix, t->name);
+    snprintf(name, sizeof name, "%s%s", prefix, fa_tensor_name(t));
     const fa_st_tensor *f = fa_st_find(ckpt->file, name);
     if (!f) problem(p, "\"%s\" is missing", name);
     else check_tensor(p, f, t);
@@ -396,7 +403,7 @@ static void check_leftovers(problems *p, const fa_checkpoint *ckpt, const fa_mod
       if (fa_store_find(fa_model_store(model), bn)) {
         if (f->dtype != FA_DTYPE_I64 || f->ndim != 0)
           problem(p, "\"%s\" is %s with %d dimensions; PyTorch writes an I64 scalar", f->name,
-                  fa_dtype_name(f->dtype), f->ndim);
+                  fa_st_dtype_name(f->dtype), f->ndim);
         continue;
       }
     }
@@ -466,16 +473,17 @@ static void convert_tensor(const fa_checkpoint *ckpt, const fa_st_tensor *f, flo
 static fa_status check_finite(const fa_checkpoint *ckpt, const fa_store *store, const char *prefix) {
   for (int i = 0; i < fa_store_count(store); i++) {
     const fa_tensor *t = fa_store_get(store, i);
+    size_t numel = fa_tensor_numel(t);
     char name[512];
-    snprintf(name, sizeof name, "%s%s", prefix, t->name);
+    snprintf(name, sizeof name, "%s%s", prefix, fa_tensor_name(t));
     const fa_st_tensor *f = fa_st_find(ckpt->file, name);
-    float *scratch = f->dtype == FA_DTYPE_F32 ? NULL : malloc(t->numel * sizeof(float));
+    float *scratch = f->dtype == FA_DTYPE_F32 ? NULL : malloc(numel * sizeof(float));
     if (f->dtype != FA_DTYPE_F32 && !scratch)
       return fa_error_set(FA_ERR_NOMEM, "out of memory loading checkpoint %s", ckpt->path);
-    if (scratch) convert_tensor(ckpt, f, scratch, t->numel);
+    if (scratch) convert_tensor(ckpt, f, scratch, numel);
     const float *values = scratch ? scratch : f->data;
     size_t at;
-    bool finite = fa_all_finite(values, t->numel, &at);
+    bool finite = fa_all_finite(values, numel, &at);
     float bad = finite ? 0.0f : values[at];
     free(scratch);
     if (!finite)
@@ -488,13 +496,23 @@ static fa_status check_finite(const fa_checkpoint *ckpt, const fa_store *store, 
   return FA_OK;
 }
 
-static void copy_store(const fa_checkpoint *ckpt, fa_store *store, const char *prefix) {
-  for (int i = 0; i < fa_store_count(store); i++) {
+/* The file's values into the store's tensors, through scratch (the largest tensor's floats). */
+static fa_status copy_store(const fa_checkpoint *ckpt, fa_store *store, const char *prefix, float *scratch) {
+  fa_status st = FA_OK;
+  for (int i = 0; st == FA_OK && i < fa_store_count(store); i++) {
     fa_tensor *t = fa_store_get(store, i);
     char name[512];
-    snprintf(name, sizeof name, "%s%s", prefix, t->name);
-    convert_tensor(ckpt, fa_st_find(ckpt->file, name), t->data, t->numel);
+    snprintf(name, sizeof name, "%s%s", prefix, fa_tensor_name(t));
+    convert_tensor(ckpt, fa_st_find(ckpt->file, name), scratch, fa_tensor_numel(t));
+    st = fa_tensor_write(t, 0, fa_tensor_numel(t), scratch);
   }
+  return st;
+}
+
+static size_t largest_tensor(const fa_store *store, size_t at_least) {
+  for (int i = 0; i < fa_store_count(store); i++)
+    if (fa_tensor_numel(fa_store_get(store, i)) > at_least) at_least = fa_tensor_numel(fa_store_get(store, i));
+  return at_least;
 }
 
 fa_status fa_ckpt_load(const fa_checkpoint *ckpt, fa_model *model, const fa_ckpt_extra *extras, int n_extras,
@@ -518,8 +536,14 @@ fa_status fa_ckpt_load(const fa_checkpoint *ckpt, fa_model *model, const fa_ckpt
   for (int i = 0; i < n_extras && st == FA_OK; i++) st = check_finite(ckpt, extras[i].store, extras[i].prefix);
   if (st != FA_OK) return st;
 
-  copy_store(ckpt, fa_model_store(model), "");
-  for (int i = 0; i < n_extras; i++) copy_store(ckpt, extras[i].store, extras[i].prefix);
+  size_t largest = largest_tensor(fa_model_store(model), 1);
+  for (int i = 0; i < n_extras; i++) largest = largest_tensor(extras[i].store, largest);
+  float *scratch = malloc(largest * sizeof *scratch);
+  if (!scratch) return fa_error_set(FA_ERR_NOMEM, "out of memory loading checkpoint %s", ckpt->path);
+  st = copy_store(ckpt, fa_model_store(model), "", scratch);
+  for (int i = 0; i < n_extras && st == FA_OK; i++) st = copy_store(ckpt, extras[i].store, extras[i].prefix, scratch);
+  free(scratch);
+  if (st != FA_OK) return st;
   if (num_batches_tracked) {
     *num_batches_tracked = 0;
     for (int i = 0; i < fa_st_count(ckpt->file); i++) {

@@ -167,16 +167,18 @@ fa_status fa_evaluate(fa_model *model, const fa_dataset *ds, int n, int batch_si
     int m = count - (int)skip;
     fa_arena_mark mark = fa_arena_get_mark(arena);
     fa_tensor *xb = m > 0 ? fa_tensor_from(4, (int[]){m, ds->c, ds->h, ds->w}, x + skip * image) : NULL;
-    fa_eval_attack_input in = {.model = model, .x = xb, .y = y + skip, .eps = eps, .options = options, .rng = &rng,
+    fa_tensor *yb = xb ? fa_labels_from(m, y + skip, fa_model_get_config(model)->n_classes) : NULL;
+    fa_eval_attack_input in = {.model = model, .x = xb, .y = yb, .eps = eps, .options = options, .rng = &rng,
                                .first_example = at + skip, .stages = &stages};
     stages.n = 0;
-    int robust_now = xb ? fa_eval_attack_robust(attack, &in, robust) : m > 0 ? -1 : 0;
+    int robust_now = yb ? fa_eval_attack_robust(attack, &in, robust) : m > 0 ? -1 : 0;
     bool was = fa_set_grad_enabled(false);
     fa_tensor *clean_logits = robust_now >= 0 && m > 0 ? fa_model_forward(model, xb, false) : NULL;
     fa_set_grad_enabled(was);
-    if (m > 0 && !clean_logits) status = fa_error_code();
+    int clean = clean_logits ? fa_mark_correct(clean_logits, yb, clean_ok) : -1;
+    if (m > 0 && clean < 0) status = fa_error_code();
     if (status == FA_OK && m > 0) {
-      t.clean += fa_mark_correct(clean_logits, y + skip, clean_ok);
+      t.clean += clean;
       t.robust += robust_now;
       t.seen += m;
       for (int s = 0; s < stages.n; s++) {

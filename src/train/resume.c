@@ -188,10 +188,10 @@ static fa_status check_consistent(const char *path, const fa_train_config *c, in
     return damaged(path, why);
   }
   const fa_tensor *step = fa_store_find(optimizer, "step");
+  float taken = step ? fa_tensor_item(step) : -1.0f;
   long steps = p->iteration > 0 ? p->iteration - 1 : 0;
-  if (!step || step->data[0] != (float)steps) {
-    snprintf(why, sizeof why, "the optimiser took %g steps, but %ld iterations were done", step ? step->data[0] : -1.0,
-             p->iteration);
+  if (taken != (float)steps) {
+    snprintf(why, sizeof why, "the optimiser took %g steps, but %ld iterations were done", taken, p->iteration);
     return damaged(path, why);
   }
   if (p->since_report.n % c->batch_size != 0) {

@@ -2,10 +2,10 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "adv/attack.h"
-#include "adv/gradalign.h"
 #include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -14,17 +14,18 @@ typedef struct {
   double clean, fgsm, pgd, fgsm_loss, pgd_loss, cos_deltas, align;
 } batch_sums;
 
-static fa_status test_batch(fa_model *model, fa_tensor *x, const int *y, const fa_stats_attack *a, fa_rng *rng,
-                            batch_sums *s) {
-  int n = x->shape[0];
+static fa_status test_batch(fa_model *model, fa_tensor *x, const fa_tensor *y, const fa_stats_attack *a,
+                            fa_rng *rng, batch_sums *s) {
+  int n = fa_tensor_dim(x, 0);
   float eps = a->eps;
   bool was = fa_set_grad_enabled(false);
   fa_tensor *clean = fa_model_forward(model, x, false);
   fa_set_grad_enabled(was);
-  if (!clean) return fa_error_code();
-  s->clean += fa_count_correct(clean, y);
+  int clean_correct = clean ? fa_count_correct(clean, y) : -1;
+  if (clean_correct < 0) return fa_error_code();
+  s->clean += clean_correct;
 
-  fa_tensor *zero = fa_zeros(x->ndim, x->shape);
+  fa_tensor *zero = fa_zeros_like(x);
   fa_tensor *g_x = NULL, *delta_fgsm = zero ? fa_fgsm(model, false, x, y, zero, eps, eps, false, &g_x) : NULL;
   fa_eval_attack_input in = {.model = model, .x = x, .y = y, .eps = eps, .options = &a->options, .rng = rng};
   fa_tensor *delta_pgd = a->attack->perturb(&in);
@@ -37,20 +38,25 @@ static fa_status test_batch(fa_model *model, fa_tensor *x, const int *y, const f
   fa_tensor *fgsm_loss = fa_cross_entropy(fgsm, y);
   fa_tensor *pgd_loss = fa_cross_entropy(pgd, y);
   fa_set_grad_enabled(was);
-  if (!fgsm_loss || !pgd_loss) return fa_error_code();
-  s->fgsm += fa_count_correct(fgsm, y);
-  s->pgd += fa_count_correct(pgd, y);
-  s->fgsm_loss += (double)fgsm_loss->data[0] * n;
-  s->pgd_loss += (double)pgd_loss->data[0] * n;
+  int fgsm_correct = fgsm_loss ? fa_count_correct(fgsm, y) : -1;
+  int pgd_correct = pgd_loss ? fa_count_correct(pgd, y) : -1;
+  if (!pgd_loss || fgsm_correct < 0 || pgd_correct < 0) return fa_error_code();
+  s->fgsm += fgsm_correct;
+  s->pgd += pgd_correct;
+  s->fgsm_loss += (double)fa_tensor_item(fgsm_loss) * n;
+  s->pgd_loss += (double)fa_tensor_item(pgd_loss) * n;
   s->cos_deltas += fa_mean_cosine(delta_fgsm, delta_pgd) * n;
   s->align += fa_mean_cosine(g_x, g_eta) * n;
   return FA_OK;
 }
 
-/* examples [start, start + count) of `set` as a batch */
-static fa_tensor *slice(const fa_example_set *set, const fa_model_config *m, int start, int count) {
-  return fa_tensor_from(4, (int[]){count, m->in_channels, m->height, m->width},
-                        set->x + (size_t)start * m->in_channels * m->height * m->width);
+/* examples [start, start + count) of `set` as a batch: x and its labels y */
+static fa_status slice(const fa_example_set *set, const fa_model_config *m, int start, int count, fa_tensor **x,
+                       fa_tensor **y) {
+  *x = fa_tensor_from(4, (int[]){count, m->in_channels, m->height, m->width},
+                      set->x + (size_t)start * m->in_channels * m->height * m->width);
+  *y = *x ? fa_labels_from(count, set->y + start, m->n_classes) : NULL;
+  return *y ? FA_OK : fa_error_code();
 }
 
 fa_status fa_periodic_stats_compute(fa_model *model, const fa_example_set *test, const fa_example_set *train,
@@ -62,8 +68,9 @@ fa_status fa_periodic_stats_compute(fa_model *model, const fa_example_set *test,
   for (int start = 0; start < test->n; start += batch_size) {
     int count = test->n - start < batch_size ? test->n - start : batch_size;
     fa_arena_mark mark = fa_arena_get_mark(arena);
-    fa_tensor *x = slice(test, m, start, count);
-    fa_status st = x ? test_batch(model, x, test->y + start, attack, rng, &s) : fa_error_code();
+    fa_tensor *x, *y;
+    fa_status st = slice(test, m, start, count, &x, &y);
+    if (st == FA_OK) st = test_batch(model, x, y, attack, rng, &s);
     fa_arena_release(arena, mark);
     if (st != FA_OK) return st;
   }
@@ -71,10 +78,11 @@ fa_status fa_periodic_stats_compute(fa_model *model, const fa_example_set *test,
   for (int start = 0; start < train->n; start += batch_size) {
     int count = train->n - start < batch_size ? train->n - start : batch_size;
     fa_arena_mark mark = fa_arena_get_mark(arena);
-    fa_tensor *x = slice(train, m, start, count);
-    fa_eval_attack_input in = {.model = model, .x = x, .y = train->y + start, .eps = attack->eps,
-                               .options = &attack->options, .rng = rng};
-    int correct = x ? fa_eval_attack_robust(attack->attack, &in, NULL) : -1;
+    fa_tensor *x, *y;
+    fa_status st = slice(train, m, start, count, &x, &y);
+    fa_eval_attack_input in = {.model = model, .x = x, .y = y, .eps = attack->eps, .options = &attack->options,
+                               .rng = rng};
+    int correct = st == FA_OK ? fa_eval_attack_robust(attack->attack, &in, NULL) : -1;
     fa_arena_release(arena, mark);
     if (correct < 0) return fa_error_code();
     train_correct += correct;
@@ -105,13 +113,17 @@ fa_status fa_cnn_filter_norms(const fa_model *model, double *filter_norms, doubl
     snprintf(next_name, sizeof next_name, "_model.%d.weight", 2 * m->n_layers + 1);
   const fa_tensor *first = fa_store_find(store, "_model.0.weight"), *next = fa_store_find(store, next_name);
   int f = m->n_filters;
-  size_t filter_len = first->numel / (size_t)f;
+  size_t filter_len = fa_tensor_numel(first) / (size_t)f;
   /* outgoing weights of filter i: next conv (O, F, k, k) -> [:, i]; linear (K, F*H*W) -> [:, i*H*W:(i+1)*H*W] */
-  size_t out_len = next->ndim == 4 ? (size_t)next->shape[2] * next->shape[3] : (size_t)m->height * m->width;
-  size_t out_rows = (size_t)next->shape[0], out_stride = next->numel / out_rows;
-  for (int i = 0; i < f; i++) {
-    filter_norms[i] = norm_of(first->data + i * filter_len, 1, 0, filter_len);
-    outgoing_norms[i] = norm_of(next->data + i * out_len, out_rows, out_stride, out_len);
+  size_t out_len = fa_tensor_ndim(next) == 4 ? (size_t)fa_tensor_dim(next, 2) * fa_tensor_dim(next, 3)
+                                              : (size_t)m->height * m->width;
+  size_t out_rows = (size_t)fa_tensor_dim(next, 0), out_stride = fa_tensor_row_numel(next);
+  float *w_first = fa_tensor_to_host(first), *w_next = w_first ? fa_tensor_to_host(next) : NULL;  /* a report's */
+  for (int i = 0; w_next && i < f; i++) {
+    filter_norms[i] = norm_of(w_first + i * filter_len, 1, 0, filter_len);
+    outgoing_norms[i] = norm_of(w_next + i * out_len, out_rows, out_stride, out_len);
   }
-  return FA_OK;
+  free(w_first);
+  free(w_next);
+  return w_next ? FA_OK : fa_error_code();
 }

@@ -5,6 +5,7 @@
 
 #include "adv/attack.h"
 #include "adv/gradalign.h"
+#include "core/measure.h"
 #include "core/arena.h"
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -18,16 +19,16 @@ fa_status fa_trainer_init(fa_trainer *t, const fa_train_config *config, fa_model
   t->elle = fa_elle_adaptive_start();
   if (config->minibatch_replay > 1) {
     const fa_model_config *m = fa_model_get_config(model);
-    size_t n = (size_t)config->batch_size * m->in_channels * m->height * m->width;
-    t->replay_delta = calloc(n, sizeof(float));
-    if (!t->replay_delta) return fa_error_set(FA_ERR_NOMEM, "out of memory for the AT-for-Free perturbation");
+    int shape[4] = {config->batch_size, m->in_channels, m->height, m->width};
+    if (!(t->replay = fa_store_create()) || !fa_store_new(t->replay, "delta", 4, shape))
+      return fa_error_set(FA_ERR_NOMEM, "out of memory for the AT-for-Free perturbation");
   }
   return FA_OK;
 }
 
 void fa_trainer_free(fa_trainer *t) {
-  free(t->replay_delta);
-  t->replay_delta = NULL;
+  fa_store_destroy(t->replay);
+  t->replay = NULL;
 }
 
 /* The attack, in place on delta (its start); g1 gets the input gradient
@@ -37,20 +38,20 @@ static fa_status attack(fa_trainer *t, const fa_train_attack_input *in, fa_tenso
   *g1 = NULL;
   fa_status status = a->perturb ? a->perturb(in, delta, g1) : FA_OK;
   if (status != FA_OK || a->gives_input_grad) return status;
-  fa_tensor *zero = fa_zeros(in->x->ndim, in->x->shape);
+  fa_tensor *zero = fa_zeros_like(in->x);
   *g1 = zero ? fa_input_grad(t->model, true, in->x, zero, in->y, true, in->create_graph, NULL) : NULL;
   return *g1 ? FA_OK : fa_error_code();
 }
 
-fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const int *y, float ramp, fa_step_stats *stats) {
+fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const fa_tensor *y, float ramp, fa_step_stats *stats) {
   const fa_train_config *c = t->config;
   fa_model *model = t->model;
   bool grad_align = c->grad_align_cos_lambda > 0;
   float eps = c->eps.value * (c->attack->ramps_radius ? ramp : 1.0f);
-  int n = x->shape[0];
+  int n = fa_tensor_dim(x, 0);
   fa_train_attack_input in = {.model = model, .x = x, .y = y, .eps = eps, .ramp = ramp,
-                              .options = &t->attack_options, .rng = &t->attack_rng, .carried = t->replay_delta,
-                              .create_graph = grad_align};
+                              .options = &t->attack_options, .rng = &t->attack_rng,
+                              .carried = t->replay ? fa_store_get(t->replay, 0) : NULL, .create_graph = grad_align};
 
   /* delta is made before the attack's mark: without GradAlign nothing of the
    * attack's graphs outlives it, and they are released once g1's statistic
@@ -73,27 +74,29 @@ fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const int *y, float ramp, f
   fa_store_zero_grad(fa_model_store(model));
   status = fa_backward(loss);
   if (status != FA_OK) return status;
-  stats->loss += (double)loss->data[0] * n;
-  stats->correct += fa_count_correct(logits, y);
+  int correct = fa_count_correct(logits, y);
+  if (correct < 0) return fa_error_code();
+  stats->loss += (double)fa_tensor_item(loss) * n;
+  stats->correct += correct;
   if (grad_align) {
     fa_arena_release(arena, clean_mark);
     fa_tensor *eta = fa_uniform_delta(x, eps, &t->attack_rng);
-    fa_tensor *g2 = eta ? fa_input_grad(model, true, fa_add(x, eta), fa_zeros(x->ndim, x->shape), y, false, true,
-                                        NULL)
-                        : NULL;
+    fa_tensor *g2 = eta ? fa_input_grad(model, true, fa_add(x, eta), fa_zeros_like(x), y, false, true, NULL) : NULL;
     fa_tensor *reg = fa_grad_align_reg(g1, g2, c->grad_align_cos_lambda);
     if (!reg) return fa_error_code();
-    if (reg->requires_grad && (status = fa_backward(reg)) != FA_OK) return status; /* constant when no row counts */
-    stats->reg += (double)reg->data[0] * n;
+    /* constant when no row counts */
+    if (fa_tensor_requires_grad(reg) && (status = fa_backward(reg)) != FA_OK) return status;
+    stats->reg += (double)fa_tensor_item(reg) * n;
   }
   if (fa_train_config_elle(c)) {
     fa_arena_release(arena, clean_mark); /* the terms above are backpropagated */
     fa_tensor *penalty = fa_elle_penalty(model, x, y, eps, &t->attack_rng);
     if (!penalty) return fa_error_code();
-    double lambda = c->elle_adaptive ? fa_elle_adaptive_step(&t->elle, penalty->data[0], c->elle_lambda_max, NULL)
+    double value = fa_tensor_item(penalty);
+    double lambda = c->elle_adaptive ? fa_elle_adaptive_step(&t->elle, value, c->elle_lambda_max, NULL)
                                      : c->elle_lambda;
     if (lambda > 0 && (status = fa_backward(fa_scale(penalty, (float)lambda))) != FA_OK) return status;
-    stats->elle += (double)penalty->data[0] * n;
+    stats->elle += value * n;
   }
   stats->grad_norm += g1_norm * n;
   stats->delta_norm += fa_mean_row_norm(delta) * n;

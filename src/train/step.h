@@ -15,7 +15,7 @@ typedef struct {
   fa_model *model;
   fa_attack_options attack_options; /* of config->attack, from the flags */
   fa_rng attack_rng;        /* FA_STREAM_ATTACK: random starts, eta */
-  float *replay_delta;      /* AT for Free: the delta carried across iterations (B*C*H*W), else NULL */
+  fa_store *replay;         /* AT for Free: "delta" (B, C, H, W), carried across iterations; else NULL */
   fa_elle_adaptive elle;    /* ELLE-A's weight and penalty history (--elle_adaptive) */
 } fa_trainer;
 
@@ -32,7 +32,7 @@ typedef struct {
 fa_status fa_trainer_init(fa_trainer *t, const fa_train_config *config, fa_model *model);
 void fa_trainer_free(fa_trainer *t);
 
-/* One step on the batch x (B, C, H, W), labels y: fills every parameter's
+/* One step on the batch x (B, C, H, W), labels y (B, int32): fills every parameter's
  * ->grad with the gradient of CE(model(clip(x + delta)), y) + reg
  * (GradAlign) + lambda * ELLE's penalty (the gradients are zeroed first)
  * and adds to *stats. ELLE-A's weight is updated with this step's penalty
@@ -40,6 +40,6 @@ void fa_trainer_free(fa_trainer *t);
  * the radius, or the attack's step for an attack that does not ramp its
  * radius (fgsm): the SVHN warm-up; 1 otherwise.
  * Everything but the gradients lives in the current arena. */
-fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const int *y, float ramp, fa_step_stats *stats);
+fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const fa_tensor *y, float ramp, fa_step_stats *stats);
 
 #endif

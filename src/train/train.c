@@ -62,7 +62,6 @@ typedef struct {
   fa_progress *progress;
   fa_arena *arena;
   fa_store *best;           /* the best model: the model store's names and shapes */
-  fa_store *free_delta;     /* AT for Free's delta, as a store for checkpoints; NULL without replay */
   fa_resume_point at;       /* the next iteration's place, the streams, best accuracy, report sums */
   fa_loader_state batch_state; /* the loader before the current batch was drawn */
   fa_run_files files;       /* the output directories and the run's lock */
@@ -130,7 +129,7 @@ static fa_store *store_like(const fa_store *like) {
   fa_store *s = fa_store_create();
   for (int i = 0; s && i < fa_store_count(like); i++) {
     const fa_tensor *t = fa_store_get(like, i);
-    if (!fa_store_new(s, t->name, t->ndim, t->shape)) {
+    if (!fa_store_new(s, fa_tensor_name(t), fa_tensor_ndim(t), fa_tensor_shape(t))) {
       fa_store_destroy(s);
       return NULL;
     }
@@ -163,7 +162,7 @@ static void remove_stale_temporaries(const char *checkpoint) {
 }
 
 static fa_resume_stores stores_of(run *r) {
-  return (fa_resume_stores){r->model, fa_optimizer_state(r->opt), r->best, r->free_delta};
+  return (fa_resume_stores){r->model, fa_optimizer_state(r->opt), r->best, r->trainer.replay};
 }
 
 /* Continues the run of --resume: the stores, the place, the streams and
@@ -185,8 +184,6 @@ static fa_status resume(run *r) {
     return fa_error_set(FA_ERR_FORMAT, "resume checkpoint %s: %s; the file is damaged or was edited: resume from an "
                         "intact copy or start the run again without --resume", path, why);
   }
-  if (r->free_delta) memcpy(r->trainer.replay_delta, fa_store_get(r->free_delta, 0)->data,
-                            fa_store_get(r->free_delta, 0)->numel * sizeof(float));
   r->trainer.attack_rng.counter = r->at.attack_counter;
   r->trainer.elle = r->at.elle;
   r->stats_rng.counter = r->at.stats_counter;
@@ -248,7 +245,7 @@ static fa_status setup(run *r, const fa_train_config *c) {
   fa_model_config mc = model_config(c, arch, r->train_set.c, r->train_set.h, r->train_set.w, r->train_set.n_classes);
   if (!(r->model = fa_model_create(&mc))) return fa_error_code();
   fa_rng init = fa_rng_stream((uint64_t)c->seed, FA_STREAM_INIT);
-  fa_model_init(r->model, &init);
+  if (fa_model_init(r->model, &init) != FA_OK) return fa_error_code();
   fa_store *params = fa_model_store(r->model);
   r->opt = mc.arch == FA_ARCH_RESNET18 ? fa_sgd_create(params, 0.9f, c->weight_decay)
                                        : fa_adam_create(params, 0.9f, 0.999f, 1e-8f, c->weight_decay);
@@ -272,11 +269,6 @@ static fa_status setup(run *r, const fa_train_config *c) {
   r->y = malloc((size_t)c->batch_size * sizeof *r->y);
   if (!r->x || !r->y) return fa_error_set(FA_ERR_NOMEM, "out of memory for batches");
   if (!(r->best = store_like(params))) return fa_error_code();
-  if (r->trainer.replay_delta) {
-    int shape[4] = {c->batch_size, mc.in_channels, mc.height, mc.width};
-    if (!(r->free_delta = fa_store_create()) || !fa_store_new(r->free_delta, "delta", 4, shape))
-      return fa_error_set(FA_ERR_NOMEM, "out of memory for the AT-for-Free perturbation");
-  }
   r->at.best_train_pgd = -1;
   r->at.monitor = fa_co_monitor_start();
   r->at.loader = fa_loader_get_state(r->loader);
@@ -292,7 +284,6 @@ static fa_status setup(run *r, const fa_train_config *c) {
 
 static void teardown(run *r) {
   fa_store_destroy(r->best);
-  fa_store_destroy(r->free_delta);
   free(r->x);
   free(r->y);
   free(r->stats_test.x);
@@ -315,10 +306,7 @@ static void snapshot(run *r, bool restore) {
   fa_store *s = fa_model_store(r->model);
   for (int i = 0; i < fa_store_count(s); i++) {
     fa_tensor *t = fa_store_get(s, i), *b = fa_store_get(r->best, i);
-    if (restore)
-      memcpy(t->data, b->data, t->numel * sizeof(float));
-    else
-      memcpy(b->data, t->data, t->numel * sizeof(float));
+    fa_tensor_copy(restore ? t : b, restore ? b : t);  /* stores of one layout: cannot fail */
   }
 }
 
@@ -427,8 +415,6 @@ static fa_status write_checkpoint(run *r) {
   r->at.elle = r->trainer.elle;
   r->at.stats_counter = r->stats_rng.counter;
   r->at.metrics = fa_metrics_tell(r->metrics);
-  if (r->free_delta) memcpy(fa_store_get(r->free_delta, 0)->data, r->trainer.replay_delta,
-                            fa_store_get(r->free_delta, 0)->numel * sizeof(float));
   fa_resume_stores stores = stores_of(r);
   if (fa_resume_save(r->checkpoint, r->cfg, &stores, &r->at) != FA_OK) {
     char why[1024];
@@ -443,13 +429,13 @@ static fa_status write_checkpoint(run *r) {
 }
 
 /* Stops the run when a value of the store (or its gradient) is not finite. */
-static fa_status guard_store(const fa_store *store, bool gradients, long iteration, int epoch) {
+static fa_status guard_store(fa_store *store, bool gradients, long iteration, int epoch) {
   size_t index;
   float value;
   const fa_tensor *t = fa_first_nonfinite(store, gradients, &index, &value);
   if (!t) return FA_OK;
   return fa_error_set(FA_ERR_NUMERIC, "iteration %ld (epoch %d): %s %s holds %s at element %zu",
-                      iteration, epoch, gradients ? "the gradient of" : "the parameter", t->name,
+                      iteration, epoch, gradients ? "the gradient of" : "the parameter", fa_tensor_name(t),
                       fa_nonfinite_name(value), index);
 }
 
@@ -534,10 +520,11 @@ static fa_status iterate(run *r, bool *have_batch) {
                            : fa_lr_at(c->lr_schedule, c->lr_max, c->epochs, fa_epoch_fraction(p->epoch, p->batch, batches));
   fa_arena_mark mark = fa_arena_get_mark(r->arena);
   fa_tensor *x = fa_tensor_from(4, (int[]){r->count, r->train_set.c, r->train_set.h, r->train_set.w}, r->x);
+  fa_tensor *y = x ? fa_labels_from(r->count, r->y, r->train_set.n_classes) : NULL;
   /* SVHN warm-up: the FGSM step or the PGD radius ramp up over the first 5 epochs */
   float ramp = strcmp(c->dataset, "svhn") == 0 ? fminf(1.0f, (float)p->iteration / (5.0f * batches * replay)) : 1.0f;
   fa_step_stats before = p->since_report;
-  fa_status st = x ? fa_train_step(&r->trainer, x, r->y, ramp, &p->since_report) : fa_error_code();
+  fa_status st = y ? fa_train_step(&r->trainer, x, y, ramp, &p->since_report) : fa_error_code();
   fa_arena_release(r->arena, mark);
   if (st != FA_OK) return st;
   double loss = (p->since_report.loss - before.loss) / r->count, reg = (p->since_report.reg - before.reg) / r->count,

@@ -3,41 +3,39 @@
  *   1x1 without padding   conv_pointwise.c (GEMMs on NCHW, no reorders)
  *   stride 1, <= 8 channels in and out   conv_small.c (direct, on NCHW)
  *   everything else       conv_dnnl.c (oneDNN, Winograd for 3x3 stride 1)
- * Not re-entrant: call from one thread at a time; each call is itself
- * OpenMP-parallel over omp_get_max_threads() threads. */
+ * A state is not re-entrant: call with one state from one thread at a time;
+ * each call is itself OpenMP-parallel over omp_get_max_threads() threads. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/cpu/conv_impl.h"
 
-void fa_conv_geom_finish(fa_conv_geom *g) {
-  g->h_out = (g->h_in + 2 * g->pad - g->k) / g->stride + 1;
-  g->w_out = (g->w_in + 2 * g->pad - g->k) / g->stride + 1;
+fa_cpu_state *fa_cpu_state_create(void) { return calloc(1, sizeof(fa_cpu_state)); }
+
+void fa_cpu_state_destroy(fa_cpu_state *s) {
+  if (!s) return;
+  fa_cpu_conv_release(s);
+  free(s);
 }
 
-static double flops_done;
+void fa_cpu_count_flops(fa_cpu_state *s, double flops) { s->flops_done += flops; }
+double fa_cpu_flops_done(const fa_cpu_state *s) { return s->flops_done; }
 
-void fa_cpu_count_flops(double flops) { flops_done += flops; }
-double fa_cpu_flops_done(void) { return flops_done; }
-
-static char *ws_data;
-static size_t ws_bytes;
-
-void *fa_cpu_conv_workspace(size_t bytes) {
-  if (bytes > ws_bytes) {
-    free(ws_data);
-    ws_bytes = (bytes + 4095) / 4096 * 4096;
-    ws_data = aligned_alloc(4096, ws_bytes);
-    if (!ws_data) {
-      fprintf(stderr, "fastadv: out of memory for %zu bytes of convolution workspace\n", ws_bytes);
+void *fa_cpu_conv_workspace(fa_cpu_state *s, size_t bytes) {
+  if (bytes > s->ws_bytes) {
+    free(s->ws_data);
+    s->ws_bytes = (bytes + 4095) / 4096 * 4096;
+    s->ws_data = aligned_alloc(4096, s->ws_bytes);
+    if (!s->ws_data) {
+      fprintf(stderr, "fastadv: out of memory for %zu bytes of convolution workspace\n", s->ws_bytes);
       abort();
     }
   }
-  return ws_data;
+  return s->ws_data;
 }
 
-size_t fa_cpu_conv_scratch_bytes(void) { return ws_bytes; }
+size_t fa_cpu_conv_scratch_bytes(const fa_cpu_state *s) { return s->ws_bytes; }
 
 enum { FA_BIAS_PAR_MIN = 32768 }; /* below this many outputs one thread adds the bias */
 
@@ -54,39 +52,41 @@ static void add_channel_bias(const fa_conv_geom *g, const float *bias, float *y)
 }
 
 /* bias: forward only, or NULL */
-static void conv(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y, const float *bias) {
+static void conv(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y,
+                 const float *bias) {
   if (g->n == 0) { /* an empty batch: only grad-weight has an output, zero */
     if (dir == FA_CONV_GRAD_WEIGHT) memset(w, 0, sizeof(float) * g->c_out * g->c_in * g->k * g->k);
     return;
   }
-  fa_cpu_count_flops(2.0 * g->n * g->c_out * g->h_out * g->w_out * g->c_in * g->k * g->k);
+  fa_cpu_count_flops(s, 2.0 * g->n * g->c_out * g->h_out * g->w_out * g->c_in * g->k * g->k);
   const bool pointwise = g->k == 1 && g->pad == 0;
   if (!pointwise && fa_cpu_conv_small_fits(g)) {
-    fa_cpu_conv_small(g, dir, x, w, y, bias); /* adds the bias as it stores */
+    fa_cpu_conv_small(s, g, dir, x, w, y, bias); /* adds the bias as it stores */
     return;
   }
   if (pointwise)
-    fa_cpu_conv_pointwise(g, dir, x, w, y);
+    fa_cpu_conv_pointwise(s, g, dir, x, w, y);
   else
-    fa_cpu_conv_dnnl(g, dir, x, w, y);
+    fa_cpu_conv_dnnl(s, g, dir, x, w, y);
   if (bias) add_channel_bias(g, bias, y);
 }
 
 /* The inputs are only read; the roles share one signature, hence the casts. */
-void fa_cpu_conv2d_forward(const fa_conv_geom *g, const float *x, const float *w, const float *bias, float *y) {
-  conv(g, FA_CONV_FORWARD, (float *)x, (float *)w, y, bias);
+void fa_cpu_conv2d_forward(fa_cpu_state *s, const fa_conv_geom *g, const float *x, const float *w, const float *bias,
+                           float *y) {
+  conv(s, g, FA_CONV_FORWARD, (float *)x, (float *)w, y, bias);
 }
 
-void fa_cpu_conv2d_grad_input(const fa_conv_geom *g, const float *gy, const float *w, float *gx) {
-  conv(g, FA_CONV_GRAD_INPUT, gx, (float *)w, (float *)gy, NULL);
+void fa_cpu_conv2d_grad_input(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const float *w, float *gx) {
+  conv(s, g, FA_CONV_GRAD_INPUT, gx, (float *)w, (float *)gy, NULL);
 }
 
-void fa_cpu_conv2d_grad_weight(const fa_conv_geom *g, const float *gy, const float *x, float *gw) {
-  conv(g, FA_CONV_GRAD_WEIGHT, (float *)x, gw, (float *)gy, NULL);
+void fa_cpu_conv2d_grad_weight(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const float *x, float *gw) {
+  conv(s, g, FA_CONV_GRAD_WEIGHT, (float *)x, gw, (float *)gy, NULL);
 }
 
-void fa_cpu_conv_release(void) {
-  fa_cpu_conv_dnnl_release();
-  free(ws_data);
-  ws_data = NULL, ws_bytes = 0;
+void fa_cpu_conv_release(fa_cpu_state *s) {
+  fa_cpu_conv_dnnl_release(s);
+  free(s->ws_data);
+  s->ws_data = NULL, s->ws_bytes = 0;
 }

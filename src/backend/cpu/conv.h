@@ -5,45 +5,51 @@
  *   w  (c_out, c_in, k, k)        filters, OIHW
  *   y  (n, c_out, h_out, w_out)   output, h_out = (h_in + 2*pad - k)/stride + 1
  * Each kernel overwrites its output. Threads: OpenMP (omp_get_max_threads()).
- * The convolutions share a primitive cache and one workspace: call them from
- * one thread at a time, outside OpenMP parallel regions. */
+ * The convolutions keep their primitive cache, their workspace and the
+ * operation count in a state (one per context, backend/backend.h): call
+ * them with one state from one thread at a time, outside OpenMP parallel
+ * regions. */
 #ifndef FA_BACKEND_CPU_CONV_H
 #define FA_BACKEND_CPU_CONV_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef struct {
-  int n, c_in, h_in, w_in;
-  int c_out, k, stride, pad;
-  int h_out, w_out;
-} fa_conv_geom;
+#include "backend/conv_geom.h"
 
-/* Fills h_out and w_out from the other fields. */
-void fa_conv_geom_finish(fa_conv_geom *g);
+/* The CPU backend's per-context state. */
+typedef struct fa_cpu_state fa_cpu_state;
+/* NULL when out of memory. */
+fa_cpu_state *fa_cpu_state_create(void);
+/* Frees the cached convolution primitives, the workspace and the state. NULL is a no-op. */
+void fa_cpu_state_destroy(fa_cpu_state *s);
 
 /* y = conv2d(x, w) (cross-correlation, zero padding), plus bias (c_out) per
  * output channel unless bias is NULL (added to each finished sum: the same
  * floats as a separate addition) */
-void fa_cpu_conv2d_forward(const fa_conv_geom *g, const float *x, const float *w, const float *bias, float *y);
+void fa_cpu_conv2d_forward(fa_cpu_state *s, const fa_conv_geom *g, const float *x, const float *w, const float *bias,
+                           float *y);
 /* gx = d<gy, conv2d(x, w)>/dx, i.e. the transposed convolution of gy with w */
-void fa_cpu_conv2d_grad_input(const fa_conv_geom *g, const float *gy, const float *w, float *gx);
+void fa_cpu_conv2d_grad_input(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const float *w, float *gx);
 /* gw = d<gy, conv2d(x, w)>/dw */
-void fa_cpu_conv2d_grad_weight(const fa_conv_geom *g, const float *gy, const float *x, float *gw);
+void fa_cpu_conv2d_grad_weight(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const float *x, float *gw);
 
-/* Bytes of scratch the convolution kernels hold now: one workspace that grows
- * to the largest call's need and is reused (blocked copies of the tensors,
- * oneDNN scratchpads, GEMM buffers). oneDNN's JIT code is not counted. */
-size_t fa_cpu_conv_scratch_bytes(void);
-/* Floating-point operations done by the convolution and SGEMM kernels so
- * far, for reports of the achieved rate: a convolution counts as the direct
- * algorithm's 2*n*c_out*h_out*w_out*c_in*k*k whatever algorithm runs it, a
- * GEMM 2*m*n*k (GEMMs inside a convolution are not counted again). */
-double fa_cpu_flops_done(void);
+/* Bytes of scratch the state's convolutions hold now: one workspace that
+ * grows to the largest call's need and is reused (blocked copies of the
+ * tensors, oneDNN scratchpads, GEMM buffers). oneDNN's JIT code is not counted. */
+size_t fa_cpu_conv_scratch_bytes(const fa_cpu_state *s);
+/* Floating-point operations done by the state's convolution and SGEMM
+ * kernels so far, for reports of the achieved rate: a convolution counts as
+ * the direct algorithm's 2*n*c_out*h_out*w_out*c_in*k*k whatever algorithm
+ * runs it, a GEMM of the kernel table 2*m*n*k (GEMMs inside a convolution are
+ * not counted again). */
+double fa_cpu_flops_done(const fa_cpu_state *s);
+/* Adds to that count (the kernel table's GEMMs). */
+void fa_cpu_count_flops(fa_cpu_state *s, double flops);
 
-/* Frees the cached convolution primitives and their workspace (they are
- * rebuilt on the next call). For a clean exit and leak checks. */
-void fa_cpu_conv_release(void);
+/* Frees the state's cached convolution primitives and workspace (they are
+ * rebuilt on the next call): to measure one layer's scratch alone. */
+void fa_cpu_conv_release(fa_cpu_state *s);
 
 /* C (m x n) = alpha * op(A) op(B) + beta * C; op(A) is (m x k), op(B) (k x n);
  * A is stored (m x k) or, when trans_a, (k x m); likewise B. Row-major, packed. */

@@ -3,8 +3,8 @@
  * Our tensors stay NCHW / OIHW. oneDNN's fast convolutions want blocked
  * layouts (nChw16c, OIhw16i16o, ...), so each call reorders its inputs into
  * the primitive's layout, runs the primitive, and reorders its output back;
- * the blocked copies and the primitive's scratchpad live in one growing
- * workspace shared by every call. Measured choices (docs/PERFORMANCE.md):
+ * the blocked copies and the primitive's scratchpad live in the state's one
+ * growing workspace, shared by every call. Measured choices (docs/PERFORMANCE.md):
  *   - layouts: chosen by oneDNN ("any"), except grad-input with fewer than
  *     16 input channels (the first layer), where the blocked kernel is slow
  *     and the plain NCHW (GEMM-based) primitive is 2.5-6x faster;
@@ -23,17 +23,6 @@ static void dnnl_ok(dnnl_status_t s, const char *what) {
   if (s == dnnl_success) return;
   fprintf(stderr, "fastadv: oneDNN %s failed (status %d)\n", what, (int)s);
   abort();
-}
-
-/* ---- engine and stream ---- */
-
-static dnnl_engine_t engine;
-static dnnl_stream_t stream;
-
-static void ensure_engine(void) {
-  if (engine) return;
-  dnnl_ok(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine_create");
-  dnnl_ok(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "stream_create");
 }
 
 /* ---- one cached convolution: a primitive and the reorders around it ---- */
@@ -60,8 +49,25 @@ typedef struct {
   size_t bytes;                                 /* workspace bytes this entry needs */
 } conv_entry;
 
-static conv_entry *cache;
-static int cache_len, cache_cap;
+/* A state's oneDNN objects: the engine, its stream and the cached convolutions. */
+struct fa_cpu_dnnl {
+  dnnl_engine_t engine;
+  dnnl_stream_t stream;
+  conv_entry *cache;
+  int cache_len, cache_cap;
+};
+
+static fa_cpu_dnnl *dnnl_of(fa_cpu_state *s) {
+  if (s->dnnl) return s->dnnl;
+  fa_cpu_dnnl *d = calloc(1, sizeof *d);
+  if (!d) {
+    fprintf(stderr, "fastadv: out of memory for the convolution cache\n");
+    abort();
+  }
+  dnnl_ok(dnnl_engine_create(&d->engine, dnnl_cpu, 0), "engine_create");
+  dnnl_ok(dnnl_stream_create(&d->stream, d->engine, dnnl_stream_default_flags), "stream_create");
+  return s->dnnl = d;
+}
 
 static dnnl_primitive_t make_primitive(const_dnnl_primitive_desc_t pd, const char *what) {
   dnnl_primitive_t p;
@@ -69,7 +75,8 @@ static dnnl_primitive_t make_primitive(const_dnnl_primitive_desc_t pd, const cha
   return p;
 }
 
-static dnnl_primitive_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to) {
+static dnnl_primitive_t make_reorder(dnnl_engine_t engine, const dnnl_memory_desc_t *from,
+                                     const dnnl_memory_desc_t *to) {
   dnnl_primitive_desc_t pd;
   dnnl_ok(dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, NULL), "reorder_desc");
   dnnl_primitive_t p = make_primitive(pd, "reorder_create");
@@ -91,7 +98,8 @@ static dnnl_alg_kind_t algorithm(const fa_conv_geom *g) {
 
 /* The primitive descriptor for e's direction, algorithm and layouts md[ROLES]
  * (its forward counterpart is the hint oneDNN's backward passes need). */
-static dnnl_status_t make_pd(const conv_entry *e, dnnl_alg_kind_t alg, const dnnl_memory_desc_t md[ROLES],
+static dnnl_status_t make_pd(dnnl_engine_t engine, const conv_entry *e, dnnl_alg_kind_t alg,
+                             const dnnl_memory_desc_t md[ROLES],
                              dnnl_primitive_desc_t *pd) {
   const fa_conv_geom *g = &e->g;
   dnnl_dims_t strides = {g->stride, g->stride}, pad_l = {g->pad, g->pad},
@@ -121,7 +129,7 @@ static dnnl_status_t make_pd(const conv_entry *e, dnnl_alg_kind_t alg, const dnn
   return s;
 }
 
-static void build_entry(conv_entry *e) {
+static void build_entry(dnnl_engine_t engine, conv_entry *e) {
   const fa_conv_geom *g = &e->g;
   dnnl_dims_t xd = {g->n, g->c_in, g->h_in, g->w_in}, wd = {g->c_out, g->c_in, g->k, g->k},
               yd = {g->n, g->c_out, g->h_out, g->w_out};
@@ -137,9 +145,9 @@ static void build_entry(conv_entry *e) {
   }
   dnnl_primitive_desc_t pd;
   dnnl_alg_kind_t alg = algorithm(g);
-  dnnl_status_t s = make_pd(e, alg, md, &pd);
+  dnnl_status_t s = make_pd(engine, e, alg, md, &pd);
   if (s == dnnl_unimplemented && alg != dnnl_convolution_direct) /* no Winograd kernel for this shape */
-    s = make_pd(e, dnnl_convolution_direct, md, &pd);
+    s = make_pd(engine, e, dnnl_convolution_direct, md, &pd);
   dnnl_ok(s, "convolution primitive descriptor");
 
   e->bytes = 0;
@@ -147,8 +155,8 @@ static void build_entry(conv_entry *e) {
     e->inner[r] = *dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, role_arg[e->dir][r]);
     e->reorder[r] = NULL;
     if (dnnl_memory_desc_equal(&e->inner[r], &e->user[r])) continue;
-    e->reorder[r] = r == out_role[e->dir] ? make_reorder(&e->inner[r], &e->user[r])
-                                          : make_reorder(&e->user[r], &e->inner[r]);
+    e->reorder[r] = r == out_role[e->dir] ? make_reorder(engine, &e->inner[r], &e->user[r])
+                                          : make_reorder(engine, &e->user[r], &e->inner[r]);
     e->offset[r] = e->bytes;
     e->bytes += align_up(dnnl_memory_desc_get_size(&e->inner[r]));
   }
@@ -159,61 +167,61 @@ static void build_entry(conv_entry *e) {
   dnnl_primitive_desc_destroy(pd);
 }
 
-static const conv_entry *lookup(const fa_conv_geom *g, fa_conv_dir dir) {
-  ensure_engine();
+static const conv_entry *lookup(fa_cpu_dnnl *d, const fa_conv_geom *g, fa_conv_dir dir) {
   const int threads = omp_get_max_threads();
-  for (int i = 0; i < cache_len; i++)
-    if (cache[i].dir == dir && cache[i].threads == threads && !memcmp(&cache[i].g, g, sizeof *g))
-      return &cache[i];
-  if (cache_len == cache_cap) {
-    int cap = cache_cap ? 2 * cache_cap : 16;
-    conv_entry *c = realloc(cache, (size_t)cap * sizeof *c);
+  for (int i = 0; i < d->cache_len; i++)
+    if (d->cache[i].dir == dir && d->cache[i].threads == threads && !memcmp(&d->cache[i].g, g, sizeof *g))
+      return &d->cache[i];
+  if (d->cache_len == d->cache_cap) {
+    int cap = d->cache_cap ? 2 * d->cache_cap : 16;
+    conv_entry *c = realloc(d->cache, (size_t)cap * sizeof *c);
     if (!c) {
       fprintf(stderr, "fastadv: out of memory for the convolution cache\n");
       abort();
     }
-    cache = c, cache_cap = cap;
+    d->cache = c, d->cache_cap = cap;
   }
-  conv_entry *e = &cache[cache_len++];
+  conv_entry *e = &d->cache[d->cache_len++];
   memset(e, 0, sizeof *e);
   e->g = *g, e->dir = dir, e->threads = threads;
-  build_entry(e);
+  build_entry(d->engine, e);
   return e;
 }
 
-static dnnl_memory_t wrap(const dnnl_memory_desc_t *md, void *data) {
+static dnnl_memory_t wrap(dnnl_engine_t engine, const dnnl_memory_desc_t *md, void *data) {
   dnnl_memory_t m;
   dnnl_ok(dnnl_memory_create(&m, md, engine, data), "memory_create");
   return m;
 }
 
-static void exec(dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args) {
+static void exec(dnnl_stream_t stream, dnnl_primitive_t p, int nargs, const dnnl_exec_arg_t *args) {
   dnnl_ok(dnnl_primitive_execute(p, stream, nargs, args), "execute");
 }
 
-void fa_cpu_conv_dnnl(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y) {
+void fa_cpu_conv_dnnl(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y) {
   float *data[ROLES] = {x, w, y};
-  const conv_entry *e = lookup(g, dir);
-  char *ws = fa_cpu_conv_workspace(e->bytes);
+  fa_cpu_dnnl *d = dnnl_of(s);
+  const conv_entry *e = lookup(d, g, dir);
+  char *ws = fa_cpu_conv_workspace(s, e->bytes);
   dnnl_memory_t user[ROLES], inner[ROLES];
   for (int r = 0; r < ROLES; r++) {
-    user[r] = wrap(&e->user[r], data[r]);
-    inner[r] = e->reorder[r] ? wrap(&e->inner[r], ws + e->offset[r]) : user[r];
+    user[r] = wrap(d->engine, &e->user[r], data[r]);
+    inner[r] = e->reorder[r] ? wrap(d->engine, &e->inner[r], ws + e->offset[r]) : user[r];
     if (e->reorder[r] && r != out_role[dir])
-      exec(e->reorder[r], 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, user[r]}, {DNNL_ARG_TO, inner[r]}});
+      exec(d->stream, e->reorder[r], 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, user[r]}, {DNNL_ARG_TO, inner[r]}});
   }
   dnnl_memory_desc_t scratch_md;
   dnnl_dims_t scratch_dims = {(dnnl_dim_t)(e->bytes - e->scratch_offset)};
   dnnl_ok(dnnl_memory_desc_init_by_tag(&scratch_md, 1, scratch_dims, dnnl_u8, dnnl_a), "md");
-  dnnl_memory_t scratch = wrap(&scratch_md, ws + e->scratch_offset);
+  dnnl_memory_t scratch = wrap(d->engine, &scratch_md, ws + e->scratch_offset);
   dnnl_exec_arg_t args[ROLES + 1];
   for (int r = 0; r < ROLES; r++) args[r] = (dnnl_exec_arg_t){role_arg[dir][r], inner[r]};
   args[ROLES] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, scratch};
-  exec(e->conv, ROLES + 1, args);
+  exec(d->stream, e->conv, ROLES + 1, args);
   const int o = out_role[dir];
   if (e->reorder[o])
-    exec(e->reorder[o], 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, inner[o]}, {DNNL_ARG_TO, user[o]}});
-  dnnl_ok(dnnl_stream_wait(stream), "stream_wait");
+    exec(d->stream, e->reorder[o], 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, inner[o]}, {DNNL_ARG_TO, user[o]}});
+  dnnl_ok(dnnl_stream_wait(d->stream), "stream_wait");
   dnnl_memory_destroy(scratch);
   for (int r = 0; r < ROLES; r++) {
     if (e->reorder[r]) dnnl_memory_destroy(inner[r]);
@@ -221,17 +229,17 @@ void fa_cpu_conv_dnnl(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w
   }
 }
 
-void fa_cpu_conv_dnnl_release(void) {
-  for (int i = 0; i < cache_len; i++) {
-    dnnl_primitive_destroy(cache[i].conv);
+void fa_cpu_conv_dnnl_release(fa_cpu_state *s) {
+  fa_cpu_dnnl *d = s->dnnl;
+  if (!d) return;
+  for (int i = 0; i < d->cache_len; i++) {
+    dnnl_primitive_destroy(d->cache[i].conv);
     for (int r = 0; r < ROLES; r++)
-      if (cache[i].reorder[r]) dnnl_primitive_destroy(cache[i].reorder[r]);
+      if (d->cache[i].reorder[r]) dnnl_primitive_destroy(d->cache[i].reorder[r]);
   }
-  free(cache);
-  cache = NULL, cache_len = cache_cap = 0;
-  if (engine) {
-    dnnl_stream_destroy(stream);
-    dnnl_engine_destroy(engine);
-    engine = NULL, stream = NULL;
-  }
+  free(d->cache);
+  dnnl_stream_destroy(d->stream);
+  dnnl_engine_destroy(d->engine);
+  free(d);
+  s->dnnl = NULL;
 }

@@ -103,7 +103,7 @@ static void run_groups(const pw_call *c, fa_conv_dir dir, int groups, float *ws,
   if (dir == FA_CONV_GRAD_WEIGHT && first) memset(acc, 0, sizeof(float) * g->c_out * g->c_in);
 }
 
-void fa_cpu_conv_pointwise(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y) {
+void fa_cpu_conv_pointwise(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y) {
   pw_call c = {.g = g, .p = (long)g->h_out * g->w_out, .x = x, .w = w, .y = y};
   c.group = (int)((FA_PW_COLS + c.p - 1) / c.p);
   if (c.group > g->n) c.group = g->n;
@@ -113,7 +113,7 @@ void fa_cpu_conv_pointwise(const fa_conv_geom *g, fa_conv_dir dir, float *x, flo
   /* Fewer groups than threads: no parallel region at all, since OpenBLAS
    * would run nested in it, on fresh threads each call (measured 10x slower). */
   const bool parallel = threads > 1 && groups >= threads;
-  float *ws = fa_cpu_conv_workspace(sizeof(float) * (size_t)((parallel ? threads : 1) * per));
+  float *ws = fa_cpu_conv_workspace(s, sizeof(float) * (size_t)((parallel ? threads : 1) * per));
   int team = 1; /* threads the runtime gave */
   if (parallel) {
 #pragma omp parallel

@@ -77,12 +77,12 @@ static inline __attribute__((always_inline)) void taps(int c_in, int k, long pla
 /* y (n, c_out, h_out, w_out) = conv(x (n, c_in, h_in, w_in), w) + bias (c_out,
  * or NULL) where wb holds w by blocks: wb[blk][c][a][b][q] = w[blk*OB + q][c][a][b],
  * zero past c_out. */
-static void direct_forward(const direct_geom *d, int n, const float *x, const float *wb, const float *bias,
-                           float *y) {
+static void direct_forward(fa_cpu_state *s, const direct_geom *d, int n, const float *x, const float *wb,
+                           const float *bias, float *y) {
   const int hp = d->h_in + 2 * d->pad, wp = padded_width(d), kk = d->k * d->k;
   const long plane_in = (long)d->h_in * d->w_in, plane_out = (long)d->h_out * d->w_out, plane_p = (long)hp * wp;
   const long scratch_floats = d->c_in * plane_p;
-  float *scratch = fa_cpu_conv_workspace(sizeof(float) * scratch_floats * omp_get_max_threads());
+  float *scratch = fa_cpu_conv_workspace(s, sizeof(float) * scratch_floats * omp_get_max_threads());
 #pragma omp parallel for schedule(static)
   for (int img = 0; img < n; img++) {
     float *xp = scratch + scratch_floats * omp_get_thread_num();
@@ -159,7 +159,7 @@ static inline __attribute__((always_inline)) void weight_taps(int k, int h_out, 
 }
 
 /* gw (c_out, c_in, k, k) = sum over images of gy . xp, see the top of the file. */
-static void direct_grad_weight(const fa_conv_geom *g, const float *x, const float *gy, float *gw) {
+static void direct_grad_weight(fa_cpu_state *s, const fa_conv_geom *g, const float *x, const float *gy, float *gw) {
   const direct_geom d = {g->c_in, g->h_in, g->w_in, g->c_out, g->k, g->pad, g->h_out, g->w_out};
   const int k = g->k, kk = k * k, hp = g->h_in + 2 * g->pad, wp = padded_width(&d);
   const int wq = round_up(g->w_out, FA_SC_VEC), c_out_blocks = round_up(g->c_out, FA_SC_OB);
@@ -172,7 +172,7 @@ static void direct_grad_weight(const fa_conv_geom *g, const float *x, const floa
    * gy_in_place), n_w doubles */
   const long xp_f = g->c_in * plane_p, gyp_f = gy_in_place ? 0 : (long)c_out_blocks * g->h_out * wq;
   const long sums_at = round_up((int)(xp_f + gyp_f), 2), per_thread = sums_at + 2 * n_w;
-  float *scratch = fa_cpu_conv_workspace(sizeof(float) * per_thread * threads);
+  float *scratch = fa_cpu_conv_workspace(s, sizeof(float) * per_thread * threads);
 #pragma omp parallel
   {
     float *xp = scratch + per_thread * omp_get_thread_num(), *gyp = xp + xp_f;
@@ -211,9 +211,10 @@ static void direct_grad_weight(const fa_conv_geom *g, const float *x, const floa
   }
 }
 
-void fa_cpu_conv_small(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y, const float *bias) {
+void fa_cpu_conv_small(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y,
+                       const float *bias) {
   if (dir == FA_CONV_GRAD_WEIGHT) {
-    direct_grad_weight(g, x, y, w);
+    direct_grad_weight(s, g, x, y, w);
     return;
   }
   const bool grad_input = dir == FA_CONV_GRAD_INPUT;
@@ -223,5 +224,5 @@ void fa_cpu_conv_small(const fa_conv_geom *g, fa_conv_dir dir, float *x, float *
   const direct_geom d = grad_input ? (direct_geom){in_c, g->h_out, g->w_out, out_c, g->k, g->k - 1 - g->pad,
                                                    g->h_in, g->w_in}
                                    : (direct_geom){in_c, g->h_in, g->w_in, out_c, g->k, g->pad, g->h_out, g->w_out};
-  direct_forward(&d, g->n, grad_input ? y : x, wb, grad_input ? NULL : bias, grad_input ? x : y);
+  direct_forward(s, &d, g->n, grad_input ? y : x, wb, grad_input ? NULL : bias, grad_input ? x : y);
 }

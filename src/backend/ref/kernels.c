@@ -43,8 +43,6 @@ static void channel_sq_dev(const int xs[4], const float *x, const float *mean, f
   fa_ref_channel_sq_dev(xs, DEV(x), DEV(mean), DEV(y));
 }
 
-static void fill(size_t n, float value, float *y) { fa_ref_fill(n, value, DEV(y)); }
-
 static void axpy(size_t n, float alpha, const float *x, float *y) { fa_ref_axpy(n, alpha, DEV(x), DEV(y)); }
 
 static void row_dot(int rows, size_t cols, const float *a, const float *b, float *y) {
@@ -92,24 +90,77 @@ static void scatter_add_rows(size_t row_len, int n_idx, const int *idx, const fl
   fa_ref_scatter_add_rows(row_len, n_idx, idx, DEV(src), DEV(dst));
 }
 
-static void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
-                  float beta, float *c) {
+/* ref keeps no state (ref.h): the state argument is unused */
+static void sgemm(void *state, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+                  const float *b, float beta, float *c) {
+  (void)state;
   fa_ref_sgemm(trans_a, trans_b, m, n, k, alpha, DEV(a), DEV(b), beta, DEV(c));
 }
 
-static void conv2d_forward(const fa_conv_geom *g, const float *x, const float *w, const float *bias, float *y) {
+static void conv2d_forward(void *state, const fa_conv_geom *g, const float *x, const float *w, const float *bias,
+                           float *y) {
+  (void)state;
   fa_ref_conv2d_forward(g, DEV(x), DEV(w), DEV(bias), DEV(y));
 }
 
-static void conv2d_grad_input(const fa_conv_geom *g, const float *gy, const float *w, float *gx) {
+static void conv2d_grad_input(void *state, const fa_conv_geom *g, const float *gy, const float *w, float *gx) {
+  (void)state;
   fa_ref_conv2d_grad_input(g, DEV(gy), DEV(w), DEV(gx));
 }
 
-static void conv2d_grad_weight(const fa_conv_geom *g, const float *gy, const float *x, float *gw) {
+static void conv2d_grad_weight(void *state, const fa_conv_geom *g, const float *gy, const float *x, float *gw) {
+  (void)state;
   fa_ref_conv2d_grad_weight(g, DEV(gy), DEV(x), DEV(gw));
 }
 
-static const fa_kernel_table ref_kernels = {
+/* labels (int32) and row indices: idx is host memory, as gather_rows' */
+static void one_hot(int n, int k, const int32_t *labels, float *y) { fa_ref_one_hot(n, k, DEV(labels), DEV(y)); }
+
+static void gather_labels(int n_idx, const int *idx, const int32_t *labels, int32_t *out) {
+  fa_ref_gather_labels(n_idx, idx, DEV(labels), DEV(out));
+}
+
+static void argmax_rows(int rows, int cols, const float *x, int32_t *out) {
+  fa_ref_argmax_rows(rows, cols, DEV(x), DEV(out));
+}
+
+static void count_correct(int rows, int cols, const float *x, const int32_t *labels, float *count) {
+  fa_ref_count_correct(rows, cols, DEV(x), DEV(labels), DEV(count));
+}
+
+static void count_nonzero_pairs(size_t n, const float *a, const float *b, float *count) {
+  fa_ref_count_nonzero_pairs(n, DEV(a), DEV(b), DEV(count));
+}
+
+static void mean_row_norm(int rows, size_t cols, const float *a, double *out) {
+  fa_ref_mean_row_norm(rows, cols, DEV(a), DEV(out));
+}
+
+static void mean_row_cosine(int rows, size_t cols, const float *a, const float *b, double *out) {
+  fa_ref_mean_row_cosine(rows, cols, DEV(a), DEV(b), DEV(out));
+}
+
+static void keep_best_rows(int rows, size_t cols, const float *loss, float *best_loss, const float *src,
+                           float *best) {
+  fa_ref_keep_best_rows(rows, cols, DEV(loss), DEV(best_loss), DEV(src), DEV(best));
+}
+
+static void fill_uniform(size_t n, uint64_t key, uint64_t counter, float lo, float hi, float *y) {
+  fa_ref_fill_uniform(n, key, counter, lo, hi, DEV(y));
+}
+
+static void sgd_update(size_t n, float *p, const float *g, float *buf, float lr, float momentum, float wd) {
+  fa_ref_sgd_update(n, DEV(p), DEV(g), DEV(buf), lr, momentum, wd);
+}
+
+static void adam_update(size_t n, float *p, const float *g, float *m, float *v, float beta1, float beta2, float eps,
+                        float wd, float step_size, float bc2_sqrt) {
+  fa_ref_adam_update(n, DEV(p), DEV(g), DEV(m), DEV(v), beta1, beta2, eps, wd, step_size, bc2_sqrt);
+}
+
+static void first_nonfinite(size_t n, const float *x, double *out) { fa_ref_first_nonfinite(n, DEV(x), DEV(out)); }
+
+const fa_kernel_table fa_ref_kernel_table = {
     .name = "ref",
     .unary = unary,
     .binary = binary,
@@ -119,7 +170,6 @@ static const fa_kernel_table ref_kernels = {
     .channel_fma = channel_fma,
     .channel_dot = channel_dot,
     .channel_sq_dev = channel_sq_dev,
-    .fill = fill,
     .axpy = axpy,
     .row_dot = row_dot,
     .row_combine = row_combine,
@@ -136,6 +186,16 @@ static const fa_kernel_table ref_kernels = {
     .conv2d_forward = conv2d_forward,
     .conv2d_grad_input = conv2d_grad_input,
     .conv2d_grad_weight = conv2d_grad_weight,
+    .one_hot = one_hot,
+    .gather_labels = gather_labels,
+    .argmax_rows = argmax_rows,
+    .count_correct = count_correct,
+    .count_nonzero_pairs = count_nonzero_pairs,
+    .mean_row_norm = mean_row_norm,
+    .mean_row_cosine = mean_row_cosine,
+    .keep_best_rows = keep_best_rows,
+    .fill_uniform = fill_uniform,
+    .sgd_update = sgd_update,
+    .adam_update = adam_update,
+    .first_nonfinite = first_nonfinite,
 };
-
-const fa_kernel_table *fa_ref_kernels(void) { return &ref_kernels; }

@@ -51,6 +51,13 @@ void fa_ref_mul_in_range(size_t n, const float *g, const float *a, const float *
 void fa_ref_attack_step(size_t n, const float *x, const float *g, float *delta, float step, float eps,
                         bool box_first);
 
+/* labels, random fills, the optimisers' updates (maps too) */
+void fa_ref_one_hot(int n, int k, const int32_t *labels, float *y);
+void fa_ref_fill_uniform(size_t n, uint64_t key, uint64_t counter, float lo, float hi, float *y);
+void fa_ref_sgd_update(size_t n, float *p, const float *g, float *buf, float lr, float momentum, float wd);
+void fa_ref_adam_update(size_t n, float *p, const float *g, float *m, float *v, float beta1, float beta2, float eps,
+                        float wd, float step_size, float bc2_sqrt);
+
 /* loops_reduce.c: reductions, softmax, pools, row gathers */
 void fa_ref_sum_to(const int x_shape[4], const float *x, const int y_shape[4], float *y);
 void fa_ref_channel_dot(const int x_shape[4], const float *a, const float *b, const float *mask, float *y);
@@ -62,6 +69,16 @@ void fa_ref_avg_pool_adjoint(const int x_shape[4], int k, const float *g, float 
 void fa_ref_max_pool(const int x_shape[4], int k, const float *x, float *y, float *mask);
 void fa_ref_gather_rows(size_t row_len, int n_idx, const int *idx, const float *src, float *dst);
 void fa_ref_scatter_add_rows(size_t row_len, int n_idx, const int *idx, const float *src, float *dst);
+/* labels and per-example statistics */
+void fa_ref_gather_labels(int n_idx, const int *idx, const int32_t *labels, int32_t *out);
+void fa_ref_argmax_rows(int rows, int cols, const float *x, int32_t *out);
+void fa_ref_count_correct(int rows, int cols, const float *x, const int32_t *labels, float *count);
+void fa_ref_count_nonzero_pairs(size_t n, const float *a, const float *b, float *count);
+void fa_ref_mean_row_norm(int rows, size_t cols, const float *a, double *out);
+void fa_ref_mean_row_cosine(int rows, size_t cols, const float *a, const float *b, double *out);
+void fa_ref_keep_best_rows(int rows, size_t cols, const float *loss, float *best_loss, const float *src,
+                           float *best);
+void fa_ref_first_nonfinite(size_t n, const float *x, double *out);
 
 /* loops_conv.c: GEMM and the three convolutions, from their definitions */
 void fa_ref_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, const float *b,

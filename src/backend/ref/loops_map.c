@@ -4,6 +4,8 @@
 
 #include <math.h>
 
+#include "backend/philox.h"
+
 /* min(max(v, lo), hi), a NaN kept (the table's clamp) */
 static float clamp(float v, float lo, float hi) {
   if (v < lo) v = lo;
@@ -127,5 +129,42 @@ void fa_ref_attack_step(size_t n, const float *x, const float *g, float *delta, 
       d = clamp(x[i] + d, 0.0f, 1.0f) - x[i];
     }
     delta[i] = d;
+  }
+}
+
+/* ---- labels, random fills, the optimisers' updates ---- */
+
+void fa_ref_one_hot(int n, int k, const int32_t *labels, float *y) {
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < k; j++) y[(size_t)i * k + j] = labels[i] == j ? 1.0f : 0.0f;
+}
+
+/* word i % 4 of the Philox block (key, counter + i / 4), computed for each i alone */
+void fa_ref_fill_uniform(size_t n, uint64_t key, uint64_t counter, float lo, float hi, float *y) {
+  for (size_t i = 0; i < n; i++) {
+    uint32_t w[4];
+    fa_philox_block(key, counter + i / 4, w);
+    const float u = (float)(w[i % 4] >> 8) / 16777216.0f;
+    y[i] = lo + (hi - lo) * u;
+  }
+}
+
+void fa_ref_sgd_update(size_t n, float *p, const float *g, float *buf, float lr, float momentum, float wd) {
+  for (size_t i = 0; i < n; i++) {
+    const float d = g[i] + wd * p[i];
+    buf[i] = momentum * buf[i] + d;
+    p[i] = p[i] - lr * buf[i];
+  }
+}
+
+void fa_ref_adam_update(size_t n, float *p, const float *g, float *m, float *v, float beta1, float beta2, float eps,
+                        float wd, float step_size, float bc2_sqrt) {
+  const float one_minus_beta1 = (float)(1.0 - (double)beta1), one_minus_beta2 = (float)(1.0 - (double)beta2);
+  for (size_t i = 0; i < n; i++) {
+    const float d = g[i] + wd * p[i];
+    m[i] = beta1 * m[i] + one_minus_beta1 * d;
+    v[i] = beta2 * v[i] + one_minus_beta2 * d * d;
+    const float denom = sqrtf(v[i]) / bc2_sqrt + eps;
+    p[i] = p[i] - step_size * (m[i] / denom);
   }
 }

@@ -119,3 +119,72 @@ void fa_ref_scatter_add_rows(size_t row_len, int n_idx, const int *idx, const fl
   for (int r = 0; r < n_idx; r++)
     for (size_t j = 0; j < row_len; j++) dst[(size_t)idx[r] * row_len + j] += src[(size_t)r * row_len + j];
 }
+
+/* ---- labels and per-example statistics ---- */
+
+void fa_ref_gather_labels(int n_idx, const int *idx, const int32_t *labels, int32_t *out) {
+  for (int r = 0; r < n_idx; r++) out[r] = labels[idx[r]];
+}
+
+/* the first column of row r holding its largest value (a NaN never wins) */
+static int32_t row_argmax(int cols, const float *row) {
+  int32_t a = 0;
+  for (int j = 1; j < cols; j++)
+    if (row[j] > row[a]) a = j;
+  return a;
+}
+
+void fa_ref_argmax_rows(int rows, int cols, const float *x, int32_t *out) {
+  for (int r = 0; r < rows; r++) out[r] = row_argmax(cols, x + (size_t)r * cols);
+}
+
+void fa_ref_count_correct(int rows, int cols, const float *x, const int32_t *labels, float *count) {
+  long n = 0;
+  for (int r = 0; r < rows; r++) n += row_argmax(cols, x + (size_t)r * cols) == labels[r];
+  count[0] = (float)n;
+}
+
+void fa_ref_count_nonzero_pairs(size_t n, const float *a, const float *b, float *count) {
+  size_t c = 0;
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != 0.0f && b[i] != 0.0f) c++;
+  count[0] = (float)c;
+}
+
+/* row r's dot product of a and b, as row_dot gives it (a float) */
+static float one_row_dot(size_t cols, const float *a, const float *b, int r) {
+  float y;
+  fa_ref_row_dot(1, cols, a + (size_t)r * cols, b + (size_t)r * cols, &y);
+  return y;
+}
+
+void fa_ref_mean_row_norm(int rows, size_t cols, const float *a, double *out) {
+  double total = 0;
+  for (int r = 0; r < rows; r++) total += sqrt((double)one_row_dot(cols, a, a, r));
+  out[0] = total / rows;
+}
+
+void fa_ref_mean_row_cosine(int rows, size_t cols, const float *a, const float *b, double *out) {
+  double total = 0;
+  for (int r = 0; r < rows; r++) {
+    const float ab = one_row_dot(cols, a, b, r), aa = one_row_dot(cols, a, a, r), bb = one_row_dot(cols, b, b, r);
+    const double m = sqrt((double)aa * (double)bb);
+    total += m == 0 ? 1.0 : (double)ab / m;
+  }
+  out[0] = total / rows;
+}
+
+void fa_ref_first_nonfinite(size_t n, const float *x, double *out) {
+  size_t i = 0;
+  while (i < n && isfinite(x[i])) i++;
+  out[0] = (double)i;
+}
+
+void fa_ref_keep_best_rows(int rows, size_t cols, const float *loss, float *best_loss, const float *src,
+                           float *best) {
+  for (int r = 0; r < rows; r++)
+    if (loss[r] >= best_loss[r]) {
+      best_loss[r] = loss[r];
+      for (size_t j = 0; j < cols; j++) best[(size_t)r * cols + j] = src[(size_t)r * cols + j];
+    }
+}

@@ -13,8 +13,9 @@
  * kernels and the copy functions below remove the tag. Pointer arithmetic
  * on device addresses (a row's offset) is fine; dereferencing is not.
  *
- * Every function here is synchronous; fa_ref_mem_sync is there for the
- * device interface's shape. Sizes are bytes unless said. */
+ * As a device (fa_backend_ref, backend/backend.h; backend/registry.c lists
+ * it) it keeps no per-context state: every function here is synchronous
+ * and fa_ref_mem_sync does nothing. Sizes are bytes unless said. */
 #ifndef FA_BACKEND_REF_REF_H
 #define FA_BACKEND_REF_REF_H
 
@@ -24,10 +25,11 @@
 #include "backend/backend.h"
 
 /* A device buffer of `bytes` (64-byte aligned, contents unspecified); NULL
- * when out of memory. Free it with fa_ref_mem_free (NULL is a no-op). */
+ * when out of memory. Free it with fa_ref_mem_free and the same bytes (NULL
+ * is a no-op). Large buffers are reserved and committed as they are used. */
 void *fa_ref_mem_alloc(size_t bytes);
-void fa_ref_mem_free(void *device);
-/* device <- host, host <- device, device <- device (buffers must not overlap) */
+void fa_ref_mem_free(void *device, size_t bytes);
+/* device <- host, host <- device, device <- device (the two may overlap) */
 void fa_ref_mem_to_device(void *device_dst, const void *host_src, size_t bytes);
 void fa_ref_mem_to_host(void *host_dst, const void *device_src, size_t bytes);
 void fa_ref_mem_copy(void *device_dst, const void *device_src, size_t bytes);
@@ -42,6 +44,6 @@ bool fa_ref_is_device(const void *p);
  * fa_ref_mem_alloc, plus offsets) for every tensor argument; the row
  * indices of gather_rows / scatter_add_rows and the shape and geometry
  * arguments are host memory, as the table's callers pass them today. */
-const fa_kernel_table *fa_ref_kernels(void);
+extern const fa_kernel_table fa_ref_kernel_table;
 
 #endif
