@@ -18,6 +18,11 @@ for ds in fmnist cifar10; do
     > "$tables.tmp" 2> >(grep -v -e '^Warning: empty x range' -e 'Skipping data file with no valid points' >&2) ||
     continue
   grep -v '^wrote ' "$tables.tmp" > "$tables" && rm "$tables.tmp"
+  diverged=$(ls "$RUNS/${ds}_fast"/*/diverged.txt 2>/dev/null || true)
+  if [ -n "$diverged" ]; then
+    { echo; echo "Runs stopped by a NaN (not in the tables):"; echo
+      for f in $diverged; do echo "- $(basename "$(dirname "$f")"): $(sed 's/^\[[^]]*\] //' "$f")"; done; } >> "$tables"
+  fi
   if [ -f "$RUNS/times/$ds.md" ]; then
     { echo; echo "Training time per epoch (experiments/method_times.sh $ds):"; echo; cat "$RUNS/times/$ds.md"; } >> "$tables"
   fi

@@ -12,7 +12,8 @@
 #             <run>/autoattack.json (default 0: none)
 # A run lives in its own directory $RUNS/<experiment>/<name>; it is finished
 # when its log holds the final PGD-50-10 line (and, with AUTOATTACK=1, when
-# <run>/autoattack.json exists), and is then skipped. An unfinished training
+# <run>/autoattack.json exists), or when it stopped on a NaN (<run>/diverged.txt),
+# and is then skipped. An unfinished training
 # (interrupted) is removed and started again; an interrupted AutoAttack goes
 # on where it stopped (--resume_eval). A run is locked (flock on
 # <run>.lock) while a script works on it: several copies of one script can
@@ -36,6 +37,7 @@ cifar10_dir() {
 }
 
 run_finished() { grep -qs '\[final: last model\]' "$1"/logs/*.log; }
+run_diverged() { [ -f "$1/diverged.txt" ]; }
 
 # flag_value NAME ARGS...: the value of --NAME=VALUE among ARGS (empty if absent)
 flag_value() {
@@ -44,16 +46,23 @@ flag_value() {
   echo "$v"
 }
 
-# train_run DIR FLAGS...: one training run into DIR unless it has already finished
+# train_run DIR FLAGS...: one training run into DIR unless it has already finished. A run that
+# stops on a NaN (exit 4) is an outcome, not a failure of the script: its message goes to
+# DIR/diverged.txt, and it counts as done.
 train_run() {
-  local dir=$1; shift
-  if run_finished "$dir"; then echo "done already: $dir"; return 0; fi
+  local dir=$1 rc=0; shift
+  if run_finished "$dir" || run_diverged "$dir"; then echo "done already: $dir"; return 0; fi
   rm -rf "$dir"
   mkdir -p "$dir"
   echo "running: $dir"
   local start=$SECONDS
-  nice -n "$NICE" "$FASTADV" train "$@" --out_dir="$dir" > "$dir/stdout.txt" 2>&1 ||
-    { echo "experiments: run failed, see $dir/stdout.txt" >&2; return 1; }
+  nice -n "$NICE" "$FASTADV" train "$@" --out_dir="$dir" > "$dir/stdout.txt" 2>&1 || rc=$?
+  if [ $rc = 4 ]; then
+    grep -h 'the run stopped' "$dir/stdout.txt" | tail -n 1 > "$dir/diverged.txt"
+    echo "  diverged: $(cat "$dir/diverged.txt")"
+    return 0
+  fi
+  [ $rc = 0 ] || { echo "experiments: run failed, see $dir/stdout.txt" >&2; return 1; }
   echo "  $((SECONDS - start)) s: $(grep -h '\[final: last model\]' "$dir"/logs/*.log | sed 's/^\[[^]]*\] //')"
 }
 
@@ -61,7 +70,7 @@ train_run() {
 # training's --eps, --n_final_eval and --data_dir, unless DIR/autoattack.json exists
 autoattack_run() {
   local dir=$1 json=$1/autoattack.json; shift
-  if [ -f "$json" ]; then echo "  autoattack done already"; return 0; fi
+  if [ -f "$json" ] || run_diverged "$dir"; then echo "  autoattack done already (or no model)"; return 0; fi
   local model data resume=()
   model=$(ls "$dir"/models/*.safetensors | grep -v '_best\.safetensors$')
   data=$(flag_value data_dir "$@")

@@ -6,6 +6,8 @@
 # CPU times (user + system, one thread) is one epoch of training, whatever else runs on
 # the machine. Methods alternate, REPS rounds; medians over the rounds.
 # Not at nice 19 (NICE=0 unless given): the time is the method's, not the queue's.
+# SEED_TIME: the seed (default 0; the time does not depend on it, but a run that stops on a
+# NaN stops the measurement: CIFAR-10's GradAlign seed 0 does, in its second epoch).
 # Usage: experiments/method_times.sh fmnist|cifar10
 # Writes $RUNS/times/<dataset>.tsv (every measurement) and <dataset>.md (the table).
 NICE=${NICE:-0}
@@ -34,7 +36,7 @@ for round in $(seq 1 "$REPS"); do
       rm -rf "$tmp/run"
       /usr/bin/time -f "%U %S %e" -o "$tmp/time" nice -n "$NICE" "$FASTADV" train "${setup[@]}" --eps="$EPS_TIME" \
         $(method_flags "$m" "$EPS_TIME" 1.0 2) --epochs=$epochs --eval_iter_freq=1000000 --checkpoint_every=0 \
-        --n_eval_every_k_iter=16 --n_final_eval=16 --seed=0 --out_dir="$tmp/run" > "$tmp/stdout" 2>&1 ||
+        --n_eval_every_k_iter=16 --n_final_eval=16 --seed="${SEED_TIME:-0}" --out_dir="$tmp/run" > "$tmp/stdout" 2>&1 ||
         { cat "$tmp/stdout" >&2; exit 1; }
       read -r user sys wall < "$tmp/time"
       echo -e "$round\t$m\t$epochs\t$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')\t$wall" >> "$tsv"
