@@ -77,7 +77,7 @@ autoattack_run() {
   [ -f "$json.examples.jsonl" ] && resume=(--resume_eval)
   local start=$SECONDS
   nice -n "$NICE" "$FASTADV" eval --attack=autoattack --model_path="$model" --eps="$(flag_value eps "$@")" \
-    --n_eval="$(flag_value n_final_eval "$@")" --batch_size_eval=500 ${data:+--data_dir="$data"} \
+    --n_eval="$(flag_value n_final_eval "$@")" --batch_size_eval=100 ${data:+--data_dir="$data"} \
     --results_json="$json" "${resume[@]}" >> "$dir/autoattack.txt" 2>&1 ||
     { echo "experiments: AutoAttack failed, see $dir/autoattack.txt" >&2; return 1; }
   echo "  autoattack $((SECONDS - start)) s: $(grep -o '"autoattack_acc": *[0-9.e-]*' "$json")"
