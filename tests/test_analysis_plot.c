@@ -213,6 +213,12 @@ int main(void) {
   write_run(dir, "nfgsm", &nfgsm, 65, 45, 1, 0);
   write_run(dir, "elle_a", &elle_a, 70, 35, 1, 0);
   write_run(dir, "elle", &elle, 70, 5, 1, 0);
+  /* never robust: periodic PGD accuracy 1%, FGSM 60% */
+  write_file(logs_dir(dir, "never"), "r.jsonl",
+             "{\"config\": {\"attack\": \"fgsm\", \"attack_init\": \"random\", \"eps\": 12, \"seed\": 0}}\n"
+             "{\"iteration\": 0, \"epoch\": 0, \"test.acc_fgsm\": 0.6, \"test.acc_pgd\": 0.01, \"test.cos_x_eta\": 0.5}\n"
+             "{\"iteration\": 50, \"epoch\": 1, \"test.acc_fgsm\": 0.6, \"test.acc_pgd\": 0, \"test.cos_x_eta\": 0.1}\n"
+             "{\"final\": {\"last\": {\"clean_acc\": 0.7, \"robust_acc\": 0}}}\n");
   snprintf(args, sizeof args, "%s/elle_a", dir);
   write_file(args, "autoattack.json", "{\"attack\": \"autoattack-standard\", \"clean_acc\": 70.0, \"autoattack_acc\": 31.5}\n");
   write_file(args, "autoattack.json.examples.jsonl", "{\"evaluation\": \"...\"}\n{\"index\": 0, \"clean\": 1}\n");
@@ -260,9 +266,12 @@ int main(void) {
                strstr(out, "| FGSM + ELLE-A | 8 | 70.0 ± 0.0 (70.0) | 35.0 ± 0.0 (35.0) | 31.5 ± 0.0 (31.5) | 0 of 1 |") &&
                strstr(out, "| FGSM-RS + ELLE | 8 | 70.0 ± 0.0 (70.0) | 5.0 ± 0.0 (5.0) | — | 1 of 1 |"),
            "N-FGSM, ELLE and ELLE-A named, AutoAttack read from autoattack.json beside logs/: %s", out);
+  FA_CHECK(strstr(out, "| FGSM-RS | 12 | 70.0 ± 0.0 (70.0) | 0.0 ± 0.0 (0.0) | — | 0 of 1 (1 never robust) |") &&
+               strstr(out, "| FGSM-RS | 1 | 1 | 0 | 0 | — | 0 | 0 |"),
+           "a run never 5%% robust has not collapsed, and is counted apart: %s", out);
   /* every report: periodic PGD 20% until iteration 150, then 0 with FGSM 40% or more: the monitor fires at 200;
    * the runs ending below 10% PGD-50-10 collapsed (onset 200: hits), the others are false alarms */
-  FA_CHECK(strstr(out, "| FGSM | 4 | 2 | 2 | 0 (0 to 0) | 0 | 2 |") &&
+  FA_CHECK(strstr(out, "| FGSM | 4 | 0 | 2 | 2 | 0 (0 to 0) | 0 | 2 |") &&
                strstr(out, "- false alarm: FGSM, eps 4, seed 1: best periodic PGD accuracy 20.0%, final PGD-50-10 "
                            "40.0%, alarm at iteration 200\n"),
            "the monitor's record per method, and its false alarms named: %s", out);

@@ -48,7 +48,7 @@ int main(void) {
   const double flat[] = {0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7};
   const double pgd[] = {0, 0.2, 0.3, 0.25, 0.1, 0.02, 0.01}, fgsm[] = {0, 0.2, 0.3, 0.3, 0.5, 0.6, 0.7};
   fa_co_score s = score(7, pgd, fgsm, flat, 0.01);
-  FA_CHECK(s.scored && s.collapsed && s.verdict == FA_CO_HIT && s.onset == 400 && s.fired == 400 &&
+  FA_CHECK(s.scored && s.collapsed && !s.never_robust && s.verdict == FA_CO_HIT && s.onset == 400 && s.fired == 400 &&
                fabs(s.best_pgd - 0.3) < 1e-12,
            "a hit at the onset: collapsed %d, verdict %d, onset %ld, fired %ld, best %g", s.collapsed, s.verdict,
            s.onset, s.fired, s.best_pgd);
@@ -70,7 +70,8 @@ int main(void) {
   /* never 5% robust: nothing to lose, whatever the end */
   const double low[] = {0, 0.02, 0.04, 0.01}, low_fgsm[] = {0, 0.3, 0.5, 0.6};
   s = score(4, low, low_fgsm, flat, 0.0);
-  FA_CHECK(!s.collapsed && s.verdict == FA_CO_QUIET && s.fired == -1, "no robustness: verdict %d", s.verdict);
+  FA_CHECK(!s.collapsed && s.never_robust && s.verdict == FA_CO_QUIET && s.fired == -1,
+           "no robustness: verdict %d", s.verdict);
   /* healthy reports, a final PGD-50-10 under half the best: collapsed, with no onset in the reports, missed */
   const double steady[] = {0, 0.3, 0.3, 0.3};
   s = score(4, steady, steady, flat, 0.1);

@@ -25,7 +25,8 @@ fa_status fa_co_score_run(const fa_metrics_table *t, double final_pgd, fa_co_sco
     if (fa_co_monitor_observe(&m, (long)it[r], &s, evidence, sizeof evidence)) out->fired = m.detected_at;
   }
 #undef AT
-  out->collapsed = out->best_pgd >= FA_CO_SCORE_MIN_BEST && final_pgd < FA_CO_SCORE_FRACTION * out->best_pgd;
+  out->never_robust = out->best_pgd < FA_CO_SCORE_MIN_BEST;
+  out->collapsed = !out->never_robust && final_pgd < FA_CO_SCORE_FRACTION * out->best_pgd;
   if (out->collapsed) {
     int last_above = -1;
     for (int r = 0; r < t->n_reports; r++)

@@ -7,6 +7,9 @@
  * FA_CO_SCORE_FRACTION of that best: the outcome at the end, which the
  * live monitor does not see. The collapse's onset is the report after the
  * last one whose PGD accuracy was above FA_CO_SCORE_FRACTION of the best.
+ * A run whose periodic PGD accuracy never reached FA_CO_SCORE_MIN_BEST was
+ * never robust: it has not collapsed, nor can the monitor fire on it (its
+ * first condition), and it is counted apart.
  *
  * The monitor is replayed on the run's reports with the rule of
  * train/co_monitor.c as built (so that a changed rule is scored on the
@@ -26,6 +29,7 @@ typedef struct {
   int scored;       /* 1: the fields below were computed from the run's reports */
   double best_pgd;  /* best periodic test PGD accuracy, in [0, 1] */
   int collapsed;    /* by the definition above */
+  int never_robust; /* best_pgd below FA_CO_SCORE_MIN_BEST */
   long onset;       /* the iteration of the collapse's onset; -1: none (or not in the reports) */
   long fired;       /* the iteration the replayed monitor fires at; -1: never */
   fa_co_verdict verdict;

@@ -37,14 +37,18 @@ static void accuracy_table(FILE *f, const fa_sweep_run *runs, int n) {
   fputs("| method | eps (/255) | clean (%) | PGD-50-10 (%) | AutoAttack (%) | collapsed |\n"
         "|---|---:|---|---|---|---:|\n", f);
   for (int i = 0, j; i < n; i = j) {
-    int collapsed = 0;
-    for (j = i; j < n && same_method(&runs[j], &runs[i]) && runs[j].info.eps == runs[i].info.eps; j++)
+    int collapsed = 0, never = 0;
+    for (j = i; j < n && same_method(&runs[j], &runs[i]) && runs[j].info.eps == runs[i].info.eps; j++) {
       collapsed += runs[j].co.collapsed;
+      never += runs[j].co.never_robust;
+    }
     fprintf(f, "| %s | %g |", runs[i].info.method, runs[i].info.eps);
     put_cell(f, runs + i, j - i, clean_of);
     put_cell(f, runs + i, j - i, pgd_of);
     put_cell(f, runs + i, j - i, aa_of);
-    fprintf(f, " %d of %d |\n", collapsed, j - i);
+    fprintf(f, " %d of %d", collapsed, j - i);
+    if (never) fprintf(f, " (%d never robust)", never);
+    fputs(" |\n", f);
   }
 }
 
@@ -54,19 +58,20 @@ static int compare_long(const void *a, const void *b) {
 }
 
 static void monitor_table(FILE *f, const fa_sweep_run *runs, int n) {
-  fputs("\n| method | runs | collapsed | hits | iterations from onset to alarm (hits: median, range) | misses | "
-        "false alarms |\n|---|---:|---:|---:|---|---:|---:|\n", f);
+  fputs("\n| method | runs | never robust | collapsed | hits | iterations from onset to alarm (hits: median, range) "
+        "| misses | false alarms |\n|---|---:|---:|---:|---:|---|---:|---:|\n", f);
   long *delays = malloc((size_t)(n > 0 ? n : 1) * sizeof *delays);
-  int totals[5] = {0};
+  int totals[6] = {0};
   for (int i = 0, j; i < n; i = j) {
-    int count[4] = {0}, n_delays = 0, collapsed = 0;
+    int count[4] = {0}, n_delays = 0, collapsed = 0, never = 0;
     for (j = i; j < n && same_method(&runs[j], &runs[i]); j++) {
       count[runs[j].co.verdict]++;
       collapsed += runs[j].co.collapsed;
+      never += runs[j].co.never_robust;
       if (delays && runs[j].co.verdict == FA_CO_HIT && runs[j].co.onset >= 0)
         delays[n_delays++] = runs[j].co.fired - runs[j].co.onset;
     }
-    fprintf(f, "| %s | %d | %d | %d |", runs[i].info.method, j - i, collapsed, count[FA_CO_HIT]);
+    fprintf(f, "| %s | %d | %d | %d | %d |", runs[i].info.method, j - i, never, collapsed, count[FA_CO_HIT]);
     if (n_delays) {
       qsort(delays, n_delays, sizeof *delays, compare_long);
       long median2 = delays[(n_delays - 1) / 2] + delays[n_delays / 2]; /* twice the median */
@@ -75,11 +80,12 @@ static void monitor_table(FILE *f, const fa_sweep_run *runs, int n) {
       fputs(" — |", f);
     }
     fprintf(f, " %d | %d |\n", count[FA_CO_MISS], count[FA_CO_FALSE_ALARM]);
-    totals[0] += j - i, totals[1] += collapsed, totals[2] += count[FA_CO_HIT], totals[3] += count[FA_CO_MISS];
-    totals[4] += count[FA_CO_FALSE_ALARM];
+    totals[0] += j - i, totals[1] += never, totals[2] += collapsed, totals[3] += count[FA_CO_HIT];
+    totals[4] += count[FA_CO_MISS], totals[5] += count[FA_CO_FALSE_ALARM];
   }
   free(delays);
-  fprintf(f, "| all | %d | %d | %d | | %d | %d |\n", totals[0], totals[1], totals[2], totals[3], totals[4]);
+  fprintf(f, "| all | %d | %d | %d | %d | | %d | %d |\n", totals[0], totals[1], totals[2], totals[3], totals[4],
+          totals[5]);
   for (int i = 0, first = 1; i < n; i++) {
     const fa_sweep_run *r = &runs[i];
     if (r->co.verdict != FA_CO_MISS && r->co.verdict != FA_CO_FALSE_ALARM) continue;
