@@ -5,9 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool same_method(const fa_sweep_run *a, const fa_sweep_run *b) { return strcmp(a->info.method, b->info.method) == 0; }
+static bool same_method(const fa_sweep_run *a, const fa_sweep_run *b) {
+  return strcmp(a->info.method, b->info.method) == 0;
+}
 
-/* " mean ± sd (v1, v2, ...) |" of the finite values of runs[i].<what>, in %; " — |" when none */
+/* " mean ± sd (v1, v2, ...) |" of value(runs[i].info), in %: the mean and sample standard deviation of the
+ * finite values, each run's value ("—" where it has none, e.g. AutoAttack not run yet); " — |" when none is */
 static void put_cell(FILE *f, const fa_sweep_run *runs, int n, double (*value)(const fa_run_info *)) {
   double sum = 0, sq = 0;
   int k = 0;
@@ -18,14 +21,16 @@ static void put_cell(FILE *f, const fa_sweep_run *runs, int n, double (*value)(c
     return;
   }
   double mean = sum / k;
-  for (int i = 0; i < n; i++)
-    if (isfinite(value(&runs[i].info))) sq += (100 * value(&runs[i].info) - mean) * (100 * value(&runs[i].info) - mean);
+  for (int i = 0; i < n; i++) {
+    double v = 100 * value(&runs[i].info);
+    if (isfinite(v)) sq += (v - mean) * (v - mean);
+  }
   fprintf(f, " %.1f ± %.1f (", mean, k > 1 ? sqrt(sq / (k - 1)) : 0.0);
-  for (int i = 0, first = 1; i < n; i++)
-    if (isfinite(value(&runs[i].info))) {
-      fprintf(f, "%s%.1f", first ? "" : ", ", 100 * value(&runs[i].info));
-      first = 0;
-    }
+  for (int i = 0; i < n; i++) {
+    double v = 100 * value(&runs[i].info);
+    if (isfinite(v)) fprintf(f, "%s%.1f", i ? ", " : "", v);
+    else fprintf(f, "%s—", i ? ", " : "");
+  }
   fputs(") |", f);
 }
 
