@@ -4,7 +4,9 @@
 # PGD-50-10 evaluation.  Usage: experiments/eps_sweep.sh fmnist|cifar10
 #   fmnist:  cnn, 1 layer of 16 filters, Adam at a constant lr 1e-3, 2 epochs
 #   cifar10: cnn, 1 layer of 4 filters, the paper's cnn schedule (Adam, cyclic lr up to 0.003), 10 epochs
-# Environment: EPS, SEEDS, METHODS, LAMBDA (GradAlign), K (PGD steps), EPOCHS, N_FINAL_EVAL.
+# Environment: EPS, SEEDS, METHODS (lib.sh's method_flags), LAMBDA (GradAlign), K (PGD steps),
+# EPOCHS, N_FINAL_EVAL, EVAL_ITER_FREQ (iterations between reports), AUTOATTACK (lib.sh),
+# EXPERIMENT (the runs' directory under $RUNS, default <dataset>_eps).
 source "$(dirname "$0")/lib.sh"
 dataset=${1:-}
 case $dataset in
@@ -22,11 +24,12 @@ SEEDS=${SEEDS-0 1 2}
 METHODS=${METHODS:-fgsm fgsm_rs fgsm_ga pgd}
 LAMBDA=${LAMBDA:-1.0}
 K=${K:-2}
-common=("${setup[@]}" --epochs="$EPOCHS" --eval_iter_freq=200 --n_final_eval="${N_FINAL_EVAL:-500}")
+EXPERIMENT=${EXPERIMENT:-${dataset}_eps}
+common=("${setup[@]}" --epochs="$EPOCHS" --eval_iter_freq="${EVAL_ITER_FREQ:-200}" --n_final_eval="${N_FINAL_EVAL:-500}")
 for seed in $SEEDS; do
   for eps in $EPS; do
     for m in $METHODS; do
-      fa_run "$RUNS/${dataset}_eps/${m}_eps${eps}_seed$seed" "${common[@]}" --eps="$eps" \
+      fa_run "$RUNS/$EXPERIMENT/${m}_eps${eps}_seed$seed" "${common[@]}" --eps="$eps" \
         $(method_flags "$m" "$eps" "$LAMBDA" "$K") --seed="$seed"
     done
   done

@@ -12,3 +12,7 @@ SEEDS="0 1 2" "$here/eps_sweep.sh" fmnist       # Fashion-MNIST eps sweep
 "$here/lemma2.sh"                               # Lemma 2 (seconds)
 SEEDS="0 1 2" "$here/eps_sweep.sh" cifar10      # CIFAR-10 eps sweep (cnn-4, 10 epochs)
 "$here/figures.sh"
+"$here/fast_methods_all.sh"                     # the fast methods side by side (issue 16), PGD-10 last
+"$here/method_times.sh" fmnist                  # their training time per epoch
+"$here/method_times.sh" cifar10
+"$here/fast_methods_results.sh"

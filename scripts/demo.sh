@@ -2,9 +2,10 @@
 # The main job: the paper's effect on Fashion-MNIST (Debian's package, no download).
 # FGSM training of the single-layer CNN (16 filters) at eps = 51/255 overfits
 # catastrophically (FGSM accuracy climbs, PGD accuracy collapses to 0, the gradient
-# alignment falls); the same training with GradAlign (lambda 1) does not. Both models
-# are then evaluated with PGD-50-10 on 1,000 test images and compared side by side.
-# Usage: scripts/demo.sh [output directory, default runs/demo]   (about 4 minutes on 2 cores)
+# alignment falls); the same training with GradAlign (lambda 1) does not, nor does
+# N-FGSM (docs/LATER_METHODS.md: a larger noise, no projection), at FGSM's cost. The
+# models are then evaluated with PGD-50-10 on 1,000 test images and compared side by side.
+# Usage: scripts/demo.sh [output directory, default runs/demo]   (about 5 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/demo}
@@ -12,12 +13,14 @@ fastadv=build/fastadv
 common=(--dataset=fmnist --model=cnn --n_layers=1 --n_filters_cnn=16 --epochs=5 --batch_size=128
         --lr_schedule=constant --lr_max=0.001 --eps=51 --attack=fgsm --attack_init=zero
         --eval_iter_freq=200 --n_final_eval=1000 --seed=0)
-rm -rf "$out/fgsm" "$out/fgsm_gradalign"
+rm -rf "$out/fgsm" "$out/fgsm_gradalign" "$out/nfgsm"
 start=$(date +%s)
 "$fastadv" train "${common[@]}" --out_dir="$out/fgsm"
 middle=$(date +%s)
 "$fastadv" train "${common[@]}" --grad_align_cos_lambda=1.0 --out_dir="$out/fgsm_gradalign"
 end=$(date +%s)
+"$fastadv" train "${common[@]}" --attack=nfgsm --attack_init=random --out_dir="$out/nfgsm"  # k 2, alpha 1: its defaults
+nfgsm_end=$(date +%s)
 
 # one row per run: the final PGD-50-10 line of its log, the last periodic statistics of its metrics
 row() {
@@ -37,5 +40,6 @@ echo "Fashion-MNIST, cnn (1 layer, 16 filters), eps = 51/255, 5 epochs; PGD-50-1
 printf "%-22s %10s %16s %18s %16s %9s\n" "training" "clean acc" "PGD-50-10 acc" "FGSM acc (256, end)" "grad alignment" "time"
 row "$out/fgsm" "FGSM" $((middle - start))
 row "$out/fgsm_gradalign" "FGSM + GradAlign (1.0)" $((end - middle))
+row "$out/nfgsm" "N-FGSM (k 2, alpha 1)" $((nfgsm_end - end))
 echo "(grad alignment: mean cos(grad at x, grad at x + eta) on 256 test images at the last report;"
 echo " catastrophic overfitting shows as FGSM accuracy far above PGD accuracy and a low alignment)"

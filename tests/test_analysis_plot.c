@@ -25,6 +25,7 @@ static void write_file(const char *dir, const char *name, const char *text) {
 typedef struct {
   int eps, seed, replay, pgd_iters;
   const char *attack, *init, *lambda;
+  const char *config_extra; /* more members of the config record: ", \"elle_adaptive\": true" */
 } run_params;
 
 /* 9 reports (100 iterations per epoch, one every 50) into p; returns the end */
@@ -77,8 +78,9 @@ static void write_run(const char *dir, const char *name, const run_params *r, do
            "\"model\": \"cnn\", \"out_dir\": \"a \\\"quoted\\\"\\npath\", \"epochs\": 3, \"lr_max\": 0.003, "
            "\"attack\": \"%s\", \"eps\": %d, \"attack_init\": \"%s\", \"fgsm_alpha\": 1.25, \"pgd_train_n_iters\": %d, "
            "\"pgd_alpha_train\": 2, \"minibatch_replay\": %d, \"grad_align_cos_lambda\": %s, \"seed\": %d, "
-           "\"debug\": false}",
-           r->attack, r->eps, r->init, r->pgd_iters, r->replay, r->lambda, r->seed);
+           "\"debug\": false%s}",
+           r->attack, r->eps, r->init, r->pgd_iters, r->replay, r->lambda, r->seed,
+           r->config_extra ? r->config_extra : "");
   char *p = text + sprintf(text, "{\"config\": %s}\n", config);
   if (resumed) {
     p = put_reports(p, 0, 4);
@@ -87,6 +89,8 @@ static void write_run(const char *dir, const char *name, const run_params *r, do
   } else {
     p = put_reports(p, 0, 8);
   }
+  if (r->config_extra && strstr(r->config_extra, "on_co")) /* the monitor fired, as the replay does not */
+    p += sprintf(p, "{\"co_detected\": {\"iteration\": 150, \"epoch\": 2, \"evidence\": \"...\"}}\n");
   if (final)
     sprintf(p, "{\"final\": {\"attack\": \"pgd\", \"attack_iters\": 50, \"n_restarts\": 10, \"eps\": %d, "
                "\"n_examples\": 500, \"seed\": %d, \"last\": {\"clean_acc\": %.17g, \"robust_acc\": %.17g, "
@@ -190,7 +194,7 @@ int main(void) {
   /* seed 0 written the legacy way, seed 1 with records: the eps table mixes both */
   for (int seed = 0; seed < 2; seed++)
     for (int eps = 4; eps <= 8; eps += 4) {
-      run_params fgsm = {eps, seed, 1, 10, "fgsm", "zero", "0"}, pgd = {eps, seed, 1, 3, "pgd", "random", "0"};
+      run_params fgsm = {eps, seed, 1, 10, "fgsm", "zero", "0", NULL}, pgd = {eps, seed, 1, 3, "pgd", "random", "0", NULL};
       snprintf(sub, sizeof sub, "fgsm_%d_%d", eps, seed);
       if (seed == 0) write_legacy_run(dir, sub, &fgsm, 80 - eps, eps == 8 ? 0 : 30);
       else write_run(dir, sub, &fgsm, 80 - eps, eps == 8 ? 0 : 40, 1, 0);
@@ -198,10 +202,28 @@ int main(void) {
       if (seed == 0) write_legacy_run(dir, sub, &pgd, 70 - eps, 40 - eps);
       else write_run(dir, sub, &pgd, 70 - eps, 40 - eps, 1, 0);
     }
-  run_params ga = {8, 0, 1, 10, "fgsm", "zero", "0.5"}, free_m4 = {8, 0, 4, 10, "fgsm", "zero", "0"};
+  run_params ga = {8, 0, 1, 10, "fgsm", "zero", "0.5", NULL}, free_m4 = {8, 0, 4, 10, "fgsm", "zero", "0", NULL};
   write_run(dir, "ga", &ga, 70, 30, 1, 1);
   write_run(dir, "free", &free_m4, 60, 20, 1, 0);
   write_run(dir, "unfinished", &free_m4, 0, 0, 0, 0);
+  /* the methods of docs/LATER_METHODS.md, with AutoAttack's results beside the logs */
+  run_params nfgsm = {8, 0, 1, 10, "nfgsm", "random", "0", NULL},
+             elle_a = {8, 0, 1, 10, "fgsm", "zero", "0", ", \"elle_adaptive\": true, \"elle_lambda\": 0, \"on_co\": \"warn\""},
+             elle = {8, 0, 1, 10, "fgsm", "random", "0", ", \"elle_adaptive\": false, \"elle_lambda\": 1000"};
+  write_run(dir, "nfgsm", &nfgsm, 65, 45, 1, 0);
+  write_run(dir, "elle_a", &elle_a, 70, 35, 1, 0);
+  elle_a.seed = 1; /* without AutoAttack's results */
+  write_run(dir, "elle_a_1", &elle_a, 70, 35, 1, 0);
+  write_run(dir, "elle", &elle, 70, 5, 1, 0);
+  /* never robust: periodic PGD accuracy 1%, FGSM 60% */
+  write_file(logs_dir(dir, "never"), "r.jsonl",
+             "{\"config\": {\"attack\": \"fgsm\", \"attack_init\": \"random\", \"eps\": 12, \"seed\": 0}}\n"
+             "{\"iteration\": 0, \"epoch\": 0, \"test.acc_fgsm\": 0.6, \"test.acc_pgd\": 0.01, \"test.cos_x_eta\": 0.5}\n"
+             "{\"iteration\": 50, \"epoch\": 1, \"test.acc_fgsm\": 0.6, \"test.acc_pgd\": 0, \"test.cos_x_eta\": 0.1}\n"
+             "{\"final\": {\"last\": {\"clean_acc\": 0.7, \"robust_acc\": 0}}}\n");
+  snprintf(args, sizeof args, "%s/elle_a", dir);
+  write_file(args, "autoattack.json", "{\"attack\": \"autoattack-standard\", \"clean_acc\": 70.0, \"autoattack_acc\": 31.5}\n");
+  write_file(args, "autoattack.json.examples.jsonl", "{\"evaluation\": \"...\"}\n{\"index\": 0, \"clean\": 1}\n");
   write_file(dir, "lemma2.tsv", "# n_filters eps seed cos bound\n4 2 0 0.99 0.86\n4 8 0 0.98 0.73\n4 8 1 0.96 0.73\n"
                                 "16 2 0 0.995 0.86\n16 8 0 0.99 0.73\n");
 
@@ -235,18 +257,34 @@ int main(void) {
   snprintf(prefix, sizeof prefix, "%s/eps", dir);
   snprintf(args, sizeof args, "plot --kind=eps --runs='%s' --out='%s'", dir, prefix);
   FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 0, "eps: %s", err);
-  check_figure(prefix, 1200, 450, "eps");
-  FA_CHECK(strstr(out, "| FGSM | 4 | 35.0 ± 7.1 (30.0, 40.0) | 76.0 ± 0.0 (76.0, 76.0) |") != NULL,
+  check_figure(prefix, 1800, 450, "eps with an AutoAttack panel");
+  FA_CHECK(strstr(out, "| FGSM | 4 | 76.0 ± 0.0 (76.0, 76.0) | 35.0 ± 7.1 (30.0, 40.0) | — | 0 of 2 |") != NULL,
            "the eps table has the mean, sd and seeds: %s", out);
-  FA_CHECK(strstr(out, "| PGD-3 | 8 | 32.0 ± 0.0 (32.0, 32.0) | 62.0 ± 0.0 (62.0, 62.0) |") &&
-               strstr(out, "| FGSM + GradAlign | 8 | 30.0 ± 0.0 (30.0)") &&
-               strstr(out, "| AT for Free (m=4) | 8 | 20.0 ± 0.0 (20.0) | 60.0"),
+  FA_CHECK(strstr(out, "| PGD-3 | 8 | 62.0 ± 0.0 (62.0, 62.0) | 32.0 ± 0.0 (32.0, 32.0) |") &&
+               strstr(out, "| FGSM + GradAlign | 8 | 70.0 ± 0.0 (70.0) | 30.0 ± 0.0 (30.0)") &&
+               strstr(out, "| AT for Free (m=4) | 8 | 60.0 ± 0.0 (60.0) | 20.0"),
            "methods named from the records (seed 1, ga, free) and the legacy run names (seed 0): %s", out);
+  FA_CHECK(strstr(out, "| N-FGSM | 8 | 65.0 ± 0.0 (65.0) | 45.0 ± 0.0 (45.0) | — | 0 of 1 |") &&
+               strstr(out, "| FGSM + ELLE-A | 8 | 70.0 ± 0.0 (70.0, 70.0) | 35.0 ± 0.0 (35.0, 35.0) | 31.5 ± 0.0 (31.5, —) | 0 of 2 |") &&
+               strstr(out, "| FGSM-RS + ELLE | 8 | 70.0 ± 0.0 (70.0) | 5.0 ± 0.0 (5.0) | — | 1 of 1 |"),
+           "N-FGSM, ELLE and ELLE-A named, AutoAttack read from autoattack.json beside logs/: %s", out);
+  FA_CHECK(strstr(out, "| FGSM-RS | 12 | 70.0 ± 0.0 (70.0) | 0.0 ± 0.0 (0.0) | — | 0 of 1 (1 never robust) |") &&
+               strstr(out, "| FGSM-RS | 1 | 1 | 0 | 0 | — | 0 | 0 |"),
+           "a run never 5%% robust has not collapsed, and is counted apart: %s", out);
+  /* every report: periodic PGD 20% until iteration 150, then 0 with FGSM 40% or more: the monitor fires at 200;
+   * the runs ending below 10% PGD-50-10 collapsed (onset 200: hits), the others are false alarms */
+  FA_CHECK(strstr(out, "| FGSM | 4 | 0 | 2 | 2 | 0 (0 to 0) | 0 | 2 |") &&
+               strstr(out, "- false alarm: FGSM, eps 4, seed 1: best periodic PGD accuracy 20.0%, final PGD-50-10 "
+                           "40.0%, alarm at iteration 200\n"),
+           "the monitor's record per method, and its false alarms named: %s", out);
+  FA_CHECK(strstr(out, "note: FGSM + ELLE-A, eps 8, seed 1: the run's co_detected record says 150, the monitor as "
+                       "built fires at 200") && !strstr(out, "note: FGSM, eps"),
+           "a record that differs from the replay is noted, for monitored runs only: %s", out);
   FA_CHECK(strstr(err, "unfinished/logs/r.jsonl: the run has not finished"), "an unfinished run is skipped: %s", err);
   FA_CHECK(strstr(err, "fgsm_4_0/logs/r.jsonl has no records") && !strstr(err, "fgsm_4_1/logs/r.jsonl has no records"),
            "the legacy runs, and only they, are named: %s", err);
   snprintf(args, sizeof args, "plot --kind=eps --runs='%s/fgsm_4_0/logs/r.log' --out='%s'", dir, prefix);
-  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 0 && strstr(out, "| FGSM | 4 | 30.0 ± 0.0 (30.0) |"),
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 0 && strstr(out, "| FGSM | 4 | 76.0 ± 0.0 (76.0) | 30.0 ± 0.0 (30.0) |"),
            "a legacy .log given directly: %s %s", out, err);
 
   snprintf(prefix, sizeof prefix, "%s/lemma2", dir);
@@ -265,6 +303,12 @@ int main(void) {
   snprintf(args, sizeof args, "plot --kind=filters --runs='%s/fgsm_8_0,%s/ga' --out='%s'", dir, dir, prefix);
   FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 1 && strstr(err, "one run"),
            "filters of two runs: %s", err);
+  snprintf(args, sizeof args, "%s/elle", dir);
+  write_file(args, "autoattack.json", "{\"autoattack_acc\": \"n/a\"}\n");
+  snprintf(args, sizeof args, "plot --kind=eps --runs='%s/elle' --out='%s'", dir, prefix);
+  FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 1 && strstr(err, "elle/autoattack.json is not the "
+                                                                                  "results file"),
+           "a broken autoattack.json is named: %s", err);
   snprintf(args, sizeof args, "plot --kind=eps --runs='%s/lemma2.tsv' --out='%s'", dir, prefix);
   FA_CHECK(fa_test_run_fastadv(args, dir, out, err, sizeof out) == 1 && strstr(err, "line 1: not JSON"),
            "a file that is not a metrics file: %s", err);

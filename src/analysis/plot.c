@@ -11,6 +11,7 @@
 
 #include "analysis/gnuplot.h"
 #include "analysis/runlog.h"
+#include "analysis/sweep_tables.h"
 
 enum { MAX_FILES = 4096, MAX_SERIES = 16 };
 static const char *const colours[] = {"#000000", "#1f4fd8", "#d62728", "#ff8c00", "#2ca02c",
@@ -62,11 +63,13 @@ static int skipped_for_control_char(const char *dir, const char *name) {
   return 1;
 }
 
-/* a file as given; a directory searched recursively (in name order) for files ending in ext */
+/* a file as given; a directory searched recursively (in name order) for files ending in ext, leaving out
+ * the per-example logs of `fastadv eval --results_json=FILE` (FILE.examples.jsonl, not metrics) */
 static fa_status collect(const char *path, const char *ext, int given, file_list *l) {
   struct stat sb;
   if (stat(path, &sb) != 0) return fa_error_set(FA_ERR_IO, "--runs: %s does not exist", path);
-  if (!S_ISDIR(sb.st_mode)) return given || ends_with(path, ext) ? add_file(l, path) : FA_OK;
+  if (!S_ISDIR(sb.st_mode))
+    return given || (ends_with(path, ext) && !ends_with(path, ".examples.jsonl")) ? add_file(l, path) : FA_OK;
   struct dirent **entries;
   int n = scandir(path, &entries, NULL, alphasort);
   if (n < 0) return fa_error_set(FA_ERR_IO, "cannot read the directory %s", path);
@@ -261,9 +264,10 @@ static fa_status plot_filters(const fa_plot_config *c, const file_list *files, f
 
 /* ---- eps and lemma2: a mean and a spread over seeds ---- */
 
+enum { N_Y = 3 }; /* eps: PGD-50-10, clean, AutoAttack; lemma2: the measured cosine, the bound */
 typedef struct {
   char series[64];
-  double rank, x, y[2];
+  double rank, x, y[N_Y];
 } point;
 
 static int point_order(const void *a, const void *b) {
@@ -275,19 +279,23 @@ static int point_order(const void *a, const void *b) {
 }
 
 typedef struct {
-  double x, mean[2], sd[2];
+  double x, mean[N_Y], sd[N_Y];
   int n;
 } summary;
 
-/* the points of one (series, x), sorted: mean and sample standard deviation of y[0] and y[1] */
+/* the points of one (series, x), sorted: mean and sample standard deviation of each y[k] over its finite
+ * values (NaN when it has none) */
 static summary summarise(const point *p, int n) {
   summary s = {.x = p[0].x, .n = n};
-  for (int k = 0; k < 2; k++) {
+  for (int k = 0; k < N_Y; k++) {
     double sum = 0, sq = 0;
-    for (int i = 0; i < n; i++) sum += p[i].y[k];
-    s.mean[k] = sum / n;
-    for (int i = 0; i < n; i++) sq += (p[i].y[k] - s.mean[k]) * (p[i].y[k] - s.mean[k]);
-    s.sd[k] = n > 1 ? sqrt(sq / (n - 1)) : 0;
+    int m = 0;
+    for (int i = 0; i < n; i++)
+      if (isfinite(p[i].y[k])) sum += p[i].y[k], m++;
+    s.mean[k] = m ? sum / m : NAN;
+    for (int i = 0; i < n; i++)
+      if (isfinite(p[i].y[k])) sq += (p[i].y[k] - s.mean[k]) * (p[i].y[k] - s.mean[k]);
+    s.sd[k] = m > 1 ? sqrt(sq / (m - 1)) : 0;
   }
   return s;
 }
@@ -297,7 +305,7 @@ typedef struct {
   const char *colour;
 } series;
 
-/* One data block per series: x, mean0, sd0, mean1, sd1, n. The colour of a
+/* One data block per series: x, mean0, sd0, mean1, sd1, mean2, sd2, n. The colour of a
  * series: colour_of(rank), or the palette in order when colour_of is NULL.
  * Returns the number of series. */
 static int put_series(FILE *f, point *pts, int n, series out[MAX_SERIES], const char *(*colour_of)(double rank)) {
@@ -311,7 +319,12 @@ static int put_series(FILE *f, point *pts, int n, series out[MAX_SERIES], const 
       int j = i;
       while (j < n && strcmp(pts[j].series, pts[i].series) == 0 && pts[j].x == pts[i].x) j++;
       summary s = summarise(pts + i, j - i);
-      fprintf(f, "%g %.6g %.6g %.6g %.6g %d\n", s.x, s.mean[0], s.sd[0], s.mean[1], s.sd[1], s.n);
+      fprintf(f, "%g", s.x);
+      for (int k = 0; k < N_Y; k++) {
+        put_number(f, s.mean[k]);
+        put_number(f, s.sd[k]);
+      }
+      fprintf(f, " %d\n", s.n);
       i = j;
     }
     fputs("EOD\n", f);
@@ -320,7 +333,7 @@ static int put_series(FILE *f, point *pts, int n, series out[MAX_SERIES], const 
   return n_series;
 }
 
-/* mean line with a +-sd band of column group k (0: columns 2, 3; 1: columns 4, 5); the plot command is left open */
+/* mean line with a +-sd band of column group k (columns 2 + 2k, 3 + 2k); the plot command is left open */
 static void put_band_plot(FILE *f, int n_series, const series sr[MAX_SERIES], int k, const char *point_style) {
   fputs("plot ", f);
   for (int s = 0; s < n_series; s++)
@@ -334,68 +347,95 @@ static void put_band_plot(FILE *f, int n_series, const series sr[MAX_SERIES], in
   }
 }
 
-/* the paper's colours: FGSM black, FGSM-RS red, GradAlign blue, Free orange, PGD steel blue */
+/* the paper's colours: FGSM black, FGSM-RS red, GradAlign blue, Free orange, PGD steel blue; then N-FGSM
+ * green, ELLE-A purple, PGD-10 dark blue */
+static const char *const method_order[] = {"Standard", "FGSM", "FGSM-RS", "N-FGSM", "FGSM + GradAlign",
+                                           "FGSM + ELLE", "AT for Free", "PGD-2", "PGD"};
 static const char *method_colour(double rank) {
-  static const char *const by_rank[] = {"#2ca02c", "#000000", "#d62728", "#1f4fd8", "#ff8c00", "#4f7aa8"};
-  return rank >= 0 && rank < 6 ? by_rank[(int)rank] : "#9467bd";
+  static const char *const by_rank[] = {"#7f7f7f", "#000000", "#d62728", "#2ca02c", "#1f4fd8",
+                                        "#9467bd", "#ff8c00", "#4f7aa8", "#17324d"};
+  return rank >= 0 && rank < (int)(sizeof by_rank / sizeof *by_rank) ? by_rank[(int)rank] : "#8c564b";
 }
 
+/* the longest prefix of method_order: the order of the table and the legend */
 static double method_rank(const char *method) {
-  static const char *const order[] = {"Standard", "FGSM", "FGSM-RS", "FGSM + GradAlign", "AT for Free", "PGD"};
-  for (int i = (int)(sizeof order / sizeof *order) - 1; i >= 0; i--)
-    if (strncmp(method, order[i], strlen(order[i])) == 0) return i;
+  for (int i = (int)(sizeof method_order / sizeof *method_order) - 1; i >= 0; i--)
+    if (strncmp(method, method_order[i], strlen(method_order[i])) == 0) return i;
   return 100;
 }
 
+static int sweep_run_order(const void *a, const void *b) {
+  const fa_run_info *p = &((const fa_sweep_run *)a)->info, *q = &((const fa_sweep_run *)b)->info;
+  double rp = method_rank(p->method), rq = method_rank(q->method);
+  if (rp != rq) return rp < rq ? -1 : 1;
+  int s = strcmp(p->method, q->method);
+  if (s) return s;
+  if (p->eps != q->eps) return p->eps < q->eps ? -1 : 1;
+  return (p->seed > q->seed) - (p->seed < q->seed);
+}
+
+/* a finished run's description and its monitor's score ({0}: its reports cannot be read, e.g. a .log) */
+static fa_status read_sweep_run(const char *path, fa_sweep_run *out) {
+  fa_status st = fa_run_info_read(path, &out->info);
+  if (st != FA_OK || !out->info.finished) return st;
+  fa_metrics_table t;
+  out->co = (fa_co_score){.onset = -1, .fired = -1};
+  if (ends_with(path, ".jsonl") && fa_metrics_read(path, &t) == FA_OK) {
+    st = fa_co_score_run(&t, out->info.pgd_acc, &out->co);
+    fa_metrics_free(&t);
+  }
+  if (st == FA_OK) fa_error_clear();
+  return st;
+}
+
 static fa_status plot_eps(const fa_plot_config *c, const file_list *files, figure *fig) {
+  fa_sweep_run *runs = calloc(files->n, sizeof *runs);
   point *pts = calloc(files->n, sizeof *pts);
-  if (!pts) return fa_error_set(FA_ERR_NOMEM, "out of memory");
-  int n = 0;
-  printf("| method | eps (/255) | PGD-50-10 acc (%%) per seed | clean acc (%%) per seed |\n|---|---:|---|---|\n");
-  for (int i = 0; i < files->n; i++) {
-    fa_run_info info;
-    fa_status st = fa_run_info_read(files->paths[i], &info);
-    if (st != FA_OK) {
-      free(pts);
-      return st;
-    }
-    if (info.legacy)
+  fa_status st = runs && pts ? FA_OK : fa_error_set(FA_ERR_NOMEM, "out of memory");
+  int n = 0, with_aa = 0;
+  for (int i = 0; i < files->n && st == FA_OK; i++) {
+    st = read_sweep_run(files->paths[i], &runs[n]);
+    if (st != FA_OK) break;
+    if (runs[n].info.legacy)
       fprintf(stderr, "fastadv plot: note: %s has no records (written before fastadv 0.2): read from the run's .log\n",
               files->paths[i]);
-    if (!info.finished) {
+    if (!runs[n].info.finished) {
       fprintf(stderr, "fastadv plot: skipping %s: the run has not finished\n", files->paths[i]);
       continue;
     }
-    pts[n] = (point){.rank = method_rank(info.method), .x = info.eps, .y = {100 * info.pgd_acc, 100 * info.clean_acc}};
-    snprintf(pts[n].series, sizeof pts[n].series, "%s", info.method);
+    with_aa |= isfinite(runs[n].info.aa_acc);
     n++;
   }
-  if (n == 0) {
+  if (st == FA_OK && n == 0)
+    st = fa_error_set(FA_ERR_INVALID, "no finished runs among the %d metrics files of --runs", files->n);
+  if (st != FA_OK) {
+    free(runs);
     free(pts);
-    return fa_error_set(FA_ERR_INVALID, "no finished runs among the %d metrics files of --runs", files->n);
+    return st;
   }
+  qsort(runs, n, sizeof *runs, sweep_run_order);
+  fa_sweep_tables_print(stdout, runs, n);
+  for (int i = 0; i < n; i++) {
+    const fa_run_info *r = &runs[i].info;
+    pts[i] = (point){.rank = method_rank(r->method), .x = r->eps,
+                     .y = {100 * r->pgd_acc, 100 * r->clean_acc, 100 * r->aa_acc}};
+    snprintf(pts[i].series, sizeof pts[i].series, "%s", r->method);
+  }
+  free(runs);
   series sr[MAX_SERIES];
   int n_series = put_series(fig->setup.f, pts, n, sr, method_colour);
-  for (int i = 0; i < n;) {  /* the table, sorted as the series */
-    int j = i;
-    printf("| %s | %g |", pts[i].series, pts[i].x);
-    while (j < n && strcmp(pts[j].series, pts[i].series) == 0 && pts[j].x == pts[i].x) j++;
-    for (int k = 0; k < 2; k++) {
-      summary s = summarise(pts + i, j - i);
-      printf(" %.1f ± %.1f (", s.mean[k], s.sd[k]);
-      for (int m = i; m < j; m++) printf("%s%.1f", m > i ? ", " : "", pts[m].y[k]);
-      printf(") |");
-    }
-    printf("\n");
-    i = j;
-  }
   free(pts);
   put_common(fig->setup.f, c);
   FILE *f = fig->plot.f;
-  put_multiplot(f, c, 2);
+  put_multiplot(f, c, with_aa ? 3 : 2);
+  if (with_aa) fig->width = fig->width * 3 / 2;
   fputs("set xlabel 'ℓ_∞ ε used for training and evaluation (/255)'\nset yrange [0:100]\nset key top right\n", f);
   fputs("set ylabel 'PGD-50-10 accuracy (%)'\n", f);
   put_band_plot(f, n_series, sr, 0, "pt 7 ps 0.7");
+  if (with_aa) {
+    fputs("\nset ylabel 'AutoAttack accuracy (%)'\n", f);
+    put_band_plot(f, n_series, sr, 2, "pt 7 ps 0.7");
+  }
   fputs("\nset ylabel 'Clean accuracy (%)'\nset key bottom left\n", f);
   put_band_plot(f, n_series, sr, 1, "pt 7 ps 0.7");
   fputs("\nunset multiplot\n", f);

@@ -8,8 +8,9 @@
  *   eps      PGD-50-10 and clean accuracy against eps (Figures 1, 8), mean and
  *            standard deviation over seeds per method, from the runs' .jsonl
  *            records (config and final; an older run without records: its
- *            .log, analysis/runlog.h); the numbers are also printed as a
- *            Markdown table
+ *            .log, analysis/runlog.h), and AutoAttack's when runs have it (a
+ *            third panel); the numbers, the seeds that collapsed and the
+ *            monitor's record are printed as Markdown (analysis/sweep_tables.h)
  *   lemma2   gradient alignment at initialisation against eps per number of
  *            filters, and Lemma 2's lower bound, from `fastadv align_init`'s table
  * --runs lists files or directories (searched recursively for the kind's

@@ -126,15 +126,19 @@ double fa_metrics_epoch(const fa_metrics_table *t, int r) {
 
 /* ---- a run's description ---- */
 
-/* The method's label, by the training attack's registry entry (plot's legends). */
-static void method_of(const char *attack, const char *init, fa_run_method run, char *method, size_t len) {
+/* The method's label, by the training attack's registry entry (plot's legends), then " + ELLE-A" for
+ * --elle_adaptive or " + ELLE" for --elle_lambda > 0 (docs/LATER_METHODS.md). */
+static void method_of(const char *attack, const char *init, fa_run_method run, bool elle_a, double elle_lambda,
+                      char *method, size_t len) {
   const fa_train_attack *a = fa_train_attack_find(attack);
-  if (!a) {
+  if (!a)
     snprintf(method, len, "%s", attack);
-    return;
+  else {
+    run.init = strcmp(init, "random") == 0 ? FA_INIT_RANDOM : FA_INIT_ZERO;
+    fa_train_attack_method(a, &run, method, len);
   }
-  run.init = strcmp(init, "random") == 0 ? FA_INIT_RANDOM : FA_INIT_ZERO;
-  fa_train_attack_method(a, &run, method, len);
+  size_t used = strlen(method);
+  if (elle_a || elle_lambda > 0) snprintf(method + used, len - used, " + %s", elle_a ? "ELLE-A" : "ELLE");
 }
 
 static const char *json_text(const cJSON *obj, const char *key) {
@@ -154,10 +158,13 @@ static void info_from_records(const cJSON *config, const cJSON *final, fa_run_in
   info->eps = json_number(config, "eps");
   info->seed = (int)json_number(config, "seed");
   info->lambda = json_number(config, "grad_align_cos_lambda");
+  info->monitored = cJSON_GetObjectItemCaseSensitive(config, "on_co") != NULL;
   double n_iters = json_number(config, "pgd_train_n_iters");
   fa_run_method run = {.minibatch_replay = (int)json_number(config, "minibatch_replay"),
                        .n_iters = isfinite(n_iters) ? (int)n_iters : -1, .grad_align_lambda = info->lambda};
-  method_of(json_text(config, "attack"), json_text(config, "attack_init"), run, info->method, sizeof info->method);
+  method_of(json_text(config, "attack"), json_text(config, "attack_init"), run,
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(config, "elle_adaptive")), json_number(config, "elle_lambda"),
+            info->method, sizeof info->method);
   const cJSON *last = final ? cJSON_GetObjectItemCaseSensitive(final, "last") : NULL;
   if (cJSON_IsObject(last)) {
     info->finished = 1;
@@ -218,7 +225,9 @@ static fa_status legacy_info_read(const char *path, fa_run_info *info) {
   const char *steps = strchr(pgd, '-');
   fa_run_method run = {.minibatch_replay = (int)name_number(info->name, "m", 1),
                        .n_iters = steps && steps[1] ? atoi(steps + 1) : -1, .grad_align_lambda = info->lambda};
-  method_of(attack, init, run, info->method, sizeof info->method);
+  char elle_a[32] = "";
+  method_of(attack, init, run, run_name_value(info->name, "elle_a", elle_a, sizeof elle_a),
+            name_number(info->name, "elle", 0), info->method, sizeof info->method);
   return FA_OK;
 }
 
@@ -238,8 +247,38 @@ static fa_status legacy_info_beside(const char *jsonl, fa_run_info *info) {
   return st;
 }
 
+/* AutoAttack's accuracy from autoattack.json beside logs/, the directory of `path`; NAN when there is none. */
+static fa_status autoattack_beside(const char *path, double *acc) {
+  *acc = NAN;
+  const char *slash = strrchr(path, '/');
+  const char *logs = path;
+  for (const char *p = path; slash && p < slash; p++)
+    if (*p == '/') logs = p + 1;
+  if (!slash || slash - logs != 4 || strncmp(logs, "logs", 4) != 0) return FA_OK;
+  size_t len = (size_t)(logs - path) + sizeof "autoattack.json";
+  char *json = malloc(len);
+  if (!json) return fa_error_set(FA_ERR_NOMEM, "out of memory");
+  snprintf(json, len, "%.*sautoattack.json", (int)(logs - path), path);
+  FILE *f = fopen(json, "r");
+  fa_status st = FA_OK;
+  if (f) {
+    char text[65536]; /* the results file is a few hundred bytes; a longer one is not one */
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+    cJSON *obj = cJSON_Parse(text);
+    double v = json_number(obj, "autoattack_acc");
+    if (isfinite(v) && v >= 0 && v <= 100) *acc = v / 100;
+    else st = fa_error_set(FA_ERR_FORMAT, "%s is not the results file of fastadv eval --attack=autoattack (no "
+                           "autoattack_acc in [0, 100]): remove it or evaluate again", json);
+    cJSON_Delete(obj);
+  }
+  free(json);
+  return st;
+}
+
 fa_status fa_run_info_read(const char *path, fa_run_info *info) {
-  *info = (fa_run_info){.clean_acc = NAN, .pgd_acc = NAN};
+  *info = (fa_run_info){.clean_acc = NAN, .pgd_acc = NAN, .aa_acc = NAN, .co_detected = -1};
   if (ends_with(path, ".log")) return legacy_info_read(path, info);
   FILE *f = fopen(path, "r");
   if (!f) return fa_error_set(FA_ERR_IO, "cannot open the metrics file %s", path);
@@ -264,6 +303,9 @@ fa_status fa_run_info_read(const char *path, fa_run_info *info) {
       if (keep) {
         cJSON_Delete(*keep);
         *keep = cJSON_DetachItemViaPointer(obj, obj->child);
+      } else if (strcmp(name, "co_detected") == 0) {
+        double at = json_number(obj->child, "iteration");
+        info->co_detected = isfinite(at) ? (long)at : -1;
       }
     }
     cJSON_Delete(obj);
@@ -277,5 +319,6 @@ fa_status fa_run_info_read(const char *path, fa_run_info *info) {
                       path);
   cJSON_Delete(config);
   cJSON_Delete(final);
+  if (st == FA_OK) st = autoattack_beside(path, &info->aa_acc);
   return st;
 }

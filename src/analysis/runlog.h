@@ -37,20 +37,29 @@ double fa_metrics_epoch(const fa_metrics_table *t, int r);
 /* A run's description. */
 typedef struct {
   char name[1024];    /* the run's name */
-  char method[64];    /* "FGSM", "FGSM-RS", "FGSM + GradAlign", "PGD-10", "AT for Free (m=8)", "Standard" */
+  char method[64];    /* "FGSM", "FGSM-RS", "FGSM + GradAlign", "PGD-10", "AT for Free (m=8)", "Standard",
+                         "N-FGSM", "FGSM + ELLE-A" */
   char dataset[64];
   double eps;         /* /255 */
   int seed;
   double lambda;      /* grad_align_cos_lambda */
   int finished;       /* the final evaluation was found */
   double clean_acc, pgd_acc;  /* final, last model, in [0, 1]: clean and under the final attack (pgd-50-10) */
+  double aa_acc;      /* AutoAttack accuracy of the last model in [0, 1]; NAN without autoattack.json */
+  int monitored;      /* the run had the catastrophic-overfitting monitor (its config has on_co) */
+  long co_detected;   /* the iteration of the run's co_detected record (the monitor fired); -1 for none */
   int legacy;         /* read from the .log (a metrics file without records): plot says so */
 } fa_run_info;
 
 /* Reads a run's .jsonl: the hyper-parameters from its last "config" or
- * "resume" record, the accuracies from its "final" record. A .jsonl without
- * records, or a .log given directly, is read the legacy way, from the .log.
- * FA_ERR_FORMAT when the file is neither. */
+ * "resume" record, the accuracies from its "final" record, the monitor's
+ * from its "co_detected" record. A .jsonl without records, or a .log given
+ * directly, is read the legacy way, from the .log. FA_ERR_FORMAT when the
+ * file is neither. AutoAttack's accuracy comes from autoattack.json in the
+ * run's directory (the parent of logs/), the --results_json of
+ * `fastadv eval --attack=autoattack` on its last model, as
+ * experiments/lib.sh writes it; a file there that is not such a result is
+ * FA_ERR_FORMAT. */
 fa_status fa_run_info_read(const char *path, fa_run_info *info);
 
 #endif
