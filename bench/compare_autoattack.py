@@ -270,60 +270,57 @@ def spread(values):
     return max(values) - min(values)
 
 
-def print_tables(args, seeds, res):
+def print_tables(args, res):
+    """The accuracy and time tables of every side's seeds (a side may have run fewer seeds)."""
     sides = [s for s in args.sides if s in res]
+    seeds = {s: sorted(res[s]) for s in sides}
     stages = STAGES[args.attacks]
+    both = "official" in sides and "fastadv" in sides
     print(f"\nAutoAttack {args.attacks}, Linf eps {args.eps}/255, first {args.n} {args.dataset} test images, "
-          f"{args.model_path}, {THREADS} threads each; seeds {','.join(map(str, seeds))}; torch "
-          + ", ".join(f"{s} {res[s][seeds[0]]['torch']}" for s in sides if s != "fastadv"))
-    print("| robust accuracy % | " + " | ".join(f"{s} (seeds {','.join(map(str, seeds))})" for s in sides)
-          + " | official spread | fastadv within |")
-    print("|---|" + "---|" * (len(sides) + 2))
+          f"{args.model_path}, {THREADS} threads each; torch "
+          + ", ".join(f"{s} {res[s][seeds[s][0]]['torch']}" for s in sides if s != "fastadv"))
+    print("| robust accuracy % | " + " | ".join(f"{s} (seeds {','.join(map(str, seeds[s]))})" for s in sides)
+          + (" | official spread | fastadv within |" if both else " |"))
+    print("|---|" + "---|" * (len(sides) + (2 if both else 0)))
     ok = True
     for i, name in enumerate(("clean",) + stages):
-        cells, vals = [], {}
-        for s in sides:
-            vals[s] = [res[s][sd]["clean"] if i == 0 else res[s][sd]["stages"][i - 1][1] for sd in seeds]
-            cells.append(", ".join(f"{v:.2f}" for v in vals[s]))
-        verdict, sp = "", ""
-        if "official" in vals and "fastadv" in vals:
+        vals = {s: [res[s][sd]["clean"] if i == 0 else res[s][sd]["stages"][i - 1][1] for sd in seeds[s]]
+                for s in sides}
+        verdict = ""
+        if both:
             o, f = vals["official"], vals["fastadv"]
-            sp = f"{spread(o):.2f}"
             if i == 0:
-                inside = all(abs(a - b) < 1e-9 for a, b in zip(o, f))
-                verdict = "identical" if inside else "DIFFERENT"
+                inside = all(abs(v - o[0]) < 1e-9 for v in o + f)
+                verdict = f" | {spread(o):.2f} | {'identical' if inside else 'DIFFERENT'}"
             else:
                 tol = max(spread(o), 1.0)
-                inside = all(abs(v - np.mean(o)) <= tol for v in f)
-                verdict = f"{'yes' if inside else 'NO'} (tol {tol:.2f})"
+                inside = all(abs(v - np.mean(o)) <= tol for v in f)  # each fastadv seed against the official mean
+                verdict = f" | {spread(o):.2f} | {'yes' if inside else 'NO'} (tol {tol:.2f})"
             ok &= inside
-        print(f"| {'after ' + name if i else name} | " + " | ".join(cells) + f" | {sp} | {verdict} |")
+        print(f"| {'after ' + name if i else name} | "
+              + " | ".join(", ".join(f"{v:.2f}" for v in vals[s]) for s in sides) + verdict + " |")
 
-    print("\nseconds per stage (mean over seeds) and microseconds per example-iteration "
+    print("\nseconds per stage (mean over the seeds) and microseconds per example-iteration "
           "(stage seconds / (examples entering it x its iterations))")
-    print("| stage | " + " | ".join(f"{s} s | {s} us/ex-it" for s in sides)
-          + (" | official / fastadv |" if "official" in sides and "fastadv" in sides else " |"))
-    print("|---|" + "---|---|" * len(sides) + ("---|" if "official" in sides and "fastadv" in sides else ""))
+    print("| stage | " + " | ".join(f"{s} s | {s} us/ex-it" for s in sides) + (" | official / fastadv |" if both else " |"))
+    print("|---|" + "---|---|" * len(sides) + ("---|" if both else ""))
     for i, name in enumerate(stages):
         cells, secs = [], {}
         for s in sides:
             per = []
-            for sd in seeds:
+            for sd in seeds[s]:
                 r = res[s][sd]
-                before = r["clean"] if i == 0 else r["stages"][i - 1][1]
-                entering = round(before * args.n / 100)
+                entering = round((r["clean"] if i == 0 else r["stages"][i - 1][1]) * args.n / 100)
                 its = (ITERATIONS_SHIPPED if s == "torchattacks-shipped" else ITERATIONS)[name]
                 per.append(r["stages"][i][2] / (entering * its) * 1e6 if entering else float("nan"))
-            secs[s] = np.mean([res[s][sd]["stages"][i][2] for sd in seeds])
+            secs[s] = np.mean([res[s][sd]["stages"][i][2] for sd in seeds[s]])
             cells.append(f"{secs[s]:.1f} | {np.mean(per):.1f}")
-        ratio = ""
-        if "official" in secs and "fastadv" in secs:
-            ratio = f" | {secs['official'] / secs['fastadv']:.1f}x" if secs["fastadv"] > 0 else " | -"
+        ratio = (f" | {secs['official'] / secs['fastadv']:.1f}x" if secs["fastadv"] > 0 else " | -") if both else ""
         print(f"| {name} | " + " | ".join(cells) + ratio + " |")
     for what, key in (("whole run, wall (fastadv: its process)", "seconds"), ("whole process, CPU s", "cpu")):
-        tot = {s: np.mean([res[s][sd][key] for sd in seeds]) for s in sides}
+        tot = {s: np.mean([res[s][sd][key] for sd in seeds[s]]) for s in sides}
         print(f"| {what} | " + " | ".join(f"{tot[s]:.1f} | " for s in sides)
-              + (f" | {tot['official'] / tot['fastadv']:.1f}x |" if "official" in tot and "fastadv" in tot else " |"))
+              + (f" | {tot['official'] / tot['fastadv']:.1f}x |" if both else " |"))
     return ok
 
 
@@ -361,7 +358,6 @@ def main():
     seeds = [int(s) for s in args.seeds.split(",")]
     res = {s: {} for s in args.sides}
     if args.from_json:
-        seeds = []
         for path in args.from_json.split(","):
             with open(path) as f:
                 saved = json.load(f)
@@ -370,21 +366,21 @@ def main():
             for s, per_seed in saved["results"].items():
                 for sd, r in per_seed.items():
                     res.setdefault(s, {})[int(sd)] = r
-                    seeds += [int(sd)] if int(sd) not in seeds else []
-        args.sides = [s for s in args.sides if all(sd in res.get(s, {}) for sd in seeds)]
-        seeds.sort()
+        args.sides = [s for s in args.sides if res.get(s)]
     for sd in (seeds if not args.from_json else []):
         for s in args.sides:
             load = subprocess.run(["uptime"], stdout=subprocess.PIPE, text=True).stdout.strip()
             res[s][sd] = run_side(args, s, sd)
             r = res[s][sd]
+            r["uptime_before"] = load
             print(f"{s:>20} seed {sd}: clean {r['clean']:.2f}%, "
                   + ", ".join(f"{n} {a:.2f}% ({t:.1f} s)" for n, a, t in r["stages"])
                   + f"; {r['seconds']:.1f} s wall, {r['cpu']:.1f} s CPU   [before: {load}]", flush=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"args": {k: v for k, v in vars(args).items()}, "results": res}, f, indent=1)
-    ok = print_tables(args, seeds, res)
+            if args.json:  # after every run, so that a stopped comparison keeps what it did
+                with open(args.json + ".tmp", "w") as f:
+                    json.dump({"args": vars(args), "results": {k: v for k, v in res.items() if v}}, f, indent=1)
+                os.replace(args.json + ".tmp", args.json)
+    ok = print_tables(args, res)
     if "official" in args.sides and "fastadv" in args.sides:
         print(f"\ncriterion {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
