@@ -12,7 +12,7 @@
  * Build with fuzz/build.sh, run (from the repository root):
  *   mkdir -p fuzz/out/corpus/fuzz_flags
  *   nice -n 19 fuzz/out/fuzz_flags -max_total_time=600 -max_len=4096 fuzz/out/corpus/fuzz_flags */
-// fuzz-build: src/cli/flags.c src/cli/commands.c src/io/json.c src/train/config.c src/train/run_name.c src/analysis/config.c src/adv/*.c src/nn/*.c src/core/*.c src/backend/*.c src/backend/cpu/*.c -Wno-pass-failed -Wno-psabi -I/usr/include/x86_64-linux-gnu/openblas-openmp -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -ldnnl -lm -lpthread -fopenmp
+// fuzz-build: src/cli/flags.c src/cli/commands.c src/io/json.c src/train/config.c src/train/run_name.c src/analysis/config.c src/adv/*.c src/nn/*.c src/core/*.c src/backend/*.c src/backend/cpu/*.c src/backend/ref/*.c src/data/*.c -Wno-pass-failed -Wno-psabi -I/usr/include/x86_64-linux-gnu/openblas-openmp -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -ldnnl -lz -lm -lpthread -fopenmp
 #include <ctype.h>
 #include <math.h>
 #include <stdint.h>
