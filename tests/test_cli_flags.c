@@ -198,6 +198,14 @@ static void test_notices(void) {
   fa_eval_config e;
   FA_CHECK(PARSE(&fa_cli_eval, &e, "--model_path=x", "--n_hidden_fc=1024", "--half_prec") == FA_OK, "eval");
   FA_CHECK(notices.count == 2 && has_notice("--n_hidden_fc") && has_notice("--half_prec"), "eval notices");
+  /* a flag the chosen attack does not read: a notice, not silence (N-FGSM starts from its own noise) */
+  FA_CHECK(PARSE(&fa_cli_train, &t, "--attack=nfgsm", "--attack_init=random", "--nfgsm_k=3") == FA_OK, "nfgsm");
+  FA_CHECK(notices.count == 1 && has_notice("--attack_init: not read by --attack=nfgsm"), "nfgsm notice: %d",
+           notices.count);
+  FA_CHECK(PARSE(&fa_cli_train, &t, "--attack=fgsm", "--attack_init=random", "--fgsm_alpha=1.25") == FA_OK, "fgsm");
+  FA_CHECK(notices.count == 0, "fgsm reads both: %d", notices.count);
+  FA_CHECK(PARSE(&fa_cli_eval, &e, "--model_path=x", "--attack=square", "--attack_iters=5") == FA_OK, "square");
+  FA_CHECK(notices.count == 1 && has_notice("--attack_iters: not read by --attack=square"), "square notice");
   /* no notice survives a failed parse */
   FA_CHECK(PARSE(&fa_cli_train, &t, "--half_prec", "--eps=x") == FA_ERR_INVALID, "error after a notice");
 }

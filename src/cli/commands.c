@@ -313,14 +313,24 @@ static const option_flag eval_option_flags[] = {
     {0, NULL, 0, 0}};
 #undef OPTION
 
-/* Each option the attack reads takes the attack's default unless its flag was given. */
-static void apply_attack_defaults(const fa_flag_table *table, const option_flag *bindings, unsigned options,
-                                  const fa_attack_options *defaults, const fa_flags_given *given, void *config) {
+/* Each option the attack reads takes the attack's default unless its flag was
+ * given; a given flag the attack does not read gets a notice (it has no effect,
+ * though the run's name records it as the paper's train.py does). `notices`
+ * may be NULL. */
+static void apply_attack_defaults(const fa_flag_table *table, const option_flag *bindings, const char *attack,
+                                  unsigned options, const fa_attack_options *defaults, const fa_flags_given *given,
+                                  void *config, fa_flag_notices *notices) {
   for (const option_flag *b = bindings; b->flag; b++) {
     const fa_flag *flag = fa_flags_find(table, b->flag);
     assert(flag && flag->size == b->size);
-    if ((options & b->option) && !fa_flags_was_given(table, given, b->flag))
+    bool was_given = fa_flags_was_given(table, given, b->flag);
+    if ((options & b->option) && !was_given)
       memcpy((char *)config + flag->offset, (const char *)defaults + b->offset, b->size);
+    if (!(options & b->option) && was_given && notices) {
+      char text[FA_NOTICE_MAX];
+      snprintf(text, sizeof text, "--%s: not read by --attack=%s; it has no effect", b->flag, attack);
+      fa_flags_add_notice(notices, text);
+    }
   }
 }
 
@@ -329,7 +339,7 @@ static void apply_attack_defaults(const fa_flag_table *table, const option_flag 
 static void describe_attack_defaults(const fa_flag_table *table, const option_flag *bindings, unsigned options,
                                      const fa_attack_options *defaults, void *config, char *out, size_t len) {
   fa_flags_given none = {0};
-  apply_attack_defaults(table, bindings, options, defaults, &none, config);
+  apply_attack_defaults(table, bindings, "", options, defaults, &none, config, NULL);
   size_t at = 0;
   out[0] = '\0';
   for (const option_flag *b = bindings; b->flag && at < len; b++) {
@@ -362,9 +372,10 @@ static bool is_architecture(const char *name) {
 /* The paper's README evaluates with --model='<run name>': a --model that is
  * not an architecture names the checkpoint, and the architecture is left
  * empty, to be read from the checkpoint. */
-static fa_status train_finish(void *config, const fa_flags_given *given) {
+static fa_status train_finish(void *config, const fa_flags_given *given, fa_flag_notices *notices) {
   fa_train_config *c = config;
-  apply_attack_defaults(&train_table, train_option_flags, c->attack->options, &c->attack->defaults, given, c);
+  apply_attack_defaults(&train_table, train_option_flags, c->attack->name, c->attack->options, &c->attack->defaults,
+                        given, c, notices);
   if (c->elle_adaptive && fa_flags_was_given(&train_table, given, "elle_lambda"))
     return fa_error_set(FA_ERR_INVALID, "--elle_lambda and --elle_adaptive both set ELLE's weight: give "
                         "--elle_lambda=X for a fixed weight, or --elle_adaptive (with --elle_lambda_max) for ELLE-A");
@@ -380,9 +391,10 @@ static fa_status train_finish(void *config, const fa_flags_given *given) {
   return FA_OK;
 }
 
-static fa_status eval_finish(void *config, const fa_flags_given *given) {
+static fa_status eval_finish(void *config, const fa_flags_given *given, fa_flag_notices *notices) {
   fa_eval_config *c = config;
-  apply_attack_defaults(&eval_table, eval_option_flags, c->attack->options, &c->attack->defaults, given, c);
+  apply_attack_defaults(&eval_table, eval_option_flags, c->attack->name, c->attack->options, &c->attack->defaults,
+                        given, c, notices);
   if (!is_architecture(c->model)) {
     if (c->model_path[0]) {
       char architectures[128] = "";
@@ -458,7 +470,7 @@ fa_status fa_cli_parse(const fa_cli_command *command, int argc, char *const argv
   fa_flags_given given;
   fa_status status = fa_flags_parse(command->flags, config, argc, argv, help, notices, &given);
   if (status != FA_OK || *help || !command->finish) return status;
-  return command->finish(config, &given);
+  return command->finish(config, &given, notices);
 }
 
 /* ---- --backend, outside the commands' tables: main.c makes the context ---- */

@@ -18,8 +18,9 @@ typedef struct {
   size_t config_size;   /* the struct the flags fill */
   void (*set_defaults)(void *config);
   /* Checks and defaults that involve several flags (an attack's own
-   * defaults for the flags not given), after all are parsed; NULL if none. */
-  fa_status (*finish)(void *config, const fa_flags_given *given);
+   * defaults for the flags not given, notices for flags the attack does not
+   * read), after all are parsed; NULL if none. */
+  fa_status (*finish)(void *config, const fa_flags_given *given, fa_flag_notices *notices);
   /* What --help says after the flags (the attacks and their defaults); NULL if nothing. */
   void (*print_more)(FILE *out);
 } fa_cli_command;

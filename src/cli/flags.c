@@ -297,6 +297,10 @@ static void add_notice(fa_flag_notices *notices, uint64_t *said, size_t index, c
   snprintf(notices->text[notices->count++], FA_NOTICE_MAX, "%s: %s", subject, text);
 }
 
+void fa_flags_add_notice(fa_flag_notices *notices, const char *text) {
+  if (notices->count < FA_FLAGS_MAX) snprintf(notices->text[notices->count++], FA_NOTICE_MAX, "%s", text);
+}
+
 /* Sets the field of table->flags[index] from `text` (NULL: a bare switch). */
 static fa_status set_flag(const fa_flag_table *table, size_t index, const char *text, void *config,
                           fa_flag_notices *notices, uint64_t *said) {

@@ -93,6 +93,9 @@ typedef struct {
 fa_status fa_flags_parse(const fa_flag_table *table, void *config, int argc, char *const argv[],
                          bool *help, fa_flag_notices *notices, fa_flags_given *given);
 
+/* Adds a notice of the command's own (one line; dropped when the list is full). */
+void fa_flags_add_notice(fa_flag_notices *notices, const char *text);
+
 /* Whether the flag `name` of the table was given. */
 bool fa_flags_was_given(const fa_flag_table *table, const fa_flags_given *given, const char *name);
 
