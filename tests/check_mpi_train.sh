@@ -13,10 +13,10 @@
 #            last training loss within 0.005 of N = 1's, its final clean and
 #            PGD-50-10 accuracies within 2 of the 64 examples; two N = 2 runs end with
 #            the same model bits and the same final record
-#   eval     fastadv eval of one model: N = 1 at batches of 64 and 256 and
-#            N = 2 at 64 (4 batches, the last short) write the same
-#            per-example results and print the same accuracies, for PGD
-#            and for APGD-CE
+#   eval     fastadv eval of 250 examples of one model: N = 1 at batches of
+#            64 and 256 and N = 2 at 64 (4 batches, the last short) and 63
+#            write the same per-example results and print the same
+#            accuracies, for PGD and for APGD-CE
 #   faults   missing data on rank 1, other data on rank 1: every rank
 #            stops, one message names rank 1 and the cause, status 1, no
 #            model written
@@ -130,7 +130,7 @@ eval)
   m=$(model one)
   for attack in "pgd --attack_iters=5 --n_restarts=2" "apgd_ce --attack_iters=5"; do
     a=${attack%% *}
-    for run in "1 64" "1 256" "2 64"; do
+    for run in "1 64" "1 256" "2 64" "2 63"; do
       n=${run% *} b=${run#* }
       out=$tmp/eval_${a}_${n}_$b
       if [ "$n" = 1 ]; then
@@ -144,7 +144,7 @@ eval)
       sed 's/ ([0-9.]*s)$//; s/ ([0-9.]* s)$//; s/total time [0-9.]* s//' "$out.out" > "$out.result"
       echo "$a N = $n batch $b: $(head -1 "$out.result" | sed 's/.*: clean/clean/')"
     done
-    for other in 1_256 2_64; do
+    for other in 1_256 2_64 2_63; do
       cmp -s "$tmp/eval_${a}_1_64.result" "$tmp/eval_${a}_$other.result" ||
         fail "$a: the accuracies at $other differ from N = 1 at batch 64"
       cmp -s "$tmp/eval_${a}_1_64.json.examples.jsonl" "$tmp/eval_${a}_$other.json.examples.jsonl" ||

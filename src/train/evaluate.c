@@ -223,7 +223,8 @@ fa_status fa_evaluate(fa_model *model, const fa_dataset *ds, int n, int batch_si
   fa_loader *loader = fa_loader_create(ds, &cfg, fa_rng_stream(0, FA_STREAM_SHUFFLE),
                                        fa_rng_stream(0, FA_STREAM_AUGMENT));
   size_t image = (size_t)ds->c * ds->h * ds->w;
-  batch_records rec = {.bytes = sizeof(batch_head) + (2 + FA_EVAL_MAX_STAGES) * (size_t)batch_size,
+  /* records of a whole number of 8-byte words: every rank's header stays aligned in rec.all */
+  batch_records rec = {.bytes = (sizeof(batch_head) + (2 + FA_EVAL_MAX_STAGES) * (size_t)batch_size + 7) / 8 * 8,
                        .batch = (size_t)batch_size};
   rec.mine = calloc(1, rec.bytes);
   rec.all = calloc((size_t)comm->size, rec.bytes);
