@@ -658,8 +658,8 @@ static fa_status iterate(run *r, bool *have_batch) {
   if ((st = fa_comm_agree(r->comm, st)) != FA_OK) return st;
   sum_over_ranks(r, &before);
   if (p->epoch > 0 && (st = fa_optimizer_step(r->opt, lr)) != FA_OK) return st;
-  /* the parameters, and the batch-norm statistics the forward passes updated */
-  if ((st = guard_store(params, false, p->iteration, p->epoch)) != FA_OK) return st;
+  /* the parameters, and the batch-norm statistics the forward passes updated (each rank's own) */
+  if ((st = fa_comm_agree(r->comm, guard_store(params, false, p->iteration, p->epoch))) != FA_OK) return st;
   if (p->iteration % c->eval_iter_freq == 0 && (st = report(r, p->iteration, p->epoch, lr)) != FA_OK) return st;
   /* the next place */
   p->iteration++;
