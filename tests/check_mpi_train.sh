@@ -20,7 +20,7 @@
 #   faults   missing data on rank 1, other data on rank 1: every rank
 #            stops, one message names rank 1 and the cause, status 1, no
 #            model written
-#   kill     kill -9 of rank 1 in the middle of a 100-step N = 2 run, then
+#   kill     kill -9 of rank 1 after iteration 40 of a 300-step N = 2 run, then
 #            --resume at N = 2: the same final model bits as an
 #            uninterrupted N = 2 run
 #
@@ -84,6 +84,8 @@ compare() {
   fi
   echo "$1 against $2: $(cat "$tmp/diff")"
 }
+# the processes whose command line holds ARG as one of its arguments (from /proc: no procps needed)
+processes_with() { grep -lzxF -- "$1" /proc/[0-9]*/cmdline 2>/dev/null | sed 's|^/proc/\([0-9]*\)/cmdline$|\1|'; }
 within() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
 
 case $case in
@@ -182,16 +184,16 @@ faults)
   ;;
 kill)
   subset "$tmp/data" 320 64
-  train whole 2 --data_dir="$tmp/data" --batch_size=32 --epochs=10 --eval_iter_freq=20
+  train whole 2 --data_dir="$tmp/data" --batch_size=32 --epochs=30 --eval_iter_freq=20
   mkdir -p "$tmp/killed"
-  "$launcher" $flags -n 2 "$fastadv" train $common --data_dir="$tmp/data" --batch_size=32 --epochs=10 \
+  "$launcher" $flags -n 2 "$fastadv" train $common --data_dir="$tmp/data" --batch_size=32 --epochs=30 \
     --eval_iter_freq=20 --out_dir="$tmp/killed" > "$tmp/killed.out" 2> "$tmp/killed.err" &
   launched=$!
   # rank 1, once the run has written a checkpoint past iteration 30
   victim="" ranks=""
   for _ in $(seq 1 600); do
     if [ -z "$victim" ]; then
-      ranks=$(pgrep -f "out_dir=$tmp/killed" || true)
+      ranks=$(processes_with "--out_dir=$tmp/killed")
       for p in $ranks; do
         tr '\0' '\n' < /proc/$p/environ 2>/dev/null | grep -q '^OMPI_COMM_WORLD_RANK=1$\|^PMI_RANK=1$' && victim=$p
       done
@@ -212,10 +214,10 @@ kill)
   done
   [ -z "$(model killed)" ] || fail "the killed run wrote its final model"
   ckpt=$(ls "$tmp"/killed/checkpoints/*.safetensors | head -1)
-  train killed 2 --data_dir="$tmp/data" --batch_size=32 --epochs=10 --eval_iter_freq=20 --resume="$ckpt"
+  train killed 2 --data_dir="$tmp/data" --batch_size=32 --epochs=30 --eval_iter_freq=20 --resume="$ckpt"
   cat "$tmp/killed.err"
   [ "$(status killed)" = 0 ] || fail "the resumed run failed"
-  grep -q "resumed at iteration [1-9][0-9]* of 101 from .* (2 processes" "$tmp"/killed/logs/*.log ||
+  grep -q "resumed at iteration [1-9][0-9]* of 301 from .* (2 processes" "$tmp"/killed/logs/*.log ||
     fail "the log does not say where 2 processes resumed"
   compare whole killed
   grep -q "identical: yes" "$tmp/diff" || fail "the resumed run ends with another model than the uninterrupted one"
