@@ -156,7 +156,7 @@ int main(int argc, char **argv) {
 
   fa_train_config cfg = train_config(workload, batch);
   c.eval_rng = fa_rng_stream(0, FA_STREAM_EVAL);
-  if (train && fa_trainer_init(&c.trainer, &cfg, c.model) != FA_OK) die("trainer");
+  if (train && fa_trainer_init(&c.trainer, &cfg, c.model, NULL) != FA_OK) die("trainer");
   fa_bench_fn fn = train ? run_train_step : run_eval;
 
   for (int w = 0; w < warmup; w++) fn(&c);

@@ -61,6 +61,22 @@ class Stream:
         self.key = _mix64(_mix64(seed) ^ purpose)
         self.counter = 0
 
+    def item(self, index):
+        """fa_rng_item_stream: the stream of one example (its data set index) within this one, counter 0."""
+        s = Stream.__new__(Stream)
+        s.key, s.counter = _mix64(self.key ^ _mix64(index)), 0
+        return s
+
+    def uniform_per_example(self, shape, lo, hi, run):
+        """fa_uniform_per_example: row i from example i's stream, `run` ceil(row / 4) blocks into it."""
+        row = int(np.prod(shape[1:]))
+        rows = []
+        for i in range(shape[0]):
+            s = self.item(i)
+            s.counter = run * ((row + 3) // 4)
+            rows.append(s.uniform((row,), lo, hi))
+        return np.stack(rows).reshape(shape)
+
     def _blocks(self, n_blocks):
         ctr = np.arange(self.counter, self.counter + n_blocks, dtype=np.uint64)
         c0, c1 = ctr & 0xFFFFFFFF, ctr >> 32

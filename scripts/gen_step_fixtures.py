@@ -132,11 +132,12 @@ def step(model, opt, lr, x, y, a, stream, carried, pgd_iters):
 
 
 def pgd_restarts(model, x, y, eps, alpha, n_iter, n_restarts, stream):
-    """The evaluation PGD: each example keeps the delta of highest loss, a later restart winning a tie."""
+    """The evaluation PGD: restart r starts from run r of each example's own stream (fa_pgd_restarts, the
+    examples indexed 0..N-1); each example keeps the delta of highest loss, a later restart winning a tie."""
     best = torch.zeros_like(x)
     best_loss = torch.full((x.shape[0],), -1.0)
-    for _ in range(n_restarts):
-        delta = box(x, torch.tensor(stream.uniform(x.shape, -eps, eps).astype(np.float64)))
+    for r in range(n_restarts):
+        delta = box(x, torch.tensor(stream.uniform_per_example(x.shape, -eps, eps, r).astype(np.float64)))
         for _ in range(n_iter):
             g = input_grad(model, x, delta, y, False, False)
             delta = torch.clamp(box(x, delta + alpha * torch.sign(g)), -eps, eps)

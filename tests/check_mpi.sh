@@ -23,25 +23,7 @@
 # Exit 0 passed, 1 failed, 77 skipped (no launcher, or built without MPI).
 set -u
 case=$1 program=$2 launcher=${3:-}
-if [ -z "$launcher" ]; then
-  echo "skipped: fastadv was built without MPI (install libopenmpi-dev and openmpi-bin: scripts/setup.sh)"
-  exit 77
-fi
-if ! command -v "$launcher" >/dev/null 2>&1; then
-  echo "skipped: the MPI launcher $launcher is not installed (openmpi-bin: scripts/setup.sh)"
-  exit 77
-fi
-# Open MPI wants leave to start more ranks than cores, and to run as root;
-# MPICH's Hydra takes neither flag and needs neither.
-flags=""
-if "$launcher" --version 2>&1 | grep -q 'Open MPI\|OpenRTE'; then
-  flags="--oversubscribe"
-  [ "$(id -u)" -eq 0 ] && flags="$flags --allow-run-as-root"
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failed=0
-fail() { echo "FAIL ($case): $*"; failed=1; }
+. "$(dirname "$0")/mpi_launcher.sh"
 
 # run NAME ARGS...: the launcher with ARGS, a time limit, out/err/status in $tmp/NAME.*
 run() {

@@ -380,7 +380,7 @@ static void check_trained_model(void) {
     printf("%s-10 at eps 4/255: %d of %d correct (clean %d)\n", fa_apgd_name(loss), attacked, N_FMNIST, clean);
     if (loss != FA_APGD_CE) continue;
     fa_rng rng = fa_rng_stream(0, FA_STREAM_EVAL);
-    fa_tensor *delta = fa_pgd_restarts(model, x, y, c.eps, c.eps / 4.0f, 10, 1, &rng, NULL);
+    fa_tensor *delta = fa_pgd_restarts(model, x, y, c.eps, c.eps / 4.0f, 10, 1, &rng, 0, NULL, NULL);
     was = fa_set_grad_enabled(false);
     int pgd = delta ? fa_count_correct(fa_model_forward(model, fa_add(x, delta), false), y) : -1;
     fa_set_grad_enabled(was);

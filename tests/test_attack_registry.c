@@ -154,7 +154,8 @@ static void test_new_attack_trains(void) {
   memset(&seen, 0, sizeof seen);
   fa_json *flags = fa_json_create();  /* for the run's configuration record, as the program passes them */
   fa_flags_to_json(fa_cli_train.flags, &c, flags);
-  FA_CHECK(fa_run_train(&c, flags) == FA_EXIT_OK, "training with the new attack: %s", fa_error_message());
+  fa_comm one = {.size = 1};
+  FA_CHECK(fa_run_train(&c, flags, &one) == FA_EXIT_OK, "training with the new attack: %s", fa_error_message());
   fa_json_destroy(flags);
   /* epoch 0's step, then 2 epochs of 4 batches: each step started and perturbed once */
   FA_CHECK(seen.starts == 9 && seen.perturbs == 9, "9 steps: %d starts, %d perturbations", seen.starts,
@@ -259,7 +260,7 @@ static void test_eval_pgd(void) {
   fa_rng a = fa_rng_stream(0, FA_STREAM_EVAL), b = a;
   fa_eval_attack_input in = {.model = model, .x = x, .y = y, .eps = eps, .options = &options, .rng = &a};
   fa_tensor *got = fa_eval_attack_find("pgd")->perturb(&in);
-  fa_tensor *want = fa_pgd_restarts(model, x, y, eps, eps / 4.0f, 4, 2, &b, NULL);
+  fa_tensor *want = fa_pgd_restarts(model, x, y, eps, eps / 4.0f, 4, 2, &b, 0, NULL, NULL);
   FA_CHECK(got && want && memcmp(fa_test_values(got), fa_test_values(want), fa_tensor_numel(x) * sizeof(float)) == 0,
            "pgd is PGD-4-2, eps/4");
   bool robust[16];

@@ -434,6 +434,8 @@ static void bad_resumes(const variant *v, const char *ref, const char *stopped, 
   const bad_resume cases[] = {
       {"another --lr_max", .override = "--lr_max=0.002", .code = 1,
        .message = "was trained with --lr_max=0.003, this command has --lr_max=0.002"},
+      {"a checkpoint of the format before per-example statistics draws", .key = "resume_version", .text = "1",
+       .code = 1, .message = "is a resume checkpoint of version \"1\" (written by a fastadv whose periodic statistics"},
       {"a run that does not exist", .override = "--resume=no such run", .code = 1,
        .message = "there is no checkpoint"},
       {"the final model instead of a checkpoint", .from_model = true, .code = 1,

@@ -178,6 +178,34 @@ static void test_updates(void) {
            "weights of another length: %s", fa_error_message());
 }
 
+/* A rank's slice of a shared stream (core/rng.h first_row, total_rows): rows
+ * of the whole fill, bit for bit, for rows of 75 values (a slice starting
+ * inside a block of 4) and of 8, and the counter past the whole fill. */
+static void test_uniform_slices(void) {
+  for (int cols = 75; cols >= 8; cols -= 67) {
+    enum { ROWS = 7 };
+    fa_rng whole = fa_rng_stream(4, FA_STREAM_ATTACK);
+    const float *all = fa_test_values(fa_uniform(2, (int[]){ROWS, cols}, &whole, -0.25f, 0.25f));
+    int cuts[] = {0, 1, 3, 6, 7};
+    for (int s = 0; s + 1 < 5; s++) {
+      fa_rng part = fa_rng_stream(4, FA_STREAM_ATTACK);
+      part.first_row = cuts[s];
+      part.total_rows = ROWS;
+      int rows = cuts[s + 1] - cuts[s];
+      const float *got = fa_test_values(fa_uniform(2, (int[]){rows, cols}, &part, -0.25f, 0.25f));
+      FA_CHECK(all && got && memcmp(got, all + (size_t)cuts[s] * cols, (size_t)rows * cols * sizeof *got) == 0 &&
+                   part.counter == whole.counter,
+               "rows [%d, %d) of %d x %d: the whole fill's, counter %llu (whole %llu)", cuts[s], cuts[s + 1], ROWS,
+               cols, (unsigned long long)part.counter, (unsigned long long)whole.counter);
+    }
+  }
+  fa_rng past = fa_rng_stream(4, FA_STREAM_ATTACK);
+  past.first_row = 6;
+  past.total_rows = 7;
+  FA_CHECK(!fa_uniform(2, (int[]){2, 8}, &past, 0, 1) && error_mentions("rows [6, 8) of a fill of 7"),
+           "a slice past the fill: %s", fa_error_message());
+}
+
 int main(void) {
   fa_arena *arena = fa_arena_create((size_t)64 << 20);
   fa_arena_set_current(arena);
@@ -186,6 +214,7 @@ int main(void) {
   test_counts();
   test_row_stats();
   test_updates();
+  test_uniform_slices();
   fa_arena_destroy(arena);
   return fa_test_exit();
 }

@@ -77,7 +77,7 @@ static void run_case(const char *kind, const fa_model_config *mc, const attack_c
   cfg.grad_align_cos_lambda = a->lambda;
   cfg.batch_size = fa_tensor_dim(x, 0);
   fa_trainer trainer;
-  FA_CHECK(fa_trainer_init(&trainer, &cfg, model) == FA_OK, "trainer");
+  FA_CHECK(fa_trainer_init(&trainer, &cfg, model, NULL) == FA_OK, "trainer");
   fa_step_stats stats = {0};
   for (int r = 0; r < a->replay; r++) {
     fa_arena_mark mark = fa_arena_get_mark(fa_arena_current());
@@ -113,7 +113,7 @@ static void run_case(const char *kind, const fa_model_config *mc, const attack_c
   fa_model_destroy(model);
 }
 
-/* PGD-5-3 in evaluation mode from FA_STREAM_EVAL of seed 0. A sign that
+/* PGD-5-3 in evaluation mode from FA_STREAM_EVAL of seed 0, per example (rows 0..N-1). A sign that
  * flips on a gradient within rounding of zero moves one entry by 2 alpha, so
  * entries may differ in a few places; the losses must agree. */
 static void check_pgd_restarts(const char *kind, const fa_model_config *mc, fa_tensor *x, const fa_tensor *y) {
@@ -125,7 +125,7 @@ static void check_pgd_restarts(const char *kind, const fa_model_config *mc, fa_t
     if (fa_tensor_requires_grad(fa_store_get(store, i))) fa_test_fill_hashed(fa_store_get(store, i));
   fa_rng rng = fa_rng_stream(0, FA_STREAM_EVAL);
   float eps = 8 / 255.0f;
-  fa_tensor *loss = NULL, *delta = fa_pgd_restarts(model, x, y, eps, eps / 4.0f, 5, 3, &rng, &loss);
+  fa_tensor *loss = NULL, *delta = fa_pgd_restarts(model, x, y, eps, eps / 4.0f, 5, 3, &rng, 0, NULL, &loss);
   FA_CHECK(delta != NULL, "%s pgd_restarts: %s", kind, fa_error_message());
   const fa_st_tensor *ref = fa_st_find(fixture, "pgd_restarts.delta");
   if (delta && ref && ref->nbytes == fa_tensor_numel(delta) * sizeof(float)) {

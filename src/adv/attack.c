@@ -46,16 +46,24 @@ fa_tensor *fa_pgd(fa_model *model, bool training, fa_tensor *x, const fa_tensor 
   return delta;
 }
 
+int *fa_example_rows(int n, long first_example, const long *examples) {
+  int *idx = fa_arena_alloc(fa_arena_current(), (size_t)(n > 0 ? n : 1) * sizeof *idx);
+  for (int i = 0; idx && i < n; i++) idx[i] = examples ? i : (int)(first_example + i);
+  return idx;
+}
+
 fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const fa_tensor *y, float eps, float alpha, int n_iter,
-                           int n_restarts, fa_rng *rng, fa_tensor **loss_out) {
+                           int n_restarts, const fa_rng *stream, long first_example, const long *examples,
+                           fa_tensor **loss_out) {
   int n = fa_tensor_dim(x, 0);
   fa_tensor *best = fa_zeros_like(x), *best_loss = fa_full(1, &n, -1.0f);
-  if (!best || !best_loss) return NULL;
+  int *rows = fa_example_rows(n, first_example, examples);
+  if (!best || !best_loss || !rows) return NULL;
   fa_arena *arena = fa_arena_current();
   bool was = fa_set_grad_enabled(false);
   for (int r = 0; r < n_restarts; r++) {
     fa_arena_mark mark = fa_arena_get_mark(arena);
-    fa_tensor *start = fa_uniform_delta(x, eps, rng);
+    fa_tensor *start = fa_uniform_per_example(x, n, rows, stream, examples, r, -eps, eps);
     if (start) fa_project_box(x, start);
     fa_tensor *delta = start ? fa_pgd(model, false, x, y, start, eps, alpha, n_iter) : NULL;
     fa_tensor *loss = delta ? fa_cross_entropy_per_example(fa_model_forward(model, fa_add(x, delta), false), y) : NULL;

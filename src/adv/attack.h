@@ -41,10 +41,18 @@ fa_tensor *fa_pgd(fa_model *model, bool training, fa_tensor *x, const fa_tensor 
 
 /* The evaluation PGD: n_restarts runs of fa_pgd from uniform random starts
  * (put into the box), in evaluation mode; each example keeps the delta of
- * highest cross-entropy, a later restart winning a tie. loss_out (optional,
- * (N)) gets those losses. */
+ * highest cross-entropy, a later restart winning a tie. Restart r's start
+ * of row i is run r of example fa_example_index(examples, i)'s own stream
+ * within `stream` (fa_uniform_per_example; examples NULL: first_example + i),
+ * so that an example's result depends neither on its batch nor on the batch
+ * size. loss_out (optional, (N)) gets those losses. */
 fa_tensor *fa_pgd_restarts(fa_model *model, fa_tensor *x, const fa_tensor *y, float eps, float alpha, int n_iter,
-                           int n_restarts, fa_rng *rng, fa_tensor **loss_out);
+                           int n_restarts, const fa_rng *stream, long first_example, const long *examples,
+                           fa_tensor **loss_out);
+/* Row i's data set index as fa_uniform_per_example's idx: i when examples
+ * is given, else first_example + i; n ints in the current arena, NULL and a
+ * message when it is full. */
+int *fa_example_rows(int n, long first_example, const long *examples);
 
 /* For the examples idx[0..m-1] of x (N, C, H, W): an (m, C, H, W) tensor
  * uniform in [lo, hi], row j drawn from example fa_example_index(examples,

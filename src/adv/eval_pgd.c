@@ -1,6 +1,6 @@
 /* The evaluation PGD, PGD-k-r (the paper's PGD-50-10): k steps of size
- * eps / 4 from r uniform random starts; each example keeps the perturbation
- * of highest cross-entropy. */
+ * eps / 4 from r uniform random starts, drawn per example (fa_pgd_restarts);
+ * each example keeps the perturbation of highest cross-entropy. */
 #include <stdio.h>
 
 #include "adv/attack.h"
@@ -8,7 +8,8 @@
 
 static fa_tensor *perturb(const fa_eval_attack_input *in) {
   const fa_attack_options *o = in->options;
-  return fa_pgd_restarts(in->model, in->x, in->y, in->eps, in->eps / 4.0f, o->n_iters, o->n_restarts, in->rng, NULL);
+  return fa_pgd_restarts(in->model, in->x, in->y, in->eps, in->eps / 4.0f, o->n_iters, o->n_restarts, in->rng,
+                         in->first_example, in->examples, NULL);
 }
 
 static void label(const fa_attack_options *options, char *out, size_t len) {

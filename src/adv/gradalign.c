@@ -22,15 +22,22 @@ static int rows_that_count(const fa_tensor *g1_sq, const fa_tensor *g2_sq, int *
   return count;
 }
 
+static long same_count(void *ctx, long kept) { return (void)ctx, kept; }
+
 fa_tensor *fa_grad_align_reg(fa_tensor *g1, fa_tensor *g2, float lambda) {
-  if (!g1 || !g2) return NULL;
-  if (!fa_same_shape(g1, g2)) return fa_error_set(FA_ERR_INVALID, "GradAlign: g1 and g2 differ in shape"), NULL;
-  int n = fa_tensor_dim(g1, 0);
+  return fa_grad_align_reg_part(g1, g2, lambda, same_count, NULL);
+}
+
+fa_tensor *fa_grad_align_reg_part(fa_tensor *g1, fa_tensor *g2, float lambda, long (*total)(void *ctx, long kept),
+                                  void *ctx) {
+  bool shapes = g1 && g2 && fa_same_shape(g1, g2);
+  int n = shapes ? fa_tensor_dim(g1, 0) : 0;
   /* the squared norms (N) decide which rows count and go into their cosines */
-  fa_tensor *g1_sq = fa_row_dot(g1, g1), *g2_sq = fa_row_dot(g2, g2);
-  int *nonzero = fa_arena_alloc(fa_arena_current(), (size_t)n * sizeof *nonzero);
-  if (!g1_sq || !g2_sq || !nonzero) return NULL;
-  int kept = rows_that_count(g1_sq, g2_sq, nonzero);
+  fa_tensor *g1_sq = shapes ? fa_row_dot(g1, g1) : NULL, *g2_sq = shapes ? fa_row_dot(g2, g2) : NULL;
+  int *nonzero = shapes ? fa_arena_alloc(fa_arena_current(), (size_t)n * sizeof *nonzero) : NULL;
+  int kept = g1_sq && g2_sq && nonzero ? rows_that_count(g1_sq, g2_sq, nonzero) : -1;
+  long all = total(ctx, kept > 0 ? kept : 0);
+  if (g1 && g2 && !shapes) return fa_error_set(FA_ERR_INVALID, "GradAlign: g1 and g2 differ in shape"), NULL;
   if (kept < 0) return NULL;
   if (kept == 0) return fa_zeros(0, NULL);
   fa_tensor *dot = fa_row_dot(g1, g2);
@@ -40,5 +47,6 @@ fa_tensor *fa_grad_align_reg(fa_tensor *g1, fa_tensor *g2, float lambda) {
     dot = fa_select_rows(dot, kept, nonzero);
   }
   fa_tensor *cos = fa_cosine_of_dots(dot, g1_sq, g2_sq);
-  return fa_scale(fa_affine(fa_mean(cos), -1.0f, 1.0f), lambda);
+  float share = (float)((double)kept / (double)all); /* 1 when this slice is the batch */
+  return fa_scale(fa_affine(fa_mean(cos), -share, share), lambda);
 }

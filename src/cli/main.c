@@ -2,6 +2,7 @@
  * `python train.py ...`, `fastadv eval ...` its `python eval.py ...`.
  * Exit status: the run's (0 done, 1 failed; train also 3, 4 and 5:
  * train/run.h); 2 for a command line that is wrong, before any work starts. */
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,13 +13,14 @@
 #include "cli/commands.h"
 #include "core/context.h"
 #include "core/version.h"
+#include "dist/comm.h"
 #include "io/json.h"
 #include "train/run.h"
 
 enum { EXIT_USAGE = 2 };
 
 /* Training gets its flags' values as JSON too, for the run's configuration record. */
-static int run_train(const void *config) {
+static int run_train(const void *config, fa_comm *comm) {
   fa_json *flags = fa_json_create();
   if (!flags) {
     fprintf(stderr, "fastadv train: %s\n", fa_error_message());
@@ -26,24 +28,27 @@ static int run_train(const void *config) {
   }
   fa_flags_to_json(fa_cli_train.flags, config, flags);
   fa_json_add_string(flags, "backend", fa_context_backend(fa_context_current()));
-  int code = fa_run_train(config, flags);
+  int code = fa_run_train(config, flags, comm);
   fa_json_destroy(flags);
   return code;
 }
-static int run_eval(const void *config) { return fa_run_eval(config); }
-static int run_plot(const void *config) { return fa_run_plot(config); }
-static int run_inspect(const void *config) { return fa_run_inspect(config); }
-static int run_align_init(const void *config) { return fa_run_align_init(config); }
+static int run_eval(const void *config, fa_comm *comm) { return fa_run_eval(config, comm); }
+/* the commands of one process: a launcher's processes would each do the same work */
+static int run_plot(const void *config, fa_comm *comm) { return (void)comm, fa_run_plot(config); }
+static int run_inspect(const void *config, fa_comm *comm) { return (void)comm, fa_run_inspect(config); }
+static int run_align_init(const void *config, fa_comm *comm) { return (void)comm, fa_run_align_init(config); }
 
+typedef int (*job_fn)(const void *config, fa_comm *comm);
 static const struct {
   const fa_cli_command *command;
-  int (*run)(const void *config);
+  job_fn run;
+  bool distributed;  /* spread over the processes of a launcher (docs/SCALE.md) */
 } jobs[] = {
-    {&fa_cli_train, run_train},
-    {&fa_cli_eval, run_eval},
-    {&fa_cli_plot, run_plot},
-    {&fa_cli_inspect, run_inspect},
-    {&fa_cli_align_init, run_align_init},
+    {&fa_cli_train, run_train, true},
+    {&fa_cli_eval, run_eval, true},
+    {&fa_cli_plot, run_plot, false},
+    {&fa_cli_inspect, run_inspect, false},
+    {&fa_cli_align_init, run_align_init, false},
 };
 enum { N_JOBS = sizeof jobs / sizeof *jobs };
 
@@ -53,7 +58,20 @@ static void print_usage(FILE *out) {
   fprintf(out, "\n'fastadv COMMAND --help' lists the flags of a command.\n");
 }
 
-static int run_command(const fa_cli_command *command, int (*run)(const void *), int argc, char **argv) {
+/* The processes of the run: MPI started when a launcher started this one
+ * (dist/comm.h), each rank's threads from its share of the node's CPUs
+ * unless OMP_NUM_THREADS says; FA_EXIT_FAILED after a message when the
+ * launcher's processes cannot run together. */
+static int start_processes(const char *name, fa_comm *comm) {
+  if (fa_comm_init(comm) != FA_OK) {
+    fprintf(stderr, "fastadv %s: %s\n", name, fa_error_message());
+    return FA_EXIT_FAILED;
+  }
+  if (fa_comm_distributed(comm) && !getenv("OMP_NUM_THREADS")) omp_set_num_threads(comm->threads);
+  return FA_EXIT_OK;
+}
+
+static int run_command(const fa_cli_command *command, job_fn run, bool distributed, int argc, char **argv) {
   void *config = calloc(1, command->config_size);
   fa_flag_notices *notices = malloc(sizeof *notices);
   if (!config || !notices) {
@@ -77,14 +95,18 @@ static int run_command(const fa_cli_command *command, int (*run)(const void *), 
   } else {
     for (int i = 0; i < notices->count; i++)
       fprintf(stderr, "fastadv %s: note: %s\n", command->name, notices->text[i]);
-    if ((ctx = fa_context_create(backend))) {
+    fa_comm comm = {.size = 1};
+    if (distributed && (exit_status = start_processes(command->name, &comm)) != FA_EXIT_OK) {
+      /* said */
+    } else if ((ctx = fa_context_create(backend))) {
       fa_context_set_current(ctx); /* the device every tensor of the run lives on */
-      exit_status = run(config);
+      exit_status = run(config, &comm);
       fa_context_destroy(ctx);   /* its device state and gradient buffers */
     } else {
       fprintf(stderr, "fastadv %s: %s\n", command->name, fa_error_message());
       exit_status = EXIT_FAILURE;
     }
+    if (distributed) fa_comm_finalize(&comm);
   }
   free(config);
   free(notices);
@@ -107,7 +129,7 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < N_JOBS; i++)
     if (strcmp(jobs[i].command->name, name) == 0)
-      return run_command(jobs[i].command, jobs[i].run, argc - 2, argv + 2);
+      return run_command(jobs[i].command, jobs[i].run, jobs[i].distributed, argc - 2, argv + 2);
   fprintf(stderr, "fastadv: unknown command '%.64s'; the commands are", name);
   for (int i = 0; i < N_JOBS; i++) fprintf(stderr, "%s %s", i ? "," : "", jobs[i].command->name);
   fprintf(stderr, " (fastadv --help)\n");

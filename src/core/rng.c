@@ -13,12 +13,12 @@ static uint64_t mix64(uint64_t z) {
 }
 
 fa_rng fa_rng_stream(uint64_t seed, fa_stream_purpose purpose) {
-  fa_rng r = {mix64(mix64(seed) ^ (uint64_t)purpose), 0};
+  fa_rng r = {.key = mix64(mix64(seed) ^ (uint64_t)purpose)};
   return r;
 }
 
 fa_rng fa_rng_item_stream(const fa_rng *stream, uint64_t item) {
-  fa_rng r = {mix64(stream->key ^ mix64(item)), 0};
+  fa_rng r = {.key = mix64(stream->key ^ mix64(item))};
   return r;
 }
 

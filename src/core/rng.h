@@ -22,6 +22,13 @@ typedef enum {
 typedef struct {
   uint64_t key;      /* fixed for the stream's life */
   uint64_t counter;  /* 128-bit blocks consumed so far */
+  /* A rank's slice of a stream the ranks share (docs/SCALE.md): when
+   * total_rows > 0, a fill of a tensor of R rows (fa_uniform, core/update.h)
+   * draws rows [first_row, first_row + R) of the fill of total_rows rows, and
+   * advances the counter past that whole fill, so that a row of the global
+   * batch gets the same values whatever the slicing. 0: the tensor is the
+   * whole fill. Set by who slices the batch; not part of the stream's state. */
+  int first_row, total_rows;
 } fa_rng;
 
 fa_rng fa_rng_stream(uint64_t seed, fa_stream_purpose purpose);

@@ -46,7 +46,19 @@ fa_status fa_fill_uniform(fa_tensor *t, size_t offset, size_t n, fa_rng *rng, fl
 
 fa_tensor *fa_uniform(int ndim, const int *shape, fa_rng *rng, float lo, float hi) {
   fa_tensor *t = fa_tensor_new(ndim, shape);
-  return t && fa_fill_uniform(t, 0, t->numel, rng, lo, hi) == FA_OK ? t : NULL;
+  if (!t || rng->total_rows <= 0) return t && fa_fill_uniform(t, 0, t->numel, rng, lo, hi) == FA_OK ? t : NULL;
+  /* rows [first, first + R) of a fill of total rows: elements [first * row, ...) of it, which start `skip`
+   * words into block counter + first * row / 4 */
+  size_t row = t->numel / (size_t)shape[0], start = (size_t)rng->first_row * row, skip = start % 4;
+  if (rng->first_row < 0 || rng->first_row + shape[0] > rng->total_rows)
+    return fa_error_set(FA_ERR_INVALID, "uniform rows [%d, %d) of a fill of %d rows", rng->first_row,
+                        rng->first_row + shape[0], rng->total_rows), NULL;
+  fa_rng at = {rng->key, rng->counter + start / 4, 0, 0};
+  fa_tensor *words = skip ? fa_tensor_new(1, (int[]){(int)(t->numel + skip)}) : t;
+  if (!words || fa_fill_uniform(words, 0, t->numel + skip, &at, lo, hi) != FA_OK) return NULL;
+  if (skip) fa_device_copy(t->ctx, t->data, words->data + skip, t->numel * sizeof(float));
+  rng->counter += ((size_t)rng->total_rows * row + 3) / 4;
+  return t;
 }
 
 fa_tensor *fa_lerp_points(const fa_tensor *x, const fa_tensor *a, const fa_tensor *b, const fa_tensor *wa,

@@ -31,7 +31,9 @@ void fa_keep_best_rows(const fa_tensor *loss, fa_tensor *best_loss, const fa_ten
  * fa_rng_fill_uniform draws them (the same values, counter advanced by
  * ceil(n / 4)), on the device. */
 fa_status fa_fill_uniform(fa_tensor *t, size_t offset, size_t n, fa_rng *rng, float lo, float hi);
-/* A step tensor of that shape, uniform in [lo, hi) from rng. */
+/* A step tensor of that shape, uniform in [lo, hi) from rng: the whole
+ * fill, or rows of it when rng is a rank's slice (core/rng.h: first_row,
+ * total_rows), the same values as those rows of the whole fill. */
 fa_tensor *fa_uniform(int ndim, const int *shape, fa_rng *rng, float lo, float hi);
 
 /* ---- ELLE's points (adv/elle.h): x, a, b (N, C, H, W), wa, wb (N) ---- */

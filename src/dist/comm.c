@@ -76,6 +76,36 @@ void fa_comm_allgather(fa_comm *comm, const void *mine, size_t bytes, void *all)
     memcpy(all, mine, bytes);
 }
 
+fa_status fa_comm_agree(fa_comm *comm, fa_status status) {
+  if (!comm->transport) return status;
+  int64_t failed = status != FA_OK;
+  fa_comm_sum_int64(comm, &failed, 1);
+  if (failed == 0) return FA_OK;
+  /* each rank's status and message; the lowest failing rank's is everyone's */
+  typedef struct {
+    int32_t status;
+    char host[FA_COMM_HOST_MAX];
+    char message[1024];
+  } failure;
+  failure mine = {.status = status}, *all = malloc((size_t)comm->size * sizeof *all);
+  if (!all) fa_comm_abort(comm, 1, "out of memory for the ranks' failures");
+  snprintf(mine.host, sizeof mine.host, "%s", comm->host);
+  snprintf(mine.message, sizeof mine.message, "%s", status != FA_OK ? fa_error_message() : "");
+  fa_comm_allgather(comm, &mine, sizeof mine, all);
+  int r = 0;
+  while (all[r].status == FA_OK) r++;
+  fa_status code = (fa_status)all[r].status;
+  bool alike = failed == comm->size; /* every rank met this failure (or agreed on it already) */
+  for (int k = 1; alike && k < comm->size; k++)
+    alike = all[k].status == all[0].status && strcmp(all[k].message, all[0].message) == 0;
+  if (alike)
+    fa_error_set(code, "%s", all[0].message);
+  else
+    fa_error_set(code, "rank %d of %d (host %s): %s", r, comm->size, all[r].host, all[r].message);
+  free(all);
+  return code;
+}
+
 void fa_comm_abort(const fa_comm *comm, int status, const char *fmt, ...) {
   char cause[1024];
   va_list ap;

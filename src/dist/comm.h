@@ -79,6 +79,14 @@ void fa_comm_broadcast(fa_comm *comm, void *buf, size_t bytes, int root);
  * bytes (the same on every rank) below 2^31. */
 void fa_comm_allgather(fa_comm *comm, const void *mine, size_t bytes, void *all);
 
+/* Collective: whether every rank met `status` FA_OK. When one or more did
+ * not, every rank returns the status of the lowest failing rank, with its
+ * message (fa_error_message there) as every rank's: "rank R of N (host H):
+ * <message>", so that every rank stops alike and rank 0 can say why; a
+ * failure every rank met with the same message (the same parameters'
+ * NaN, or a failure agreed on before) keeps its message as it is. A plain
+ * run returns `status` as it is. */
+fa_status fa_comm_agree(fa_comm *comm, fa_status status);
 /* Stops every rank: prints "fastadv: rank R of N (host H) stops every
  * rank: <cause>" on stderr ("fastadv: <cause>" in a plain run) and ends
  * every process, the launcher exiting with `status` (Open MPI's mpirun and

@@ -84,6 +84,7 @@ static long long file_size(FILE *fp) {
 }
 
 fa_metrics_position fa_metrics_tell(const fa_metrics *m) {
+  if (!m) return (fa_metrics_position){0};
   return (fa_metrics_position){file_size(m->jsonl), file_size(m->log), m->elapsed_before + seconds_since(&m->start)};
 }
 
@@ -205,6 +206,7 @@ static fa_status check_keys(int n, const char *const *keys, int n_shown) {
 
 fa_status fa_metrics_report(fa_metrics *m, long iteration, int epoch, int n, const char *const *keys,
                             const double *values, int n_shown) {
+  if (!m) return FA_OK;
   fa_status st = check_keys(n, keys, n_shown);
   if (st) return st;
   double elapsed = m->elapsed_before + seconds_since(&m->start);
@@ -225,6 +227,7 @@ fa_status fa_metrics_report(fa_metrics *m, long iteration, int epoch, int n, con
 }
 
 fa_status fa_metrics_log(fa_metrics *m, const char *fmt, ...) {
+  if (!m) return FA_OK;
   char line[2048];
   va_list ap;
   va_start(ap, fmt);
@@ -234,6 +237,7 @@ fa_status fa_metrics_log(fa_metrics *m, const char *fmt, ...) {
 }
 
 fa_status fa_metrics_record(fa_metrics *m, const char *name, fa_json *object) {
+  if (!m) return FA_OK;
   const char *text = fa_json_text(object);
   if (!text) return fa_error_code();
   fputc('{', m->jsonl);

@@ -27,7 +27,11 @@
  * checkpoint reopens them at the position the checkpoint recorded
  * (fa_metrics_tell): what was written after it is cut off, because the
  * resumed run writes it again, so the files hold each report once, as an
- * uninterrupted run's do. */
+ * uninterrupted run's do.
+ *
+ * A NULL fa_metrics writes nothing (tell, report, record, log return at
+ * once, FA_OK): the ranks other than 0 of a run spread over processes
+ * (docs/SCALE.md). */
 #ifndef FA_IO_METRICS_H
 #define FA_IO_METRICS_H
 

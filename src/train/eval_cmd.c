@@ -83,7 +83,19 @@ fa_model *fa_eval_load_model(const fa_eval_config *c, const fa_checkpoint *ckpt,
   return fa_ckpt_load_model_as(ckpt, &mc, prefix);
 }
 
-int fa_run_eval(const fa_eval_config *c) {
+/* What follows the result line: the resumed examples, and each stage as the reference implementation prints it. */
+static void print_stages(const fa_eval_config *c, const fa_eval_result *res, const char *log_path) {
+  if (res->n_resumed) printf("resumed: %d examples from %s\n", res->n_resumed, log_path);
+  if (c->attack->title) printf("initial accuracy: %.2f%%\n", 100 * res->clean_acc);
+  for (int s = 0; s < res->n_stages; s++)
+    printf("robust accuracy after %s: %.2f%% (%.1f s)\n", res->stage_titles[s], 100 * res->stage_acc[s],
+           res->stage_seconds[s]);
+  if (c->attack->title)
+    printf("robust accuracy after %s: %.2f%% (total time %.1f s)\n", c->attack->title, 100 * res->robust_acc,
+           res->seconds);
+}
+
+int fa_run_eval(const fa_eval_config *c, fa_comm *comm) {
   char path[2 * FA_PATH_MAX + 64];
   bool is_file;
   if (!c->model_path[0]) {
@@ -141,27 +153,22 @@ int fa_run_eval(const fa_eval_config *c) {
   snprintf(header, sizeof header, "%s%s, %s eps %g/255 seed %d, first %d of %s %s", path, *prefix ? " (best)" : "",
            label, c->eps.pixels, c->seed, c->n_eval, c->set, dataset ? dataset : "");
   fa_eval_log log = {.path = log_path, .header = header, .resume = c->resume_eval};
-  if (st == FA_OK) {
+  /* a rank that cannot read the checkpoint or the data stops every rank, naming itself */
+  if ((st = fa_comm_agree(comm, st)) == FA_OK) {
     fa_arena_set_current(arena);
-    st = fa_evaluate(model, &ds, c->n_eval, c->batch_size_eval, c->eps.value, c->attack, &options, c->seed,
+    st = fa_evaluate(model, &ds, c->n_eval, c->batch_size_eval, c->eps.value, c->attack, &options, c->seed, comm,
                      c->results_json[0] ? &log : NULL, &res);
   }
-  if (st == FA_OK && c->results_json[0]) st = fa_eval_write_results(c->results_json, &res, path, c->eps.value, label);
-  if (st == FA_OK)
+  if (st == FA_OK && c->results_json[0] && comm->rank == 0)
+    st = fa_eval_write_results(c->results_json, &res, path, c->eps.value, label);
+  st = fa_comm_agree(comm, st);
+  if (st == FA_OK && comm->rank == 0) { /* rank 0 says it */
     printf("%s%s: clean acc %.2f%%, %s acc %.2f%% (eps %g/255) on %d %s examples of %s (%.1fs)\n", path,
            *prefix ? " (early-stopped model)" : "", 100 * res.clean_acc, label, 100 * res.robust_acc,
            c->eps.pixels, res.n, c->set, dataset, res.seconds);
-  if (st == FA_OK && res.n_resumed)
-    printf("resumed: %d examples from %s\n", res.n_resumed, log_path);
-  if (st == FA_OK && c->attack->title) /* as the reference implementation prints a stage */
-    printf("initial accuracy: %.2f%%\n", 100 * res.clean_acc);
-  for (int s = 0; st == FA_OK && s < res.n_stages; s++)
-    printf("robust accuracy after %s: %.2f%% (%.1f s)\n", res.stage_titles[s], 100 * res.stage_acc[s],
-           res.stage_seconds[s]);
-  if (st == FA_OK && c->attack->title)
-    printf("robust accuracy after %s: %.2f%% (total time %.1f s)\n", c->attack->title, 100 * res.robust_acc,
-           res.seconds);
-  else if (st != FA_OK)
+    print_stages(c, &res, log_path);
+  }
+  else if (st != FA_OK && comm->rank == 0)
     fprintf(stderr, "fastadv eval: %s\n", fa_error_message());
   fa_arena_destroy(arena);
   fa_dataset_free(&ds);

@@ -9,6 +9,7 @@
 #include "adv/registry.h"
 #include "core/error.h"
 #include "data/dataset.h"
+#include "dist/comm.h"
 #include "nn/model.h"
 
 typedef struct {
@@ -40,10 +41,14 @@ typedef struct {
  * in evaluation mode, batches of batch_size: clean accuracy and accuracy
  * under `attack` with `options` at radius eps ([0, 1] units), its random
  * numbers drawn from FA_STREAM_EVAL of `seed` per example, so that the same
- * seed gives the same numbers for the same model and examples. log: NULL,
+ * seed gives the same numbers for the same model and examples, whatever
+ * batch_size. Collective: the batches are spread over comm's ranks (batch
+ * b on rank b mod size), which exchange each example's results; every rank
+ * gets the counts one process gets, rank 0 alone writes the log (and the
+ * progress line). A stage's seconds are summed over the ranks. log: NULL,
  * or the per-example log. */
 fa_status fa_evaluate(fa_model *model, const fa_dataset *ds, int n, int batch_size, float eps,
-                      const fa_eval_attack *attack, const fa_attack_options *options, int seed,
+                      const fa_eval_attack *attack, const fa_attack_options *options, int seed, fa_comm *comm,
                       const fa_eval_log *log, fa_eval_result *out);
 
 /* The results as RobustBench's JSON (clean_acc, autoattack_acc for an

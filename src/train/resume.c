@@ -10,7 +10,9 @@
 
 #include "train/checkpoint.h"
 
-#define VERSION "1"
+/* 2: the periodic statistics draw per example from a stream of each report, whose number is the statistics
+ * counter (docs/SCALE.md); a checkpoint of version 1 counted blocks there */
+#define VERSION "2"
 #define FINGERPRINT_MAX 2048
 #define MAX_META 48
 
@@ -215,8 +217,11 @@ fa_status fa_resume_load(const char *path, const fa_train_config *config, int ba
     st = fa_error_set(FA_ERR_FORMAT, "--resume: %s is not a resume checkpoint (no \"resume_version\" in its "
                       "metadata): resume from checkpoints/<run>.safetensors, not from the models in models/", path);
   else if (strcmp(version, VERSION) != 0)
-    st = fa_error_set(FA_ERR_FORMAT, "--resume: %s is a resume checkpoint of version \"%.16s\"; this build reads "
-                      "version " VERSION, path, version);
+    st = fa_error_set(FA_ERR_FORMAT, "--resume: %s is a resume checkpoint of version \"%.16s\"%s; this build reads "
+                      "version " VERSION ", and would not continue it as it would have gone on: resume it with the "
+                      "fastadv that wrote it, or start the run again without --resume", path, version,
+                      strcmp(version, "1") == 0 ? " (written by a fastadv whose periodic statistics drew their random "
+                                                  "starts batch by batch)" : "");
   else if (!run || !*run || strlen(run) >= FA_RUN_NAME_MAX || strchr(run, '/'))
     st = damaged(path, "its metadata \"run\" is missing, empty, too long or holds a '/'");
   else if (!flags)

@@ -5,6 +5,7 @@
 #define FA_TRAIN_RUN_H
 
 #include "data/dataset.h"
+#include "dist/comm.h"
 #include "io/json.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
@@ -21,9 +22,11 @@ enum {
 };
 
 /* `flags`: every flag's value as JSON members (cli/flags.h), written into
- * the run's configuration record with the version and the run's name. */
-int fa_run_train(const fa_train_config *config, fa_json *flags);
-int fa_run_eval(const fa_eval_config *config);
+ * the run's configuration record with the version and the run's name.
+ * `comm`: the processes of the run (docs/SCALE.md), one in a plain run;
+ * rank 0 alone writes. */
+int fa_run_train(const fa_train_config *config, fa_json *flags, fa_comm *comm);
+int fa_run_eval(const fa_eval_config *config, fa_comm *comm);
 
 /* The model `fastadv eval` evaluates, from an opened checkpoint: described
  * by its metadata, or, for a file without fastadv's metadata (PyTorch's

@@ -10,12 +10,22 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 
+/* One batch's sums; a batch of the training examples fills robust_train only. */
 typedef struct {
-  double clean, fgsm, pgd, fgsm_loss, pgd_loss, cos_deltas, align;
+  double clean, fgsm, pgd, fgsm_loss, pgd_loss, cos_deltas, align, robust_train;
 } batch_sums;
+enum { N_SUMS = sizeof(batch_sums) / sizeof(double) };
+
+/* The streams of one report within the run's statistics stream: the
+ * attack's starts on the test and the training examples, and eta, each
+ * drawn per example (its index in its set), so that no draw depends on the
+ * batch size or on which rank takes the batch. */
+typedef struct {
+  fa_rng test, train, eta;
+} report_streams;
 
 static fa_status test_batch(fa_model *model, fa_tensor *x, const fa_tensor *y, const fa_stats_attack *a,
-                            fa_rng *rng, batch_sums *s) {
+                            const report_streams *streams, int first, batch_sums *s) {
   int n = fa_tensor_dim(x, 0);
   float eps = a->eps;
   bool was = fa_set_grad_enabled(false);
@@ -27,9 +37,11 @@ static fa_status test_batch(fa_model *model, fa_tensor *x, const fa_tensor *y, c
 
   fa_tensor *zero = fa_zeros_like(x);
   fa_tensor *g_x = NULL, *delta_fgsm = zero ? fa_fgsm(model, false, x, y, zero, eps, eps, false, &g_x) : NULL;
-  fa_eval_attack_input in = {.model = model, .x = x, .y = y, .eps = eps, .options = &a->options, .rng = rng};
+  fa_eval_attack_input in = {.model = model, .x = x, .y = y, .eps = eps, .options = &a->options,
+                             .rng = (fa_rng *)&streams->test, .first_example = first};
   fa_tensor *delta_pgd = a->attack->perturb(&in);
-  fa_tensor *eta = fa_uniform_delta(x, eps, rng);
+  int *rows = fa_example_rows(n, first, NULL);
+  fa_tensor *eta = rows ? fa_uniform_per_example(x, n, rows, &streams->eta, NULL, 0, -eps, eps) : NULL;
   fa_tensor *g_eta = eta ? fa_input_grad(model, false, x, eta, y, true, false, NULL) : NULL;
   if (!delta_fgsm || !delta_pgd || !g_eta) return fa_error_code();
   was = fa_set_grad_enabled(false);
@@ -59,34 +71,63 @@ static fa_status slice(const fa_example_set *set, const fa_model_config *m, int 
   return *y ? FA_OK : fa_error_code();
 }
 
-fa_status fa_periodic_stats_compute(fa_model *model, const fa_example_set *test, const fa_example_set *train,
-                                    const fa_stats_attack *attack, int batch_size, fa_rng *rng,
-                                    fa_periodic_stats *out) {
+/* Batch b (of batch_size) of the test examples, or of the training ones
+ * after the test's n_test batches, into its sums. */
+static fa_status one_batch(fa_model *model, const fa_example_set *test, const fa_example_set *train,
+                           const fa_stats_attack *attack, int batch_size, int n_test, int b,
+                           const report_streams *streams, batch_sums *s) {
   const fa_model_config *m = fa_model_get_config(model);
+  bool on_test = b < n_test;
+  const fa_example_set *set = on_test ? test : train;
+  int start = (on_test ? b : b - n_test) * batch_size;
+  int count = set->n - start < batch_size ? set->n - start : batch_size;
+  fa_tensor *x, *y;
+  fa_status st = slice(set, m, start, count, &x, &y);
+  if (st != FA_OK || on_test) return st == FA_OK ? test_batch(model, x, y, attack, streams, start, s) : st;
+  fa_eval_attack_input in = {.model = model, .x = x, .y = y, .eps = attack->eps, .options = &attack->options,
+                             .rng = (fa_rng *)&streams->train, .first_example = start};
+  int correct = fa_eval_attack_robust(attack->attack, &in, NULL);
+  if (correct < 0) return fa_error_code();
+  s->robust_train = correct;
+  return FA_OK;
+}
+
+fa_status fa_periodic_stats_compute(fa_model *model, const fa_example_set *test, const fa_example_set *train,
+                                    const fa_stats_attack *attack, int batch_size, fa_rng *rng, fa_comm *comm,
+                                    fa_periodic_stats *out) {
+  fa_rng report = fa_rng_item_stream(rng, rng->counter++);
+  report_streams streams = {fa_rng_item_stream(&report, 0), fa_rng_item_stream(&report, 1),
+                            fa_rng_item_stream(&report, 2)};
+  int n_test = (test->n + batch_size - 1) / batch_size, n_train = (train->n + batch_size - 1) / batch_size;
+  int n_batches = n_test + n_train;
+  /* each batch's sums, at its place: a rank fills those of its batches, b = rank, rank + size, ...; the sum
+   * over the ranks (x + 0 = x) gives every rank every batch's, added up in batch order as one process does */
+  batch_sums *sums = calloc((size_t)n_batches, sizeof *sums);
+  fa_status st = sums ? FA_OK : fa_error_set(FA_ERR_NOMEM, "out of memory for the statistics' sums");
   fa_arena *arena = fa_arena_current();
+  for (int b = comm->rank; st == FA_OK && b < n_batches; b += comm->size) {
+    fa_arena_mark mark = fa_arena_get_mark(arena);
+    st = one_batch(model, test, train, attack, batch_size, n_test, b, &streams, &sums[b]);
+    fa_arena_release(arena, mark);
+  }
+  if ((st = fa_comm_agree(comm, st)) != FA_OK) {
+    free(sums);
+    return st;
+  }
+  fa_comm_sum_doubles(comm, (double *)sums, (size_t)n_batches * N_SUMS);
   batch_sums s = {0};
-  for (int start = 0; start < test->n; start += batch_size) {
-    int count = test->n - start < batch_size ? test->n - start : batch_size;
-    fa_arena_mark mark = fa_arena_get_mark(arena);
-    fa_tensor *x, *y;
-    fa_status st = slice(test, m, start, count, &x, &y);
-    if (st == FA_OK) st = test_batch(model, x, y, attack, rng, &s);
-    fa_arena_release(arena, mark);
-    if (st != FA_OK) return st;
-  }
   double train_correct = 0;
-  for (int start = 0; start < train->n; start += batch_size) {
-    int count = train->n - start < batch_size ? train->n - start : batch_size;
-    fa_arena_mark mark = fa_arena_get_mark(arena);
-    fa_tensor *x, *y;
-    fa_status st = slice(train, m, start, count, &x, &y);
-    fa_eval_attack_input in = {.model = model, .x = x, .y = y, .eps = attack->eps, .options = &attack->options,
-                               .rng = rng};
-    int correct = st == FA_OK ? fa_eval_attack_robust(attack->attack, &in, NULL) : -1;
-    fa_arena_release(arena, mark);
-    if (correct < 0) return fa_error_code();
-    train_correct += correct;
+  for (int b = 0; b < n_batches; b++) {
+    s.clean += sums[b].clean;
+    s.fgsm += sums[b].fgsm;
+    s.pgd += sums[b].pgd;
+    s.fgsm_loss += sums[b].fgsm_loss;
+    s.pgd_loss += sums[b].pgd_loss;
+    s.cos_deltas += sums[b].cos_deltas;
+    s.align += sums[b].align;
+    train_correct += sums[b].robust_train;
   }
+  free(sums);
   double n = test->n;
   *out = (fa_periodic_stats){.clean_acc = s.clean / n, .fgsm_acc = s.fgsm / n, .pgd_acc = s.pgd / n,
                              .fgsm_loss = s.fgsm_loss / n, .pgd_loss = s.pgd_loss / n, .cos_fgsm_pgd = s.cos_deltas / n,

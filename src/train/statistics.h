@@ -7,6 +7,7 @@
 #include "adv/registry.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "dist/comm.h"
 #include "nn/model.h"
 
 /* A fixed set of examples, materialised once: x (n, C, H, W) in [0, 1]. */
@@ -35,9 +36,14 @@ typedef struct {
 /* In evaluation mode on `test` and `train`, batches of batch_size: clean,
  * FGSM (one step of eps from 0) and attacked accuracy ("PGD"), FGSM and
  * PGD loss, the two cosines (0/0 counts as 1), and PGD accuracy on
- * `train`. */
+ * `train`. The random starts and eta are drawn per example from a stream
+ * of this report (the report's number is rng's counter, which it advances:
+ * what a resume checkpoint keeps), so the accuracies do not depend on
+ * batch_size. Collective: the batches are spread over comm's ranks (batch
+ * b on rank b mod size), and every rank gets the numbers one process
+ * computes, the same bits. */
 fa_status fa_periodic_stats_compute(fa_model *model, const fa_example_set *test, const fa_example_set *train,
-                                    const fa_stats_attack *attack, int batch_size, fa_rng *rng,
+                                    const fa_stats_attack *attack, int batch_size, fa_rng *rng, fa_comm *comm,
                                     fa_periodic_stats *out);
 
 /* For the cnn: the L2 norm of each first-layer filter and of its outgoing

@@ -10,10 +10,11 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 
-fa_status fa_trainer_init(fa_trainer *t, const fa_train_config *config, fa_model *model) {
+fa_status fa_trainer_init(fa_trainer *t, const fa_train_config *config, fa_model *model, fa_comm *comm) {
   memset(t, 0, sizeof *t);
   t->config = config;
   t->model = model;
+  t->comm = comm;
   t->attack_options = fa_train_attack_options(config);
   t->attack_rng = fa_rng_stream((uint64_t)config->seed, FA_STREAM_ATTACK);
   t->elle = fa_elle_adaptive_start();
@@ -43,12 +44,33 @@ static fa_status attack(fa_trainer *t, const fa_train_attack_input *in, fa_tenso
   return *g1 ? FA_OK : fa_error_code();
 }
 
+/* GradAlign's rows that count, summed over the ranks (fa_grad_align_reg_part) */
+static long rows_over_ranks(void *ctx, long kept) {
+  int64_t sum = kept;
+  if (ctx) fa_comm_sum_int64(ctx, &sum, 1);
+  return (long)sum;
+}
+
+/* sum over the ranks of one value (this rank's alone in a plain run) */
+static double over_ranks(fa_comm *comm, double value) {
+  if (comm) fa_comm_sum_doubles(comm, &value, 1);
+  return value;
+}
+
+/* loss (a mean over this slice's n rows) as its part of the mean over the global batch */
+static fa_tensor *share_of_mean(fa_tensor *loss, int n, int total) {
+  return n == total ? loss : fa_scale(loss, (float)((double)n / total));
+}
+
 fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const fa_tensor *y, float ramp, fa_step_stats *stats) {
   const fa_train_config *c = t->config;
   fa_model *model = t->model;
   bool grad_align = c->grad_align_cos_lambda > 0;
   float eps = c->eps.value * (c->attack->ramps_radius ? ramp : 1.0f);
-  int n = fa_tensor_dim(x, 0);
+  int n = fa_tensor_dim(x, 0), total = t->total_rows > 0 ? t->total_rows : n;
+  /* the draws of this slice's rows of the global batch's (core/rng.h) */
+  t->attack_rng.first_row = t->total_rows > 0 ? t->first_row : 0;
+  t->attack_rng.total_rows = total;
   fa_train_attack_input in = {.model = model, .x = x, .y = y, .eps = eps, .ramp = ramp,
                               .options = &t->attack_options, .rng = &t->attack_rng,
                               .carried = t->replay ? fa_store_get(t->replay, 0) : NULL, .create_graph = grad_align};
@@ -72,7 +94,7 @@ fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const fa_tensor *y, float r
   fa_tensor *loss = fa_cross_entropy(logits, y);
   if (!loss) return fa_error_code();
   fa_store_zero_grad(fa_model_store(model));
-  status = fa_backward(loss);
+  status = fa_backward(share_of_mean(loss, n, total));
   if (status != FA_OK) return status;
   int correct = fa_count_correct(logits, y);
   if (correct < 0) return fa_error_code();
@@ -82,23 +104,27 @@ fa_status fa_train_step(fa_trainer *t, fa_tensor *x, const fa_tensor *y, float r
     fa_arena_release(arena, clean_mark);
     fa_tensor *eta = fa_uniform_delta(x, eps, &t->attack_rng);
     fa_tensor *g2 = eta ? fa_input_grad(model, true, fa_add(x, eta), fa_zeros_like(x), y, false, true, NULL) : NULL;
-    fa_tensor *reg = fa_grad_align_reg(g1, g2, c->grad_align_cos_lambda);
+    fa_tensor *reg = fa_grad_align_reg_part(g1, g2, c->grad_align_cos_lambda, rows_over_ranks, t->comm);
     if (!reg) return fa_error_code();
     /* constant when no row counts */
     if (fa_tensor_requires_grad(reg) && (status = fa_backward(reg)) != FA_OK) return status;
-    stats->reg += (double)fa_tensor_item(reg) * n;
+    stats->reg += (double)fa_tensor_item(reg) * total;
   }
   if (fa_train_config_elle(c)) {
     fa_arena_release(arena, clean_mark); /* the terms above are backpropagated */
     fa_tensor *penalty = fa_elle_penalty(model, x, y, eps, &t->attack_rng);
     if (!penalty) return fa_error_code();
     double value = fa_tensor_item(penalty);
-    double lambda = c->elle_adaptive ? fa_elle_adaptive_step(&t->elle, value, c->elle_lambda_max, NULL)
+    /* ELLE-A weighs the global batch's mean penalty */
+    double mean = n == total ? value : over_ranks(t->comm, value * n / total);
+    double lambda = c->elle_adaptive ? fa_elle_adaptive_step(&t->elle, mean, c->elle_lambda_max, NULL)
                                      : c->elle_lambda;
-    if (lambda > 0 && (status = fa_backward(fa_scale(penalty, (float)lambda))) != FA_OK) return status;
+    if (lambda > 0 && (status = fa_backward(fa_scale(share_of_mean(penalty, n, total), (float)lambda))) != FA_OK)
+      return status;
     stats->elle += value * n;
   }
-  stats->grad_norm += g1_norm * n;
+  /* g1 is the gradient of this slice's mean: its rows scaled to the global batch's */
+  stats->grad_norm += g1_norm * n * ((double)n / total);
   stats->delta_norm += fa_mean_row_norm(delta) * n;
   stats->n += n;
   return FA_OK;

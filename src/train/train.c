@@ -29,6 +29,7 @@
 #include "core/arena.h"
 #include "core/version.h"
 #include "data/loader.h"
+#include "dist/fingerprint.h"
 #include "io/metrics.h"
 #include "io/progress.h"
 #include "optim/optim.h"
@@ -50,6 +51,7 @@
 
 typedef struct {
   const fa_train_config *cfg;
+  fa_comm *comm;            /* the run's processes (docs/SCALE.md); rank 0 alone writes */
   fa_json *flags;           /* every flag's value, for the configuration record */
   fa_dataset train_set, test_set;
   fa_model *model;
@@ -69,9 +71,12 @@ typedef struct {
   long checkpoint_iteration;   /* of the last checkpoint written or read, -1 before */
   bool stopped;             /* by a signal, after writing a checkpoint */
   bool co_stop;             /* the monitor fired under --on_co=stop: the run ends after this iteration */
-  float *x;                 /* the current batch */
-  int *y, count;
+  float *x;                 /* the current global batch; this rank's slice is rows [first, first + local) */
+  int *y, count, first, local;
+  float *grads;             /* a spread run's: the gradient slab on the host, for the sum over the ranks */
 } run;
+
+static bool writes(const run *r) { return r->comm->rank == 0; }
 
 /* SIGINT, SIGTERM and SIGHUP (the terminal closed) ask the run to stop
  * after the current iteration. The handler is reset when it runs
@@ -202,12 +207,11 @@ static fa_status start_new(run *r, time_t started) {
   return r->metrics ? FA_OK : fa_error_code();
 }
 
-/* The run of --resume, read from its checkpoint and locked, and its
+/* The run of --resume (read from its checkpoint: resume), locked, and its
  * metrics files, cut back to the checkpoint. */
 static fa_status start_resumed(run *r) {
   char note[FA_RUN_FILE_MAX + 600];
-  if (resume(r) != FA_OK || fa_run_files_claim_resumed(&r->files, r->at.run_name, note, sizeof note) != FA_OK)
-    return fa_error_code();
+  if (fa_run_files_claim_resumed(&r->files, r->at.run_name, note, sizeof note) != FA_OK) return fa_error_code();
   if (note[0]) fprintf(stderr, "fastadv train: note: %s\n", note);
   r->metrics = fa_metrics_reopen(r->files.logs, r->at.run_name, stdout, &r->at.metrics);
   return r->metrics ? FA_OK : fa_error_code();
@@ -225,17 +229,40 @@ static fa_status write_config_record(run *r) {
   if (resumed) fa_json_add_int(o, "iteration", r->at.iteration);
   fa_json_add_string(o, "version", FA_VERSION);
   fa_json_add_string(o, "run", r->at.run_name);
+  char library[128];
+  fa_comm_library(r->comm, library, sizeof library);
+  fa_json_add_int(o, "processes", r->comm->size);
+  fa_json_add_string(o, "mpi", library);
   fa_json_add_members(o, r->flags);
   fa_status st = fa_metrics_record(r->metrics, resumed ? "resume" : "config", o);
   fa_json_destroy(o);
   return st;
 }
 
-static fa_status setup(run *r, const fa_train_config *c) {
-  r->cfg = c;
-  r->checkpoint_iteration = -1;
-  time_t started = time(NULL);  /* names the run, as the paper's start time does */
-  if (fa_run_files_prepare(&r->files, c->out_dir) != FA_OK) return fa_error_code();
+/* Every rank runs the same job: the program's version, the flags a resume
+ * checks and the data (dist/fingerprint.h); a plain run has nothing to check. */
+static fa_status check_same_job(run *r) {
+  if (!fa_comm_distributed(r->comm)) return FA_OK;
+  char flags[8192];
+  fa_train_config_fingerprint(r->cfg, flags, sizeof flags);
+  const fa_dataset *tr = &r->train_set, *te = &r->test_set;
+  size_t train_image = (size_t)tr->c * tr->h * tr->w, test_image = (size_t)te->c * te->h * te->w;
+  fa_fingerprint_item items[] = {
+      fa_fingerprint_text("version", FA_VERSION),
+      fa_fingerprint_text("flags", flags),
+      fa_fingerprint_bytes("training images", tr->images, (size_t)tr->n * train_image),
+      fa_fingerprint_bytes("training labels", tr->labels, (size_t)tr->n),
+      fa_fingerprint_bytes("test images", te->images, (size_t)te->n * test_image),
+      fa_fingerprint_bytes("test labels", te->labels, (size_t)te->n),
+  };
+  return fa_comm_check_same(r->comm, items, (int)(sizeof items / sizeof *items));
+}
+
+/* This rank's own part of the setup: the data, the model, the optimiser,
+ * the loader, the step, the statistics' examples, the buffers (and, on
+ * rank 0, the output directories). */
+static fa_status prepare(run *r, const fa_train_config *c) {
+  if (writes(r) && fa_run_files_prepare(&r->files, c->out_dir) != FA_OK) return fa_error_code();
   const char *data_dir = c->data_dir[0] ? c->data_dir : NULL;
   if (fa_dataset_load(c->dataset, "train", data_dir, &r->train_set) != FA_OK ||
       fa_dataset_load(c->dataset, "test", data_dir, &r->test_set) != FA_OK)
@@ -259,7 +286,7 @@ static fa_status setup(run *r, const fa_train_config *c) {
   if (fa_loader_batches_per_epoch(r->loader) < 1)
     return fa_error_set(FA_ERR_INVALID, "--batch_size %d is larger than the %d training examples", c->batch_size,
                         fa_loader_n_examples(r->loader));
-  if (fa_trainer_init(&r->trainer, c, r->model) != FA_OK) return fa_error_code();
+  if (fa_trainer_init(&r->trainer, c, r->model, r->comm) != FA_OK) return fa_error_code();
   if (load_examples(&r->test_set, c->n_eval_every_k_iter, &r->stats_test) != FA_OK ||
       load_examples(&r->train_set, c->n_eval_every_k_iter, &r->stats_train) != FA_OK)
     return fa_error_code();
@@ -269,20 +296,40 @@ static fa_status setup(run *r, const fa_train_config *c) {
   r->y = malloc((size_t)c->batch_size * sizeof *r->y);
   if (!r->x || !r->y) return fa_error_set(FA_ERR_NOMEM, "out of memory for batches");
   if (!(r->best = store_like(params))) return fa_error_code();
+  fa_tensor *grads = fa_store_slab_tensor(params, FA_SLAB_GRADS);
+  if (fa_comm_distributed(r->comm) && !(r->grads = malloc(fa_tensor_numel(grads) * sizeof *r->grads)))
+    return fa_error_set(FA_ERR_NOMEM, "out of memory for the sum of the gradients over the ranks");
   r->at.best_train_pgd = -1;
   r->at.monitor = fa_co_monitor_start();
   r->at.loader = fa_loader_get_state(r->loader);
+  return FA_OK;
+}
 
-  if ((c->resume[0] ? start_resumed(r) : start_new(r, started)) != FA_OK || write_config_record(r) != FA_OK)
-    return fa_error_code();
+/* Every rank prepares (a rank that cannot stops every rank, naming
+ * itself), checks that all run the same job and reads --resume's
+ * checkpoint; rank 0 then names and claims the run and opens its metrics. */
+static fa_status setup(run *r, const fa_train_config *c) {
+  r->cfg = c;
+  r->checkpoint_iteration = -1;
+  time_t started = time(NULL);  /* names the run, as the paper's start time does */
+  fa_status st = fa_comm_agree(r->comm, prepare(r, c));
+  if (st == FA_OK) st = check_same_job(r);
+  if (st == FA_OK && c->resume[0]) st = fa_comm_agree(r->comm, resume(r));
+  if (st == FA_OK && writes(r)) {
+    st = c->resume[0] ? start_resumed(r) : start_new(r, started);
+    if (st == FA_OK) st = write_config_record(r);
+  }
+  if ((st = fa_comm_agree(r->comm, st)) != FA_OK) return st;
+  fa_comm_broadcast(r->comm, r->at.run_name, sizeof r->at.run_name, 0);
   snprintf(r->checkpoint, sizeof r->checkpoint, "%s/%s.safetensors", r->files.checkpoints, r->at.run_name);
-  remove_stale_temporaries(r->checkpoint);  /* of this run, which this process holds now */
+  if (writes(r)) remove_stale_temporaries(r->checkpoint);  /* of this run, which this process holds now */
   if (!(r->arena = fa_arena_create_largest(FA_STEP_ARENA_BYTES, FA_STEP_ARENA_MIN_BYTES))) return fa_error_code();
   fa_arena_set_current(r->arena);
   return FA_OK;
 }
 
 static void teardown(run *r) {
+  free(r->grads);
   fa_store_destroy(r->best);
   free(r->x);
   free(r->y);
@@ -342,14 +389,30 @@ static fa_status co_detected(run *r, long iteration, int epoch, const fa_periodi
   return st ? st : st_log;
 }
 
+/* A spread run: every rank gets rank 0's batch-norm running statistics
+ * (the model store's buffers), so that every rank evaluates, and saves,
+ * rank 0's model (docs/SCALE.md). The parameters are the same bits on
+ * every rank already. */
+static void share_buffers(run *r) {
+  fa_tensor *buffers = fa_store_slab_tensor(fa_model_store(r->model), FA_SLAB_BUFFERS);
+  if (!fa_comm_distributed(r->comm) || !buffers) return;
+  size_t n = fa_tensor_numel(buffers);
+  float *host = fa_tensor_to_host(buffers);
+  if (!host) fa_comm_abort(r->comm, FA_EXIT_FAILED, "out of memory for the batch-norm statistics");
+  fa_comm_broadcast(r->comm, host, n * sizeof *host, 0);
+  fa_tensor_write(buffers, 0, n, host);
+  free(host);
+}
+
 static fa_status report(run *r, long iteration, int epoch, float lr) {
   fa_periodic_stats ps;
+  share_buffers(r);
   fa_arena_mark mark = fa_arena_get_mark(r->arena);
   /* the paper's: PGD with --attack_iters steps and one restart */
   fa_stats_attack attack = {.eps = r->cfg->eps.value, .attack = fa_eval_attack_find("pgd"),
                             .options = {.n_iters = r->cfg->attack_iters, .n_restarts = 1}};
   fa_status st = fa_periodic_stats_compute(r->model, &r->stats_test, &r->stats_train, &attack,
-                                           r->cfg->batch_size_eval, &r->stats_rng, &ps);
+                                           r->cfg->batch_size_eval, &r->stats_rng, r->comm, &ps);
   fa_arena_release(r->arena, mark);
   if (st != FA_OK) return st;
   if (ps.train_pgd_acc >= r->at.best_train_pgd) {
@@ -397,6 +460,7 @@ static fa_status report(run *r, long iteration, int epoch, float lr) {
 }
 
 static fa_status save(run *r, const char *suffix, long iteration, int epoch) {
+  if (!writes(r)) return FA_OK;
   char path[FA_PATH_MAX + 1200], it[32], ep[32], eps[32];
   snprintf(path, sizeof path, "%s/%s%s.safetensors", r->files.models, r->at.run_name, suffix);
   snprintf(it, sizeof it, "%ld", iteration);
@@ -410,6 +474,10 @@ static fa_status save(run *r, const char *suffix, long iteration, int epoch) {
 
 /* The resume checkpoint of the run as it stands between two iterations. */
 static fa_status write_checkpoint(run *r) {
+  if (!writes(r)) {
+    r->checkpoint_iteration = r->at.iteration;  /* rank 0's: the ranks agree on it (train) */
+    return FA_OK;
+  }
   r->at.loader = r->at.rep > 0 ? r->batch_state : fa_loader_get_state(r->loader);
   r->at.attack_counter = r->trainer.attack_rng.counter;
   r->at.elle = r->trainer.elle;
@@ -460,8 +528,9 @@ static fa_status final_eval(run *r, const char *which, fa_eval_result *res) {
   final_attack a = final_attack_of(r->cfg);
   char label[64];
   a.attack->label(&a.options, label, sizeof label);
+  share_buffers(r);
   fa_status st = fa_evaluate(r->model, &r->test_set, r->cfg->n_final_eval, r->cfg->batch_size_eval,
-                             r->cfg->eps.value, a.attack, &a.options, r->cfg->seed, NULL, res);
+                             r->cfg->eps.value, a.attack, &a.options, r->cfg->seed, r->comm, NULL, res);
   if (st != FA_OK) return st;
   return fa_metrics_log(r->metrics, "[final: %s model] clean acc %.2f%%, %s acc %.2f%% on %d test examples (%.1fs)",
                         which, 100 * res->clean_acc, label, 100 * res->robust_acc, res->n, res->seconds);
@@ -503,6 +572,55 @@ static fa_status final_record(run *r, const fa_eval_result *last, const fa_eval_
   return st;
 }
 
+/* Stops the run when this slice's share of the step's loss, GradAlign term
+ * or ELLE penalty (the sums since `before`, over n of the global batch's
+ * total rows) is not finite. */
+static fa_status guard_step(const fa_resume_point *p, const fa_step_stats *before, int n, int total) {
+  const fa_step_stats *now = &p->since_report;
+  double loss = (now->loss - before->loss) / n, reg = (now->reg - before->reg) / total,
+         elle = (now->elle - before->elle) / n;
+  const char *what = !isfinite(loss) ? "loss" : !isfinite(reg) ? "regulariser (GradAlign)" : "ELLE penalty";
+  if (!isfinite(loss) || !isfinite(reg) || !isfinite(elle))
+    return fa_error_set(FA_ERR_NUMERIC, "iteration %ld (epoch %d): the training %s is %s", p->iteration, p->epoch,
+                        what, fa_nonfinite_name(!isfinite(loss) ? loss : !isfinite(reg) ? reg : elle));
+  return FA_OK;
+}
+
+/* A spread run: the gradient slab and the step's sums (since `before`)
+ * summed over the ranks, in rank order (dist/comm.h): every rank then
+ * holds the global batch's gradient and statistics, the same bits. */
+static void sum_over_ranks(run *r, const fa_step_stats *before) {
+  if (!fa_comm_distributed(r->comm)) return;
+  fa_tensor *slab = fa_store_slab_tensor(fa_model_store(r->model), FA_SLAB_GRADS);
+  size_t n = fa_tensor_numel(slab);
+  /* host transfers of a slab in memory this process owns: they cannot fail */
+  fa_tensor_read(slab, 0, n, r->grads);
+  fa_comm_sum_floats(r->comm, r->grads, n);
+  fa_tensor_write(slab, 0, n, r->grads);
+  fa_step_stats *s = &r->at.since_report;
+  double step[] = {s->loss - before->loss, s->reg - before->reg, s->elle - before->elle,
+                   s->correct - before->correct, s->grad_norm - before->grad_norm,
+                   s->delta_norm - before->delta_norm, s->n - before->n};
+  fa_comm_sum_doubles(r->comm, step, sizeof step / sizeof *step);
+  *s = (fa_step_stats){before->loss + step[0], before->reg + step[1], before->elle + step[2],
+                       before->correct + step[3], before->grad_norm + step[4], before->delta_norm + step[5],
+                       before->n + (int)step[6]};
+}
+
+/* The stop signal of the lowest rank that caught one (0 when none did), on
+ * every rank: the ranks stop together, after the same iteration. */
+static int agreed_signal(fa_comm *comm, int signal) {
+  if (!fa_comm_distributed(comm)) return signal;
+  int *all = malloc((size_t)comm->size * sizeof *all);
+  if (!all) fa_comm_abort(comm, FA_EXIT_FAILED, "out of memory for the ranks' signals");
+  fa_comm_allgather(comm, &signal, sizeof signal, all);
+  int first = 0;
+  for (int i = comm->size - 1; i >= 0; i--)
+    if (all[i]) first = all[i];
+  free(all);
+  return first;
+}
+
 /* One iteration at r->at: the batch (drawn when the place needs a new
  * one), the step, the guards, the update and the report. */
 static fa_status iterate(run *r, bool *have_batch) {
@@ -510,34 +628,38 @@ static fa_status iterate(run *r, bool *have_batch) {
   fa_resume_point *p = &r->at;
   int batches = fa_loader_batches_per_epoch(r->loader), replay = c->minibatch_replay;
   if (!*have_batch) {
+    /* every rank draws the global batch (its order, crops and flips) and takes its slice of it */
     if (p->batch == 0 && p->rep == 0) fa_loader_begin_epoch(r->loader);
     r->batch_state = fa_loader_get_state(r->loader);
     if ((r->count = fa_loader_next(r->loader, r->x, r->y)) <= 0)
       return fa_error_set(FA_ERR_INVALID, "the loader ran out of batches");
+    r->first = (int)((long)r->count * r->comm->rank / r->comm->size);
+    r->local = (int)((long)r->count * (r->comm->rank + 1) / r->comm->size) - r->first;
+    r->trainer.first_row = r->first;
+    r->trainer.total_rows = r->count;
     *have_batch = true;
   }
   float lr = p->epoch == 0 ? 0.0f
                            : fa_lr_at(c->lr_schedule, c->lr_max, c->epochs, fa_epoch_fraction(p->epoch, p->batch, batches));
   fa_arena_mark mark = fa_arena_get_mark(r->arena);
-  fa_tensor *x = fa_tensor_from(4, (int[]){r->count, r->train_set.c, r->train_set.h, r->train_set.w}, r->x);
-  fa_tensor *y = x ? fa_labels_from(r->count, r->y, r->train_set.n_classes) : NULL;
+  size_t image = (size_t)r->train_set.c * r->train_set.h * r->train_set.w;
+  fa_tensor *x = fa_tensor_from(4, (int[]){r->local, r->train_set.c, r->train_set.h, r->train_set.w},
+                                r->x + (size_t)r->first * image);
+  fa_tensor *y = x ? fa_labels_from(r->local, r->y + r->first, r->train_set.n_classes) : NULL;
   /* SVHN warm-up: the FGSM step or the PGD radius ramp up over the first 5 epochs */
   float ramp = strcmp(c->dataset, "svhn") == 0 ? fminf(1.0f, (float)p->iteration / (5.0f * batches * replay)) : 1.0f;
   fa_step_stats before = p->since_report;
   fa_status st = y ? fa_train_step(&r->trainer, x, y, ramp, &p->since_report) : fa_error_code();
   fa_arena_release(r->arena, mark);
-  if (st != FA_OK) return st;
-  double loss = (p->since_report.loss - before.loss) / r->count, reg = (p->since_report.reg - before.reg) / r->count,
-         elle = (p->since_report.elle - before.elle) / r->count;
-  const char *what = !isfinite(loss) ? "loss" : !isfinite(reg) ? "regulariser (GradAlign)" : "ELLE penalty";
-  if (!isfinite(loss) || !isfinite(reg) || !isfinite(elle))
-    return fa_error_set(FA_ERR_NUMERIC, "iteration %ld (epoch %d): the training %s is %s", p->iteration, p->epoch,
-                        what, fa_nonfinite_name(!isfinite(loss) ? loss : !isfinite(reg) ? reg : elle));
   fa_store *params = fa_model_store(r->model);
-  if ((st = guard_store(params, true, p->iteration, p->epoch)) != FA_OK) return st;
+  if (st == FA_OK) st = guard_step(p, &before, r->local, r->count);
+  if (st == FA_OK) st = guard_store(params, true, p->iteration, p->epoch);
+  /* a rank that failed (its slice's NaN, memory) stops every rank, naming itself */
+  if ((st = fa_comm_agree(r->comm, st)) != FA_OK) return st;
+  sum_over_ranks(r, &before);
   if (p->epoch > 0 && (st = fa_optimizer_step(r->opt, lr)) != FA_OK) return st;
-  /* the parameters, and the batch-norm statistics the forward passes updated */
-  if ((st = guard_store(params, false, p->iteration, p->epoch)) != FA_OK) return st;
+  /* the parameters, and the batch-norm statistics the forward passes updated (each rank's own) */
+  if ((st = fa_comm_agree(r->comm, guard_store(params, false, p->iteration, p->epoch))) != FA_OK) return st;
   if (p->iteration % c->eval_iter_freq == 0 && (st = report(r, p->iteration, p->epoch, lr)) != FA_OK) return st;
   /* the next place */
   p->iteration++;
@@ -556,25 +678,37 @@ static fa_status train(run *r) {
   const fa_train_config *c = r->cfg;
   long total = 1 + (long)c->epochs * fa_loader_batches_per_epoch(r->loader) * c->minibatch_replay;
   fa_status st = FA_OK;
+  char processes[256] = "";
+  if (fa_comm_distributed(r->comm)) {
+    char library[128];
+    fa_comm_library(r->comm, library, sizeof library);
+    snprintf(processes, sizeof processes, " (%d processes, %s, launched by %s)", r->comm->size, library,
+             r->comm->launcher);
+  }
   if (c->resume[0])
-    fa_metrics_log(r->metrics, "resumed at iteration %ld of %ld from %s", r->at.iteration, total, r->checkpoint);
+    fa_metrics_log(r->metrics, "resumed at iteration %ld of %ld from %s%s", r->at.iteration, total, r->checkpoint,
+                   processes);
   else
-    fa_metrics_log(r->metrics, "run: %s", r->at.run_name);
+    fa_metrics_log(r->metrics, "run: %s%s", r->at.run_name, processes);
   catch_stop_signals(true);
-  if (r->checkpoint_iteration < 0) st = write_checkpoint(r);
-  r->progress = fa_progress_create(stderr, "train", total - r->at.iteration, 5.0);
+  if (r->checkpoint_iteration < 0) st = fa_comm_agree(r->comm, write_checkpoint(r));
+  if (writes(r)) r->progress = fa_progress_create(stderr, "train", total - r->at.iteration, 5.0);
   bool have_batch = false;
   long first = r->at.iteration;
   while (st == FA_OK && r->at.iteration < total) {
     st = iterate(r, &have_batch);
-    if (st != FA_OK) break;
-    fa_progress_update(r->progress, r->at.iteration - first, (r->at.iteration - first) * (long)c->batch_size);
-    bool due = c->checkpoint_every > 0 && r->at.iteration % c->checkpoint_every == 0;
-    if (stop_signal || due || r->at.iteration == total || r->co_stop) st = write_checkpoint(r);
-    if (st == FA_OK && stop_signal) {
+    /* rank 0's writes (metrics above, the checkpoint below) and a signal to any rank: the ranks agree */
+    int signal = agreed_signal(r->comm, stop_signal);
+    if (st == FA_OK) {
+      fa_progress_update(r->progress, r->at.iteration - first, (r->at.iteration - first) * (long)c->batch_size);
+      bool due = c->checkpoint_every > 0 && r->at.iteration % c->checkpoint_every == 0;
+      if (signal || due || r->at.iteration == total || r->co_stop) st = write_checkpoint(r);
+    }
+    if ((st = fa_comm_agree(r->comm, st)) != FA_OK) break;
+    if (signal) {
       r->stopped = true;
       fa_metrics_log(r->metrics, "stopped by signal %d after %ld iterations; resume with the same flags and "
-                     "--resume='%s'", (int)stop_signal, r->at.iteration, r->at.run_name);
+                     "--resume='%s'", signal, r->at.iteration, r->at.run_name);
       break;
     }
     if (st == FA_OK && r->co_stop) {
@@ -606,39 +740,55 @@ static fa_status train(run *r) {
   long at = r->co_stop ? r->at.iteration : total;
   int epoch = r->co_stop ? r->at.epoch : c->epochs;
   bool eval_best = c->eval_early_stopped_model || r->co_stop;
-  st = save(r, "", at, epoch);
-  if (st == FA_OK) st = final_eval(r, "last", &last);
+  st = fa_comm_agree(r->comm, save(r, "", at, epoch));
+  if (st == FA_OK) st = fa_comm_agree(r->comm, final_eval(r, "last", &last));
   if (st != FA_OK) return st;
   snapshot(r, true);
-  st = save(r, "_best", at, epoch);
-  if (st == FA_OK && eval_best) st = final_eval(r, "best (early stopped)", &best);
+  st = fa_comm_agree(r->comm, save(r, "_best", at, epoch));
+  if (st == FA_OK && eval_best) st = fa_comm_agree(r->comm, final_eval(r, "best (early stopped)", &best));
   if (st == FA_OK) st = final_record(r, &last, eval_best ? &best : NULL);
   return st;
 }
 
-int fa_run_train(const fa_train_config *config, fa_json *flags) {
-  if (check_model_fits_data(config) != FA_OK) {
-    fprintf(stderr, "fastadv train: %s\n", fa_error_message());
+/* What a run spread over processes cannot do (yet): a command-line error. */
+static fa_status check_processes(const fa_train_config *c, const fa_comm *comm) {
+  if (comm->size > 1 && c->batch_size < comm->size)
+    return fa_error_set(FA_ERR_INVALID, "--batch_size=%d is smaller than the %d processes, which take a slice of "
+                        "every batch each: give a --batch_size of at least %d, or start fewer processes",
+                        c->batch_size, comm->size, comm->size);
+  if (comm->size > 1 && c->minibatch_replay > 1)
+    return fa_error_set(FA_ERR_INVALID, "--minibatch_replay=%d (AT for Free) carries each slice's perturbation "
+                        "from one step to the next, which this build does not spread over processes: run it "
+                        "as one process (without mpirun or srun)", c->minibatch_replay);
+  return FA_OK;
+}
+
+int fa_run_train(const fa_train_config *config, fa_json *flags, fa_comm *comm) {
+  if (check_model_fits_data(config) != FA_OK || check_processes(config, comm) != FA_OK) {
+    if (comm->rank == 0) fprintf(stderr, "fastadv train: %s\n", fa_error_message());
     return FA_EXIT_USAGE;
   }
-  run r = {.flags = flags};
+  run r = {.flags = flags, .comm = comm};
   stop_signal = 0;
   fa_status st = setup(&r, config);
   if (st == FA_OK) st = train(&r);
   if (r.progress) fa_progress_finish(r.progress);
   int code = FA_EXIT_OK;
   if (st != FA_OK) {
-    fprintf(stderr, "fastadv train: the run stopped: %s\n", fa_error_message());
+    /* the ranks agreed on the failure (fa_comm_agree): rank 0 says it */
+    if (writes(&r)) fprintf(stderr, "fastadv train: the run stopped: %s\n", fa_error_message());
     if (r.metrics) fa_metrics_log(r.metrics, "the run stopped: %s", fa_error_message());
     code = st == FA_ERR_NUMERIC ? FA_EXIT_NUMERIC : FA_EXIT_FAILED;
   } else if (r.stopped) {
-    fprintf(stderr, "fastadv train: stopped; the checkpoint %s holds iteration %ld\n", r.checkpoint,
-            r.checkpoint_iteration);
+    if (writes(&r))
+      fprintf(stderr, "fastadv train: stopped; the checkpoint %s holds iteration %ld\n", r.checkpoint,
+              r.checkpoint_iteration);
     code = FA_EXIT_STOPPED;
   } else if (r.co_stop) {
-    fprintf(stderr, "fastadv train: stopped by the catastrophic-overfitting monitor at iteration %ld (--on_co=stop); "
-            "the checkpoint %s holds it: resume with --on_co=warn to train on\n", r.at.monitor.detected_at,
-            r.checkpoint);
+    if (writes(&r))
+      fprintf(stderr, "fastadv train: stopped by the catastrophic-overfitting monitor at iteration %ld "
+              "(--on_co=stop); the checkpoint %s holds it: resume with --on_co=warn to train on\n",
+              r.at.monitor.detected_at, r.checkpoint);
     code = FA_EXIT_CO;
   }
   teardown(&r);
