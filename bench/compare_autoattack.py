@@ -18,12 +18,12 @@ length (a subset made on purpose) is accepted by both.
 
 For each seed, one after the other (alternating, so that the machine's load falls on all alike):
   official              fra31/auto-attack, version='standard' (or 'custom' with apgd-ce and 1
-                        restart for --attacks=apgd-ce), norm Linf, bs 250; each stage's robust
+                        restart for --attacks=apgd-ce), norm Linf, bs --batch (250); each stage's robust
                         accuracy and cumulative time from its own log lines
   torchattacks          torchattacks.AutoAttack's stages (APGD-CE, APGD-T, FAB multi-targeted,
                         Square) set to the official standard version: 100 iterations for APGD,
                         APGD-T and FAB, Square's schedule not rescaled (resc_schedule False); each
-                        stage run here on the points still robust, bs 250
+                        stage run here on the points still robust, bs --batch
   torchattacks-shipped  torchattacks.AutoAttack(version='standard') as shipped: its APGD, APGD-T
                         and FAB keep their default of 10 iterations and its Square rescales the
                         schedule to 5,000 queries (both differ from the official code)
@@ -59,7 +59,6 @@ ROOT = os.path.join(HERE, "..")
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 THREADS = 2
-BATCH = 250
 STAGES = {"standard": ("apgd-ce", "apgd-t", "fab-t", "square"), "apgd-ce": ("apgd-ce",)}
 ITERATIONS = {"apgd-ce": 100, "apgd-t": 900, "fab-t": 900, "square": 5000}  # per example entering the stage
 ITERATIONS_SHIPPED = {"apgd-ce": 10, "apgd-t": 90, "fab-t": 90, "square": 5000}  # torchattacks' defaults
@@ -150,7 +149,7 @@ def run_official(args, model, x, y):
     log = StageLog()
     adversary.logger = log
     start = time.time()
-    adversary.run_standard_evaluation(x, y, bs=BATCH)
+    adversary.run_standard_evaluation(x, y, bs=args.batch)
     total = time.time() - start
     # a stage the official code skipped (nothing left robust) keeps the accuracy before it, 0 s
     out, acc, cum_prev = [], log.clean, 0.0
@@ -167,6 +166,7 @@ def run_official(args, model, x, y):
 def run_torchattacks(args, model, x, y, shipped):
     import torch
     import torchattacks
+    bs = args.batch
     aa = torchattacks.AutoAttack(model, norm="Linf", eps=args.eps / 255, version="standard", n_classes=10,
                                  seed=args.seed)
     attacks = aa._autoattack.attacks[:len(STAGES[args.attacks])]
@@ -179,7 +179,7 @@ def run_torchattacks(args, model, x, y, shipped):
 
     def correct(xs, ys):
         with torch.no_grad():
-            return torch.cat([model(xs[i:i + BATCH]).argmax(1) == ys[i:i + BATCH] for i in range(0, len(ys), BATCH)])
+            return torch.cat([model(xs[i:i + bs]).argmax(1) == ys[i:i + bs] for i in range(0, len(ys), bs)])
 
     start = time.time()
     robust = correct(x, y)
@@ -188,8 +188,8 @@ def run_torchattacks(args, model, x, y, shipped):
     for name, attack in zip(STAGES[args.attacks], attacks):
         t0 = time.time()
         idx = robust.nonzero().flatten()
-        for i in range(0, len(idx), BATCH):
-            rows = idx[i:i + BATCH]
+        for i in range(0, len(idx), bs):
+            rows = idx[i:i + bs]
             adv = attack(x[rows], y[rows])
             robust[rows] = correct(adv, y[rows])
         out.append([name, 100 * robust.float().mean().item(), time.time() - t0])
@@ -258,7 +258,7 @@ def run_side_process(args, side, seed):
     env.update(extra)
     cmd = python + [os.path.abspath(__file__), f"--worker={side}", f"--seed={seed}"] + [
         f"--{k}={getattr(args, k)}" for k in ("official", "model_path", "arch", "n_filters", "dataset", "n", "eps",
-                                               "attacks", "data_dir")]
+                                               "attacks", "data_dir", "batch")]
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
     lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
@@ -333,6 +333,7 @@ def main():
     p.add_argument("--dataset", default="fmnist", choices=tuple(SHAPES))
     p.add_argument("--data_dir", default="")
     p.add_argument("--fastadv", default=os.path.join(ROOT, "build/fastadv"))
+    p.add_argument("--batch", type=int, default=250, help="the PyTorch sides' batch size (the official default)")
     p.add_argument("--fastadv_batch", type=int, default=1024, help="fastadv's --batch_size_eval")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--eps", type=int, default=8, help="eps in 1/255")
