@@ -228,6 +228,67 @@ static void check_driver(void) {
   fa_model_destroy(model);
 }
 
+/* A stage that counts the examples it is given, per call. */
+enum { BIG = 150 };
+static int counter_seen[BIG], counter_calls, counter_most;
+static fa_tensor *counter_perturb(const fa_eval_attack_input *in) {
+  const long *index = fa_eval_examples(in);
+  int m = in->x->shape[0];
+  counter_calls++;
+  counter_most = m > counter_most ? m : counter_most;
+  for (int i = 0; index && i < m; i++) counter_seen[index[i]]++;
+  return fa_zeros_like(in->x);
+}
+static const fa_eval_attack counter = {.name = "counter", .summary = "a test's", .perturb = counter_perturb,
+                                       .label = spy_label};
+
+/* A batch larger than FA_AUTOATTACK_CHUNK: each stage gets its examples in
+ * chunks of at most that many, each example once, with the numbers of the
+ * whole batch (apgd-ce alone on it). */
+static void check_driver_chunks(void) {
+  fa_model *model = fixture_cnn();
+  const float *x4 = ref("step.x", N * ROW, 4);
+  const int *y4 = ref("step.labels", N, 4);
+  if (!x4 || !y4) return;
+  static float x[BIG * ROW];
+  int y[BIG];
+  for (int i = 0; i < BIG; i++) {
+    memcpy(x + (size_t)i * ROW, x4 + (size_t)(i % N) * ROW, ROW * sizeof(float));
+    y[i] = y4[i % N];
+  }
+  fa_tensor *xt = fa_tensor_from(4, (int[]){BIG, 1, 28, 28}, x);
+  bool alone[BIG], driven[BIG], clean[BIG], stage_robust[FA_EVAL_MAX_STAGES * BIG];
+  bool was = fa_set_grad_enabled(false);
+  fa_mark_correct(fa_model_forward(model, xt, false), y, clean);
+  fa_set_grad_enabled(was);
+  const fa_eval_attack *aa = fa_eval_attack_find("autoattack"), *ce = fa_eval_attack_find("apgd_ce");
+  fa_attack_options o = aa->defaults, o_ce = ce->defaults;
+  o.n_iters = o_ce.n_iters = 5;
+  snprintf(o.stages, sizeof o.stages, "apgd-ce,counter");
+  FA_CHECK(fa_eval_attack_register(&counter) == FA_OK, "%s", fa_error_message());
+  fa_rng stream = fa_rng_stream(0, FA_STREAM_EVAL);
+  fa_eval_stages stages = {.robust = stage_robust};
+  fa_eval_attack_input in = {.model = model, .x = xt, .y = y, .eps = 1.0f / 255.0f, .options = &o, .rng = &stream,
+                             .stages = &stages};
+  FA_CHECK(fa_eval_attack_robust(aa, &in, driven) >= 0, "%s", fa_error_message());
+  in.options = &o_ce, in.stages = NULL;
+  FA_CHECK(fa_eval_attack_robust(ce, &in, alone) >= 0, "%s", fa_error_message());
+  int n_clean = 0, n_alone = 0;
+  for (int i = 0; i < BIG; i++) {
+    n_clean += clean[i], n_alone += alone[i];
+    FA_CHECK(driven[i] == alone[i] && counter_seen[i] == alone[i],
+             "example %d: robust to apgd-ce alone %d, after the driver's apgd-ce %d, given to the next stage %d "
+             "times", i, alone[i], driven[i], counter_seen[i]);
+  }
+  int chunks = (n_alone + FA_AUTOATTACK_CHUNK - 1) / FA_AUTOATTACK_CHUNK;
+  printf("driver: %d of %d examples clean-correct, %d robust after apgd-ce, given to the next stage in %d calls of "
+         "at most %d\n", n_clean, BIG, n_alone, counter_calls, counter_most);
+  FA_CHECK(n_alone > FA_AUTOATTACK_CHUNK && counter_calls == chunks && counter_most <= FA_AUTOATTACK_CHUNK,
+           "%d examples in %d calls of at most %d, not %d chunks of at most %d", n_alone, counter_calls,
+           counter_most, chunks, FA_AUTOATTACK_CHUNK);
+  fa_model_destroy(model);
+}
+
 static char out[1 << 16], err[1 << 16];
 
 static const char *json_number(const char *json, const char *field, double *v) {
@@ -359,6 +420,7 @@ int main(void) {
     check_step();
     check_attack();
     check_driver();
+    check_driver_chunks();
     fa_st_close(fixture);
   }
   check_command_line();
