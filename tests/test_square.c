@@ -233,7 +233,7 @@ enum { BIG = 150 };
 static int counter_seen[BIG], counter_calls, counter_most;
 static fa_tensor *counter_perturb(const fa_eval_attack_input *in) {
   const long *index = fa_eval_examples(in);
-  int m = in->x->shape[0];
+  int m = fa_tensor_dim(in->x, 0);
   counter_calls++;
   counter_most = m > counter_most ? m : counter_most;
   for (int i = 0; index && i < m; i++) counter_seen[index[i]]++;
@@ -251,12 +251,12 @@ static void check_driver_chunks(void) {
   const int *y4 = ref("step.labels", N, 4);
   if (!x4 || !y4) return;
   static float x[BIG * ROW];
-  int y[BIG];
+  int labels[BIG];
   for (int i = 0; i < BIG; i++) {
     memcpy(x + (size_t)i * ROW, x4 + (size_t)(i % N) * ROW, ROW * sizeof(float));
-    y[i] = y4[i % N];
+    labels[i] = y4[i % N];
   }
-  fa_tensor *xt = fa_tensor_from(4, (int[]){BIG, 1, 28, 28}, x);
+  fa_tensor *xt = fa_tensor_from(4, (int[]){BIG, 1, 28, 28}, x), *y = fa_labels_from(BIG, labels, 10);
   bool alone[BIG], driven[BIG], clean[BIG], stage_robust[FA_EVAL_MAX_STAGES * BIG];
   bool was = fa_set_grad_enabled(false);
   fa_mark_correct(fa_model_forward(model, xt, false), y, clean);
