@@ -161,6 +161,59 @@ static void check_attack(void) {
   fa_model_destroy(model);
 }
 
+/* The windows' range: with official_windows no window covers the last
+ * column (s < w), so every broken example's last column keeps its stripe:
+ * one sign down each channel's column (0 where the box clips it); with the
+ * paper's range some window crosses it. */
+static int last_columns_crossed(fa_model *model, fa_tensor *x, const fa_tensor *y, bool official, int *broken) {
+  enum { M = 64 };
+  long index[M];
+  for (int i = 0; i < M; i++) index[i] = i;
+  fa_rng stream = fa_rng_stream(3, FA_STREAM_EVAL);
+  fa_square_config c = {.eps = 16.0f / 255.0f, .n_queries = 100, .p_init = 0.8f, .n_restarts = 1, .rescale = true,
+                        .official_windows = official};
+  bool robust[M];
+  fa_tensor *d = fa_square(model, &c, x, y, &stream, index, robust, NULL);
+  FA_CHECK(d, "%s", fa_error_message());
+  if (!d) return -1;
+  const float *dv = fa_test_values(d);
+  int crossed = 0;
+  *broken = 0;
+  for (int i = 0; i < M; i++) {
+    if (robust[i]) continue;
+    ++*broken;
+    bool plus = false, minus = false;
+    for (int r = 0; r < 28; r++) {
+      float v = dv[(size_t)i * ROW + r * 28 + 27];
+      plus |= v > 0, minus |= v < 0;
+    }
+    crossed += plus && minus;
+  }
+  return crossed;
+}
+
+static void check_windows(void) {
+  fa_model *model = fixture_cnn();
+  const float *x4 = ref("step.x", N * ROW, 4);
+  const int *y4 = ref("step.labels", N, 4);
+  if (!x4 || !y4) return;
+  static float x[64 * ROW];
+  int labels[64], broken_official, broken_paper;
+  for (int i = 0; i < 64; i++) {
+    memcpy(x + (size_t)i * ROW, x4 + (size_t)(i % N) * ROW, ROW * sizeof(float));
+    labels[i] = y4[i % N];
+  }
+  fa_tensor *xt = fa_tensor_from(4, (int[]){64, 1, 28, 28}, x), *y = fa_labels_from(64, labels, 10);
+  int official = last_columns_crossed(model, xt, y, true, &broken_official);
+  int paper = last_columns_crossed(model, xt, y, false, &broken_paper);
+  printf("windows: last column crossed in %d of %d broken examples (official range), %d of %d (the paper's)\n",
+         official, broken_official, paper, broken_paper);
+  FA_CHECK(broken_official > 0 && official == 0, "official windows: %d of %d broken examples' last columns crossed",
+           official, broken_official);
+  FA_CHECK(paper > 0, "the paper's windows never crossed the last column of %d broken examples", broken_paper);
+  fa_model_destroy(model);
+}
+
 /* Robust after each attack alone, at eps 6/255, on the fixture's images. */
 static void robust_alone(fa_model *model, const char *name, fa_tensor *x, const fa_tensor *y, bool *robust) {
   fa_rng stream = fa_rng_stream(0, FA_STREAM_EVAL);
@@ -419,6 +472,7 @@ int main(void) {
     check_schedule();
     check_step();
     check_attack();
+    check_windows();
     check_driver();
     check_driver_chunks();
     fa_st_close(fixture);
