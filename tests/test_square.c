@@ -6,7 +6,8 @@
  *   start with fixed noise against a float64 PyTorch reference;
  * - Square keeps x + delta in the eps-ball and the box, queries forward only
  *   (no parameter gradient, 1 + n_queries passes for a robust example), and
- *   an example's result does not depend on its batch;
+ *   an example's result does not depend on its batch; with the official
+ *   window range (AutoAttack's stage) no window crosses the last column;
  * - the driver: an example is robust after apgd-ce,square exactly when each
  *   attack alone leaves it robust (the pointwise worst case, each stage on
  *   the examples still robust); the stages' robust sets shrink; eps 0 gives
