@@ -3,7 +3,7 @@
 
     /usr/bin/python3 bench/compare_autoattack.py --official=/tmp/auto-attack [--n=1000] [--seeds=0,1,2] \
         [--model_path=tests/fixtures/plain_cnn4_fmnist.safetensors --arch=cnn --n_filters=4 --dataset=fmnist] \
-        [--attacks=standard|apgd-ce] [--eps=8] [--sides=official,fastadv,torchattacks,torchattacks-shipped] \
+        [--attacks=standard|STAGE,STAGE,...] [--eps=8] [--sides=official,fastadv,torchattacks,torchattacks-shipped] \
         [--python_official='PYTHONPATH=/usr/lib/python3/dist-packages /usr/bin/python3'] \
         [--python_torchattacks=/usr/bin/python3] [--json=FILE]
 
@@ -17,13 +17,14 @@ $FASTADV_DATA); with FASTADV_CIFAR10_SUBSET=1 in the environment a test_batch.bi
 length (a subset made on purpose) is accepted by both.
 
 For each seed, one after the other (alternating, so that the machine's load falls on all alike):
-  official              fra31/auto-attack, version='standard' (or 'custom' with apgd-ce and 1
-                        restart for --attacks=apgd-ce), norm Linf, bs 250; each stage's robust
+  official              fra31/auto-attack, version='standard' (or, for a list of its stages,
+                        'custom' with those stages in that order and the standard version's
+                        settings: 1 restart, 9 targets, 5,000 queries), norm Linf, bs --batch (250); each stage's robust
                         accuracy and cumulative time from its own log lines
   torchattacks          torchattacks.AutoAttack's stages (APGD-CE, APGD-T, FAB multi-targeted,
                         Square) set to the official standard version: 100 iterations for APGD,
                         APGD-T and FAB, Square's schedule not rescaled (resc_schedule False); each
-                        stage run here on the points still robust, bs 250
+                        stage run here on the points still robust, bs --batch
   torchattacks-shipped  torchattacks.AutoAttack(version='standard') as shipped: its APGD, APGD-T
                         and FAB keep their default of 10 iterations and its Square rescales the
                         schedule to 5,000 queries (both differ from the official code)
@@ -59,8 +60,12 @@ ROOT = os.path.join(HERE, "..")
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 THREADS = 2
-BATCH = 250
-STAGES = {"standard": ("apgd-ce", "apgd-t", "fab-t", "square"), "apgd-ce": ("apgd-ce",)}
+STANDARD = ("apgd-ce", "apgd-t", "fab-t", "square")
+
+
+def stages_of(attacks):
+    """The stages of --attacks: 'standard', or a list of STANDARD's stages in any order."""
+    return STANDARD if attacks == "standard" else tuple(attacks.split(","))
 ITERATIONS = {"apgd-ce": 100, "apgd-t": 900, "fab-t": 900, "square": 5000}  # per example entering the stage
 ITERATIONS_SHIPPED = {"apgd-ce": 10, "apgd-t": 90, "fab-t": 90, "square": 5000}  # torchattacks' defaults
 PYTORCH_SIDES = ("official", "torchattacks", "torchattacks-shipped")
@@ -139,18 +144,21 @@ class StageLog:
 def run_official(args, model, x, y):
     sys.path.insert(0, args.official)
     from autoattack import AutoAttack
-    stages = STAGES[args.attacks]
+    stages = stages_of(args.attacks)
     if args.attacks == "standard":
         adversary = AutoAttack(model, norm="Linf", eps=args.eps / 255, version="standard", seed=args.seed,
                                verbose=True, device="cpu")
     else:
+        # the standard version's settings (its set_version), the stages in the order given
         adversary = AutoAttack(model, norm="Linf", eps=args.eps / 255, version="custom", attacks_to_run=list(stages),
                                seed=args.seed, verbose=True, device="cpu")
-        adversary.apgd.n_restarts = 1
+        adversary.apgd.n_restarts = adversary.apgd_targeted.n_restarts = adversary.fab.n_restarts = 1
+        adversary.apgd_targeted.n_target_classes = adversary.fab.n_target_classes = 9
+        adversary.square.n_queries = 5000
     log = StageLog()
     adversary.logger = log
     start = time.time()
-    adversary.run_standard_evaluation(x, y, bs=BATCH)
+    adversary.run_standard_evaluation(x, y, bs=args.batch)
     total = time.time() - start
     # a stage the official code skipped (nothing left robust) keeps the accuracy before it, 0 s
     out, acc, cum_prev = [], log.clean, 0.0
@@ -167,9 +175,10 @@ def run_official(args, model, x, y):
 def run_torchattacks(args, model, x, y, shipped):
     import torch
     import torchattacks
+    bs = args.batch
     aa = torchattacks.AutoAttack(model, norm="Linf", eps=args.eps / 255, version="standard", n_classes=10,
                                  seed=args.seed)
-    attacks = aa._autoattack.attacks[:len(STAGES[args.attacks])]
+    attacks = [aa._autoattack.attacks[STANDARD.index(name)] for name in stages_of(args.attacks)]
     if not shipped:
         for a in attacks:
             if hasattr(a, "steps"):
@@ -179,17 +188,17 @@ def run_torchattacks(args, model, x, y, shipped):
 
     def correct(xs, ys):
         with torch.no_grad():
-            return torch.cat([model(xs[i:i + BATCH]).argmax(1) == ys[i:i + BATCH] for i in range(0, len(ys), BATCH)])
+            return torch.cat([model(xs[i:i + bs]).argmax(1) == ys[i:i + bs] for i in range(0, len(ys), bs)])
 
     start = time.time()
     robust = correct(x, y)
     clean = 100 * robust.float().mean().item()
     out = []
-    for name, attack in zip(STAGES[args.attacks], attacks):
+    for name, attack in zip(stages_of(args.attacks), attacks):
         t0 = time.time()
         idx = robust.nonzero().flatten()
-        for i in range(0, len(idx), BATCH):
-            rows = idx[i:i + BATCH]
+        for i in range(0, len(idx), bs):
+            rows = idx[i:i + bs]
             adv = attack(x[rows], y[rows])
             robust[rows] = correct(adv, y[rows])
         out.append([name, 100 * robust.float().mean().item(), time.time() - t0])
@@ -241,7 +250,7 @@ def run_side_process(args, side, seed):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "aa.json")
             cmd = [args.fastadv, "eval", f"--model_path={args.model_path}", f"--n_eval={args.n}",
-                   f"--eps={args.eps}", "--attack=autoattack", f"--aa_attacks={','.join(STAGES[args.attacks])}",
+                   f"--eps={args.eps}", "--attack=autoattack", f"--aa_attacks={','.join(stages_of(args.attacks))}",
                    f"--seed={seed}", f"--results_json={out}", f"--batch_size_eval={args.fastadv_batch}"]
             if not has_fastadv_metadata(args.model_path):
                 cmd += [f"--model={args.arch}", f"--n_filters_cnn={args.n_filters}", f"--dataset={args.dataset}"]
@@ -258,7 +267,7 @@ def run_side_process(args, side, seed):
     env.update(extra)
     cmd = python + [os.path.abspath(__file__), f"--worker={side}", f"--seed={seed}"] + [
         f"--{k}={getattr(args, k)}" for k in ("official", "model_path", "arch", "n_filters", "dataset", "n", "eps",
-                                               "attacks", "data_dir")]
+                                               "attacks", "data_dir", "batch")]
     proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
     lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
@@ -274,7 +283,7 @@ def print_tables(args, res):
     """The accuracy and time tables of every side's seeds (a side may have run fewer seeds)."""
     sides = [s for s in args.sides if s in res]
     seeds = {s: sorted(res[s]) for s in sides}
-    stages = STAGES[args.attacks]
+    stages = stages_of(args.attacks)
     both = "official" in sides and "fastadv" in sides
     print(f"\nAutoAttack {args.attacks}, Linf eps {args.eps}/255, first {args.n} {args.dataset} test images, "
           f"{args.model_path}, {THREADS} threads each; torch "
@@ -333,10 +342,12 @@ def main():
     p.add_argument("--dataset", default="fmnist", choices=tuple(SHAPES))
     p.add_argument("--data_dir", default="")
     p.add_argument("--fastadv", default=os.path.join(ROOT, "build/fastadv"))
+    p.add_argument("--batch", type=int, default=250, help="the PyTorch sides' batch size (the official default)")
     p.add_argument("--fastadv_batch", type=int, default=1024, help="fastadv's --batch_size_eval")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--eps", type=int, default=8, help="eps in 1/255")
-    p.add_argument("--attacks", default="standard", choices=tuple(STAGES))
+    p.add_argument("--attacks", default="standard",
+                   help="standard, or its stages (apgd-ce, apgd-t, fab-t, square) in any order, comma-separated")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--sides", default="official,fastadv")
     p.add_argument("--python_official", default="PYTHONPATH=/usr/lib/python3/dist-packages /usr/bin/python3",
@@ -352,6 +363,9 @@ def main():
     if args.worker:
         return worker(args)
     args.sides = args.sides.split(",")
+    if args.attacks != "standard" and (not set(stages_of(args.attacks)) <= set(STANDARD)
+                                       or len(set(stages_of(args.attacks))) != len(stages_of(args.attacks))):
+        p.error(f"--attacks={args.attacks}: 'standard' or distinct stages among {', '.join(STANDARD)}")
     unknown = set(args.sides) - set(PYTORCH_SIDES + ("fastadv",))
     if unknown:
         p.error(f"unknown sides {', '.join(sorted(unknown))}")

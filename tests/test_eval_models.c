@@ -8,7 +8,8 @@
  *   eval` on it prints PyTorch's accuracy; wrong model flags or a missing
  *   --dataset are refused, naming each mismatched tensor;
  * - a NaN or an Inf in a model file (PyTorch's, or fastadv's with matching
- *   checksums): refused, exit 1, naming the tensor;
+ *   checksums): refused, exit 1, naming the tensor; under --attack=autoattack
+ *   too, before any results file is written;
  * - a flipped bit in a model file fastadv wrote: refused by its checksum,
  *   exit 1, naming the tensor;
  * - PGD-3-2 of the plain file at batches of 32, 256 and 1024: the same
@@ -237,6 +238,15 @@ static void check_damaged_models(const fa_dataset *ds) {
   FA_CHECK(code == 1 && strstr(err, "\"_model.3.weight\" holds NaN at element 5"), "NaN: exit %d: %s%s", code, out,
            err);
   printf("a NaN in a model file: exit %d: %s", code, err);
+  /* the same under AutoAttack: refused before any attack, no results file */
+  const char *results = tmp("nan_aa.json");
+  snprintf(flags, sizeof flags, "--model_path='%s' --model=cnn --n_filters_cnn=4 --attack=autoattack "
+           "--results_json='%s'", tmp("nan.safetensors"), results);
+  code = eval(flags);
+  FA_CHECK(code == 1 && strstr(err, "\"_model.3.weight\" holds NaN at element 5") && access(results, F_OK) != 0 &&
+               access(tmp("nan_aa.json.examples.jsonl"), F_OK) != 0,
+           "NaN under --attack=autoattack: exit %d, results file %s: %s%s", code,
+           access(results, F_OK) == 0 ? "written" : "absent", out, err);
   snprintf(flags, sizeof flags, "--model_path='%s' --model=cnn --n_filters_cnn=4",
            plain_with("inf.safetensors", "_model.0.bias", 2, -INFINITY, NULL));
   code = eval(flags);

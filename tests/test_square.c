@@ -6,7 +6,8 @@
  *   start with fixed noise against a float64 PyTorch reference;
  * - Square keeps x + delta in the eps-ball and the box, queries forward only
  *   (no parameter gradient, 1 + n_queries passes for a robust example), and
- *   an example's result does not depend on its batch;
+ *   an example's result does not depend on its batch; with the official
+ *   window range (AutoAttack's stage) no window crosses the last column;
  * - the driver: an example is robust after apgd-ce,square exactly when each
  *   attack alone leaves it robust (the pointwise worst case, each stage on
  *   the examples still robust); the stages' robust sets shrink; eps 0 gives
@@ -161,6 +162,59 @@ static void check_attack(void) {
   fa_model_destroy(model);
 }
 
+/* The windows' range: with official_windows no window covers the last
+ * column (s < w), so every broken example's last column keeps its stripe:
+ * one sign down each channel's column (0 where the box clips it); with the
+ * paper's range some window crosses it. */
+static int last_columns_crossed(fa_model *model, fa_tensor *x, const fa_tensor *y, bool official, int *broken) {
+  enum { M = 64 };
+  long index[M];
+  for (int i = 0; i < M; i++) index[i] = i;
+  fa_rng stream = fa_rng_stream(3, FA_STREAM_EVAL);
+  fa_square_config c = {.eps = 16.0f / 255.0f, .n_queries = 100, .p_init = 0.8f, .n_restarts = 1, .rescale = true,
+                        .official_windows = official};
+  bool robust[M];
+  fa_tensor *d = fa_square(model, &c, x, y, &stream, index, robust, NULL);
+  FA_CHECK(d, "%s", fa_error_message());
+  if (!d) return -1;
+  const float *dv = fa_test_values(d);
+  int crossed = 0;
+  *broken = 0;
+  for (int i = 0; i < M; i++) {
+    if (robust[i]) continue;
+    ++*broken;
+    bool plus = false, minus = false;
+    for (int r = 0; r < 28; r++) {
+      float v = dv[(size_t)i * ROW + r * 28 + 27];
+      plus |= v > 0, minus |= v < 0;
+    }
+    crossed += plus && minus;
+  }
+  return crossed;
+}
+
+static void check_windows(void) {
+  fa_model *model = fixture_cnn();
+  const float *x4 = ref("step.x", N * ROW, 4);
+  const int *y4 = ref("step.labels", N, 4);
+  if (!x4 || !y4) return;
+  static float x[64 * ROW];
+  int labels[64], broken_official, broken_paper;
+  for (int i = 0; i < 64; i++) {
+    memcpy(x + (size_t)i * ROW, x4 + (size_t)(i % N) * ROW, ROW * sizeof(float));
+    labels[i] = y4[i % N];
+  }
+  fa_tensor *xt = fa_tensor_from(4, (int[]){64, 1, 28, 28}, x), *y = fa_labels_from(64, labels, 10);
+  int official = last_columns_crossed(model, xt, y, true, &broken_official);
+  int paper = last_columns_crossed(model, xt, y, false, &broken_paper);
+  printf("windows: last column crossed in %d of %d broken examples (official range), %d of %d (the paper's)\n",
+         official, broken_official, paper, broken_paper);
+  FA_CHECK(broken_official > 0 && official == 0, "official windows: %d of %d broken examples' last columns crossed",
+           official, broken_official);
+  FA_CHECK(paper > 0, "the paper's windows never crossed the last column of %d broken examples", broken_paper);
+  fa_model_destroy(model);
+}
+
 /* Robust after each attack alone, at eps 6/255, on the fixture's images. */
 static void robust_alone(fa_model *model, const char *name, fa_tensor *x, const fa_tensor *y, bool *robust) {
   fa_rng stream = fa_rng_stream(0, FA_STREAM_EVAL);
@@ -225,6 +279,67 @@ static void check_driver(void) {
   FA_CHECK(fa_autoattack_stages("plus", &o, s, &n) != FA_OK || (n == 5 && s[0].options.n_restarts == 5),
            "plus: %d stages", n);
   FA_CHECK(fa_autoattack_stages("apgd-ce,,square", &o, s, &n) != FA_OK, "an empty stage name taken");
+  fa_model_destroy(model);
+}
+
+/* A stage that counts the examples it is given, per call. */
+enum { BIG = 150 };
+static int counter_seen[BIG], counter_calls, counter_most;
+static fa_tensor *counter_perturb(const fa_eval_attack_input *in) {
+  const long *index = fa_eval_examples(in);
+  int m = fa_tensor_dim(in->x, 0);
+  counter_calls++;
+  counter_most = m > counter_most ? m : counter_most;
+  for (int i = 0; index && i < m; i++) counter_seen[index[i]]++;
+  return fa_zeros_like(in->x);
+}
+static const fa_eval_attack counter = {.name = "counter", .summary = "a test's", .perturb = counter_perturb,
+                                       .label = spy_label};
+
+/* A batch larger than FA_AUTOATTACK_CHUNK: each stage gets its examples in
+ * chunks of at most that many, each example once, with the numbers of the
+ * whole batch (apgd-ce alone on it). */
+static void check_driver_chunks(void) {
+  fa_model *model = fixture_cnn();
+  const float *x4 = ref("step.x", N * ROW, 4);
+  const int *y4 = ref("step.labels", N, 4);
+  if (!x4 || !y4) return;
+  static float x[BIG * ROW];
+  int labels[BIG];
+  for (int i = 0; i < BIG; i++) {
+    memcpy(x + (size_t)i * ROW, x4 + (size_t)(i % N) * ROW, ROW * sizeof(float));
+    labels[i] = y4[i % N];
+  }
+  fa_tensor *xt = fa_tensor_from(4, (int[]){BIG, 1, 28, 28}, x), *y = fa_labels_from(BIG, labels, 10);
+  bool alone[BIG], driven[BIG], clean[BIG], stage_robust[FA_EVAL_MAX_STAGES * BIG];
+  bool was = fa_set_grad_enabled(false);
+  fa_mark_correct(fa_model_forward(model, xt, false), y, clean);
+  fa_set_grad_enabled(was);
+  const fa_eval_attack *aa = fa_eval_attack_find("autoattack"), *ce = fa_eval_attack_find("apgd_ce");
+  fa_attack_options o = aa->defaults, o_ce = ce->defaults;
+  o.n_iters = o_ce.n_iters = 5;
+  snprintf(o.stages, sizeof o.stages, "apgd-ce,counter");
+  FA_CHECK(fa_eval_attack_register(&counter) == FA_OK, "%s", fa_error_message());
+  fa_rng stream = fa_rng_stream(0, FA_STREAM_EVAL);
+  fa_eval_stages stages = {.robust = stage_robust};
+  fa_eval_attack_input in = {.model = model, .x = xt, .y = y, .eps = 1.0f / 255.0f, .options = &o, .rng = &stream,
+                             .stages = &stages};
+  FA_CHECK(fa_eval_attack_robust(aa, &in, driven) >= 0, "%s", fa_error_message());
+  in.options = &o_ce, in.stages = NULL;
+  FA_CHECK(fa_eval_attack_robust(ce, &in, alone) >= 0, "%s", fa_error_message());
+  int n_clean = 0, n_alone = 0;
+  for (int i = 0; i < BIG; i++) {
+    n_clean += clean[i], n_alone += alone[i];
+    FA_CHECK(driven[i] == alone[i] && counter_seen[i] == alone[i],
+             "example %d: robust to apgd-ce alone %d, after the driver's apgd-ce %d, given to the next stage %d "
+             "times", i, alone[i], driven[i], counter_seen[i]);
+  }
+  int chunks = (n_alone + FA_AUTOATTACK_CHUNK - 1) / FA_AUTOATTACK_CHUNK;
+  printf("driver: %d of %d examples clean-correct, %d robust after apgd-ce, given to the next stage in %d calls of "
+         "at most %d\n", n_clean, BIG, n_alone, counter_calls, counter_most);
+  FA_CHECK(n_alone > FA_AUTOATTACK_CHUNK && counter_calls == chunks && counter_most <= FA_AUTOATTACK_CHUNK,
+           "%d examples in %d calls of at most %d, not %d chunks of at most %d", n_alone, counter_calls,
+           counter_most, chunks, FA_AUTOATTACK_CHUNK);
   fa_model_destroy(model);
 }
 
@@ -358,7 +473,9 @@ int main(void) {
     check_schedule();
     check_step();
     check_attack();
+    check_windows();
     check_driver();
+    check_driver_chunks();
     fa_st_close(fixture);
   }
   check_command_line();

@@ -69,9 +69,10 @@ static double now_s(void) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* One stage on the m examples idx of the batch still robust: marks those it
- * broke and copies their perturbations into delta. */
-static fa_status run_stage(const fa_eval_attack_input *in, const fa_autoattack_stage *s, const long *index, int m,
+/* One stage on the m examples idx of the batch still robust (at most
+ * FA_AUTOATTACK_CHUNK): marks those it broke and copies their perturbations
+ * into delta. */
+static fa_status run_chunk(const fa_eval_attack_input *in, const fa_autoattack_stage *s, const long *index, int m,
                            const int *idx, bool *alive, fa_tensor *delta) {
   fa_arena *arena = fa_arena_current();
   fa_arena_mark mark = fa_arena_get_mark(arena);
@@ -94,6 +95,19 @@ static fa_status run_stage(const fa_eval_attack_input *in, const fa_autoattack_s
       st = fa_tensor_copy_rows(delta, idx[j], d, j, 1);
     }
   fa_arena_release(arena, mark);
+  return st;
+}
+
+/* One stage on the m examples idx of the batch still robust, in chunks of at
+ * most FA_AUTOATTACK_CHUNK. AutoAttack's attacks (apgd, fab, square) draw per
+ * example, so the chunks give the numbers the whole would, faster (their
+ * activations stay in the cache); pgd, drawing from the batch's stream,
+ * draws per chunk. */
+static fa_status run_stage(const fa_eval_attack_input *in, const fa_autoattack_stage *s, const long *index, int m,
+                           const int *idx, bool *alive, fa_tensor *delta) {
+  fa_status st = FA_OK;
+  for (int at = 0; st == FA_OK && at < m; at += FA_AUTOATTACK_CHUNK)
+    st = run_chunk(in, s, index, m - at < FA_AUTOATTACK_CHUNK ? m - at : FA_AUTOATTACK_CHUNK, idx + at, alive, delta);
   return st;
 }
 

@@ -1,6 +1,7 @@
 /* Square as an evaluation attack (docs/AUTOATTACK.md), with the defaults of
  * AutoAttack's stage: 5,000 queries, p_init 0.8, 1 restart, the schedule of
- * square sizes not rescaled (as AutoAttack runs it). */
+ * square sizes not rescaled and the windows placed as the official code
+ * places them (as AutoAttack runs it). */
 #include <stdio.h>
 
 #include "adv/registry.h"
@@ -9,7 +10,7 @@
 static fa_tensor *perturb(const fa_eval_attack_input *in) {
   const fa_attack_options *o = in->options;
   fa_square_config c = {.eps = in->eps, .n_queries = o->n_queries, .p_init = o->p_init,
-                        .n_restarts = o->n_restarts, .rescale = false};
+                        .n_restarts = o->n_restarts, .rescale = false, .official_windows = true};
   return fa_square(in->model, &c, in->x, in->y, in->rng, fa_eval_examples(in), NULL, NULL);
 }
 

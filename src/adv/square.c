@@ -130,10 +130,11 @@ static fa_status square_run(fa_model *model, const fa_square_config *c, fa_tenso
       if (margin[j] > 0) of[k++] = j;
     if (k == 0) break;
     int s = fa_square_side(c->p_init, it, c->rescale ? c->n_queries : 10000, h, w);
+    int rows = c->official_windows && h > s ? h - s : h - s + 1, cols = c->official_windows && w > s ? w - s : w - s + 1;
     for (int j = 0; j < k; j++) {
       fa_rng *r = &rngs[of[j]];
-      windows[j].row = (int)fa_rng_below(r, (uint32_t)(h - s + 1));
-      windows[j].col = (int)fa_rng_below(r, (uint32_t)(w - s + 1));
+      windows[j].row = (int)fa_rng_below(r, (uint32_t)rows);
+      windows[j].col = (int)fa_rng_below(r, (uint32_t)cols);
       for (int v = 0; v < ch; v++) windows[j].signs[v] = draw_sign(r);
       sub[j] = of[j];
     }

@@ -24,6 +24,9 @@ typedef struct {
   int n_restarts;   /* runs, each on the examples still robust */
   bool rescale;     /* the schedule's halvings rescaled from 10,000 iterations to n_queries (the paper's and
                        the official code's default); false: at the iterations themselves (AutoAttack's stage) */
+  bool official_windows; /* a window's top row drawn in 0 .. h - s - 1 (and its column in 0 .. w - s - 1), as the
+                            official code's random_int(0, h - s) does, so that a window covers the last row or
+                            column only when s = h (AutoAttack's stage); false: in 0 .. h - s, the paper's */
 } fa_square_config;
 
 /* p(it) of a schedule of `length` iterations: p_init, halved each time it
