@@ -275,8 +275,10 @@ int main(void) {
    * the runs ending below 10% PGD-50-10 collapsed (onset 200: hits), the others are false alarms */
   FA_CHECK(strstr(out, "| FGSM | 4 | 0 | 2 | 2 | 0 (0 to 0) | 0 | 2 |") &&
                strstr(out, "- false alarm: FGSM, eps 4, seed 1: best periodic PGD accuracy 20.0%, final PGD-50-10 "
-                           "40.0%, alarm at iteration 200\n"),
-           "the monitor's record per method, and its false alarms named: %s", out);
+                           "40.0%, alarm at iteration 200\n") &&
+               strstr(out, "- hit: FGSM, eps 8, seed 1: best periodic PGD accuracy 20.0%, final PGD-50-10 0.0%, "
+                           "alarm at iteration 200, onset at iteration 200\n"),
+           "the monitor's record per method, and the runs it fired on named: %s", out);
   FA_CHECK(strstr(out, "note: FGSM + ELLE-A, eps 8, seed 1: the run's co_detected record says 150, the monitor as "
                        "built fires at 200") && !strstr(out, "note: FGSM, eps"),
            "a record that differs from the replay is noted, for monitored runs only: %s", out);
