@@ -211,6 +211,8 @@ int main(void) {
              elle_a = {8, 0, 1, 10, "fgsm", "zero", "0", ", \"elle_adaptive\": true, \"elle_lambda\": 0, \"on_co\": \"warn\""},
              elle = {8, 0, 1, 10, "fgsm", "random", "0", ", \"elle_adaptive\": false, \"elle_lambda\": 1000"};
   write_run(dir, "nfgsm", &nfgsm, 65, 45, 1, 0);
+  run_params pgd2 = {8, 0, 1, 2, "pgd", "zero", "0", NULL};
+  write_run(dir, "pgd2", &pgd2, 66, 44, 1, 0);
   write_run(dir, "elle_a", &elle_a, 70, 35, 1, 0);
   elle_a.seed = 1; /* without AutoAttack's results */
   write_run(dir, "elle_a_1", &elle_a, 70, 35, 1, 0);
@@ -268,6 +270,11 @@ int main(void) {
                strstr(out, "| FGSM + ELLE-A | 8 | 70.0 ± 0.0 (70.0, 70.0) | 35.0 ± 0.0 (35.0, 35.0) | 31.5 ± 0.0 (31.5, —) | 0 of 2 |") &&
                strstr(out, "| FGSM-RS + ELLE | 8 | 70.0 ± 0.0 (70.0) | 5.0 ± 0.0 (5.0) | — | 1 of 1 |"),
            "N-FGSM, ELLE and ELLE-A named, AutoAttack read from autoattack.json beside logs/: %s", out);
+  snprintf(args, sizeof args, "%s.svg", prefix);
+  svg = fa_test_read_file(args);
+  FA_CHECK(svg && strstr(svg, "rgb( 79, 122, 168)") && strstr(svg, "rgb( 23,  50,  77)"),
+           "PGD-2 drawn in its colour (steel blue), PGD-3 in PGD's (dark blue)");
+  free(svg);
   FA_CHECK(strstr(out, "| FGSM-RS | 12 | 70.0 ± 0.0 (70.0) | 0.0 ± 0.0 (0.0) | — | 0 of 1 (1 never robust) |") &&
                strstr(out, "| FGSM-RS | 1 | 1 | 0 | 0 | — | 0 | 0 |"),
            "a run never 5%% robust has not collapsed, and is counted apart: %s", out);
@@ -275,8 +282,10 @@ int main(void) {
    * the runs ending below 10% PGD-50-10 collapsed (onset 200: hits), the others are false alarms */
   FA_CHECK(strstr(out, "| FGSM | 4 | 0 | 2 | 2 | 0 (0 to 0) | 0 | 2 |") &&
                strstr(out, "- false alarm: FGSM, eps 4, seed 1: best periodic PGD accuracy 20.0%, final PGD-50-10 "
-                           "40.0%, alarm at iteration 200\n"),
-           "the monitor's record per method, and its false alarms named: %s", out);
+                           "40.0%, alarm at iteration 200\n") &&
+               strstr(out, "- hit: FGSM, eps 8, seed 1: best periodic PGD accuracy 20.0%, final PGD-50-10 0.0%, "
+                           "alarm at iteration 200, onset at iteration 200\n"),
+           "the monitor's record per method, and the runs it fired on named: %s", out);
   FA_CHECK(strstr(out, "note: FGSM + ELLE-A, eps 8, seed 1: the run's co_detected record says 150, the monitor as "
                        "built fires at 200") && !strstr(out, "note: FGSM, eps"),
            "a record that differs from the replay is noted, for monitored runs only: %s", out);

@@ -89,6 +89,51 @@ static void check_reg_rows(const fa_tensor *g1, const fa_tensor *g2, float lam) 
   FA_CHECK(gb && zero && finite, "a zero row: the gradient is not zero on it (%d) or not finite (%d)", zero, finite);
 }
 
+/* Gradients with norms near 1e-17, as a collapsed network gives (its
+ * squared norms near 1e-34 are not zero, so the rows count): the cosine does
+ * not depend on the scale, so reg is the same and its gradient is 1/s times
+ * the unscaled one, finite (dividing by (||g1|| ||g2||)^2, 1e-68, would give
+ * inf and NaN in float32; docs/EXPERIMENTS.md, "Noticed"). */
+static fa_tensor *scaled_leaf(const fa_tensor *g, float *scale) {
+  size_t n = fa_tensor_numel(g), row = n / (size_t)fa_tensor_dim(g, 0);
+  const float *v = fa_test_values(g);
+  double sq = 0;
+  for (size_t j = 0; j < row; j++) sq += (double)v[j] * v[j];
+  *scale = (float)(1e-17 / sqrt(sq));
+  float *scaled = malloc(n * sizeof *scaled);
+  for (size_t j = 0; j < n; j++) scaled[j] = v[j] * *scale;
+  fa_tensor *t = fa_tensor_from(fa_tensor_ndim(g), fa_tensor_shape(g), scaled);
+  free(scaled);
+  fa_tensor_set_requires_grad(t, true);
+  return t;
+}
+
+static void check_tiny_norms(const fa_tensor *g1, const fa_tensor *g2, float lam) {
+  fa_tensor *a = fa_tensor_clone(g1), *b = fa_tensor_clone(g2), *grads[2] = {NULL, NULL};
+  fa_tensor_set_requires_grad(a, true);
+  fa_tensor_set_requires_grad(b, true);
+  fa_tensor *reg = fa_grad_align_reg(a, b, lam);
+  FA_CHECK(reg && fa_grad(reg, (fa_tensor *[]){a, b}, 2, false, grads) == FA_OK, "unscaled: %s", fa_error_message());
+  float scale[2];
+  fa_tensor *tiny[2] = {scaled_leaf(g1, &scale[0]), scaled_leaf(g2, &scale[1])}, *tiny_grads[2] = {NULL, NULL};
+  fa_tensor *reg_tiny = fa_grad_align_reg(tiny[0], tiny[1], lam);
+  FA_CHECK(reg_tiny && fa_grad(reg_tiny, tiny, 2, false, tiny_grads) == FA_OK, "tiny: %s", fa_error_message());
+  if (!reg || !reg_tiny || !grads[0] || !tiny_grads[0]) return;
+  FA_CHECK(fabs(fa_test_value(reg_tiny, 0) - fa_test_value(reg, 0)) <= 1e-5 * fabs(fa_test_value(reg, 0)),
+           "norms near 1e-17: reg %g, unscaled %g", fa_test_value(reg_tiny, 0), fa_test_value(reg, 0));
+  for (int i = 0; i < 2; i++) {
+    size_t n = fa_tensor_numel(grads[i]);
+    const float *got = fa_test_values(tiny_grads[i]);
+    float *rescaled = malloc(n * sizeof *rescaled);
+    bool finite = true;
+    for (size_t j = 0; j < n; j++) finite &= isfinite(got[j]), rescaled[j] = got[j] * scale[i];
+    double err = finite ? fa_test_rel_err_ff(rescaled, fa_test_values(grads[i]), n) : INFINITY;
+    FA_CHECK(finite && err <= 1e-4, "norms near 1e-17: gradient of g%d finite %d, relative error %.3g", i + 1,
+             finite, err);
+    free(rescaled);
+  }
+}
+
 int main(void) {
   fixture = fa_st_open(fa_test_source_path("tests/fixtures/gradalign_resnet18.safetensors"));
   if (!fixture) {
@@ -128,6 +173,7 @@ int main(void) {
   compare("loss_ce", fa_test_values(loss_ce), 1);
   compare("reg", fa_test_values(reg), 1);
   check_reg_rows(g1, g2, lam);
+  check_tiny_norms(g1, g2, lam);
 
   /* the regulariser alone through fa_grad, then CE + reg through fa_backward */
   int n_params = 0;

@@ -40,13 +40,11 @@ fa_tensor *fa_grad_align_reg_part(fa_tensor *g1, fa_tensor *g2, float lambda, lo
   if (g1 && g2 && !shapes) return fa_error_set(FA_ERR_INVALID, "GradAlign: g1 and g2 differ in shape"), NULL;
   if (kept < 0) return NULL;
   if (kept == 0) return fa_zeros(0, NULL);
-  fa_tensor *dot = fa_row_dot(g1, g2);
   if (kept < n) {
-    g1_sq = fa_select_rows(g1_sq, kept, nonzero);
-    g2_sq = fa_select_rows(g2_sq, kept, nonzero);
-    dot = fa_select_rows(dot, kept, nonzero);
+    g1 = fa_select_rows(g1, kept, nonzero), g2 = fa_select_rows(g2, kept, nonzero);
+    g1_sq = fa_select_rows(g1_sq, kept, nonzero), g2_sq = fa_select_rows(g2_sq, kept, nonzero);
   }
-  fa_tensor *cos = fa_cosine_of_dots(dot, g1_sq, g2_sq);
+  fa_tensor *cos = fa_cosine_of_rows(g1, g2, g1_sq, g2_sq);
   float share = (float)((double)kept / (double)all); /* 1 when this slice is the batch */
   return fa_scale(fa_affine(fa_mean(cos), -share, share), lambda);
 }

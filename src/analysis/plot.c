@@ -357,11 +357,16 @@ static const char *method_colour(double rank) {
   return rank >= 0 && rank < (int)(sizeof by_rank / sizeof *by_rank) ? by_rank[(int)rank] : "#8c564b";
 }
 
-/* the longest prefix of method_order: the order of the table and the legend */
+/* the index of the longest entry of method_order that begins the method's name ("PGD-2" for PGD-2, "PGD"
+ * for PGD-10): the order of the table and the legend */
 static double method_rank(const char *method) {
-  for (int i = (int)(sizeof method_order / sizeof *method_order) - 1; i >= 0; i--)
-    if (strncmp(method, method_order[i], strlen(method_order[i])) == 0) return i;
-  return 100;
+  int rank = 100;
+  size_t longest = 0;
+  for (int i = 0; i < (int)(sizeof method_order / sizeof *method_order); i++) {
+    size_t len = strlen(method_order[i]);
+    if (len > longest && strncmp(method, method_order[i], len) == 0) rank = i, longest = len;
+  }
+  return rank;
 }
 
 static int sweep_run_order(const void *a, const void *b) {

@@ -68,22 +68,25 @@ static void monitor_table(FILE *f, const fa_sweep_run *runs, int n) {
   long *delays = malloc((size_t)(n > 0 ? n : 1) * sizeof *delays);
   int totals[6] = {0};
   for (int i = 0, j; i < n; i = j) {
-    int count[4] = {0}, n_delays = 0, collapsed = 0, never = 0;
+    int count[4] = {0}, n_delays = 0, collapsed = 0, never = 0, no_onset = 0;
     for (j = i; j < n && same_method(&runs[j], &runs[i]); j++) {
       count[runs[j].co.verdict]++;
       collapsed += runs[j].co.collapsed;
       never += runs[j].co.never_robust;
       if (delays && runs[j].co.verdict == FA_CO_HIT && runs[j].co.onset >= 0)
         delays[n_delays++] = runs[j].co.fired - runs[j].co.onset;
+      no_onset += runs[j].co.verdict == FA_CO_HIT && runs[j].co.onset < 0;
     }
     fprintf(f, "| %s | %d | %d | %d | %d |", runs[i].info.method, j - i, never, collapsed, count[FA_CO_HIT]);
     if (n_delays) {
       qsort(delays, n_delays, sizeof *delays, compare_long);
       long median2 = delays[(n_delays - 1) / 2] + delays[n_delays / 2]; /* twice the median */
-      fprintf(f, " %g (%ld to %ld) |", median2 / 2.0, delays[0], delays[n_delays - 1]);
+      fprintf(f, " %g (%ld to %ld)", median2 / 2.0, delays[0], delays[n_delays - 1]);
     } else {
-      fputs(" — |", f);
+      fputs(" —", f);
     }
+    if (no_onset) fprintf(f, "; %d with no onset in the reports", no_onset);
+    fputs(" |", f);
     fprintf(f, " %d | %d |\n", count[FA_CO_MISS], count[FA_CO_FALSE_ALARM]);
     totals[0] += j - i, totals[1] += never, totals[2] += collapsed, totals[3] += count[FA_CO_HIT];
     totals[4] += count[FA_CO_MISS], totals[5] += count[FA_CO_FALSE_ALARM];
@@ -93,10 +96,12 @@ static void monitor_table(FILE *f, const fa_sweep_run *runs, int n) {
           totals[5]);
   for (int i = 0, first = 1; i < n; i++) {
     const fa_sweep_run *r = &runs[i];
-    if (r->co.verdict != FA_CO_MISS && r->co.verdict != FA_CO_FALSE_ALARM) continue;
+    static const char *const verdicts[] = {[FA_CO_HIT] = "hit", [FA_CO_MISS] = "miss",
+                                           [FA_CO_FALSE_ALARM] = "false alarm"};
+    if (r->co.verdict == FA_CO_QUIET) continue;
     fprintf(f, "%s- %s: %s, eps %g, seed %d: best periodic PGD accuracy %.1f%%, final PGD-50-10 %.1f%%",
-            first ? "\n" : "", r->co.verdict == FA_CO_MISS ? "miss" : "false alarm", r->info.method, r->info.eps,
-            r->info.seed, 100 * r->co.best_pgd, 100 * r->info.pgd_acc);
+            first ? "\n" : "", verdicts[r->co.verdict], r->info.method, r->info.eps, r->info.seed,
+            100 * r->co.best_pgd, 100 * r->info.pgd_acc);
     if (r->co.fired >= 0) fprintf(f, ", alarm at iteration %ld", r->co.fired);
     if (r->co.onset >= 0) fprintf(f, ", onset at iteration %ld", r->co.onset);
     fputc('\n', f);

@@ -4,8 +4,8 @@
  * deviation over the seeds, then each seed's value) and how many seeds
  * collapsed (analysis/co_score.h); then the catastrophic-overfitting
  * monitor's record per method: hits, the iterations from the collapse's
- * onset to the alarm, misses and false alarms, each miss and false alarm
- * named. */
+ * onset to the alarm, misses and false alarms, and each run it fired on or
+ * missed. */
 #ifndef FA_ANALYSIS_SWEEP_TABLES_H
 #define FA_ANALYSIS_SWEEP_TABLES_H
 

@@ -113,8 +113,11 @@ fa_tensor *fa_batch_norm_relu(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, f
 /* Per-example cosine similarity of a and b (N, ...): (N). Rows must be
  * non-zero (leave zero rows out first, e.g. with fa_select_rows). */
 fa_tensor *fa_cosine_per_example(fa_tensor *a, fa_tensor *b);
-/* The same from the per-example dot products (N): <a, b> / (sqrt(<a, a>) sqrt(<b, b>)). */
-fa_tensor *fa_cosine_of_dots(fa_tensor *ab, fa_tensor *aa, fa_tensor *bb);
+/* The same given the squared row norms aa = <a_r, a_r> and bb (N): each row
+ * divided by its own norm, then <a_r / |a_r|, b_r / |b_r|> (the GradAlign
+ * paper's form). The backward divides by |a_r|^2 and |b_r|^2, never by
+ * (|a_r| |b_r|)^2, which underflows in float32 for norms near 1e-17. */
+fa_tensor *fa_cosine_of_rows(fa_tensor *a, fa_tensor *b, fa_tensor *aa, fa_tensor *bb);
 /* Per example r (rows of a and b (N, ...) of one shape): <a_r, b_r>, (N),
  * summed in double. */
 fa_tensor *fa_row_dot(fa_tensor *a, fa_tensor *b);

@@ -120,10 +120,16 @@ fa_tensor *fa_cosine_per_example(fa_tensor *a, fa_tensor *b) {
   if (!a || !b) return NULL;
   if (!fa_same_shape(a, b) || a->ndim < 1)
     return fa_error_set(FA_ERR_INVALID, "cosine_per_example needs two tensors of the same shape"), NULL;
-  /* three passes over the rows forward, two row_combines back */
-  return fa_cosine_of_dots(fa_row_dot(a, b), fa_row_dot(a, a), fa_row_dot(b, b));
+  return fa_cosine_of_rows(a, b, fa_row_dot(a, a), fa_row_dot(b, b));
 }
 
-fa_tensor *fa_cosine_of_dots(fa_tensor *ab, fa_tensor *aa, fa_tensor *bb) {
-  return fa_div(ab, fa_mul(fa_sqrt(aa), fa_sqrt(bb)));
+/* a_r / sqrt(aa_r), row by row */
+static fa_tensor *normalised_rows(fa_tensor *a, fa_tensor *aa) {
+  if (!a || !aa) return NULL;
+  const int one_shape[1] = {1};
+  return fa_row_combine(a, fa_div(fa_full_on(aa->ctx, 1, one_shape, 1.0f), fa_sqrt(aa)), NULL, NULL);
+}
+
+fa_tensor *fa_cosine_of_rows(fa_tensor *a, fa_tensor *b, fa_tensor *aa, fa_tensor *bb) {
+  return fa_row_dot(normalised_rows(a, aa), normalised_rows(b, bb));
 }
