@@ -145,10 +145,10 @@ int fa_run_eval(const fa_eval_config *c) {
   fa_eval_log log = {.path = log_path, .header = header, .resume = c->resume_eval};
   if (st == FA_OK) {
     fa_arena_set_current(arena);
-    fa_context_set_bf16(fa_context_current(), fa_half_prec_resolve("eval", c->half_prec));
+    bool was = fa_context_set_bf16(fa_context_current(), fa_half_prec_resolve("eval", c->half_prec));
     st = fa_evaluate(model, &ds, c->n_eval, c->batch_size_eval, c->eps.value, c->attack, &options, c->seed,
                      c->results_json[0] ? &log : NULL, &res);
-    fa_context_set_bf16(fa_context_current(), false);
+    fa_context_set_bf16(fa_context_current(), was);
   }
   if (st == FA_OK && c->results_json[0]) st = fa_eval_write_results(c->results_json, &res, path, c->eps.value, label);
   if (st == FA_OK)
