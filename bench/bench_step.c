@@ -3,7 +3,7 @@
  * as one JSON line. bench/compare_pytorch.py runs these next to the PyTorch
  * peer bench/bench_step_torch.py and prints the table.
  *
- *   usage: bench_step MODEL WORKLOAD [reps] [warmup] [batch]
+ *   usage: bench_step MODEL WORKLOAD [reps] [warmup] [batch] [precision]
  *     MODEL     cnn (1 layer of 4 filters) | resnet18 (PreAct), 3x32x32, 10 classes
  *     WORKLOAD  fgsm       FGSM step, zero init, eps 8/255, alpha 1.25
  *               gradalign  the same + GradAlign, lambda 0.2 (double backprop)
@@ -12,7 +12,9 @@
  *                          (eps 8/255, alpha eps/4, eval mode), then the clean
  *                          and adversarial forward passes: e.g. pgd50-10
  *               sgemm      the machine's square SGEMM rate (GFLOP/s)
- *   defaults: reps 5, warmup 1, batch 128; threads from OMP_NUM_THREADS.
+ *     precision f32 | bf16: the training step's (or the evaluation's) convolutions and matrix
+ *               products in bfloat16, as --half_prec (core/context.h)
+ *   defaults: reps 5, warmup 1, batch 128, f32; threads from OMP_NUM_THREADS.
  *
  * A training step is fa_train_step (attack, loss, parameter gradients) and
  * the optimiser step (Adam for the cnn, SGD for resnet18), as in training.
@@ -109,18 +111,19 @@ static int sgemm_only(void) {
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "sgemm")) return sgemm_only();
   if (argc < 3) {
-    fprintf(stderr, "usage: bench_step cnn|resnet18 fgsm|gradalign|pgd10|pgdI-R [reps] [warmup] [batch]\n"
+    fprintf(stderr, "usage: bench_step cnn|resnet18 fgsm|gradalign|pgd10|pgdI-R [reps] [warmup] [batch] [f32|bf16]\n"
                     "       bench_step sgemm\n");
     return 2;
   }
   const char *arch = argv[1], *workload = argv[2];
   int reps = argc > 3 ? atoi(argv[3]) : 5, warmup = argc > 4 ? atoi(argv[4]) : 1;
   int batch = argc > 5 ? atoi(argv[5]) : 128;
+  const char *precision = argc > 6 ? argv[6] : "f32";
   bench_case c = {0};
   bool eval = sscanf(workload, "pgd%d-%d", &c.pgd_iters, &c.restarts) == 2;
   bool train = !strcmp(workload, "fgsm") || !strcmp(workload, "gradalign") || !strcmp(workload, "pgd10");
   if ((!eval && !train) || (eval && (c.pgd_iters < 1 || c.restarts < 1)) || reps < 1 ||
-      reps > FA_BENCH_MAX_REPS || warmup < 0 || batch < 2) {
+      reps > FA_BENCH_MAX_REPS || warmup < 0 || batch < 2 || (strcmp(precision, "f32") && strcmp(precision, "bf16"))) {
     fprintf(stderr, "bench_step: bad workload or counts (see the usage at the top of bench/bench_step.c)\n");
     return 2;
   }
@@ -133,6 +136,7 @@ int main(int argc, char **argv) {
   fa_context *ctx = fa_context_create("cpu"); /* its state counts the operations */
   if (!ctx) die("context");
   fa_context_set_current(ctx);
+  fa_context_set_bf16(ctx, !strcmp(precision, "bf16"));
   fa_cpu_state *cpu = fa_context_backend_state(ctx);
   c.model = fa_model_create(&mc);
   if (!c.model) die("model");
@@ -163,10 +167,10 @@ int main(int argc, char **argv) {
   double flops0 = fa_cpu_flops_done(cpu);
   double seconds = fa_bench_median_seconds(fn, &c, 0, reps);
   double flops = (fa_cpu_flops_done(cpu) - flops0) / reps;
-  printf("{\"impl\": \"fastadv\", \"model\": \"%s\", \"workload\": \"%s\", \"batch\": %d, \"threads\": %d, "
-         "\"reps\": %d, \"seconds\": %.6f, \"img_per_s\": %.3f, \"gflop\": %.3f, \"gflops\": %.2f, "
+  printf("{\"impl\": \"fastadv\", \"model\": \"%s\", \"workload\": \"%s\", \"precision\": \"%s\", \"batch\": %d, "
+         "\"threads\": %d, \"reps\": %d, \"seconds\": %.6f, \"img_per_s\": %.3f, \"gflop\": %.3f, \"gflops\": %.2f, "
          "\"arena_mib\": %.1f, \"peak_rss_mib\": %.1f}\n",
-         arch, workload, batch, omp_get_max_threads(), reps, seconds, batch / seconds, flops * 1e-9,
+         arch, workload, precision, batch, omp_get_max_threads(), reps, seconds, batch / seconds, flops * 1e-9,
          flops * 1e-9 / seconds, fa_arena_high_water(c.arena) / 1048576.0, fa_bench_peak_rss_mib());
   if (train) fa_trainer_free(&c.trainer);
   fa_arena_destroy(c.arena);

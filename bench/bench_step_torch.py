@@ -2,9 +2,13 @@
 """The PyTorch peer of bench/bench_step.c: the same configurations, written
 from docs/METHOD.md sections 4 and 5, printed as the same JSON line.
 
-    usage: bench_step_torch.py MODEL WORKLOAD [reps] [warmup] [batch]
+    usage: bench_step_torch.py MODEL WORKLOAD [reps] [warmup] [batch] [precision]
       MODEL     cnn (1 layer of 4 filters) | resnet18 (PreAct), 3x32x32, 10 classes
       WORKLOAD  fgsm | gradalign | pgd10 | pgdI-R   (see bench/bench_step.c)
+      precision f32 | bf16: the step (or the evaluation) under
+                torch.autocast("cpu", dtype=torch.bfloat16), what a PyTorch
+                user turns on for bfloat16 on a CPU (autocast leaves the
+                optimiser's float32 updates alone)
 
 Training mode throughout a training step (attack and regulariser included);
 FGSM with zero init, alpha 1.25, the clamp to the eps-ball and the clip to
@@ -12,7 +16,7 @@ the box; GradAlign (lambda 0.2) with double backpropagation through both
 input gradients; PGD-10 from a random start with alpha 2/255, plus the
 input gradient at X that docs/METHOD.md (section 4) asks of attacks other than FGSM; the
 evaluation PGD in eval mode with restarts, keeping the delta of the highest
-loss, then the clean and adversarial forward passes. float32, threads from
+loss, then the clean and adversarial forward passes. float32 (or autocast), threads from
 OMP_NUM_THREADS (torch.set_num_threads). Peak memory: ru_maxrss.
 Needs Debian's python3-torch; the models are scripts/fastadv_models.py.
 """
@@ -95,6 +99,11 @@ def evaluate(model, x, y, n_iter, restarts):
         model(x + best)
 
 
+def autocast_run(autocast, run):
+    with autocast:
+        run()
+
+
 def main(argv):
     if len(argv) < 3:
         sys.exit(__doc__)
@@ -111,6 +120,10 @@ def main(argv):
            else torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4))
     x = torch.rand(batch, 3, 32, 32)
     y = torch.arange(batch) % 10
+    precision = argv[6] if len(argv) > 6 else "f32"
+    if precision not in ("f32", "bf16"):
+        sys.exit(f"bench_step_torch.py: unknown precision {precision!r}")
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
     m = re.fullmatch(r"pgd(\d+)-(\d+)", workload)
     if m:
         model.eval()
@@ -120,6 +133,9 @@ def main(argv):
         run = lambda: train_step(model, opt, x, y, workload)  # noqa: E731
     else:
         sys.exit(f"bench_step_torch.py: unknown workload {workload!r}")
+    if precision == "bf16":
+        plain = run
+        run = lambda: autocast_run(autocast, plain)  # noqa: E731
     for _ in range(warmup):
         run()
     times = []
@@ -130,7 +146,7 @@ def main(argv):
     times.sort()
     sec = times[reps // 2] if reps % 2 else 0.5 * (times[reps // 2 - 1] + times[reps // 2])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps({"impl": "pytorch", "model": arch, "workload": workload, "batch": batch, "threads": threads,
+    print(json.dumps({"impl": "pytorch", "model": arch, "workload": workload, "precision": precision, "batch": batch, "threads": threads,
                       "reps": reps, "seconds": round(sec, 6), "img_per_s": round(batch / sec, 3),
                       "peak_rss_mib": round(peak, 1), "torch": torch.__version__}))
 

@@ -2,6 +2,7 @@
 """fastadv against PyTorch on this machine, side by side, in one run.
 
     /usr/bin/python3 bench/compare_pytorch.py [--quick] [--build build] [--only TEXT] [--rounds N]
+    /usr/bin/python3 bench/compare_pytorch.py --bf16 [--peer PYTHON ...] [--build build] [--only TEXT] [--rounds N]
 
 For every configuration it runs build/bench/bench_step and
 bench/bench_step_torch.py, each in a fresh process (so that the peak memory
@@ -28,6 +29,14 @@ kept both threads of a process on one core for its whole run, and the same
 configuration took 22 ms in one process and 54 ms in the next (fastadv's
 cnn-4 PGD-10 step; PyTorch's moved by 30%). --quick: fewer repetitions, for
 a quicker check.
+
+--bf16: the bfloat16 table instead: ResNet-18's training steps with
+fastadv's --half_prec precision (bench_step ... bf16) against PyTorch under
+torch.autocast("cpu", dtype=torch.bfloat16) (bench_step_torch.py ... bf16),
+for each peer interpreter: this one (Debian's torch 1.13) and every --peer
+(default: the current PyPI torch in /opt/torch-pypi when it is there), and
+against fastadv's own float32 step, in one run, each configuration's
+programs alternating.
 """
 import argparse
 import json
@@ -100,12 +109,64 @@ def median_run(results):
     return ordered[len(ordered) // 2]
 
 
+BF16 = [
+    ("resnet18", "fgsm", "ResNet-18 FGSM step", 3, 1),
+    ("resnet18", "gradalign", "ResNet-18 FGSM + GradAlign step", 2, 1),
+    ("resnet18", "pgd10", "ResNet-18 PGD-10 step", 2, 1),
+]
+PYPI_TORCH = "/opt/torch-pypi/bin/python"
+
+
+def bf16_table(args, env, bench, torch_bench):
+    """fastadv bf16 and f32 against each peer's autocast, one row per workload."""
+    peers = [sys.executable] + (args.peer if args.peer else [PYPI_TORCH] if os.path.exists(PYPI_TORCH) else [])
+    rows = []
+    for i, (model, workload, label, reps, warmup) in enumerate(BF16):
+        if args.only and args.only not in f"{model} {workload}":
+            continue
+        common = [model, workload, str(reps), str(warmup), "128"]
+        cmds = [("bf16", [bench] + common + ["bf16"]), ("f32", [bench] + common + ["f32"])]
+        cmds += [(f"peer{k}", [p, torch_bench] + common + ["bf16"]) for k, p in enumerate(peers)]
+        runs = {name: [] for name, _ in cmds}
+        for r in range(args.rounds or 1):
+            for name, cmd in (cmds if (i + r) % 2 == 0 else cmds[::-1]):
+                runs[name].append(run_json(cmd, env))
+        rows.append((label, reps, {name: median_run(v) for name, v in runs.items()}))
+        print(f"  {label}: " + ", ".join(f"{n} {[round(x['seconds'], 3) for x in v]} s" for n, v in runs.items()),
+              file=sys.stderr)
+    versions = [rows[0][2][f"peer{k}"]["torch"] for k in range(len(peers))] if rows else []
+    print(f"machine: {machine()}; commit {commit()}; batch 128, 2 threads bound to the cores, "
+          "OMP_WAIT_POLICY=passive; fastadv bf16 = bench_step ... bf16 (--half_prec's precision), PyTorch = "
+          "torch.autocast(\"cpu\", dtype=torch.bfloat16)\n")
+    head = "| configuration | fastadv bf16 img/s | fastadv f32 img/s | bf16 / own f32 |"
+    rule = "|---|---:|---:|---:|"
+    for v in versions:
+        head += f" PyTorch {v} autocast img/s | ratio |"
+        rule += "---:|---:|"
+    head += " fastadv bf16 peak MiB |" + "".join(f" PyTorch {v} peak MiB |" for v in versions)
+    rule += "---:|" * (1 + len(versions))
+    print(head)
+    print(rule)
+    for label, reps, r in rows:
+        b, f = r["bf16"], r["f32"]
+        line = f"| {label} | {b['img_per_s']:.1f} | {f['img_per_s']:.1f} | **{b['img_per_s'] / f['img_per_s']:.2f}x** |"
+        for k in range(len(versions)):
+            t = r[f"peer{k}"]
+            line += f" {t['img_per_s']:.1f} | **{b['img_per_s'] / t['img_per_s']:.2f}x** |"
+        line += f" {b['peak_rss_mib']:.0f} |" + "".join(f" {r[f'peer{k}']['peak_rss_mib']:.0f} |"
+                                                       for k in range(len(versions)))
+        print(line)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--only", default="", help="run only the models/workloads containing this text")
     ap.add_argument("--rounds", type=int, default=0, help="rounds per configuration (default 7 for the cnn, 1 for ResNet-18)")
+    ap.add_argument("--bf16", action="store_true", help="the bfloat16 table (ResNet-18 training steps)")
+    ap.add_argument("--peer", action="append", default=[],
+                    help="--bf16: another Python with torch to compare against (repeatable)")
     args = ap.parse_args()
     try:
         with open("/proc/self/autogroup", "w") as f:
@@ -116,6 +177,9 @@ def main():
                OMP_PLACES="cores")
     bench = os.path.join(args.build, "bench", "bench_step")
     torch_bench = os.path.join(HERE, "bench_step_torch.py")
+    if args.bf16:
+        bf16_table(args, env, bench, torch_bench)
+        return
     sgemm_start = run_json([bench, "sgemm"], env)["gflops"]
     rows = []
     for i, (model, workload, label, reps, warmup) in enumerate(QUICK if args.quick else FULL):

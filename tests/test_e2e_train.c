@@ -4,13 +4,16 @@
  * the metrics file (its configuration record first, its final record last)
  * and the checkpoints exist and say the right things; and
  * `fastadv eval` on the checkpoint reproduces the final numbers training
- * printed, for the same examples. */
+ * printed, for the same examples. Then --half_prec: a short run whose
+ * record names bfloat16 (float32, with a note, where oneDNN is held below
+ * AVX512-BF16), and `eval --half_prec`. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/context.h"
 #include "core/version.h"
 #include "train/checkpoint.h"
 #include "testlib.h"
@@ -43,6 +46,56 @@ static char *read_all(const char *path) {
   buf[n] = '\0';
   fclose(f);
   return buf;
+}
+
+/* The "precision" of the configuration record of the one run under out_dir. */
+static const char *recorded_precision(const char *out_dir) {
+  static char precision[16];
+  char logs[4200];
+  snprintf(logs, sizeof logs, "%s/logs", out_dir);
+  const char *jsonl = find_file(logs, ".jsonl");
+  char *text = jsonl ? read_all(jsonl) : NULL;
+  char *line = text ? strtok(text, "\n") : NULL;
+  cJSON *obj = line ? cJSON_Parse(line) : NULL;
+  const char *p = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "config"), "precision"));
+  snprintf(precision, sizeof precision, "%s", p ? p : "(none)");
+  cJSON_Delete(obj);
+  return precision;
+}
+
+/* --half_prec: a --debug run (4 batches) of the same training, in bfloat16 where this CPU has
+ * AVX512-BF16; with oneDNN held to AVX512 without it ($ONEDNN_MAX_CPU_ISA), float32 and one note. */
+static void check_half_prec(const char *dir, const char *ckpt_path) {
+  char args[16384], out_dir[4200];
+  for (int held = 0; held < 2; held++) {
+    snprintf(out_dir, sizeof out_dir, "%s/half_prec%d", dir, held);
+    snprintf(args, sizeof args,
+             "train --half_prec --debug --dataset=fmnist --model=cnn --n_filters_cnn=8 --epochs=1 --lr_max=0.002 "
+             "--attack=fgsm --eps=8 --attack_init=zero --grad_align_cos_lambda=0.2 --eval_iter_freq=100 "
+             "--n_eval_every_k_iter=128 --n_final_eval=100 --batch_size_eval=100 --out_dir='%s'",
+             out_dir);
+    if (held) setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE", 1);
+    int status = fa_test_run_fastadv(args, dir, out, err, sizeof out);
+    unsetenv("ONEDNN_MAX_CPU_ISA");
+    FA_CHECK(status == 0, "--half_prec training exited %d: %s", status, err);
+    const char *note = strstr(err, "--half_prec"), *precision = recorded_precision(out_dir);
+    if (!held && fa_context_bf16_fast(fa_context_current())) {
+      FA_CHECK(!note && !strcmp(precision, "bf16"), "--half_prec: precision %s, stderr: %s", precision, err);
+    } else {
+      FA_CHECK(note && strstr(note, "float32") && !strstr(note + 1, "--half_prec") && !strcmp(precision, "f32"),
+               "--half_prec without AVX512-BF16: precision %s, one note naming float32: %s", precision, err);
+    }
+    printf("--half_prec%s: precision %s\n", held ? " with ONEDNN_MAX_CPU_ISA=AVX512_CORE" : "", precision);
+  }
+  /* eval --half_prec of the float32 model: close to its float32 numbers on the same 200 examples */
+  snprintf(args, sizeof args, "eval --half_prec --eps=8 --n_eval=200 --batch_size_eval=100 --model_path='%s'",
+           ckpt_path);
+  int status = fa_test_run_fastadv(args, dir, out, err, sizeof out);
+  double clean = -1, robust = -1;
+  const char *res = strstr(out, "clean acc ");
+  FA_CHECK(status == 0 && res && sscanf(res, "clean acc %lf%%, pgd-50-10 acc %lf%%", &clean, &robust) == 2,
+           "eval --half_prec exited %d: %s%s", status, out, err);
+  printf("eval --half_prec: clean %.2f%%, PGD-50-10 %.2f%%\n", clean, robust);
 }
 
 int main(void) {
@@ -166,5 +219,8 @@ int main(void) {
            "eval output: %s", out);
   FA_CHECK(eval_clean == clean && eval_robust == robust, "eval %.2f%% / %.2f%%, training printed %.2f%% / %.2f%%",
            eval_clean, eval_robust, clean, robust);
+  FA_CHECK(!strcmp(recorded_precision(dir), "f32"), "the record's precision without --half_prec: %s",
+           recorded_precision(dir));
+  check_half_prec(dir, ckpt_copy);
   return fa_test_exit();
 }

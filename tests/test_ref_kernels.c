@@ -653,20 +653,23 @@ static void check_optim_updates(void) {
 
 /* ---- GEMM and convolutions ---- */
 
-static void check_sgemm(bool ta, bool tb, int m, int n, int k, float alpha, float beta) {
+/* bf16: both factors rounded to bfloat16 (backend/bf16.h); cpu's float32 sums against ref's double ones */
+static void check_sgemm(bool bf16, bool ta, bool tb, int m, int n, int k, float alpha, float beta) {
   pair a = random_pair((size_t)m * k, -1.0f, 1.0f), b = random_pair((size_t)k * n, -1.0f, 1.0f);
   pair c = beta == 0.0f ? output_pair((size_t)m * n) : random_pair((size_t)m * n, -1.0f, 1.0f); /* beta 0: C unread */
-  cpu->sgemm(cpu_state, ta, tb, m, n, k, alpha, a.host, b.host, beta, c.host);
-  ref->sgemm(ref_state, ta, tb, m, n, k, alpha, a.dev, b.dev, beta, c.dev);
-  char what[96];
-  snprintf(what, sizeof what, "sgemm ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g", ta, tb, m, n, k, alpha, beta);
+  cpu->sgemm(cpu_state, bf16, ta, tb, m, n, k, alpha, a.host, b.host, beta, c.host);
+  ref->sgemm(ref_state, bf16, ta, tb, m, n, k, alpha, a.dev, b.dev, beta, c.dev);
+  char what[112];
+  snprintf(what, sizeof what, "sgemm%s ta=%d tb=%d m=%d n=%d k=%d alpha=%g beta=%g", bf16 ? " bf16" : "", ta, tb, m,
+           n, k, alpha, beta);
   expect_close(what, &c, TOL_GEMM);
   pair_free(&a), pair_free(&b), pair_free(&c);
 }
 
-/* forward without and with bias, grad-input, grad-weight */
-static void check_conv(int n, int c_in, int h, int w, int c_out, int k, int stride, int pad) {
-  fa_conv_geom g = {.n = n, .c_in = c_in, .h_in = h, .w_in = w, .c_out = c_out, .k = k, .stride = stride, .pad = pad};
+/* forward without and with bias, grad-input, grad-weight; bf16 as check_sgemm's */
+static void check_conv(bool bf16, int n, int c_in, int h, int w, int c_out, int k, int stride, int pad) {
+  fa_conv_geom g = {.n = n, .c_in = c_in, .h_in = h, .w_in = w, .c_out = c_out, .k = k, .stride = stride, .pad = pad,
+                    .bf16 = bf16};
   fa_conv_geom_finish(&g);
   const size_t nx = (size_t)n * c_in * h * w, nw = (size_t)c_out * c_in * k * k,
                ny = (size_t)n * c_out * g.h_out * g.w_out;
@@ -674,8 +677,8 @@ static void check_conv(int n, int c_in, int h, int w, int c_out, int k, int stri
   pair bias = random_pair((size_t)c_out, -1.0f, 1.0f);
   pair y = output_pair(ny), gx = output_pair(nx), gw = output_pair(nw);
   char what[128];
-  const int len = snprintf(what, sizeof what, "conv n=%d %d->%d %dx%d k=%d stride=%d pad=%d", n, c_in, c_out, h,
-                           w, k, stride, pad);
+  const int len = snprintf(what, sizeof what, "conv%s n=%d %d->%d %dx%d k=%d stride=%d pad=%d", bf16 ? " bf16" : "",
+                           n, c_in, c_out, h, w, k, stride, pad);
   for (int with_bias = 0; with_bias < 2; with_bias++) {
     cpu->conv2d_forward(cpu_state, &g, x.host, wt.host, HOST(bias, with_bias), y.host);
     ref->conv2d_forward(ref_state, &g, x.dev, wt.dev, DEVICE(bias, with_bias), y.dev);
@@ -728,32 +731,35 @@ int main(void) {
   check_optim_updates();
   check_first_nonfinite();
 
-  /* the linear layers (batch 8, 512 -> 10, 3072 -> 1024): forward x W^T, grad-input g W, grad-weight g^T x,
-   * each with all four transposes, beta 0 (C unread), 1 and another, k = 0 */
-  for (int t = 0; t < 4; t++) {
-    const bool ta = t & 1, tb = t & 2;
-    check_sgemm(ta, tb, 8, 10, 512, 1.0f, 0.0f);
-    check_sgemm(ta, tb, 8, 512, 10, 1.0f, 0.0f);
-    check_sgemm(ta, tb, 10, 512, 8, 1.0f, 1.0f);
-    check_sgemm(ta, tb, 8, 64, 3072, -0.5f, 0.25f);
-    check_sgemm(ta, tb, 33, 17, 65, 2.0f, 0.0f);
-    check_sgemm(ta, tb, 6, 5, 0, 1.0f, 0.5f);
-  }
+  /* in float32, then in bfloat16 (--half_prec) */
+  for (int bf16 = 0; bf16 < 2; bf16++) {
+    /* the linear layers (batch 8, 512 -> 10, 3072 -> 1024): forward x W^T, grad-input g W, grad-weight g^T x,
+     * each with all four transposes, beta 0 (C unread), 1 and another, k = 0 */
+    for (int t = 0; t < 4; t++) {
+      const bool ta = t & 1, tb = t & 2;
+      check_sgemm(bf16, ta, tb, 8, 10, 512, 1.0f, 0.0f);
+      check_sgemm(bf16, ta, tb, 8, 512, 10, 1.0f, 0.0f);
+      check_sgemm(bf16, ta, tb, 10, 512, 8, 1.0f, 1.0f);
+      check_sgemm(bf16, ta, tb, 8, 64, 3072, -0.5f, 0.25f);
+      check_sgemm(bf16, ta, tb, 33, 17, 65, 2.0f, 0.0f);
+      check_sgemm(bf16, ta, tb, 6, 5, 0, 1.0f, 0.5f);
+    }
 
-  /* n c_in h w c_out k stride pad */
-  check_conv(2, 3, 32, 32, 4, 3, 1, 1);   /* the cnn's first layer */
-  check_conv(8, 4, 16, 16, 4, 3, 1, 1);   /* the cnn's next layers */
-  check_conv(2, 3, 32, 32, 64, 3, 1, 1);  /* resnet's stem */
-  check_conv(2, 64, 8, 8, 64, 3, 1, 1);   /* a resnet block (Winograd on cpu) */
-  check_conv(4, 64, 8, 8, 128, 3, 2, 1);  /* a resnet downsampling conv */
-  check_conv(4, 64, 8, 8, 128, 1, 2, 0);  /* its 1x1 shortcut */
-  check_conv(3, 16, 9, 9, 8, 1, 1, 0);    /* 1x1 stride 1 */
-  check_conv(2, 8, 9, 9, 8, 3, 2, 0);     /* 3x3 stride 2 without padding, odd size */
-  check_conv(2, 8, 7, 7, 16, 1, 1, 1);    /* 1x1 with padding */
-  check_conv(2, 8, 9, 7, 5, 3, 2, 1);     /* non-square, odd */
-  check_conv(2, 1, 28, 28, 32, 5, 1, 2);  /* lenet's first layer */
-  check_conv(2, 32, 14, 14, 64, 5, 1, 2); /* lenet's second */
-  check_conv(0, 3, 8, 8, 4, 3, 1, 1);     /* an empty batch: grad-weight is zero */
+    /* n c_in h w c_out k stride pad */
+    check_conv(bf16, 2, 3, 32, 32, 4, 3, 1, 1);   /* the cnn's first layer */
+    check_conv(bf16, 8, 4, 16, 16, 4, 3, 1, 1);   /* the cnn's next layers */
+    check_conv(bf16, 2, 3, 32, 32, 64, 3, 1, 1);  /* resnet's stem */
+    check_conv(bf16, 2, 64, 8, 8, 64, 3, 1, 1);   /* a resnet block (Winograd on cpu) */
+    check_conv(bf16, 4, 64, 8, 8, 128, 3, 2, 1);  /* a resnet downsampling conv */
+    check_conv(bf16, 4, 64, 8, 8, 128, 1, 2, 0);  /* its 1x1 shortcut */
+    check_conv(bf16, 3, 16, 9, 9, 8, 1, 1, 0);    /* 1x1 stride 1 */
+    check_conv(bf16, 2, 8, 9, 9, 8, 3, 2, 0);     /* 3x3 stride 2 without padding, odd size */
+    check_conv(bf16, 2, 8, 7, 7, 16, 1, 1, 1);    /* 1x1 with padding */
+    check_conv(bf16, 2, 8, 9, 7, 5, 3, 2, 1);     /* non-square, odd */
+    check_conv(bf16, 2, 1, 28, 28, 32, 5, 1, 2);  /* lenet's first layer */
+    check_conv(bf16, 2, 32, 14, 14, 64, 5, 1, 2); /* lenet's second */
+    check_conv(bf16, 0, 3, 8, 8, 4, 3, 1, 1);     /* an empty batch: grad-weight is zero */
+  }
   cpu_dev->destroy(cpu_state);
   ref_dev->destroy(ref_state);
   return fa_test_exit();

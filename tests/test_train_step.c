@@ -54,12 +54,8 @@ static double compare(const char *key, const float *got, size_t n, double tol) {
 
 static void run_case(const char *kind, const fa_model_config *mc, const attack_case *a, float lr, int pgd_iters,
                      fa_tensor *x, const fa_tensor *y) {
-  fa_model *model = fa_model_create(mc);
-  fa_rng init = fa_rng_stream(0, FA_STREAM_INIT);
-  fa_model_init(model, &init);
+  fa_model *model = fa_test_hashed_model(mc);
   fa_store *store = fa_model_store(model);
-  for (int i = 0; i < fa_store_count(store); i++)
-    if (fa_tensor_requires_grad(fa_store_get(store, i))) fa_test_fill_hashed(fa_store_get(store, i));
   fa_optimizer *opt = mc->arch == FA_ARCH_CNN ? fa_adam_create(store, 0.9f, 0.999f, 1e-8f, 5e-4f)
                                               : fa_sgd_create(store, 0.9f, 5e-4f);
   fa_train_config cfg;
@@ -117,12 +113,7 @@ static void run_case(const char *kind, const fa_model_config *mc, const attack_c
  * flips on a gradient within rounding of zero moves one entry by 2 alpha, so
  * entries may differ in a few places; the losses must agree. */
 static void check_pgd_restarts(const char *kind, const fa_model_config *mc, fa_tensor *x, const fa_tensor *y) {
-  fa_model *model = fa_model_create(mc);
-  fa_rng init = fa_rng_stream(0, FA_STREAM_INIT);
-  fa_model_init(model, &init);
-  fa_store *store = fa_model_store(model);
-  for (int i = 0; i < fa_store_count(store); i++)
-    if (fa_tensor_requires_grad(fa_store_get(store, i))) fa_test_fill_hashed(fa_store_get(store, i));
+  fa_model *model = fa_test_hashed_model(mc);
   fa_rng rng = fa_rng_stream(0, FA_STREAM_EVAL);
   float eps = 8 / 255.0f;
   fa_tensor *loss = NULL, *delta = fa_pgd_restarts(model, x, y, eps, eps / 4.0f, 5, 3, &rng, 0, NULL, &loss);

@@ -10,6 +10,7 @@
 #include "core/context.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "nn/model.h"
 
 int fa_test_failures = 0;
 int fa_test_checks = 0;
@@ -73,6 +74,17 @@ const char *fa_test_tmpdir(const char *test_name) {
     exit(1);
   }
   return dir;
+}
+
+fa_model *fa_test_hashed_model(const fa_model_config *mc) {
+  fa_model *model = fa_model_create(mc);
+  if (!model) return NULL;
+  fa_rng init = fa_rng_stream(0, FA_STREAM_INIT);
+  fa_model_init(model, &init);
+  fa_store *store = fa_model_store(model);
+  for (int i = 0; i < fa_store_count(store); i++)
+    if (fa_tensor_requires_grad(fa_store_get(store, i))) fa_test_fill_hashed(fa_store_get(store, i));
+  return model;
 }
 
 void fa_test_fill_hashed(fa_tensor *t) {

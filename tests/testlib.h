@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "nn/model.h"
+
 extern int fa_test_failures;
 extern int fa_test_checks;
 
@@ -44,6 +46,9 @@ int fa_test_run_fastadv(const char *args, const char *dir, char *out, char *err,
  * paper's init, identical to what the fixture scripts compute. */
 struct fa_tensor;
 void fa_test_fill_hashed(struct fa_tensor *t);
+/* A model of mc, initialised (running statistics 0 and 1) with hashed weights
+ * in every trainable tensor: the fixtures' model. */
+fa_model *fa_test_hashed_model(const fa_model_config *mc);
 
 /* A tensor's values copied to the host (through core's transfers: the test
  * reads what the device holds), valid until fa_test_exit; NULL for a NULL

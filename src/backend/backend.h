@@ -88,10 +88,13 @@ typedef struct fa_kernel_table {
   void (*gather_rows)(size_t row_len, int n_idx, const int *idx, const float *src, float *dst);
   /* dst row idx[r] += src row r */
   void (*scatter_add_rows)(size_t row_len, int n_idx, const int *idx, const float *src, float *dst);
-  /* C (m x n) = alpha op(A) op(B) + beta C, row-major, packed; A is (m x k) or, when trans_a, (k x m) */
-  void (*sgemm)(void *state, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
-                const float *b, float beta, float *c);
-  /* y = conv2d(x, w) (cross-correlation) plus bias (c_out) per output channel, or NULL */
+  /* C (m x n) = alpha op(A) op(B) + beta C, row-major, packed; A is (m x k) or, when trans_a, (k x m);
+   * bf16: the elements of A and B rounded to bfloat16 first (backend/bf16.h) */
+  void (*sgemm)(void *state, bool bf16, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                const float *a, const float *b, float beta, float *c);
+  /* The convolutions: the two factors rounded to bfloat16 first when g->bf16 (backend/bf16.h), the
+   * bias and the output float32 either way.
+   * y = conv2d(x, w) (cross-correlation) plus bias (c_out) per output channel, or NULL */
   void (*conv2d_forward)(void *state, const fa_conv_geom *g, const float *x, const float *w, const float *bias,
                          float *y);
   /* gx = d<gy, conv2d(x, w)>/dx (the transposed convolution of gy with w) */
@@ -162,6 +165,9 @@ typedef struct fa_backend {
   void (*copy)(void *state, void *dst, const void *src, size_t bytes);         /* the two may overlap */
   void (*fill)(void *state, float *dst, float value, size_t n);              /* n floats */
   void (*synchronize)(void *state); /* returns when every kernel and copy asked for so far is done */
+  /* Whether the bfloat16 products (backend/bf16.h) run here at least as fast as float32 ones (bfloat16
+   * instructions); where not, --half_prec trains in float32 and says so */
+  bool (*bf16_fast)(void *state);
   const fa_kernel_table *kernels;
 } fa_backend;
 

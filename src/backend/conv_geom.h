@@ -1,7 +1,8 @@
 /* The geometry of one 2-D convolution, as the op layer hands it to any
  * backend's convolution kernels (backend/backend.h):
  *   x (n, c_in, h_in, w_in)   w (c_out, c_in, k, k)   y (n, c_out, h_out, w_out)
- * with h_out = (h_in + 2 pad - k) / stride + 1 (likewise w_out), zero padding. */
+ * with h_out = (h_in + 2 pad - k) / stride + 1 (likewise w_out), zero padding,
+ * and the precision of the products (bf16: backend/bf16.h). */
 #ifndef FA_BACKEND_CONV_GEOM_H
 #define FA_BACKEND_CONV_GEOM_H
 
@@ -9,6 +10,7 @@ typedef struct {
   int n, c_in, h_in, w_in;
   int c_out, k, stride, pad;
   int h_out, w_out;
+  int bf16; /* 1: each factor rounded to bfloat16, products summed in float32 (backend/bf16.h) */
 } fa_conv_geom;
 
 /* Fills h_out and w_out from the other fields. */

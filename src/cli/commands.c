@@ -49,7 +49,6 @@ static const fa_flag_choice on_co_choices[] = {
 static const fa_flag_choice set_choices[] = {{.name = "test"}, {.name = "train"}, {.name = NULL}};
 
 /* What this CPU build does instead of the paper's GPU options. */
-#define HALF_PREC_NOTICE "this build computes on the CPU in float32; running in float32"
 #define GPU_NOTICE "this build has no GPU support; running on the CPU (OMP_NUM_THREADS sets the threads)"
 
 #define DATA_DIR_HELP \
@@ -140,8 +139,10 @@ static const fa_flag train_flags[] = {
     {FA_FLAG_FIELD(T, debug), .type = FA_FLAG_BOOL,
      .help = "a short run: 4 batches per epoch, and a final evaluation with PGD-10-3 instead of PGD-50-10 "
              "(as the paper's train.py)"},
-    {FA_FLAG_FIELD(T, half_prec), .type = FA_FLAG_BOOL, .help = "half precision (GPU builds)",
-     .notice = HALF_PREC_NOTICE},
+    {FA_FLAG_FIELD(T, half_prec), .type = FA_FLAG_BOOL,
+     .help = "the training steps' convolutions and matrix products in bfloat16 with float32 sums and float32 "
+             "master weights (no loss scaling: bfloat16 has float32's range); statistics and the final "
+             "evaluation stay float32; float32 with a note where the CPU lacks AVX512-BF16"},
     {FA_FLAG_FIELD(T, gpu), .type = FA_FLAG_INT, .min = 0, .max = 1023, .help = "GPU index (GPU builds)",
      .notice = GPU_NOTICE},
     {.name = "fname", .type = FA_FLAG_IGNORED, .metavar = "NAME", .help = "unused, as in the paper's train.py",
@@ -205,8 +206,9 @@ static const fa_flag eval_flags[] = {
      .help = "filters of each conv layer of the cnn model, when the checkpoint does not say"},
     {FA_FLAG_FIELD(E, seed), .type = FA_FLAG_INT, .min = 0, .max = INT_MAX,
      .help = "random seed of the PGD random starts"},
-    {FA_FLAG_FIELD(E, half_prec), .type = FA_FLAG_BOOL, .help = "half precision (GPU builds)",
-     .notice = HALF_PREC_NOTICE},
+    {FA_FLAG_FIELD(E, half_prec), .type = FA_FLAG_BOOL,
+     .help = "the evaluation's convolutions and matrix products in bfloat16 with float32 sums; float32 with a "
+             "note where the CPU lacks AVX512-BF16"},
     {FA_FLAG_FIELD(E, gpu), .type = FA_FLAG_INT, .min = 0, .max = 1023, .help = "GPU index (GPU builds)",
      .notice = GPU_NOTICE},
     {.name = "n_hidden_fc", .type = FA_FLAG_IGNORED, .metavar = "N",

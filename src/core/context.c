@@ -43,6 +43,14 @@ const fa_kernel_table *fa_context_kernels(const fa_context *ctx) { return ctx->k
 void *fa_context_backend_state(const fa_context *ctx) { return ctx->state; }
 void fa_context_synchronize(fa_context *ctx) { ctx->backend->synchronize(ctx->state); }
 
+bool fa_context_set_bf16(fa_context *ctx, bool on) {
+  bool was = ctx->bf16;
+  ctx->bf16 = on;
+  return was;
+}
+bool fa_context_bf16(const fa_context *ctx) { return ctx->bf16; }
+bool fa_context_bf16_fast(const fa_context *ctx) { return ctx->backend->bf16_fast(ctx->state); }
+
 const char *fa_backend_name_at(size_t i, const char **description) {
   const fa_backend *b = fa_backend_at(i);
   if (description) *description = b ? b->description : NULL;

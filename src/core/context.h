@@ -49,6 +49,18 @@ void *fa_context_backend_state(const fa_context *ctx);
 /* Waits until everything asked of ctx's device so far is done (for timing). */
 void fa_context_synchronize(fa_context *ctx);
 
+/* Precision of ctx's products (--half_prec, docs/PERFORMANCE.md "bfloat16"):
+ * when on, the convolutions (forward, grad-input, grad-weight, so also the
+ * backward passes recorded for double backpropagation) and matrix products
+ * round their two factors to bfloat16 and sum in float32
+ * (backend/bf16.h); every tensor, every other op and the optimiser stay
+ * float32. Off when a context is made. Returns the previous setting. */
+bool fa_context_set_bf16(fa_context *ctx, bool on);
+bool fa_context_bf16(const fa_context *ctx);
+/* Whether ctx's device runs those bfloat16 products at least as fast as
+ * float32 ones (the CPU: AVX512-BF16, backend/cpu/cpu_backend.c). */
+bool fa_context_bf16_fast(const fa_context *ctx);
+
 /* The built-in backends: the i-th one's name and one-line description,
  * NULL past the last; 0 is FA_DEFAULT_BACKEND. */
 const char *fa_backend_name_at(size_t i, const char **description);

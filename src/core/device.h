@@ -21,6 +21,7 @@ struct fa_context {
   void *state;              /* the backend's, from its create */
   fa_arena *arena;          /* the current step arena; NULL: none */
   bool grad_enabled;        /* grad mode (core/autograd.h) */
+  bool bf16;                /* convolutions and matrix products in bfloat16 (core/context.h) */
   uint64_t next_seq;        /* the next autograd node's creation number */
   uint64_t next_pass;       /* the next backward pass's (and traversal's) number */
   fa_grad_pool pool;

@@ -37,7 +37,7 @@ fa_tensor *fa_matmul(fa_tensor *a, fa_tensor *b, bool trans_a, bool trans_b) {
   if (!fa_one_device((const fa_tensor *[]){a, b}, 2, "matmul")) return NULL;
   fa_tensor *out = fa_tensor_new_on(a->ctx, 2, (int[]){m, n});
   if (!out) return NULL;
-  a->ctx->k->sgemm(a->ctx->state, trans_a, trans_b, m, n, k, 1.0f, a->data, b->data, 0.0f, out->data);
+  a->ctx->k->sgemm(a->ctx->state, a->ctx->bf16, trans_a, trans_b, m, n, k, 1.0f, a->data, b->data, 0.0f, out->data);
   fa_tensor *inputs[2] = {a, b};
   fa_op_attrs attrs = {.ints = {trans_a, trans_b}};
   return fa_record(out, &matmul_def, 2, inputs, &attrs);
@@ -45,10 +45,11 @@ fa_tensor *fa_matmul(fa_tensor *a, fa_tensor *b, bool trans_a, bool trans_b) {
 
 /* ---- convolution ---- */
 
-/* geometry from x's and w's shapes; attrs.ints = {stride, pad} */
-static bool conv_geometry(const int xs[4], const int ws[4], int stride, int pad, fa_conv_geom *g, const char *op) {
+/* geometry from x's and w's shapes and ctx's precision; attrs.ints = {stride, pad} */
+static bool conv_geometry(const fa_context *ctx, const int xs[4], const int ws[4], int stride, int pad,
+                          fa_conv_geom *g, const char *op) {
   *g = (fa_conv_geom){.n = xs[0], .c_in = xs[1], .h_in = xs[2], .w_in = xs[3], .c_out = ws[0], .k = ws[2],
-                      .stride = stride, .pad = pad};
+                      .stride = stride, .pad = pad, .bf16 = ctx->bf16};
   if (ws[1] != xs[1] || ws[2] != ws[3] || stride < 1 || pad < 0 || xs[2] + 2 * pad < ws[2] ||
       xs[3] + 2 * pad < ws[3]) {
     fa_error_set(FA_ERR_INVALID,
@@ -87,7 +88,7 @@ fa_tensor *fa_conv2d(fa_tensor *x, fa_tensor *w, fa_tensor *b, int stride, int p
   if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))
     return fa_error_set(FA_ERR_INVALID, "conv2d: the bias must have one value per filter (%d)", w->shape[0]), NULL;
   fa_conv_geom geom;
-  if (!conv_geometry(x->shape, w->shape, stride, pad, &geom, "conv2d")) return NULL;
+  if (!conv_geometry(x->ctx, x->shape, w->shape, stride, pad, &geom, "conv2d")) return NULL;
   if (!fa_one_device((const fa_tensor *[]){x, w, b}, 3, "conv2d")) return NULL;
   fa_tensor *out = fa_tensor_new_on(x->ctx, 4, (int[]){geom.n, geom.c_out, geom.h_out, geom.w_out});
   if (!out) return NULL;
@@ -111,7 +112,7 @@ fa_tensor *fa_conv2d_grad_input(fa_tensor *gy, fa_tensor *w, int h_in, int w_in,
     return NULL;
   fa_conv_geom geom;
   int xs[4] = {gy->shape[0], w->shape[1], h_in, w_in};
-  if (!conv_geometry(xs, w->shape, stride, pad, &geom, "conv2d_grad_input")) return NULL;
+  if (!conv_geometry(gy->ctx, xs, w->shape, stride, pad, &geom, "conv2d_grad_input")) return NULL;
   if (geom.c_out != gy->shape[1] || geom.h_out != gy->shape[2] || geom.w_out != gy->shape[3])
     return fa_error_set(FA_ERR_INVALID, "conv2d_grad_input: the output gradient does not match the geometry"), NULL;
   if (!fa_one_device((const fa_tensor *[]){gy, w}, 2, "conv2d_grad_input")) return NULL;
@@ -137,7 +138,7 @@ fa_tensor *fa_conv2d_grad_weight(fa_tensor *gy, fa_tensor *x, int k, int stride,
     return NULL;
   fa_conv_geom geom;
   int ws[4] = {gy->shape[1], x->shape[1], k, k};
-  if (!conv_geometry(x->shape, ws, stride, pad, &geom, "conv2d_grad_weight")) return NULL;
+  if (!conv_geometry(gy->ctx, x->shape, ws, stride, pad, &geom, "conv2d_grad_weight")) return NULL;
   if (geom.n != gy->shape[0] || geom.h_out != gy->shape[2] || geom.w_out != gy->shape[3])
     return fa_error_set(FA_ERR_INVALID, "conv2d_grad_weight: the output gradient does not match the geometry"),
            NULL;

@@ -55,7 +55,7 @@ typedef struct {
   const fa_eval_attack *final_eval; /* --final_eval pgd: the final evaluation's attack, with its defaults */
   char aa_attacks[FA_STAGES_TEXT_MAX]; /* --aa_attacks standard: its stages when it is autoattack */
   bool eval_early_stopped_model;   /* --eval_early_stopped_model */
-  bool half_prec;                  /* --half_prec (not honoured on a CPU: float32) */
+  bool half_prec;                  /* --half_prec: the steps in bfloat16 (train/precision.h) */
   int gpu;                         /* --gpu 0 (not honoured on a CPU build) */
   bool debug;                      /* --debug: a short run on a few batches */
   char out_dir[FA_PATH_MAX];       /* --out_dir . : where models/, logs/ and checkpoints/ go */
@@ -83,7 +83,7 @@ typedef struct {
   bool resume_eval;                /* --resume_eval: skip the examples <results_json>.examples.jsonl holds */
   int n_layers, n_filters_cnn;     /* the cnn's shape, when not in the checkpoint */
   bool early_stopped_model;        /* --early_stopped_model */
-  bool half_prec;                  /* --half_prec */
+  bool half_prec;                  /* --half_prec: the evaluation in bfloat16 (train/precision.h) */
   int gpu;                         /* --gpu */
   int seed;                        /* --seed 0 */
   char out_dir[FA_PATH_MAX];       /* --out_dir . */

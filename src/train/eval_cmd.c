@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include "core/arena.h"
+#include "core/context.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
+#include "train/precision.h"
 #include "train/resume.h"
 #include "train/run.h"
 
@@ -156,8 +158,10 @@ int fa_run_eval(const fa_eval_config *c, fa_comm *comm) {
   /* a rank that cannot read the checkpoint or the data stops every rank, naming itself */
   if ((st = fa_comm_agree(comm, st)) == FA_OK) {
     fa_arena_set_current(arena);
+    bool was = fa_context_set_bf16(fa_context_current(), fa_half_prec_resolve("eval", c->half_prec));
     st = fa_evaluate(model, &ds, c->n_eval, c->batch_size_eval, c->eps.value, c->attack, &options, c->seed, comm,
                      c->results_json[0] ? &log : NULL, &res);
+    fa_context_set_bf16(fa_context_current(), was);
   }
   if (st == FA_OK && c->results_json[0] && comm->rank == 0)
     st = fa_eval_write_results(c->results_json, &res, path, c->eps.value, label);

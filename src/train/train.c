@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "core/arena.h"
+#include "core/context.h"
 #include "core/version.h"
 #include "data/loader.h"
 #include "dist/fingerprint.h"
@@ -36,6 +37,7 @@
 #include "optim/schedule.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
+#include "train/precision.h"
 #include "train/co_monitor.h"
 #include "train/run.h"
 #include "core/finite.h"
@@ -63,6 +65,7 @@ typedef struct {
   fa_metrics *metrics;
   fa_progress *progress;
   fa_arena *arena;
+  bool bf16;                /* the steps' products in bfloat16 (--half_prec, train/precision.h) */
   fa_store *best;           /* the best model: the model store's names and shapes */
   fa_resume_point at;       /* the next iteration's place, the streams, best accuracy, report sums */
   fa_loader_state batch_state; /* the loader before the current batch was drawn */
@@ -219,6 +222,8 @@ static fa_status start_resumed(run *r) {
 
 /* The run's configuration as the first record of its metrics file:
  *   {"config": {"version": ..., "run": <name>, <every flag>: <value>, ...}}
+ * "precision" is what the training steps compute in: "bf16" (--half_prec
+ * on a device with fast bfloat16 products) or "f32".
  * A resumed run appends {"resume": {"iteration": <where it continues>, ...
  * the same members}} instead: its own version and flags (those outside the
  * fingerprint, such as --n_final_eval, may differ). */
@@ -233,6 +238,7 @@ static fa_status write_config_record(run *r) {
   fa_comm_library(r->comm, library, sizeof library);
   fa_json_add_int(o, "processes", r->comm->size);
   fa_json_add_string(o, "mpi", library);
+  fa_json_add_string(o, "precision", fa_precision_name(r->bf16));
   fa_json_add_members(o, r->flags);
   fa_status st = fa_metrics_record(r->metrics, resumed ? "resume" : "config", o);
   fa_json_destroy(o);
@@ -311,6 +317,7 @@ static fa_status prepare(run *r, const fa_train_config *c) {
 static fa_status setup(run *r, const fa_train_config *c) {
   r->cfg = c;
   r->checkpoint_iteration = -1;
+  r->bf16 = fa_half_prec_resolve("train", c->half_prec);
   time_t started = time(NULL);  /* names the run, as the paper's start time does */
   fa_status st = fa_comm_agree(r->comm, prepare(r, c));
   if (st == FA_OK) st = check_same_job(r);

@@ -55,5 +55,9 @@ void fa_cpu_conv_release(fa_cpu_state *s);
  * A is stored (m x k) or, when trans_a, (k x m); likewise B. Row-major, packed. */
 void fa_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
                   const float *b, float beta, float *c);
+/* The same with each element of A and B rounded to bfloat16 first (backend/bf16.h), into s's
+ * workspace: products of bfloat16 values, float32 sums (Debian's OpenBLAS has no bfloat16 GEMM). */
+void fa_cpu_sgemm_bf16(fa_cpu_state *s, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                       const float *a, const float *b, float beta, float *c);
 
 #endif

@@ -9,7 +9,11 @@
  *     16 input channels (the first layer), where the blocked kernel is slow
  *     and the plain NCHW (GEMM-based) primitive is 2.5-6x faster;
  *   - algorithm: Winograd for the 3x3 stride-1 layers, direct otherwise
- *     (see algorithm()). */
+ *     (see algorithm());
+ *   - bfloat16 (the geometry's bf16, backend/bf16.h): the same, with the
+ *     two factors' inner copies in bfloat16 (the reorders round them) and
+ *     the output float32; direct, oneDNN's bfloat16 kernels accumulate in
+ *     float32. */
 #include "backend/cpu/conv_impl.h"
 
 #include <oneapi/dnnl/dnnl.h>
@@ -91,17 +95,31 @@ static size_t align_up(size_t b) { return (b + 4095) / 4096 * 4096; }
  * 128 on ResNet-18's layers, relative error ~1e-6 (direct ~2e-7). Elsewhere
  * (first layer, few tiles) direct is faster. */
 static dnnl_alg_kind_t algorithm(const fa_conv_geom *g) {
+  if (g->bf16) return dnnl_convolution_direct; /* oneDNN's Winograd is float32 only */
   long tiles = (long)g->n * ((g->h_out + 3) / 4) * ((g->w_out + 3) / 4);
   bool wino = g->k == 3 && g->stride == 1 && g->c_in >= 16 && g->c_out >= 16 && tiles >= 32;
   return wino ? dnnl_convolution_winograd : dnnl_convolution_direct;
 }
 
-/* The primitive descriptor for e's direction, algorithm and layouts md[ROLES]
+/* The memory descriptors of e's three roles with layouts tag[ROLES] (dnnl_format_tag_any: the
+ * primitive's choice): float32, or with bf16 the two factors of e's direction in bfloat16 (the reorders
+ * into the primitive's layout round them) and its output float32. A forward hint (hint: true) has all
+ * three in bfloat16 then, as oneDNN's forward kernels take no float32 source with bfloat16 weights. */
+static void role_mds(const conv_entry *e, const dnnl_format_tag_t tag[ROLES], bool hint, dnnl_memory_desc_t md[ROLES]) {
+  for (int r = 0; r < ROLES; r++) {
+    dnnl_data_type_t type = e->g.bf16 && (hint || r != out_role[e->dir]) ? dnnl_bf16 : dnnl_f32;
+    dnnl_ok(dnnl_memory_desc_init_by_tag(&md[r], 4, e->user[r].dims, type, tag[r]), "md");
+  }
+}
+
+/* The primitive descriptor for e's direction, algorithm and layouts tag[ROLES]
  * (its forward counterpart is the hint oneDNN's backward passes need). */
 static dnnl_status_t make_pd(dnnl_engine_t engine, const conv_entry *e, dnnl_alg_kind_t alg,
-                             const dnnl_memory_desc_t md[ROLES],
-                             dnnl_primitive_desc_t *pd) {
+                             const dnnl_format_tag_t tag[ROLES], dnnl_primitive_desc_t *pd) {
   const fa_conv_geom *g = &e->g;
+  dnnl_memory_desc_t md[ROLES], fmd[ROLES];
+  role_mds(e, tag, false, md);
+  role_mds(e, tag, e->dir != FA_CONV_FORWARD, fmd);
   dnnl_dims_t strides = {g->stride, g->stride}, pad_l = {g->pad, g->pad},
               pad_r = {(g->h_out - 1) * g->stride + g->k - g->h_in - g->pad,
                        (g->w_out - 1) * g->stride + g->k - g->w_in - g->pad};
@@ -110,8 +128,8 @@ static dnnl_status_t make_pd(dnnl_engine_t engine, const conv_entry *e, dnnl_alg
   dnnl_ok(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad_mode");
   dnnl_convolution_desc_t fd, cd;
   dnnl_primitive_desc_t fwd_pd = NULL;
-  dnnl_status_t s = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, alg, &md[ROLE_X],
-                                                       &md[ROLE_W], NULL, &md[ROLE_Y], strides, pad_l, pad_r);
+  dnnl_status_t s = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, alg, &fmd[ROLE_X],
+                                                       &fmd[ROLE_W], NULL, &fmd[ROLE_Y], strides, pad_l, pad_r);
   if (s == dnnl_success) s = dnnl_primitive_desc_create(&fwd_pd, &fd, attr, engine, NULL);
   if (s == dnnl_success && e->dir == FA_CONV_FORWARD) {
     *pd = fwd_pd;
@@ -137,17 +155,14 @@ static void build_entry(dnnl_engine_t engine, conv_entry *e) {
   dnnl_ok(dnnl_memory_desc_init_by_tag(&e->user[ROLE_W], 4, wd, dnnl_f32, dnnl_oihw), "md");
   dnnl_ok(dnnl_memory_desc_init_by_tag(&e->user[ROLE_Y], 4, yd, dnnl_f32, dnnl_nchw), "md");
   const bool plain = e->dir == FA_CONV_GRAD_INPUT && g->c_in < 16;
-  dnnl_memory_desc_t md[ROLES];
-  for (int r = 0; r < ROLES; r++) {
-    md[r] = e->user[r];
-    if (!plain)
-      dnnl_ok(dnnl_memory_desc_init_by_tag(&md[r], 4, md[r].dims, dnnl_f32, dnnl_format_tag_any), "md");
-  }
+  const dnnl_format_tag_t tag[ROLES] = {plain ? dnnl_nchw : dnnl_format_tag_any,
+                                        plain ? dnnl_oihw : dnnl_format_tag_any,
+                                        plain ? dnnl_nchw : dnnl_format_tag_any};
   dnnl_primitive_desc_t pd;
   dnnl_alg_kind_t alg = algorithm(g);
-  dnnl_status_t s = make_pd(engine, e, alg, md, &pd);
+  dnnl_status_t s = make_pd(engine, e, alg, tag, &pd);
   if (s == dnnl_unimplemented && alg != dnnl_convolution_direct) /* no Winograd kernel for this shape */
-    s = make_pd(engine, e, dnnl_convolution_direct, md, &pd);
+    s = make_pd(engine, e, dnnl_convolution_direct, tag, &pd);
   dnnl_ok(s, "convolution primitive descriptor");
 
   e->bytes = 0;

@@ -3,6 +3,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <oneapi/dnnl/dnnl.h>
+
 #include "backend/backend.h"
 #include "backend/cpu/conv.h"
 #include "backend/cpu/elementwise.h"
@@ -42,10 +44,20 @@ static void cpu_fill(void *state, float *dst, float value, size_t n) {
 static void cpu_synchronize(void *state) { (void)state; } /* every kernel returns when it is done */
 
 /* The op layer's GEMMs, counted (the convolutions' own GEMMs are counted as convolutions). */
-static void counted_sgemm(void *state, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
-                          const float *b, float beta, float *c) {
+static void counted_sgemm(void *state, bool bf16, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                          const float *a, const float *b, float beta, float *c) {
   fa_cpu_count_flops(state, 2.0 * m * n * k);
-  fa_cpu_sgemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+  if (bf16)
+    fa_cpu_sgemm_bf16(state, trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+  else
+    fa_cpu_sgemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+}
+
+/* oneDNN's bfloat16 convolutions run on AVX512-BF16 (or AMX); below that it emulates them, slower than
+ * float32. oneDNN's effective ISA honours $ONEDNN_MAX_CPU_ISA. */
+static bool cpu_bf16_fast(void *state) {
+  (void)state;
+  return (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
 }
 
 static void conv2d_forward(void *state, const fa_conv_geom *g, const float *x, const float *w, const float *bias,
@@ -113,5 +125,6 @@ const fa_backend fa_backend_cpu = {
     .copy = cpu_copy_within,
     .fill = cpu_fill,
     .synchronize = cpu_synchronize,
+    .bf16_fast = cpu_bf16_fast,
     .kernels = &cpu_kernels,
 };

@@ -5,7 +5,8 @@
 #include <cblas.h>
 #include <omp.h>
 
-#include "backend/cpu/conv.h"
+#include "backend/bf16.h"
+#include "backend/cpu/conv_impl.h"
 #include "backend/cpu/gemm_impl.h"
 
 /* OpenBLAS fixes its thread count when it is loaded and ignores later
@@ -36,4 +37,24 @@ void fa_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, 
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n,
                 k, alpha, a, trans_a ? m : k, b, trans_b ? k : n, beta, c, n);
   }
+}
+
+enum { FA_ROUND_PAR_MIN = 65536 }; /* below this many values one thread rounds them */
+
+static void round_to_bf16(size_t n, const float *x, float *y) {
+#pragma omp parallel for simd schedule(static) if (parallel : n > FA_ROUND_PAR_MIN)
+  for (size_t i = 0; i < n; i++) y[i] = fa_bf16_round(x[i]);
+}
+
+void fa_cpu_sgemm_bf16(fa_cpu_state *s, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                       const float *a, const float *b, float beta, float *c) {
+  if (m <= 0 || n <= 0 || k <= 0) {
+    fa_cpu_sgemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+    return;
+  }
+  const size_t na = (size_t)m * k, nb = (size_t)k * n, na_padded = (na + 15) / 16 * 16; /* 64-byte rows */
+  float *ra = fa_cpu_conv_workspace(s, (na_padded + nb) * sizeof(float)), *rb = ra + na_padded;
+  round_to_bf16(na, a, ra);
+  round_to_bf16(nb, b, rb);
+  fa_cpu_sgemm(trans_a, trans_b, m, n, k, alpha, ra, rb, beta, c);
 }

@@ -91,10 +91,10 @@ static void scatter_add_rows(size_t row_len, int n_idx, const int *idx, const fl
 }
 
 /* ref keeps no state (ref.h): the state argument is unused */
-static void sgemm(void *state, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
-                  const float *b, float beta, float *c) {
+static void sgemm(void *state, bool bf16, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                  const float *a, const float *b, float beta, float *c) {
   (void)state;
-  fa_ref_sgemm(trans_a, trans_b, m, n, k, alpha, DEV(a), DEV(b), beta, DEV(c));
+  fa_ref_sgemm(bf16, trans_a, trans_b, m, n, k, alpha, DEV(a), DEV(b), beta, DEV(c));
 }
 
 static void conv2d_forward(void *state, const fa_conv_geom *g, const float *x, const float *w, const float *bias,

@@ -81,8 +81,8 @@ void fa_ref_keep_best_rows(int rows, size_t cols, const float *loss, float *best
 void fa_ref_first_nonfinite(size_t n, const float *x, double *out);
 
 /* loops_conv.c: GEMM and the three convolutions, from their definitions */
-void fa_ref_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
-                  float beta, float *c);
+void fa_ref_sgemm(bool bf16, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+                  const float *b, float beta, float *c);
 void fa_ref_conv2d_forward(const fa_conv_geom *g, const float *x, const float *w, const float *bias, float *y);
 void fa_ref_conv2d_grad_input(const fa_conv_geom *g, const float *gy, const float *w, float *gx);
 void fa_ref_conv2d_grad_weight(const fa_conv_geom *g, const float *gy, const float *x, float *gw);

@@ -4,19 +4,25 @@
  * The convolution is a cross-correlation with zero padding (geometry and
  * layouts in backend/cpu/conv.h, fa_conv_geom): output pixel (oh, ow) reads
  * input pixel (oh * stride - pad + ki, ow * stride - pad + kj) through tap
- * (ki, kj); taps that land in the padding read zero. */
+ * (ki, kj); taps that land in the padding read zero. With bf16 (the
+ * geometry's, or sgemm's) every factor is rounded to bfloat16 first
+ * (backend/bf16.h); the sums stay double. */
+#include "backend/bf16.h"
 #include "backend/ref/loops.h"
 
+/* a factor of a product: v, or v rounded to bfloat16 */
+static double factor(float v, bool bf16) { return bf16 ? fa_bf16_round(v) : v; }
+
 /* C (m x n) = alpha op(A) op(B) + beta C, row-major; C is not read when beta is 0 */
-void fa_ref_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
-                  float beta, float *c) {
+void fa_ref_sgemm(bool bf16, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+                  const float *b, float beta, float *c) {
   for (int i = 0; i < m; i++)
     for (int j = 0; j < n; j++) {
       double acc = 0;
       for (int l = 0; l < k; l++) {
         const float ail = trans_a ? a[(size_t)l * m + i] : a[(size_t)i * k + l];
         const float blj = trans_b ? b[(size_t)j * k + l] : b[(size_t)l * n + j];
-        acc += (double)ail * blj;
+        acc += factor(ail, bf16) * factor(blj, bf16);
       }
       float *cij = c + (size_t)i * n + j;
       *cij = (float)(beta == 0.0f ? alpha * acc : alpha * acc + (double)beta * *cij);
@@ -46,7 +52,7 @@ void fa_ref_conv2d_forward(const fa_conv_geom *g, const float *x, const float *w
               for (int kj = 0; kj < g->k; kj++) {
                 const int ih = oh * g->stride - g->pad + ki, iw = ow * g->stride - g->pad + kj;
                 if (ih >= 0 && ih < g->h_in && iw >= 0 && iw < g->w_in)
-                  acc += (double)x[x_at(g, b, c, ih, iw)] * w[w_at(g, o, c, ki, kj)];
+                  acc += factor(x[x_at(g, b, c, ih, iw)], g->bf16) * factor(w[w_at(g, o, c, ki, kj)], g->bf16);
               }
           /* the bias is added to the finished sum, a float addition (backend/cpu/conv.h) */
           y[y_at(g, b, o, oh, ow)] = bias ? (float)acc + bias[o] : (float)acc;
@@ -73,7 +79,8 @@ void fa_ref_conv2d_grad_input(const fa_conv_geom *g, const float *gy, const floa
             for (int ki = 0; ki < g->k; ki++)
               for (int kj = 0; kj < g->k; kj++) {
                 const int oh = output_reading(g, ih, ki, g->h_out), ow = output_reading(g, iw, kj, g->w_out);
-                if (oh >= 0 && ow >= 0) acc += (double)gy[y_at(g, b, o, oh, ow)] * w[w_at(g, o, c, ki, kj)];
+                if (oh >= 0 && ow >= 0)
+                  acc += factor(gy[y_at(g, b, o, oh, ow)], g->bf16) * factor(w[w_at(g, o, c, ki, kj)], g->bf16);
               }
           gx[x_at(g, b, c, ih, iw)] = (float)acc;
         }
@@ -91,7 +98,7 @@ void fa_ref_conv2d_grad_weight(const fa_conv_geom *g, const float *gy, const flo
               for (int ow = 0; ow < g->w_out; ow++) {
                 const int ih = oh * g->stride - g->pad + ki, iw = ow * g->stride - g->pad + kj;
                 if (ih >= 0 && ih < g->h_in && iw >= 0 && iw < g->w_in)
-                  acc += (double)gy[y_at(g, b, o, oh, ow)] * x[x_at(g, b, c, ih, iw)];
+                  acc += factor(gy[y_at(g, b, o, oh, ow)], g->bf16) * factor(x[x_at(g, b, c, ih, iw)], g->bf16);
               }
           gw[w_at(g, o, c, ki, kj)] = (float)acc;
         }
