@@ -656,7 +656,10 @@ static fa_status iterate(run *r, bool *have_batch) {
   /* SVHN warm-up: the FGSM step or the PGD radius ramp up over the first 5 epochs */
   float ramp = strcmp(c->dataset, "svhn") == 0 ? fminf(1.0f, (float)p->iteration / (5.0f * batches * replay)) : 1.0f;
   fa_step_stats before = p->since_report;
+  /* --half_prec: the step's products in bfloat16; the statistics and evaluations after it in float32 */
+  bool was_bf16 = fa_context_set_bf16(fa_context_current(), r->bf16);
   fa_status st = y ? fa_train_step(&r->trainer, x, y, ramp, &p->since_report) : fa_error_code();
+  fa_context_set_bf16(fa_context_current(), was_bf16);
   fa_arena_release(r->arena, mark);
   fa_store *params = fa_model_store(r->model);
   if (st == FA_OK) st = guard_step(p, &before, r->local, r->count);
