@@ -6,7 +6,9 @@
  * writes past the outputs or into the inputs. Also the fused attack step
  * against the kernels it fuses, bit for bit. Under ASan/UBSan the oneDNN
  * JIT code and OpenBLAS run uninstrumented (no reports from them, false or
- * true), which is why the outputs carry guards. */
+ * true), which is why the outputs carry guards. Also that oneDNN's forward
+ * and grad-input give the same bits on one thread as on two (conv.c runs the
+ * small ones on one). */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/conv.h"
+#include "backend/cpu/conv_impl.h"
 #include "core/rng.h"
 #include "testlib.h"
 
@@ -79,6 +82,27 @@ static void reference(const fa_conv_geom *g, const float *x, const float *w, con
               }
             }
           }
+}
+
+/* oneDNN's forward and grad-input on one thread and on two, bit for bit */
+static void check_dnnl_threads(int n, int c_in, int hw, int c_out) {
+  fa_conv_geom g = {.n = n, .c_in = c_in, .h_in = hw, .w_in = hw, .c_out = c_out, .k = 3, .stride = 1, .pad = 1};
+  fa_conv_geom_finish(&g);
+  const size_t nx = (size_t)n * c_in * hw * hw, nw = (size_t)c_out * c_in * 9, ny = (size_t)n * c_out * hw * hw;
+  float *x = random_floats(nx), *w = random_floats(nw), *gy = random_floats(ny);
+  float *y[2] = {malloc(ny * sizeof(float)), malloc(ny * sizeof(float))};
+  float *gx[2] = {malloc(nx * sizeof(float)), malloc(nx * sizeof(float))};
+  const int threads = omp_get_max_threads();
+  for (int t = 0; t < 2; t++) {
+    omp_set_num_threads(t + 1);
+    fa_cpu_conv_dnnl(state, &g, FA_CONV_FORWARD, x, w, y[t]);
+    fa_cpu_conv_dnnl(state, &g, FA_CONV_GRAD_INPUT, gx[t], w, gy);
+  }
+  omp_set_num_threads(threads);
+  FA_CHECK(!memcmp(y[0], y[1], ny * sizeof(float)) && !memcmp(gx[0], gx[1], nx * sizeof(float)),
+           "oneDNN n=%d c_in=%d %dx%d c_out=%d: forward or grad-input differs between 1 and 2 threads", n, c_in,
+           hw, hw, c_out);
+  free(x), free(w), free(gy), free(y[0]), free(y[1]), free(gx[0]), free(gx[1]);
 }
 
 static void check_conv(int n, int c_in, int hw_in, int w_in, int c_out, int k, int stride, int pad) {
@@ -262,6 +286,10 @@ int main(void) {
   check_conv(1, 256, 8, 8, 512, 3, 2, 1);
   check_conv(2, 256, 8, 8, 512, 1, 2, 0);
   check_conv(1, 512, 4, 4, 512, 3, 1, 1);
+
+  check_dnnl_threads(64, 1, 28, 16); /* the Fashion-MNIST cnn-16's layer */
+  check_dnnl_threads(64, 3, 32, 16); /* the CIFAR-10 cnn-16's */
+  check_dnnl_threads(7, 16, 8, 32);
 
   /* a changed thread count is followed (OpenBLAS and the cached primitives) */
   const int threads = omp_get_max_threads();

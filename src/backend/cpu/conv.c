@@ -5,7 +5,9 @@
  *   everything else       conv_dnnl.c (oneDNN, Winograd for 3x3 stride 1)
  *   bf16 (any geometry)   conv_dnnl.c (oneDNN's bfloat16 kernels)
  * A state is not re-entrant: call with one state from one thread at a time;
- * each call is itself OpenMP-parallel over omp_get_max_threads() threads. */
+ * each call is itself OpenMP-parallel over omp_get_max_threads() threads, but
+ * for a small oneDNN forward or grad-input (below). */
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +40,8 @@ void *fa_cpu_conv_workspace(fa_cpu_state *s, size_t bytes) {
 
 size_t fa_cpu_conv_scratch_bytes(const fa_cpu_state *s) { return s->ws_bytes; }
 
-enum { FA_BIAS_PAR_MIN = 32768 }; /* below this many outputs one thread adds the bias */
+/* below this many outputs one thread adds the bias (as elementwise.c's PAR_MIN) */
+enum { FA_BIAS_PAR_MIN = 1 << 20 };
 
 /* y (n, c_out, h_out, w_out) += bias per channel */
 static void add_channel_bias(const fa_conv_geom *g, const float *bias, float *y) {
@@ -52,6 +55,24 @@ static void add_channel_bias(const fa_conv_geom *g, const float *bias, float *y)
   }
 }
 
+/* below this many FLOPs a oneDNN convolution's forward and grad-input run on
+ * one thread: the Fashion-MNIST cnn's 1 -> 16 layer on the few points an
+ * AutoAttack stage has left took 72 us a call on one thread and 93 us on two
+ * (docs/PERFORMANCE.md, "Threads in small passes"). Grad-weight keeps every
+ * thread: oneDNN splits its sum over the batch between them, so its bits
+ * depend on the thread count (forward and grad-input compute each output on
+ * one thread). */
+enum { FA_DNNL_SERIAL_MAX_FLOPS = 1 << 25 };
+
+static void conv_dnnl_threads(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y,
+                              double flops) {
+  const int threads = omp_get_max_threads();
+  const bool serial = dir != FA_CONV_GRAD_WEIGHT && flops < FA_DNNL_SERIAL_MAX_FLOPS && threads > 1;
+  if (serial) omp_set_num_threads(1); /* oneDNN caches a primitive per thread count (conv_dnnl.c) */
+  fa_cpu_conv_dnnl(s, g, dir, x, w, y);
+  if (serial) omp_set_num_threads(threads);
+}
+
 /* bias: forward only, or NULL */
 static void conv(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y,
                  const float *bias) {
@@ -59,7 +80,8 @@ static void conv(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float 
     if (dir == FA_CONV_GRAD_WEIGHT) memset(w, 0, sizeof(float) * g->c_out * g->c_in * g->k * g->k);
     return;
   }
-  fa_cpu_count_flops(s, 2.0 * g->n * g->c_out * g->h_out * g->w_out * g->c_in * g->k * g->k);
+  const double flops = 2.0 * g->n * g->c_out * g->h_out * g->w_out * g->c_in * g->k * g->k;
+  fa_cpu_count_flops(s, flops);
   const bool pointwise = !g->bf16 && g->k == 1 && g->pad == 0;
   if (!g->bf16 && !pointwise && fa_cpu_conv_small_fits(g)) {
     fa_cpu_conv_small(s, g, dir, x, w, y, bias); /* adds the bias as it stores */
@@ -68,7 +90,7 @@ static void conv(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float 
   if (pointwise)
     fa_cpu_conv_pointwise(s, g, dir, x, w, y);
   else
-    fa_cpu_conv_dnnl(s, g, dir, x, w, y);
+    conv_dnnl_threads(s, g, dir, x, w, y, flops);
   if (bias) add_channel_bias(g, bias, y);
 }
 

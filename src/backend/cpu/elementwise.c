@@ -5,8 +5,11 @@
 #include <math.h>
 #include <string.h>
 
-/* below this many elements a loop runs on one thread */
-#define PAR_MIN 32768
+/* below this many elements a loop runs on one thread: with passive waits,
+ * waking the second thread costs ~50 us, and on a pass over a tensor that fits
+ * in a core's cache (up to ~1M floats) two threads lost to one
+ * (docs/PERFORMANCE.md, "Threads in small passes") */
+#define PAR_MIN (1 << 20)
 
 static size_t prod4(const int s[4]) { return (size_t)s[0] * s[1] * s[2] * s[3]; }
 

@@ -20,8 +20,10 @@
 #include "backend/cpu/vec16.h"
 
 /* multiply-adds below which one thread does it all: waking the second thread
- * costs ~50 us with passive waits on this machine (docs/PERFORMANCE.md) */
-enum { FA_SKINNY_PAR_MIN = 1 << 20 };
+ * costs ~50 us with passive waits on this machine, and at 1-8 M multiply-adds
+ * (the cnn-16's last layer) two threads lost to one (docs/PERFORMANCE.md,
+ * "Threads in small passes") */
+enum { FA_SKINNY_PAR_MIN = 1 << 23 };
 
 /* alpha s + beta c, where beta 0 ignores c (NaN included) */
 static inline float scaled(float alpha, float s, float beta, float c) {
