@@ -11,15 +11,15 @@ cd "$(dirname "$0")/.."
 out=${1:-runs/demo}
 fastadv=build/fastadv
 common=(--dataset=fmnist --model=cnn --n_layers=1 --n_filters_cnn=16 --epochs=5 --batch_size=128
-        --lr_schedule=constant --lr_max=0.001 --eps=51 --attack=fgsm --attack_init=zero
-        --eval_iter_freq=200 --n_final_eval=1000 --seed=0)
+        --lr_schedule=constant --lr_max=0.001 --eps=51 --eval_iter_freq=200 --n_final_eval=1000 --seed=0)
+fgsm=(--attack=fgsm --attack_init=zero)
 rm -rf "$out/fgsm" "$out/fgsm_gradalign" "$out/nfgsm"
 start=$(date +%s)
-"$fastadv" train "${common[@]}" --out_dir="$out/fgsm"
+"$fastadv" train "${common[@]}" "${fgsm[@]}" --out_dir="$out/fgsm"
 middle=$(date +%s)
-"$fastadv" train "${common[@]}" --grad_align_cos_lambda=1.0 --out_dir="$out/fgsm_gradalign"
+"$fastadv" train "${common[@]}" "${fgsm[@]}" --grad_align_cos_lambda=1.0 --out_dir="$out/fgsm_gradalign"
 end=$(date +%s)
-"$fastadv" train "${common[@]}" --attack=nfgsm --attack_init=random --out_dir="$out/nfgsm"  # k 2, alpha 1: its defaults
+"$fastadv" train "${common[@]}" --attack=nfgsm --out_dir="$out/nfgsm"  # k 2, alpha 1: its defaults
 nfgsm_end=$(date +%s)
 
 # one row per run: the final PGD-50-10 line of its log, the last periodic statistics of its metrics
