@@ -9,7 +9,6 @@
  * AVX512-BF16), and `eval --half_prec`. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,7 +16,6 @@
 #include "core/context.h"
 #include "core/version.h"
 #include "train/checkpoint.h"
-#include "io/safetensors.h"
 #include "testlib.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
@@ -66,7 +64,7 @@ static const char *recorded_precision(const char *out_dir) {
 }
 
 /* The largest difference between the parameters of the final models of the
- * runs under out_dir_a and out_dir_b (-1 when a model is missing or they differ in shape). */
+ * runs under out_dir_a and out_dir_b (-1 when they cannot be compared). */
 static double model_difference(const char *out_dir_a, const char *out_dir_b) {
   char models[4300], path_a[8192];
   snprintf(models, sizeof models, "%s/models", out_dir_a);
@@ -74,21 +72,8 @@ static double model_difference(const char *out_dir_a, const char *out_dir_b) {
   snprintf(path_a, sizeof path_a, "%s", found ? found : "");
   snprintf(models, sizeof models, "%s/models", out_dir_b);
   found = find_file(models, ".safetensors");
-  fa_st_file *a = path_a[0] ? fa_st_open(path_a) : NULL, *b = found ? fa_st_open(found) : NULL;
-  double largest = a && b && fa_st_count(a) == fa_st_count(b) ? 0 : -1;
-  for (int i = 0; largest >= 0 && i < fa_st_count(a); i++) {
-    const fa_st_tensor *ta = fa_st_get(a, i), *tb = fa_st_find(b, ta->name);
-    if (!tb || tb->nbytes != ta->nbytes || ta->dtype != FA_DTYPE_F32) { largest = -1; break; }
-    for (size_t k = 0; k < ta->nbytes / sizeof(float); k++) {
-      float x, y;
-      memcpy(&x, (const char *)ta->data + k * sizeof x, sizeof x);
-      memcpy(&y, (const char *)tb->data + k * sizeof y, sizeof y);
-      largest = fmax(largest, fabs((double)x - y));
-    }
-  }
-  if (a) fa_st_close(a);
-  if (b) fa_st_close(b);
-  return largest;
+  fa_test_model_diff d;
+  return path_a[0] && found && fa_test_compare_models(path_a, found, &d) ? d.max_diff : -1;
 }
 
 /* --half_prec: a --debug run (4 batches) of the same training, in bfloat16 where this CPU has

@@ -10,6 +10,7 @@
 #include "core/context.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "io/safetensors.h"
 #include "nn/model.h"
 
 int fa_test_failures = 0;
@@ -222,4 +223,30 @@ int fa_test_exit(void) {
   }
   printf("all %d checks passed\n", fa_test_checks);
   return 0;
+}
+
+bool fa_test_compare_models(const char *path_a, const char *path_b, fa_test_model_diff *out) {
+  *out = (fa_test_model_diff){.identical = true};
+  fa_st_file *a = fa_st_open(path_a), *b = a ? fa_st_open(path_b) : NULL;
+  bool ok = a && b;
+  if (ok && fa_st_count(a) != fa_st_count(b)) ok = false, fa_error_set(FA_ERR_INVALID, "different numbers of tensors");
+  for (int i = 0; ok && i < fa_st_count(a); i++) {
+    const fa_st_tensor *ta = fa_st_get(a, i), *tb = fa_st_find(b, ta->name);
+    if (!tb || tb->nbytes != ta->nbytes || ta->dtype != FA_DTYPE_F32 || tb->dtype != FA_DTYPE_F32) {
+      fa_error_set(FA_ERR_INVALID, "tensor %s differs in name, size or dtype", ta->name);
+      ok = false;
+      break;
+    }
+    const float *x = ta->data, *y = tb->data;
+    size_t m = ta->nbytes / sizeof(float);
+    out->identical &= memcmp(x, y, ta->nbytes) == 0;
+    for (size_t j = 0; j < m; j++) {
+      out->max_diff = fmax(out->max_diff, fabs((double)x[j] - y[j]));
+      out->max_abs = fmax(out->max_abs, fabs((double)x[j]));
+    }
+    out->n += m;
+  }
+  if (a) fa_st_close(a);
+  if (b) fa_st_close(b);
+  return ok;
 }

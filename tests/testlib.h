@@ -65,6 +65,17 @@ int fa_test_png_size(const char *path, int *width, int *height, long *bytes);
  * the file or the tensor cannot be read (or the tensor is empty). */
 bool fa_test_flip_bit(const char *path, const char *name);
 
+/* How the float32 tensors of two model files (safetensors) differ: the
+ * largest |a - b|, the largest |a| of the first, the values compared, and
+ * whether every byte is equal. False (with fa_error_set) when a file cannot
+ * be read or they differ in tensors' names, sizes or dtypes. */
+typedef struct {
+  double max_diff, max_abs;
+  size_t n;
+  bool identical;
+} fa_test_model_diff;
+bool fa_test_compare_models(const char *path_a, const char *path_b, fa_test_model_diff *out);
+
 /* The whole file as a NUL-terminated string (free it); NULL when it cannot be read. */
 char *fa_test_read_file(const char *path);
 
