@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "backend/cpu/conv_impl.h"
+#include "backend/cpu/elementwise.h"
 
 fa_cpu_state *fa_cpu_state_create(void) { return calloc(1, sizeof(fa_cpu_state)); }
 
@@ -40,13 +41,10 @@ void *fa_cpu_conv_workspace(fa_cpu_state *s, size_t bytes) {
 
 size_t fa_cpu_conv_scratch_bytes(const fa_cpu_state *s) { return s->ws_bytes; }
 
-/* below this many outputs one thread adds the bias (as elementwise.c's PAR_MIN) */
-enum { FA_BIAS_PAR_MIN = 1 << 20 };
-
 /* y (n, c_out, h_out, w_out) += bias per channel */
 static void add_channel_bias(const fa_conv_geom *g, const float *bias, float *y) {
   const long plane = (long)g->h_out * g->w_out, planes = (long)g->n * g->c_out;
-#pragma omp parallel for schedule(static) if (parallel : planes * plane > FA_BIAS_PAR_MIN)
+#pragma omp parallel for schedule(static) if (parallel : planes * plane > FA_CPU_PASS_PAR_MIN)
   for (long p = 0; p < planes; p++) {
     const float b = bias[p % g->c_out];
     float *yp = y + p * plane;

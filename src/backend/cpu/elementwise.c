@@ -5,11 +5,6 @@
 #include <math.h>
 #include <string.h>
 
-/* below this many elements a loop runs on one thread: with passive waits,
- * waking the second thread costs ~50 us, and on a pass over a tensor that fits
- * in a core's cache (up to ~1M floats) two threads lost to one
- * (docs/PERFORMANCE.md, "Threads in small passes") */
-#define PAR_MIN (1 << 20)
 
 static size_t prod4(const int s[4]) { return (size_t)s[0] * s[1] * s[2] * s[3]; }
 
@@ -31,7 +26,7 @@ static inline float clamp(float v, float lo, float hi) {
 
 void fa_cpu_unary(fa_unary_kind kind, size_t n, const float *x, float *y, float p0, float p1) {
 #define UNARY_LOOP(EXPR)                                                        \
-  _Pragma("omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)") \
+  _Pragma("omp parallel for simd schedule(static) if (parallel : n > FA_CPU_PASS_PAR_MIN)") \
   for (size_t i = 0; i < n; i++) {                                              \
     float v = x[i];                                                             \
     y[i] = (EXPR);                                                              \
@@ -64,10 +59,10 @@ void fa_cpu_binary(fa_binary_kind kind, const int os[4], const float *a, const i
 #define MUL_POSITIVE(x, y) ((x) * ((y) > 0.0f ? 1.0f : 0.0f)) /* as x * step(y), one pass */
 #define BINARY_LOOP(F)                                                                       \
   if (same) {                                                                                 \
-    _Pragma("omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)")             \
+    _Pragma("omp parallel for simd schedule(static) if (parallel : n > FA_CPU_PASS_PAR_MIN)")             \
     for (size_t i = 0; i < n; i++) out[i] = F(a[i], b[i]);                                     \
   } else {                                                                                    \
-    _Pragma("omp parallel for schedule(static) if (n > PAR_MIN)")                             \
+    _Pragma("omp parallel for schedule(static) if (n > FA_CPU_PASS_PAR_MIN)")                             \
     for (size_t r = 0; r < rows; r++) {                                                       \
       size_t i0 = r / ((size_t)os[1] * os[2]), i1 = r / os[2] % os[1], i2 = r % os[2];        \
       const float *pa = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];                             \
@@ -108,7 +103,7 @@ void fa_cpu_sum_to(const int xs[4], const float *x, const int ys[4], float *y) {
   int r[4];  /* extent summed along each dim */
   for (int d = 0; d < 4; d++) r[d] = ys[d] == 1 ? xs[d] : 1;
   size_t ny = prod4(ys);
-  bool par = ny > 1 && prod4(xs) > PAR_MIN;
+  bool par = ny > 1 && prod4(xs) > FA_CPU_PASS_PAR_MIN;
 #pragma omp parallel for schedule(static) if (par)
   for (size_t o = 0; o < ny; o++) {
     size_t i0 = o / ((size_t)ys[1] * ys[2] * ys[3]), i1 = o / ((size_t)ys[2] * ys[3]) % ys[1];
@@ -134,7 +129,7 @@ void fa_cpu_expand(const int xs[4], const float *x, const int ys[4], float *y) {
   size_t sx[4];
   broadcast_strides(xs, ys, sx);
   const size_t rows = (size_t)ys[0] * ys[1] * ys[2], w = (size_t)ys[3];
-#pragma omp parallel for schedule(static) if (rows * w > PAR_MIN)
+#pragma omp parallel for schedule(static) if (rows * w > FA_CPU_PASS_PAR_MIN)
   for (size_t r = 0; r < rows; r++) {  /* row (i0, i1, i2) of w values */
     size_t i0 = r / ((size_t)ys[1] * ys[2]), i1 = r / ys[2] % ys[1], i2 = r % ys[2];
     const float *src = x + i0 * sx[0] + i1 * sx[1] + i2 * sx[2];
@@ -152,7 +147,7 @@ void fa_cpu_expand(const int xs[4], const float *x, const int ys[4], float *y) {
 void fa_cpu_channel_affine(const int xs[4], const float *x, const float *scale, const float *shift, bool relu,
                            float *y) {
   const size_t planes = (size_t)xs[0] * xs[1], plane = (size_t)xs[2] * xs[3];
-#pragma omp parallel for schedule(static) if (planes * plane > PAR_MIN)
+#pragma omp parallel for schedule(static) if (planes * plane > FA_CPU_PASS_PAR_MIN)
   for (size_t p = 0; p < planes; p++) {
     const float s = scale[p % xs[1]], b = shift[p % xs[1]];
     const float *xp = x + p * plane;
@@ -173,7 +168,7 @@ void fa_cpu_channel_affine(const int xs[4], const float *x, const float *scale, 
 void fa_cpu_channel_fma(const int xs[4], const float *a, const float *s, const float *x, const float *t,
                         const float *b, const float *mask, float *y) {
   const size_t planes = (size_t)xs[0] * xs[1], plane = (size_t)xs[2] * xs[3];
-#pragma omp parallel for schedule(static) if (planes * plane > PAR_MIN)
+#pragma omp parallel for schedule(static) if (planes * plane > FA_CPU_PASS_PAR_MIN)
   for (size_t p = 0; p < planes; p++) {
     const size_t ch = p % (size_t)xs[1], at = p * plane;
     const float sc = s ? s[ch] : 0.0f, tc = t ? t[ch] : 0.0f, bc = b ? b[ch] : 0.0f;
@@ -213,7 +208,7 @@ void fa_cpu_channel_fma(const int xs[4], const float *a, const float *s, const f
 void fa_cpu_channel_dot(const int xs[4], const float *a, const float *b, const float *mask, float *y) {
   const int n = xs[0], c = xs[1];
   const size_t plane = (size_t)xs[2] * xs[3];
-#pragma omp parallel for schedule(static) if (prod4(xs) > PAR_MIN)
+#pragma omp parallel for schedule(static) if (prod4(xs) > FA_CPU_PASS_PAR_MIN)
   for (int ch = 0; ch < c; ch++) {
     double acc = 0;
     for (int i = 0; i < n; i++) {
@@ -248,7 +243,7 @@ void fa_cpu_channel_dot(const int xs[4], const float *a, const float *b, const f
 void fa_cpu_channel_sq_dev(const int xs[4], const float *x, const float *mean, float *y) {
   const int n = xs[0], c = xs[1];
   const size_t plane = (size_t)xs[2] * xs[3];
-#pragma omp parallel for schedule(static) if (prod4(xs) > PAR_MIN)
+#pragma omp parallel for schedule(static) if (prod4(xs) > FA_CPU_PASS_PAR_MIN)
   for (int ch = 0; ch < c; ch++) {
     const float m = mean[ch];
     double acc = 0;
@@ -264,17 +259,17 @@ void fa_cpu_channel_sq_dev(const int xs[4], const float *x, const float *mean, f
 }
 
 void fa_cpu_fill(size_t n, float value, float *y) {
-#pragma omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n > FA_CPU_PASS_PAR_MIN)
   for (size_t i = 0; i < n; i++) y[i] = value;
 }
 
 void fa_cpu_axpy(size_t n, float alpha, const float *x, float *y) {
-#pragma omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n > FA_CPU_PASS_PAR_MIN)
   for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
 void fa_cpu_row_dot(int rows, size_t cols, const float *a, const float *b, float *y) {
-#pragma omp parallel for schedule(static) if (parallel : (size_t)rows * cols > PAR_MIN)
+#pragma omp parallel for schedule(static) if (parallel : (size_t)rows * cols > FA_CPU_PASS_PAR_MIN)
   for (int r = 0; r < rows; r++) {
     const float *ar = a + (size_t)r * cols, *br = b + (size_t)r * cols;
     double s = 0;
@@ -286,7 +281,7 @@ void fa_cpu_row_dot(int rows, size_t cols, const float *a, const float *b, float
 
 void fa_cpu_row_combine(int rows, size_t cols, const float *a, const float *alpha, const float *b, const float *beta,
                         float *y) {
-#pragma omp parallel for schedule(static) if (parallel : (size_t)rows * cols > PAR_MIN)
+#pragma omp parallel for schedule(static) if (parallel : (size_t)rows * cols > FA_CPU_PASS_PAR_MIN)
   for (int r = 0; r < rows; r++) {
     const float *ar = a + (size_t)r * cols, *br = b ? b + (size_t)r * cols : NULL;
     float *yr = y + (size_t)r * cols;
@@ -306,13 +301,13 @@ void fa_cpu_add_clamp(size_t n, const float *a, const float *b, float lo, float 
     fa_cpu_unary(FA_UNARY_CLAMP, n, a, y, lo, hi);
     return;
   }
-#pragma omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n > FA_CPU_PASS_PAR_MIN)
   for (size_t i = 0; i < n; i++) y[i] = clamp(a[i] + b[i], lo, hi);
 }
 
 void fa_cpu_mul_in_range(size_t n, const float *g, const float *a, const float *b, float lo, float hi, float *y) {
 #define IN_RANGE_LOOP(S)                                                        \
-  _Pragma("omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)") \
+  _Pragma("omp parallel for simd schedule(static) if (parallel : n > FA_CPU_PASS_PAR_MIN)") \
   for (size_t i = 0; i < n; i++) {                                              \
     const float s = (S);                                                        \
     y[i] = g[i] * (s >= lo && s <= hi ? 1.0f : 0.0f);                           \
@@ -329,7 +324,7 @@ void fa_cpu_mul_in_range(size_t n, const float *g, const float *a, const float *
 void fa_cpu_attack_step(size_t n, const float *x, const float *g, float *delta, float step, float eps,
                         bool box_first) {
 #define ATTACK_STEP_LOOP(PROJECTED)                                             \
-  _Pragma("omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)") \
+  _Pragma("omp parallel for simd schedule(static) if (parallel : n > FA_CPU_PASS_PAR_MIN)") \
   for (size_t i = 0; i < n; i++) {                                              \
     const float d = delta[i] + step * (float)((g[i] > 0.0f) - (g[i] < 0.0f));   \
     delta[i] = (PROJECTED);                                                     \
@@ -342,7 +337,7 @@ void fa_cpu_attack_step(size_t n, const float *x, const float *g, float *delta, 
 }
 
 void fa_cpu_log_softmax(int rows, int cols, const float *x, float *y) {
-#pragma omp parallel for schedule(static) if ((size_t)rows * cols > PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)rows * cols > FA_CPU_PASS_PAR_MIN)
   for (int r = 0; r < rows; r++) {
     const float *xr = x + (size_t)r * cols;
     float *yr = y + (size_t)r * cols;
@@ -359,7 +354,7 @@ void fa_cpu_avg_pool(const int xs[4], int k, const float *x, float *y) {
   int ho = xs[2] / k, wo = xs[3] / k;
   size_t planes = (size_t)xs[0] * xs[1];
   float scale = 1.0f / (float)(k * k);
-#pragma omp parallel for schedule(static) if (prod4(xs) > PAR_MIN)
+#pragma omp parallel for schedule(static) if (prod4(xs) > FA_CPU_PASS_PAR_MIN)
   for (size_t p = 0; p < planes; p++) {
     const float *xp = x + p * xs[2] * xs[3];
     for (int i = 0; i < ho; i++)
@@ -376,7 +371,7 @@ void fa_cpu_avg_pool_adjoint(const int xs[4], int k, const float *g, float *x) {
   int ho = xs[2] / k, wo = xs[3] / k;
   size_t planes = (size_t)xs[0] * xs[1];
   float scale = 1.0f / (float)(k * k);
-#pragma omp parallel for schedule(static) if (prod4(xs) > PAR_MIN)
+#pragma omp parallel for schedule(static) if (prod4(xs) > FA_CPU_PASS_PAR_MIN)
   for (size_t p = 0; p < planes; p++)
     for (int h = 0; h < xs[2]; h++)
       for (int w = 0; w < xs[3]; w++)
@@ -387,7 +382,7 @@ void fa_cpu_max_pool(const int xs[4], int k, const float *x, float *y, float *ma
   int ho = xs[2] / k, wo = xs[3] / k;
   size_t planes = (size_t)xs[0] * xs[1];
   memset(mask, 0, prod4(xs) * sizeof(float));
-#pragma omp parallel for schedule(static) if (prod4(xs) > PAR_MIN)
+#pragma omp parallel for schedule(static) if (prod4(xs) > FA_CPU_PASS_PAR_MIN)
   for (size_t p = 0; p < planes; p++) {
     const float *xp = x + p * xs[2] * xs[3];
     for (int i = 0; i < ho; i++)

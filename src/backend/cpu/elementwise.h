@@ -2,6 +2,12 @@
 #ifndef FA_BACKEND_CPU_ELEMENTWISE_H
 #define FA_BACKEND_CPU_ELEMENTWISE_H
 
+/* below this many elements a pass over them runs on one thread: with passive
+ * waits, waking the second thread costs ~50 us, and on a pass over a tensor
+ * that fits in a core's cache (up to ~1M floats) two threads lost to one
+ * (docs/PERFORMANCE.md, "Threads in small passes") */
+enum { FA_CPU_PASS_PAR_MIN = 1 << 20 };
+
 #include "backend/backend.h"
 
 void fa_cpu_unary(fa_unary_kind kind, size_t n, const float *x, float *y, float p0, float p1);

@@ -7,6 +7,7 @@
 
 #include "backend/bf16.h"
 #include "backend/cpu/conv_impl.h"
+#include "backend/cpu/elementwise.h"
 #include "backend/cpu/gemm_impl.h"
 
 /* OpenBLAS fixes its thread count when it is loaded and ignores later
@@ -39,10 +40,8 @@ void fa_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, 
   }
 }
 
-enum { FA_ROUND_PAR_MIN = 65536 }; /* below this many values one thread rounds them */
-
 static void round_to_bf16(size_t n, const float *x, float *y) {
-#pragma omp parallel for simd schedule(static) if (parallel : n > FA_ROUND_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (parallel : n > FA_CPU_PASS_PAR_MIN)
   for (size_t i = 0; i < n; i++) y[i] = fa_bf16_round(x[i]);
 }
 
