@@ -53,7 +53,8 @@ typedef struct {
 } layer;
 
 /* The convolutions of PreAct ResNet-18 on 32x32 inputs (each distinct shape
- * once), then the single-layer cnn's: 4 filters on CIFAR-10, 16 on Fashion-MNIST. */
+ * once), then the single-layer cnn's: 4 filters on CIFAR-10, 16 on Fashion-MNIST
+ * and on CIFAR-10. */
 static const layer layers[] = {
     {"conv1 3->64 @32", 3, 32, 64, 3, 1, 1},
     {"64->64 @32", 64, 32, 64, 3, 1, 1},
@@ -68,6 +69,7 @@ static const layer layers[] = {
     {"512->512 @4", 512, 4, 512, 3, 1, 1},
     {"cnn 3->4 @32", 3, 32, 4, 3, 1, 1},
     {"cnn 1->16 @28", 1, 28, 16, 3, 1, 1},
+    {"cnn 3->16 @32", 3, 32, 16, 3, 1, 1},
 };
 
 /* The linear layers (features -> 10 classes): cnn-4's on CIFAR-10, cnn-16's

@@ -248,14 +248,18 @@ int main(void) {
   check_conv(300, 2, 4, 4, 3, 3, 2, 1);
   check_conv(9, 3, 7, 7, 5, 1, 1, 0);
   check_conv(2, 8, 33, 33, 4, 1, 1, 0);
-  /* stride 1 with at most 8 channels in and out (direct kernels): the cnn's
-   * 3 -> 4 layer, rows that are not a multiple of 16, output channels not a
-   * multiple of 4, 7x7 */
+  /* stride 1 with at most 16 channels in and out (direct kernels, some
+   * passes on oneDNN: conv_small.c's rules): the cnn's 3 -> 4 layer, rows that
+   * are not a multiple of 16, output channels not a multiple of 4, 7x7, 16
+   * channels in or out */
   check_conv(5, 3, 32, 32, 4, 3, 1, 1);
   check_conv(3, 3, 13, 21, 8, 3, 1, 1);
   check_conv(4, 8, 10, 18, 5, 3, 1, 1);
   check_conv(2, 2, 9, 9, 3, 7, 1, 3);
   check_conv(3, 1, 33, 35, 7, 5, 1, 1);
+  check_conv(3, 16, 10, 18, 3, 3, 1, 1);
+  check_conv(4, 3, 13, 21, 16, 5, 1, 2);
+  check_conv(2, 12, 9, 9, 14, 7, 1, 3);
   /* 1x1 without padding (GEMMs on NCHW): one group of several images, an
    * uneven last group, stride 3 */
   check_conv(3, 4, 5, 5, 6, 1, 1, 0);

@@ -1,7 +1,7 @@
 /* The convolution kernels of conv.h: each call picks an implementation
  * (measurements in docs/PERFORMANCE.md, "Convolution kernels"):
  *   1x1 without padding   conv_pointwise.c (GEMMs on NCHW, no reorders)
- *   stride 1, <= 8 channels in and out   conv_small.c (direct, on NCHW)
+ *   stride 1, <= 16 channels in and out (rules in conv_small.c)   conv_small.c (direct, on NCHW)
  *   everything else       conv_dnnl.c (oneDNN, Winograd for 3x3 stride 1)
  *   bf16 (any geometry)   conv_dnnl.c (oneDNN's bfloat16 kernels)
  * A state is not re-entrant: call with one state from one thread at a time;
@@ -81,7 +81,7 @@ static void conv(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float 
   const double flops = 2.0 * g->n * g->c_out * g->h_out * g->w_out * g->c_in * g->k * g->k;
   fa_cpu_count_flops(s, flops);
   const bool pointwise = !g->bf16 && g->k == 1 && g->pad == 0;
-  if (!g->bf16 && !pointwise && fa_cpu_conv_small_fits(g)) {
+  if (!g->bf16 && !pointwise && fa_cpu_conv_small_fits(g, dir)) {
     fa_cpu_conv_small(s, g, dir, x, w, y, bias); /* adds the bias as it stores */
     return;
   }

@@ -29,8 +29,8 @@ void fa_cpu_conv_dnnl(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, f
 void fa_cpu_conv_dnnl_release(fa_cpu_state *s);
 
 /* Direct stride-1 kernels for few channels in and out (the small cnn's first
- * layer); fa_cpu_conv_small_fits says whether g is one. */
-bool fa_cpu_conv_small_fits(const fa_conv_geom *g);
+ * layer); fa_cpu_conv_small_fits says whether they take g's pass dir. */
+bool fa_cpu_conv_small_fits(const fa_conv_geom *g, fa_conv_dir dir);
 /* bias (forward only) or NULL: added to each finished output value */
 void fa_cpu_conv_small(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y,
                        const float *bias);

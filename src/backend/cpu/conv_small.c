@@ -26,15 +26,25 @@ enum {
   FA_SC_CHUNKS = 2,   /* chunks per step along an output row */
   FA_SC_STEP = FA_SC_VEC * FA_SC_CHUNKS,
   FA_SC_OB = 4,       /* output channels per block */
-  FA_SC_CHANNELS = 8, /* the most channels in or out this kernel takes (a multiple of FA_SC_OB) */
-  FA_SC_MAX_K = 7,    /* the largest kernel size */
+  FA_SC_CHANNELS = 16, /* the most channels in or out a pass takes (a multiple of FA_SC_OB) */
+  FA_SC_MAX_K = 7,     /* the largest kernel size */
+  /* Where the direct passes beat oneDNN (bench_kernels, batch 64, one thread;
+   * docs/PERFORMANCE.md "The cnn-16's first layer"): forward and grad-input
+   * (a forward pass from in to out channels) with at least FA_SC_MIN_TAPS
+   * multiply-adds per output and FA_SC_MIN_OUT output channels (a block of
+   * FA_SC_OB mostly used); grad-weight up to FA_SC_GW_CHANNELS channels. */
+  FA_SC_MIN_TAPS = 27,
+  FA_SC_MIN_OUT = 3,
+  FA_SC_GW_CHANNELS = 8,
 };
 
 static int round_up(int v, int m) { return (v + m - 1) / m * m; }
 
-bool fa_cpu_conv_small_fits(const fa_conv_geom *g) {
-  return g->stride == 1 && g->pad < g->k && g->k <= FA_SC_MAX_K && g->c_in <= FA_SC_CHANNELS &&
-         g->c_out <= FA_SC_CHANNELS;
+bool fa_cpu_conv_small_fits(const fa_conv_geom *g, fa_conv_dir dir) {
+  if (g->stride != 1 || g->pad >= g->k || g->k > FA_SC_MAX_K) return false;
+  if (dir == FA_CONV_GRAD_WEIGHT) return g->c_in <= FA_SC_GW_CHANNELS && g->c_out <= FA_SC_GW_CHANNELS;
+  const int in = dir == FA_CONV_GRAD_INPUT ? g->c_out : g->c_in, out = dir == FA_CONV_GRAD_INPUT ? g->c_in : g->c_out;
+  return in <= FA_SC_CHANNELS && out <= FA_SC_CHANNELS && out >= FA_SC_MIN_OUT && in * g->k * g->k >= FA_SC_MIN_TAPS;
 }
 
 /* The zero-padded planes of one image: x (c, h, w) -> xp (c, h + 2 pad, wp), the
