@@ -4,6 +4,7 @@
     /usr/bin/python3 bench/compare_autoattack.py --official=/tmp/auto-attack [--n=1000] [--seeds=0,1,2] \
         [--model_path=tests/fixtures/plain_cnn4_fmnist.safetensors --arch=cnn --n_filters=4 --dataset=fmnist] \
         [--attacks=standard|STAGE,STAGE,...] [--eps=8] [--sides=official,fastadv,torchattacks,torchattacks-shipped] \
+        [--fastadv_processes=2 --fastadv_batch=100] \
         [--python_official='PYTHONPATH=/usr/lib/python3/dist-packages /usr/bin/python3'] \
         [--python_torchattacks=/usr/bin/python3] [--json=FILE]
 
@@ -29,7 +30,7 @@ For each seed, one after the other (alternating, so that the machine's load fall
                         and FAB keep their default of 10 iterations and its Square rescales the
                         schedule to 5,000 queries (both differ from the official code)
   fastadv               `build/fastadv eval --attack=autoattack --aa_attacks=... --seed=S`, read
-                        from its --results_json
+                        from its --results_json; with --fastadv_processes=P under `mpirun -np P`
 Each PyTorch side runs in its own process (--python_official, --python_torchattacks: an
 interpreter, with VAR=value assignments before it) with torch.set_num_threads(THREADS) and
 OMP_NUM_THREADS=THREADS; fastadv with OMP_NUM_THREADS=THREADS. `uptime` is printed before each
@@ -249,7 +250,12 @@ def run_side_process(args, side, seed):
     if side == "fastadv":
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "aa.json")
-            cmd = [args.fastadv, "eval", f"--model_path={args.model_path}", f"--n_eval={args.n}",
+            launcher = []
+            if args.fastadv_processes > 1:  # mpirun -np P, THREADS / P threads each (docs/AUTOATTACK.md)
+                env["OMP_NUM_THREADS"] = str(max(THREADS // args.fastadv_processes, 1))
+                launcher = ["mpirun", "-np", str(args.fastadv_processes), "--oversubscribe", "-x", "OMP_NUM_THREADS",
+                            "-x", "OMP_WAIT_POLICY"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
+            cmd = launcher + [args.fastadv, "eval", f"--model_path={args.model_path}", f"--n_eval={args.n}",
                    f"--eps={args.eps}", "--attack=autoattack", f"--aa_attacks={','.join(stages_of(args.attacks))}",
                    f"--seed={seed}", f"--results_json={out}", f"--batch_size_eval={args.fastadv_batch}"]
             if not has_fastadv_metadata(args.model_path):
@@ -344,6 +350,10 @@ def main():
     p.add_argument("--fastadv", default=os.path.join(ROOT, "build/fastadv"))
     p.add_argument("--batch", type=int, default=250, help="the PyTorch sides' batch size (the official default)")
     p.add_argument("--fastadv_batch", type=int, default=1024, help="fastadv's --batch_size_eval")
+    p.add_argument("--fastadv_processes", type=int, default=1,
+                   help="run fastadv as P MPI processes (mpirun -np P) of THREADS / P threads; give a "
+                        "--fastadv_batch of at most n / P so that every process gets batches. Its stage "
+                        "seconds are then summed over the processes")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--eps", type=int, default=8, help="eps in 1/255")
     p.add_argument("--attacks", default="standard",

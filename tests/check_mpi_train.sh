@@ -14,9 +14,10 @@
 #            PGD-50-10 accuracies within 2 of the 64 examples; two N = 2 runs end with
 #            the same model bits and the same final record
 #   eval     fastadv eval of 250 examples of one model: N = 1 at batches of
-#            64 and 256 and N = 2 at 64 (4 batches, the last short) and 63
-#            write the same per-example results and print the same
-#            accuracies, for PGD and for APGD-CE
+#            64 and 256 and N = 2 at 64 (4 batches, the last short), 63 and
+#            the default (cut to 8 batches of 32 under 2 processes) write the
+#            same per-example results and print the same accuracies, for PGD
+#            and for APGD-CE
 #   faults   missing data on rank 1, other data on rank 1: every rank
 #            stops, one message names rank 1 and the cause, status 1, no
 #            model written
@@ -132,21 +133,26 @@ eval)
   m=$(model one)
   for attack in "pgd --attack_iters=5 --n_restarts=2" "apgd_ce --attack_iters=5"; do
     a=${attack%% *}
-    for run in "1 64" "1 256" "2 64" "2 63"; do
+    for run in "1 64" "1 256" "2 64" "2 63" "2 default"; do
       n=${run% *} b=${run#* }
       out=$tmp/eval_${a}_${n}_$b
+      batch=--batch_size_eval=$b
+      [ "$b" = default ] && batch=
       if [ "$n" = 1 ]; then
         timeout -k 5 200 "$fastadv" eval --model_path="$m" --data_dir="$tmp/data" --eps=8 --attack=$attack \
-          --batch_size_eval="$b" --results_json="$out.json" > "$out.out" 2> "$out.err"
+          $batch --results_json="$out.json" > "$out.out" 2> "$out.err"
       else
         timeout -k 5 200 "$launcher" $flags -n 2 "$fastadv" eval --model_path="$m" --data_dir="$tmp/data" --eps=8 \
-          --attack=$attack --batch_size_eval="$b" --results_json="$out.json" > "$out.out" 2> "$out.err"
+          --attack=$attack $batch --results_json="$out.json" > "$out.out" 2> "$out.err"
       fi
       [ $? = 0 ] || { cat "$out.err"; fail "eval $a at N = $n, batch $b failed"; }
       sed 's/ ([0-9.]*s)$//; s/ ([0-9.]* s)$//; s/total time [0-9.]* s//' "$out.out" > "$out.result"
       echo "$a N = $n batch $b: $(head -1 "$out.result" | sed 's/.*: clean/clean/')"
     done
-    for other in 1_256 2_64 2_63; do
+    # no --batch_size_eval at N = 2: batches of 32 (a quarter of each process's 125), 8 of them
+    grep -q 'eval: 8/8 ' "$tmp/eval_${a}_2_default.err" ||
+      fail "$a: N = 2 without --batch_size_eval did not evaluate in 8 batches"
+    for other in 1_256 2_64 2_63 2_default; do
       cmp -s "$tmp/eval_${a}_1_64.result" "$tmp/eval_${a}_$other.result" ||
         fail "$a: the accuracies at $other differ from N = 1 at batch 64"
       cmp -s "$tmp/eval_${a}_1_64.json.examples.jsonl" "$tmp/eval_${a}_$other.json.examples.jsonl" ||

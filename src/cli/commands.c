@@ -173,7 +173,8 @@ static const fa_flag eval_flags[] = {
     {FA_FLAG_FIELD(E, n_eval), .type = FA_FLAG_INT, .min = 1, .max = INT_MAX, .minus_one_means_all = true,
      .help = "examples evaluated, the first ones of the split"},
     {FA_FLAG_FIELD(E, batch_size_eval), .type = FA_FLAG_INT, .min = 1, .max = 65536,
-     .help = "evaluation batch size"},
+     .help = "evaluation batch size; under N processes (mpirun) and not given: at most a quarter of "
+             "each process's share of the examples, so that every process gets batches"},
     {FA_FLAG_FIELD(E, attack_iters), .type = FA_FLAG_INT, .min = 1, .max = 100000,
      .help = "steps of each restart (the 50 of PGD-50-10); when not given, the attack's default"},
     {FA_FLAG_FIELD(E, n_restarts), .type = FA_FLAG_INT, .min = 1, .max = 10000,
@@ -397,6 +398,7 @@ static fa_status eval_finish(void *config, const fa_flags_given *given, fa_flag_
   fa_eval_config *c = config;
   apply_attack_defaults(&eval_table, eval_option_flags, c->attack->name, c->attack->options, &c->attack->defaults,
                         given, c, notices);
+  c->batch_size_eval_given = fa_flags_was_given(&eval_table, given, "batch_size_eval");
   if (!is_architecture(c->model)) {
     if (c->model_path[0]) {
       char architectures[128] = "";

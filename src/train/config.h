@@ -73,6 +73,7 @@ typedef struct {
   fa_pixels eps;                   /* --eps 8 (/255) */
   int n_eval;                      /* --n_eval 256 (-1: all) */
   int batch_size_eval;             /* --batch_size_eval 1024 */
+  bool batch_size_eval_given;      /* whether the command line gave it (else cut to the processes: eval_cmd.c) */
   int attack_iters;                /* --attack_iters 50 (the attack's default) */
   int n_restarts;                  /* --n_restarts 10 (the attack's default) */
   int n_target_classes;            /* --n_target_classes 9 (the attack's default) */

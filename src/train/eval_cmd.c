@@ -97,6 +97,19 @@ static void print_stages(const fa_eval_config *c, const fa_eval_result *res, con
            res->seconds);
 }
 
+/* Rounds of batches per process (evaluate.c spreads whole batches): a
+ * batch size the user did not give is cut so that each of N processes gets
+ * about this many, the work of an attack per batch being uneven. */
+enum { FA_EVAL_BATCHES_PER_PROCESS = 4 };
+
+/* --batch_size_eval, or under N > 1 processes and not given, at most
+ * n / (4 N) (rounded up) for the n examples evaluated. */
+static int eval_batch_size(const fa_eval_config *c, int n_examples, int processes) {
+  if (c->batch_size_eval_given || processes < 2) return c->batch_size_eval;
+  const int parts = FA_EVAL_BATCHES_PER_PROCESS * processes, share = (n_examples + parts - 1) / parts;
+  return share >= 1 && share < c->batch_size_eval ? share : c->batch_size_eval;
+}
+
 int fa_run_eval(const fa_eval_config *c, fa_comm *comm) {
   char path[2 * FA_PATH_MAX + 64];
   bool is_file;
@@ -159,7 +172,9 @@ int fa_run_eval(const fa_eval_config *c, fa_comm *comm) {
   if ((st = fa_comm_agree(comm, st)) == FA_OK) {
     fa_arena_set_current(arena);
     bool was = fa_context_set_bf16(fa_context_current(), fa_half_prec_resolve("eval", c->half_prec));
-    st = fa_evaluate(model, &ds, c->n_eval, c->batch_size_eval, c->eps.value, c->attack, &options, c->seed, comm,
+    const int n_examples = c->n_eval < 0 || c->n_eval > ds.n ? ds.n : c->n_eval;
+    st = fa_evaluate(model, &ds, c->n_eval, eval_batch_size(c, n_examples, comm->size), c->eps.value, c->attack,
+                     &options, c->seed, comm,
                      c->results_json[0] ? &log : NULL, &res);
     fa_context_set_bf16(fa_context_current(), was);
   }
