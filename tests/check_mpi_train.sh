@@ -20,7 +20,7 @@
 #            and for APGD-CE
 #   faults   missing data on rank 1, other data on rank 1: every rank
 #            stops, one message names rank 1 and the cause, status 1, no
-#            model written
+#            model written; a wrong flag: status 2, one message
 #   kill     kill -9 of rank 1 after iteration 40 of a 300-step N = 2 run, then
 #            --resume at N = 2: the same final model bits as an
 #            uninterrupted N = 2 run
@@ -187,6 +187,13 @@ faults)
   for d in missing differ; do
     [ -z "$(ls "$tmp/$d/models" 2>/dev/null)" ] || fail "$d: a model was written"
   done
+  # a wrong command line: status 2 and one message, not one per rank
+  timeout -k 5 60 "$launcher" $flags -n 2 "$fastadv" train $common --no_such_flag=1 > "$tmp/usage.out" 2> "$tmp/usage.err"
+  s=$?
+  echo "--- a wrong flag under the launcher: status $s"
+  cat "$tmp/usage.err"
+  [ $s = 2 ] || fail "a wrong flag: status $s, not 2"
+  [ "$(grep -c 'no_such_flag' "$tmp/usage.err")" = 1 ] || fail "a wrong flag: not one message"
   ;;
 kill)
   subset "$tmp/data" 320 64

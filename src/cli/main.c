@@ -14,6 +14,7 @@
 #include "core/context.h"
 #include "core/version.h"
 #include "dist/comm.h"
+#include "dist/launch.h"
 #include "io/json.h"
 #include "train/run.h"
 
@@ -84,16 +85,19 @@ static int run_command(const fa_cli_command *command, job_fn run, bool distribut
   int exit_status;
   const char *backend;
   fa_context *ctx;
+  const bool speaks = fa_launch_rank() == 0; /* under a launcher every rank parses the same line: one says it */
   if (fa_cli_take_backend(&argc, argv, &backend) != FA_OK ||
       fa_cli_parse(command, argc, argv, config, &help, notices) != FA_OK) {
-    fprintf(stderr, "fastadv %s: %s\n", command->name, fa_error_message());
+    if (speaks) fprintf(stderr, "fastadv %s: %s\n", command->name, fa_error_message());
     exit_status = EXIT_USAGE;
   } else if (help) {
-    printf("fastadv %s: %s\n\n", command->name, command->summary);
-    fa_cli_print_help(stdout, command);  /* the defaults, not the flags before --help */
+    if (speaks) {
+      printf("fastadv %s: %s\n\n", command->name, command->summary);
+      fa_cli_print_help(stdout, command);  /* the defaults, not the flags before --help */
+    }
     exit_status = EXIT_SUCCESS;
   } else {
-    for (int i = 0; i < notices->count; i++)
+    for (int i = 0; i < notices->count && speaks; i++)
       fprintf(stderr, "fastadv %s: note: %s\n", command->name, notices->text[i]);
     fa_comm comm = {.size = 1};
     if (distributed && (exit_status = start_processes(command->name, &comm)) != FA_EXIT_OK) {

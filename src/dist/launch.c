@@ -43,6 +43,18 @@ fa_status fa_launch_detect(fa_launch *out) {
   return FA_OK;
 }
 
+int fa_launch_rank(void) {
+  static const char *const variables[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"};
+  for (size_t i = 0; i < sizeof variables / sizeof variables[0]; i++) {
+    const char *text = getenv(variables[i]);
+    if (!text || !*text) continue;
+    char *end;
+    long v = strtol(text, &end, 10);
+    return *end == '\0' && v >= 0 && v < MAX_PROCESSES ? (int)v : 0;
+  }
+  return 0;
+}
+
 int fa_launch_threads(int cpus_allowed, int ranks_sharing_them) {
   int n = ranks_sharing_them > 0 ? cpus_allowed / ranks_sharing_them : cpus_allowed;
   return n > 0 ? n : 1;

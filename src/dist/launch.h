@@ -27,6 +27,12 @@ typedef struct {
  * when a count is not a number from 1 to 2^24. */
 fa_status fa_launch_detect(fa_launch *out);
 
+/* This process's rank as the launcher's variables give it
+ * (OMPI_COMM_WORLD_RANK, PMI_RANK, PMIX_RANK, SLURM_PROCID), before MPI
+ * starts: 0 for a plain run or when none says. Lets rank 0 alone say what
+ * every rank would (a wrong command line, --help, notes). */
+int fa_launch_rank(void);
+
 /* Threads per rank: the CPUs this process may run on (its affinity mask:
  * what mpirun --bind-to, srun --cpus-per-task or a container's cpuset gave
  * it), shared equally by the ranks on the node that have the same mask; at

@@ -171,7 +171,8 @@ int fa_run_eval(const fa_eval_config *c, fa_comm *comm) {
   /* a rank that cannot read the checkpoint or the data stops every rank, naming itself */
   if ((st = fa_comm_agree(comm, st)) == FA_OK) {
     fa_arena_set_current(arena);
-    bool was = fa_context_set_bf16(fa_context_current(), fa_half_prec_resolve("eval", c->half_prec));
+    bool bf16 = fa_half_prec_resolve("eval", c->half_prec, comm->rank == 0);
+    bool was = fa_context_set_bf16(fa_context_current(), bf16);
     const int n_examples = c->n_eval < 0 || c->n_eval > ds.n ? ds.n : c->n_eval;
     st = fa_evaluate(model, &ds, c->n_eval, eval_batch_size(c, n_examples, comm->size), c->eps.value, c->attack,
                      &options, c->seed, comm,

@@ -10,8 +10,9 @@
 
 /* Whether `command` ("train", "eval") computes in bfloat16 on the current
  * context: `asked` (--half_prec), unless the device lacks fast bfloat16
- * products, which a note on stderr says once, naming float32 as what runs. */
-bool fa_half_prec_resolve(const char *command, bool asked);
+ * products, which a note on stderr says once (when `say`: rank 0 of the
+ * processes), naming float32 as what runs. */
+bool fa_half_prec_resolve(const char *command, bool asked, bool say);
 /* "bf16" or "f32": the precision of the run's record. */
 const char *fa_precision_name(bool bf16);
 

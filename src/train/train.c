@@ -317,7 +317,7 @@ static fa_status prepare(run *r, const fa_train_config *c) {
 static fa_status setup(run *r, const fa_train_config *c) {
   r->cfg = c;
   r->checkpoint_iteration = -1;
-  r->bf16 = fa_half_prec_resolve("train", c->half_prec);
+  r->bf16 = fa_half_prec_resolve("train", c->half_prec, r->comm->rank == 0);
   time_t started = time(NULL);  /* names the run, as the paper's start time does */
   fa_status st = fa_comm_agree(r->comm, prepare(r, c));
   if (st == FA_OK) st = check_same_job(r);
