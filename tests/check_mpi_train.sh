@@ -17,7 +17,7 @@
 #            64 and 256 and N = 2 at 64 (4 batches, the last short), 63 and
 #            the default (cut to 8 batches of 32 under 2 processes) write the
 #            same per-example results and print the same accuracies, for PGD
-#            and for APGD-CE
+#            and for APGD-CE; other test images on rank 1 are refused (status 1)
 #   faults   missing data on rank 1, other data on rank 1: every rank
 #            stops, one message names rank 1 and the cause, status 1, no
 #            model written; a wrong flag: status 2, one message
@@ -159,6 +159,16 @@ eval)
         fail "$a: the per-example results at $other differ from N = 1 at batch 64"
     done
   done
+  # rank 1 with other test images (200, not 250): refused before any work, status 1
+  mkdir -p "$tmp/erank0" && ln -s ../data "$tmp/erank0/data"
+  subset "$tmp/erank1/data" 31 200
+  timeout -k 5 200 "$launcher" $flags -n 2 sh -c 'cd "$1/erank$OMPI_COMM_WORLD_RANK$PMI_RANK" && shift && exec "$@"' sh \
+    "$tmp" "$fastadv" eval --model_path="$m" --data_dir=data --eps=8 > "$tmp/edata.out" 2> "$tmp/edata.err"
+  s=$?
+  echo "--- eval, other test images on rank 1: status $s"
+  [ $s = 1 ] || fail "eval with other data on rank 1: status $s, not 1"
+  grep -q "the ranks do not run the same job: 1 of 2 ranks (1) differ from rank 0 in images" "$tmp/edata.err" ||
+    { cat "$tmp/edata.err"; fail "eval: no message naming rank 1 and its images"; }
   ;;
 faults)
   # rank 1 starts in a directory without the data (its node lacks it), then in one with other data

@@ -8,6 +8,8 @@
 
 #include "core/arena.h"
 #include "core/context.h"
+#include "core/version.h"
+#include "dist/fingerprint.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/precision.h"
@@ -110,6 +112,34 @@ static int eval_batch_size(const fa_eval_config *c, int n_examples, int processe
   return share >= 1 && share < c->batch_size_eval ? share : c->batch_size_eval;
 }
 
+/* Under a launcher, that every rank evaluates the same model on the same
+ * examples with the same attack (dist/fingerprint.h), the ranks' results
+ * being pooled; a plain run has nothing to check. The model: its
+ * parameters and buffers (batch norm's statistics), as loaded. */
+static fa_status check_same_eval(fa_comm *comm, const char *settings, fa_model *model, const fa_dataset *ds) {
+  if (!fa_comm_distributed(comm)) return FA_OK;
+  fa_store *store = fa_model_store(model);
+  fa_tensor *params = fa_store_slab_tensor(store, FA_SLAB_PARAMS);
+  float *weights = params ? fa_tensor_to_host(params) : NULL;
+  fa_tensor *buffers = weights ? fa_store_slab_tensor(store, FA_SLAB_BUFFERS) : NULL;
+  float *stats = buffers ? fa_tensor_to_host(buffers) : NULL;
+  fa_status st = weights && (stats || !buffers) ? FA_OK : fa_error_code();
+  st = fa_comm_agree(comm, st);
+  size_t image = (size_t)ds->c * ds->h * ds->w;
+  fa_fingerprint_item items[] = {
+      fa_fingerprint_text("version", FA_VERSION),
+      fa_fingerprint_text("settings", settings),
+      fa_fingerprint_bytes("model parameters", weights, weights ? fa_tensor_numel(params) * sizeof(float) : 0),
+      fa_fingerprint_bytes("model buffers", stats, stats ? fa_tensor_numel(buffers) * sizeof(float) : 0),
+      fa_fingerprint_bytes("images", ds->images, (size_t)ds->n * image),
+      fa_fingerprint_bytes("labels", ds->labels, (size_t)ds->n),
+  };
+  if (st == FA_OK) st = fa_comm_check_same(comm, items, (int)(sizeof items / sizeof *items));
+  free(weights);
+  free(stats);
+  return st;
+}
+
 int fa_run_eval(const fa_eval_config *c, fa_comm *comm) {
   char path[2 * FA_PATH_MAX + 64];
   bool is_file;
@@ -169,7 +199,12 @@ int fa_run_eval(const fa_eval_config *c, fa_comm *comm) {
            label, c->eps.pixels, c->seed, c->n_eval, c->set, dataset ? dataset : "");
   fa_eval_log log = {.path = log_path, .header = header, .resume = c->resume_eval};
   /* a rank that cannot read the checkpoint or the data stops every rank, naming itself */
-  if ((st = fa_comm_agree(comm, st)) == FA_OK) {
+  st = fa_comm_agree(comm, st);
+  char settings[512]; /* what the ranks must share besides the model and data: not the paths */
+  snprintf(settings, sizeof settings, "%s eps %g/255 seed %d, first %d of %s %s, --half_prec=%d", label, c->eps.pixels,
+           c->seed, c->n_eval, c->set, dataset ? dataset : "", c->half_prec);
+  if (st == FA_OK) st = check_same_eval(comm, settings, model, &ds);
+  if (st == FA_OK) {
     fa_arena_set_current(arena);
     bool bf16 = fa_half_prec_resolve("eval", c->half_prec, comm->rank == 0);
     bool was = fa_context_set_bf16(fa_context_current(), bf16);
