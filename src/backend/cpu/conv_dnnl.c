@@ -13,7 +13,11 @@
  *   - bfloat16 (the geometry's bf16, backend/bf16.h): the same, with the
  *     two factors' inner copies in bfloat16 (the reorders round them) and
  *     the output float32; direct, oneDNN's bfloat16 kernels accumulate in
- *     float32. */
+ *     float32;
+ *   - both gradients of one convolution (fa_cpu_conv_dnnl_backward): gy's
+ *     inner copy made once when grad-input and grad-weight want the same
+ *     layout (they do on ResNet-18's layers), each role's copy at the same
+ *     workspace offset with gy's first, so that the two calls share it. */
 #include "backend/cpu/conv_impl.h"
 
 #include <oneapi/dnnl/dnnl.h>
@@ -166,7 +170,8 @@ static void build_entry(dnnl_engine_t engine, conv_entry *e) {
   dnnl_ok(s, "convolution primitive descriptor");
 
   e->bytes = 0;
-  for (int r = 0; r < ROLES; r++) {
+  for (int i = 0; i < ROLES; i++) {
+    const int r = (ROLE_Y + i) % ROLES; /* y (gy in the backward passes) first: offset 0 */
     e->inner[r] = *dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, role_arg[e->dir][r]);
     e->reorder[r] = NULL;
     if (dnnl_memory_desc_equal(&e->inner[r], &e->user[r])) continue;
@@ -213,16 +218,14 @@ static void exec(dnnl_stream_t stream, dnnl_primitive_t p, int nargs, const dnnl
   dnnl_ok(dnnl_primitive_execute(p, stream, nargs, args), "execute");
 }
 
-void fa_cpu_conv_dnnl(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y) {
-  float *data[ROLES] = {x, w, y};
-  fa_cpu_dnnl *d = dnnl_of(s);
-  const conv_entry *e = lookup(d, g, dir);
-  char *ws = fa_cpu_conv_workspace(s, e->bytes);
+/* Runs e on data[ROLES] (x, w, y) with its inner copies in ws; y_ready: y's inner copy is in ws already. */
+static void run(fa_cpu_dnnl *d, const conv_entry *e, float *const data[ROLES], char *ws, bool y_ready) {
+  const fa_conv_dir dir = e->dir;
   dnnl_memory_t user[ROLES], inner[ROLES];
   for (int r = 0; r < ROLES; r++) {
     user[r] = wrap(d->engine, &e->user[r], data[r]);
     inner[r] = e->reorder[r] ? wrap(d->engine, &e->inner[r], ws + e->offset[r]) : user[r];
-    if (e->reorder[r] && r != out_role[dir])
+    if (e->reorder[r] && r != out_role[dir] && !(r == ROLE_Y && y_ready))
       exec(d->stream, e->reorder[r], 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, user[r]}, {DNNL_ARG_TO, inner[r]}});
   }
   dnnl_memory_desc_t scratch_md;
@@ -242,6 +245,24 @@ void fa_cpu_conv_dnnl(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, f
     if (e->reorder[r]) dnnl_memory_destroy(inner[r]);
     dnnl_memory_destroy(user[r]);
   }
+}
+
+void fa_cpu_conv_dnnl(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y) {
+  fa_cpu_dnnl *d = dnnl_of(s);
+  const conv_entry *e = lookup(d, g, dir);
+  run(d, e, (float *[]){x, w, y}, fa_cpu_conv_workspace(s, e->bytes), false);
+}
+
+void fa_cpu_conv_dnnl_backward(fa_cpu_state *s, const fa_conv_geom *g, float *gy, float *x, float *w, float *gx,
+                               float *gw) {
+  fa_cpu_dnnl *d = dnnl_of(s);
+  lookup(d, g, FA_CONV_GRAD_INPUT); /* both built before taking pointers: a lookup may move the cache */
+  const conv_entry *gw_e = lookup(d, g, FA_CONV_GRAD_WEIGHT), *gx_e = lookup(d, g, FA_CONV_GRAD_INPUT);
+  const bool share = gx_e->reorder[ROLE_Y] && gw_e->reorder[ROLE_Y] &&
+                     dnnl_memory_desc_equal(&gx_e->inner[ROLE_Y], &gw_e->inner[ROLE_Y]);
+  char *ws = fa_cpu_conv_workspace(s, gx_e->bytes > gw_e->bytes ? gx_e->bytes : gw_e->bytes);
+  run(d, gx_e, (float *[]){gx, w, gy}, ws, false);
+  run(d, gw_e, (float *[]){x, gw, gy}, ws, share); /* gy's copy at offset 0 of both */
 }
 
 void fa_cpu_conv_dnnl_release(fa_cpu_state *s) {
