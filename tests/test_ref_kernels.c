@@ -239,7 +239,7 @@ static void check_device(void) {
 
 /* The kernels this file checks: a kernel appended to the table
  * (backend/backend.h) fails here until it has a ref version and a check. */
-enum { KERNELS_CHECKED = 36 };
+enum { KERNELS_CHECKED = 37 };
 
 /* ref's table is named and has every entry set, and there are as many
  * entries as this file checks. Reads the entries after `name` as one array
@@ -693,7 +693,18 @@ static void check_conv(bool bf16, int n, int c_in, int h, int w, int c_out, int 
   ref->conv2d_grad_weight(ref_state, &g, gy.dev, x.dev, gw.dev);
   snprintf(what + len, sizeof what - len, ": grad_weight");
   expect_close(what, &gw, TOL_GEMM);
+  /* both gradients in one call: cpu's bits are those of its two calls above */
+  pair gx2 = output_pair(nx), gw2 = output_pair(nw);
+  cpu->conv2d_backward(cpu_state, &g, gy.host, x.host, wt.host, gx2.host, gw2.host);
+  ref->conv2d_backward(ref_state, &g, gy.dev, x.dev, wt.dev, gx2.dev, gw2.dev);
+  snprintf(what + len, sizeof what - len, ": backward, grad_input");
+  expect_close(what, &gx2, TOL_GEMM);
+  snprintf(what + len, sizeof what - len, ": backward, grad_weight");
+  expect_close(what, &gw2, TOL_GEMM);
+  FA_CHECK(!memcmp(gx.host, gx2.host, nx * sizeof(float)) && !memcmp(gw.host, gw2.host, nw * sizeof(float)),
+           "%.*s: conv2d_backward's bits differ from conv2d_grad_input's and conv2d_grad_weight's", len, what);
   pair_free(&x), pair_free(&wt), pair_free(&gy), pair_free(&bias), pair_free(&y), pair_free(&gx), pair_free(&gw);
+  pair_free(&gx2), pair_free(&gw2);
 }
 
 int main(void) {
@@ -750,6 +761,8 @@ int main(void) {
     check_conv(bf16, 8, 4, 16, 16, 4, 3, 1, 1);   /* the cnn's next layers */
     check_conv(bf16, 2, 3, 32, 32, 64, 3, 1, 1);  /* resnet's stem */
     check_conv(bf16, 2, 64, 8, 8, 64, 3, 1, 1);   /* a resnet block (Winograd on cpu) */
+    check_conv(bf16, 8, 64, 8, 8, 64, 3, 1, 1);   /* the same above the serial grad-input's FLOPs (cpu) */
+    check_conv(bf16, 4, 64, 16, 16, 128, 3, 2, 1); /* a downsampling conv above them */
     check_conv(bf16, 4, 64, 8, 8, 128, 3, 2, 1);  /* a resnet downsampling conv */
     check_conv(bf16, 4, 64, 8, 8, 128, 1, 2, 0);  /* its 1x1 shortcut */
     check_conv(bf16, 3, 16, 9, 9, 8, 1, 1, 0);    /* 1x1 stride 1 */

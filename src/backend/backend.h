@@ -101,6 +101,10 @@ typedef struct fa_kernel_table {
   void (*conv2d_grad_input)(void *state, const fa_conv_geom *g, const float *gy, const float *w, float *gx);
   /* gw = d<gy, conv2d(x, w)>/dw */
   void (*conv2d_grad_weight)(void *state, const fa_conv_geom *g, const float *gy, const float *x, float *gw);
+  /* both of one convolution's gradients (its backward pass): the same values as conv2d_grad_input into
+   * gx and conv2d_grad_weight into gw, in one call, so that a backend may prepare gy once for the two */
+  void (*conv2d_backward)(void *state, const fa_conv_geom *g, const float *gy, const float *x, const float *w,
+                          float *gx, float *gw);
 
   /* ---- labels (int32), in-place updates and statistics: what the layers
    * above core did by hand on tensor memory (docs/ARCHITECTURE.md). Every

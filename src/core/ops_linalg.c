@@ -69,12 +69,35 @@ static bool is4d(const fa_tensor *t, const char *op, const char *what) {
   return false;
 }
 
+static fa_tensor *grad_input_out(fa_tensor *gy, fa_tensor *w, int h_in, int w_in, int stride, int pad,
+                                  fa_conv_geom *geom);
+static fa_tensor *grad_weight_out(fa_tensor *gy, fa_tensor *x, int k, int stride, int pad, fa_conv_geom *geom);
+static fa_tensor *record_grad_input(fa_tensor *out, fa_tensor *gy, fa_tensor *w, int stride, int pad);
+static fa_tensor *record_grad_weight(fa_tensor *out, fa_tensor *gy, fa_tensor *x, int stride, int pad);
+
+/* Both gradients of conv(x, w) for the output gradient gy: the ops conv2d_grad_input and
+ * conv2d_grad_weight (each recorded as itself), computed by one backend call that may prepare gy once */
+static void conv2d_grads(fa_tensor *gy, fa_tensor *x, fa_tensor *w, int stride, int pad, fa_tensor **gx,
+                         fa_tensor **gw) {
+  fa_conv_geom geom;
+  fa_tensor *gx_out = grad_input_out(gy, w, x->shape[2], x->shape[3], stride, pad, &geom);
+  fa_tensor *gw_out = gx_out ? grad_weight_out(gy, x, w->shape[2], stride, pad, &geom) : NULL; /* geom again */
+  if (!gw_out) return; /* the message is set */
+  gy->ctx->k->conv2d_backward(gy->ctx->state, &geom, gy->data, x->data, w->data, gx_out->data, gw_out->data);
+  *gx = record_grad_input(gx_out, gy, w, stride, pad);
+  *gw = record_grad_weight(gw_out, gy, x, stride, pad);
+}
+
 /* inputs x, w and, when there is one, the bias b: db sums g over images and pixels */
 static void conv2d_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   fa_tensor *x = node->inputs[0], *w = node->inputs[1];
   int stride = node->attrs.ints[0], pad = node->attrs.ints[1];
-  if (want[0]) grad_in[0] = fa_conv2d_grad_input(g, w, x->shape[2], x->shape[3], stride, pad);
-  if (want[1]) grad_in[1] = fa_conv2d_grad_weight(g, x, w->shape[2], stride, pad);
+  if (want[0] && want[1])
+    conv2d_grads(g, x, w, stride, pad, &grad_in[0], &grad_in[1]);
+  else if (want[0])
+    grad_in[0] = fa_conv2d_grad_input(g, w, x->shape[2], x->shape[3], stride, pad);
+  else if (want[1])
+    grad_in[1] = fa_conv2d_grad_weight(g, x, w->shape[2], stride, pad);
   if (node->n_inputs == 3 && want[2])
     grad_in[2] = fa_reshape(fa_sum_to(g, 4, (int[]){1, g->shape[1], 1, 1}), 1, &g->shape[1]);
 }
@@ -106,22 +129,32 @@ static void grad_input_backward(const fa_node *node, fa_tensor *g, const bool *w
 }
 static const fa_op_def grad_input_def = {"conv2d_grad_input", grad_input_backward, true};
 
-fa_tensor *fa_conv2d_grad_input(fa_tensor *gy, fa_tensor *w, int h_in, int w_in, int stride, int pad) {
+/* The checked geometry and the output tensor of conv2d_grad_input; NULL and a message when they do not fit. */
+static fa_tensor *grad_input_out(fa_tensor *gy, fa_tensor *w, int h_in, int w_in, int stride, int pad,
+                                  fa_conv_geom *geom) {
   if (FA_ANY_NULL2(gy, w)) return NULL;
   if (!is4d(gy, "conv2d_grad_input", "the output gradient") || !is4d(w, "conv2d_grad_input", "the filters"))
     return NULL;
-  fa_conv_geom geom;
   int xs[4] = {gy->shape[0], w->shape[1], h_in, w_in};
-  if (!conv_geometry(gy->ctx, xs, w->shape, stride, pad, &geom, "conv2d_grad_input")) return NULL;
-  if (geom.c_out != gy->shape[1] || geom.h_out != gy->shape[2] || geom.w_out != gy->shape[3])
+  if (!conv_geometry(gy->ctx, xs, w->shape, stride, pad, geom, "conv2d_grad_input")) return NULL;
+  if (geom->c_out != gy->shape[1] || geom->h_out != gy->shape[2] || geom->w_out != gy->shape[3])
     return fa_error_set(FA_ERR_INVALID, "conv2d_grad_input: the output gradient does not match the geometry"), NULL;
   if (!fa_one_device((const fa_tensor *[]){gy, w}, 2, "conv2d_grad_input")) return NULL;
-  fa_tensor *out = fa_tensor_new_on(gy->ctx, 4, xs);
-  if (!out) return NULL;
-  gy->ctx->k->conv2d_grad_input(gy->ctx->state, &geom, gy->data, w->data, out->data);
+  return fa_tensor_new_on(gy->ctx, 4, xs);
+}
+
+static fa_tensor *record_grad_input(fa_tensor *out, fa_tensor *gy, fa_tensor *w, int stride, int pad) {
   fa_tensor *inputs[2] = {gy, w};
   fa_op_attrs attrs = {.ints = {stride, pad}};
   return fa_record(out, &grad_input_def, 2, inputs, &attrs);
+}
+
+fa_tensor *fa_conv2d_grad_input(fa_tensor *gy, fa_tensor *w, int h_in, int w_in, int stride, int pad) {
+  fa_conv_geom geom;
+  fa_tensor *out = grad_input_out(gy, w, h_in, w_in, stride, pad, &geom);
+  if (!out) return NULL;
+  gy->ctx->k->conv2d_grad_input(gy->ctx->state, &geom, gy->data, w->data, out->data);
+  return record_grad_input(out, gy, w, stride, pad);
 }
 
 static void grad_weight_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
@@ -132,21 +165,30 @@ static void grad_weight_backward(const fa_node *node, fa_tensor *g, const bool *
 }
 static const fa_op_def grad_weight_def = {"conv2d_grad_weight", grad_weight_backward, true};
 
-fa_tensor *fa_conv2d_grad_weight(fa_tensor *gy, fa_tensor *x, int k, int stride, int pad) {
+/* The checked geometry and the output tensor of conv2d_grad_weight; NULL and a message when they do not fit. */
+static fa_tensor *grad_weight_out(fa_tensor *gy, fa_tensor *x, int k, int stride, int pad, fa_conv_geom *geom) {
   if (FA_ANY_NULL2(gy, x)) return NULL;
   if (!is4d(gy, "conv2d_grad_weight", "the output gradient") || !is4d(x, "conv2d_grad_weight", "the input"))
     return NULL;
-  fa_conv_geom geom;
   int ws[4] = {gy->shape[1], x->shape[1], k, k};
-  if (!conv_geometry(gy->ctx, x->shape, ws, stride, pad, &geom, "conv2d_grad_weight")) return NULL;
-  if (geom.n != gy->shape[0] || geom.h_out != gy->shape[2] || geom.w_out != gy->shape[3])
+  if (!conv_geometry(gy->ctx, x->shape, ws, stride, pad, geom, "conv2d_grad_weight")) return NULL;
+  if (geom->n != gy->shape[0] || geom->h_out != gy->shape[2] || geom->w_out != gy->shape[3])
     return fa_error_set(FA_ERR_INVALID, "conv2d_grad_weight: the output gradient does not match the geometry"),
            NULL;
   if (!fa_one_device((const fa_tensor *[]){gy, x}, 2, "conv2d_grad_weight")) return NULL;
-  fa_tensor *out = fa_tensor_new_on(gy->ctx, 4, ws);
-  if (!out) return NULL;
-  gy->ctx->k->conv2d_grad_weight(gy->ctx->state, &geom, gy->data, x->data, out->data);
+  return fa_tensor_new_on(gy->ctx, 4, ws);
+}
+
+static fa_tensor *record_grad_weight(fa_tensor *out, fa_tensor *gy, fa_tensor *x, int stride, int pad) {
   fa_tensor *inputs[2] = {gy, x};
   fa_op_attrs attrs = {.ints = {stride, pad}};
   return fa_record(out, &grad_weight_def, 2, inputs, &attrs);
+}
+
+fa_tensor *fa_conv2d_grad_weight(fa_tensor *gy, fa_tensor *x, int k, int stride, int pad) {
+  fa_conv_geom geom;
+  fa_tensor *out = grad_weight_out(gy, x, k, stride, pad, &geom);
+  if (!out) return NULL;
+  gy->ctx->k->conv2d_grad_weight(gy->ctx->state, &geom, gy->data, x->data, out->data);
+  return record_grad_weight(out, gy, x, stride, pad);
 }

@@ -4,6 +4,7 @@
  *   stride 1, <= 16 channels in and out (rules in conv_small.c)   conv_small.c (direct, on NCHW)
  *   everything else       conv_dnnl.c (oneDNN, Winograd for 3x3 stride 1)
  *   bf16 (any geometry)   conv_dnnl.c (oneDNN's bfloat16 kernels)
+ * and both gradients in one call (fa_cpu_conv2d_backward) where oneDNN runs them.
  * A state is not re-entrant: call with one state from one thread at a time;
  * each call is itself OpenMP-parallel over omp_get_max_threads() threads, but
  * for a small oneDNN forward or grad-input (below). */
@@ -62,10 +63,22 @@ static void add_channel_bias(const fa_conv_geom *g, const float *bias, float *y)
  * one thread). */
 enum { FA_DNNL_SERIAL_MAX_FLOPS = 1 << 25 };
 
-static void conv_dnnl_threads(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y,
-                              double flops) {
+static double conv_flops(const fa_conv_geom *g) {
+  return 2.0 * g->n * g->c_out * g->h_out * g->w_out * g->c_in * g->k * g->k;
+}
+
+static bool dnnl_serial(const fa_conv_geom *g, fa_conv_dir dir) {
+  return dir != FA_CONV_GRAD_WEIGHT && conv_flops(g) < FA_DNNL_SERIAL_MAX_FLOPS && omp_get_max_threads() > 1;
+}
+
+static bool is_pointwise(const fa_conv_geom *g) { return !g->bf16 && g->k == 1 && g->pad == 0; }
+static bool is_small(const fa_conv_geom *g, fa_conv_dir dir) {
+  return !g->bf16 && !is_pointwise(g) && fa_cpu_conv_small_fits(g, dir);
+}
+
+static void conv_dnnl_threads(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y) {
   const int threads = omp_get_max_threads();
-  const bool serial = dir != FA_CONV_GRAD_WEIGHT && flops < FA_DNNL_SERIAL_MAX_FLOPS && threads > 1;
+  const bool serial = dnnl_serial(g, dir);
   if (serial) omp_set_num_threads(1); /* oneDNN caches a primitive per thread count (conv_dnnl.c) */
   fa_cpu_conv_dnnl(s, g, dir, x, w, y);
   if (serial) omp_set_num_threads(threads);
@@ -78,17 +91,15 @@ static void conv(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float 
     if (dir == FA_CONV_GRAD_WEIGHT) memset(w, 0, sizeof(float) * g->c_out * g->c_in * g->k * g->k);
     return;
   }
-  const double flops = 2.0 * g->n * g->c_out * g->h_out * g->w_out * g->c_in * g->k * g->k;
-  fa_cpu_count_flops(s, flops);
-  const bool pointwise = !g->bf16 && g->k == 1 && g->pad == 0;
-  if (!g->bf16 && !pointwise && fa_cpu_conv_small_fits(g, dir)) {
+  fa_cpu_count_flops(s, conv_flops(g));
+  if (is_small(g, dir)) {
     fa_cpu_conv_small(s, g, dir, x, w, y, bias); /* adds the bias as it stores */
     return;
   }
-  if (pointwise)
+  if (is_pointwise(g))
     fa_cpu_conv_pointwise(s, g, dir, x, w, y);
   else
-    conv_dnnl_threads(s, g, dir, x, w, y, flops);
+    conv_dnnl_threads(s, g, dir, x, w, y);
   if (bias) add_channel_bias(g, bias, y);
 }
 
@@ -104,6 +115,18 @@ void fa_cpu_conv2d_grad_input(fa_cpu_state *s, const fa_conv_geom *g, const floa
 
 void fa_cpu_conv2d_grad_weight(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const float *x, float *gw) {
   conv(s, g, FA_CONV_GRAD_WEIGHT, (float *)x, gw, (float *)gy, NULL);
+}
+
+void fa_cpu_conv2d_backward(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const float *x, const float *w,
+                            float *gx, float *gw) {
+  if (g->n == 0 || is_small(g, FA_CONV_GRAD_INPUT) || is_small(g, FA_CONV_GRAD_WEIGHT) || is_pointwise(g) ||
+      dnnl_serial(g, FA_CONV_GRAD_INPUT)) {
+    fa_cpu_conv2d_grad_input(s, g, gy, w, gx); /* kernels without reorders, or a serial grad-input */
+    fa_cpu_conv2d_grad_weight(s, g, gy, x, gw);
+    return;
+  }
+  fa_cpu_count_flops(s, 2 * conv_flops(g));
+  fa_cpu_conv_dnnl_backward(s, g, (float *)gy, (float *)x, (float *)w, gx, gw);
 }
 
 void fa_cpu_conv_release(fa_cpu_state *s) {

@@ -33,6 +33,10 @@ void fa_cpu_conv2d_forward(fa_cpu_state *s, const fa_conv_geom *g, const float *
 void fa_cpu_conv2d_grad_input(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const float *w, float *gx);
 /* gw = d<gy, conv2d(x, w)>/dw */
 void fa_cpu_conv2d_grad_weight(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const float *x, float *gw);
+/* Both: the same bits as fa_cpu_conv2d_grad_input then fa_cpu_conv2d_grad_weight, gy converted into
+ * oneDNN's layout once for the two where they share it (docs/PERFORMANCE.md, "bfloat16") */
+void fa_cpu_conv2d_backward(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const float *x, const float *w,
+                            float *gx, float *gw);
 
 /* Bytes of scratch the state's convolutions hold now: one workspace that
  * grows to the largest call's need and is reused (blocked copies of the

@@ -13,8 +13,16 @@
  *   - bfloat16 (the geometry's bf16, backend/bf16.h): the same, with the
  *     two factors' inner copies in bfloat16 (the reorders round them) and
  *     the output float32; direct, oneDNN's bfloat16 kernels accumulate in
- *     float32. */
+ *     float32; but where float32 Winograd measured faster than them (see
+ *     bf16_on_winograd()), Winograd on float32 inner copies rounded to
+ *     bfloat16 after the reorders;
+ *   - both gradients of one convolution (fa_cpu_conv_dnnl_backward): gy's
+ *     inner copy made once when grad-input and grad-weight want the same
+ *     layout (they do on ResNet-18's layers), each role's copy at the same
+ *     workspace offset with gy's first, so that the two calls share it. */
+#include "backend/bf16.h"
 #include "backend/cpu/conv_impl.h"
+#include "backend/cpu/elementwise.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
@@ -46,6 +54,7 @@ typedef struct {
   fa_conv_geom g;
   fa_conv_dir dir;
   int threads; /* primitives partition their work for a thread count */
+  bool round_factors; /* bf16 on float32 kernels: the two factors' inner copies rounded to bfloat16 */
   dnnl_primitive_t conv;
   dnnl_memory_desc_t user[ROLES], inner[ROLES]; /* NCHW/OIHW, and the primitive's layout */
   dnnl_primitive_t reorder[ROLES];              /* user <-> inner; NULL when the layouts agree */
@@ -94,11 +103,24 @@ static size_t align_up(size_t b) { return (b + 4095) / 4096 * 4096; }
  * out and at least 32 output tiles of 4x4: 2-2.7x faster than direct at batch
  * 128 on ResNet-18's layers, relative error ~1e-6 (direct ~2e-7). Elsewhere
  * (first layer, few tiles) direct is faster. */
-static dnnl_alg_kind_t algorithm(const fa_conv_geom *g) {
-  if (g->bf16) return dnnl_convolution_direct; /* oneDNN's Winograd is float32 only */
+static bool winograd_fits(const fa_conv_geom *g) {
   long tiles = (long)g->n * ((g->h_out + 3) / 4) * ((g->w_out + 3) / 4);
-  bool wino = g->k == 3 && g->stride == 1 && g->c_in >= 16 && g->c_out >= 16 && tiles >= 32;
-  return wino ? dnnl_convolution_winograd : dnnl_convolution_direct;
+  return g->k == 3 && g->stride == 1 && g->c_in >= 16 && g->c_out >= 16 && tiles >= 32;
+}
+
+/* bfloat16 products on float32 Winograd (factors rounded to bfloat16 first): where it was faster than
+ * oneDNN's bfloat16 direct kernels on ResNet-18 at batch 128 (docs/PERFORMANCE.md, "bfloat16"), the 8x8
+ * layers' forward and grad-input (1.2-1.5x); the 16x16 and 32x32 layers and the 4x4 forward and
+ * grad-input are faster in bfloat16. The 4x4 and 8x8 grad-weights were faster on Winograd too, but its
+ * scratchpads (134 and 71 MB at batch 128, against 48 MB for the largest bfloat16 call) would raise the
+ * step's peak memory above PyTorch's autocast. */
+static bool bf16_on_winograd(const fa_conv_geom *g, fa_conv_dir dir) {
+  return g->bf16 && dir != FA_CONV_GRAD_WEIGHT && g->h_out == 8 && g->w_out == 8 && winograd_fits(g);
+}
+
+static dnnl_alg_kind_t algorithm(const fa_conv_geom *g, bool round_factors) {
+  if (g->bf16 && !round_factors) return dnnl_convolution_direct; /* oneDNN's Winograd is float32 only */
+  return winograd_fits(g) ? dnnl_convolution_winograd : dnnl_convolution_direct;
 }
 
 /* The memory descriptors of e's three roles with layouts tag[ROLES] (dnnl_format_tag_any: the
@@ -107,7 +129,7 @@ static dnnl_alg_kind_t algorithm(const fa_conv_geom *g) {
  * three in bfloat16 then, as oneDNN's forward kernels take no float32 source with bfloat16 weights. */
 static void role_mds(const conv_entry *e, const dnnl_format_tag_t tag[ROLES], bool hint, dnnl_memory_desc_t md[ROLES]) {
   for (int r = 0; r < ROLES; r++) {
-    dnnl_data_type_t type = e->g.bf16 && (hint || r != out_role[e->dir]) ? dnnl_bf16 : dnnl_f32;
+    dnnl_data_type_t type = e->g.bf16 && !e->round_factors && (hint || r != out_role[e->dir]) ? dnnl_bf16 : dnnl_f32;
     dnnl_ok(dnnl_memory_desc_init_by_tag(&md[r], 4, e->user[r].dims, type, tag[r]), "md");
   }
 }
@@ -159,17 +181,22 @@ static void build_entry(dnnl_engine_t engine, conv_entry *e) {
                                         plain ? dnnl_oihw : dnnl_format_tag_any,
                                         plain ? dnnl_nchw : dnnl_format_tag_any};
   dnnl_primitive_desc_t pd;
-  dnnl_alg_kind_t alg = algorithm(g);
+  e->round_factors = bf16_on_winograd(g, e->dir);
+  dnnl_alg_kind_t alg = algorithm(g, e->round_factors);
   dnnl_status_t s = make_pd(engine, e, alg, tag, &pd);
   if (s == dnnl_unimplemented && alg != dnnl_convolution_direct) /* no Winograd kernel for this shape */
     s = make_pd(engine, e, dnnl_convolution_direct, tag, &pd);
   dnnl_ok(s, "convolution primitive descriptor");
 
   e->bytes = 0;
-  for (int r = 0; r < ROLES; r++) {
+  for (int i = 0; i < ROLES; i++) {
+    const int r = (ROLE_Y + i) % ROLES; /* y (gy in the backward passes) first: offset 0 */
     e->inner[r] = *dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, role_arg[e->dir][r]);
     e->reorder[r] = NULL;
-    if (dnnl_memory_desc_equal(&e->inner[r], &e->user[r])) continue;
+    const bool same = dnnl_memory_desc_equal(&e->inner[r], &e->user[r]);
+    if (e->round_factors && r != out_role[e->dir] && (same || e->inner[r].format_kind != dnnl_blocked))
+      dnnl_ok(dnnl_unimplemented, "rounding a factor's plain inner copy"); /* never a user's, nor transformed */
+    if (same) continue;
     e->reorder[r] = r == out_role[e->dir] ? make_reorder(engine, &e->inner[r], &e->user[r])
                                           : make_reorder(engine, &e->user[r], &e->inner[r]);
     e->offset[r] = e->bytes;
@@ -213,17 +240,25 @@ static void exec(dnnl_stream_t stream, dnnl_primitive_t p, int nargs, const dnnl
   dnnl_ok(dnnl_primitive_execute(p, stream, nargs, args), "execute");
 }
 
-void fa_cpu_conv_dnnl(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y) {
-  float *data[ROLES] = {x, w, y};
-  fa_cpu_dnnl *d = dnnl_of(s);
-  const conv_entry *e = lookup(d, g, dir);
-  char *ws = fa_cpu_conv_workspace(s, e->bytes);
+/* v[0..n) rounded to bfloat16 in place (backend/bf16.h) */
+static void round_to_bf16(float *v, size_t n) {
+#pragma omp parallel for simd schedule(static) if (n > FA_CPU_PASS_PAR_MIN)
+  for (size_t i = 0; i < n; i++) v[i] = fa_bf16_round(v[i]);
+}
+
+/* Runs e on data[ROLES] (x, w, y) with its inner copies in ws; y_ready: y's inner copy is in ws already. */
+static void run(fa_cpu_dnnl *d, const conv_entry *e, float *const data[ROLES], char *ws, bool y_ready) {
+  const fa_conv_dir dir = e->dir;
   dnnl_memory_t user[ROLES], inner[ROLES];
   for (int r = 0; r < ROLES; r++) {
     user[r] = wrap(d->engine, &e->user[r], data[r]);
     inner[r] = e->reorder[r] ? wrap(d->engine, &e->inner[r], ws + e->offset[r]) : user[r];
-    if (e->reorder[r] && r != out_role[dir])
-      exec(d->stream, e->reorder[r], 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, user[r]}, {DNNL_ARG_TO, inner[r]}});
+    if (!e->reorder[r] || r == out_role[dir] || (r == ROLE_Y && y_ready)) continue;
+    exec(d->stream, e->reorder[r], 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, user[r]}, {DNNL_ARG_TO, inner[r]}});
+    if (e->round_factors) {
+      dnnl_ok(dnnl_stream_wait(d->stream), "stream_wait");
+      round_to_bf16((float *)(ws + e->offset[r]), dnnl_memory_desc_get_size(&e->inner[r]) / sizeof(float));
+    }
   }
   dnnl_memory_desc_t scratch_md;
   dnnl_dims_t scratch_dims = {(dnnl_dim_t)(e->bytes - e->scratch_offset)};
@@ -242,6 +277,24 @@ void fa_cpu_conv_dnnl(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, f
     if (e->reorder[r]) dnnl_memory_destroy(inner[r]);
     dnnl_memory_destroy(user[r]);
   }
+}
+
+void fa_cpu_conv_dnnl(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y) {
+  fa_cpu_dnnl *d = dnnl_of(s);
+  const conv_entry *e = lookup(d, g, dir);
+  run(d, e, (float *[]){x, w, y}, fa_cpu_conv_workspace(s, e->bytes), false);
+}
+
+void fa_cpu_conv_dnnl_backward(fa_cpu_state *s, const fa_conv_geom *g, float *gy, float *x, float *w, float *gx,
+                               float *gw) {
+  fa_cpu_dnnl *d = dnnl_of(s);
+  lookup(d, g, FA_CONV_GRAD_INPUT); /* both built before taking pointers: a lookup may move the cache */
+  const conv_entry *gw_e = lookup(d, g, FA_CONV_GRAD_WEIGHT), *gx_e = lookup(d, g, FA_CONV_GRAD_INPUT);
+  const bool share = gx_e->reorder[ROLE_Y] && gw_e->reorder[ROLE_Y] &&
+                     dnnl_memory_desc_equal(&gx_e->inner[ROLE_Y], &gw_e->inner[ROLE_Y]);
+  char *ws = fa_cpu_conv_workspace(s, gx_e->bytes > gw_e->bytes ? gx_e->bytes : gw_e->bytes);
+  run(d, gx_e, (float *[]){gx, w, gy}, ws, false);
+  run(d, gw_e, (float *[]){x, gw, gy}, ws, share); /* gy's copy at offset 0 of both */
 }
 
 void fa_cpu_conv_dnnl_release(fa_cpu_state *s) {

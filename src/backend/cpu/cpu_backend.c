@@ -73,6 +73,11 @@ static void conv2d_grad_weight(void *state, const fa_conv_geom *g, const float *
   fa_cpu_conv2d_grad_weight(state, g, gy, x, gw);
 }
 
+static void conv2d_backward(void *state, const fa_conv_geom *g, const float *gy, const float *x, const float *w,
+                            float *gx, float *gw) {
+  fa_cpu_conv2d_backward(state, g, gy, x, w, gx, gw);
+}
+
 static const fa_kernel_table cpu_kernels = {
     .name = "cpu",
     .unary = fa_cpu_unary,
@@ -99,6 +104,7 @@ static const fa_kernel_table cpu_kernels = {
     .conv2d_forward = conv2d_forward,
     .conv2d_grad_input = conv2d_grad_input,
     .conv2d_grad_weight = conv2d_grad_weight,
+    .conv2d_backward = conv2d_backward,
     .one_hot = fa_cpu_one_hot,
     .gather_labels = fa_cpu_gather_labels,
     .argmax_rows = fa_cpu_argmax_rows,

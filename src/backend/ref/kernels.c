@@ -113,6 +113,12 @@ static void conv2d_grad_weight(void *state, const fa_conv_geom *g, const float *
   fa_ref_conv2d_grad_weight(g, DEV(gy), DEV(x), DEV(gw));
 }
 
+static void conv2d_backward(void *state, const fa_conv_geom *g, const float *gy, const float *x, const float *w,
+                            float *gx, float *gw) {
+  conv2d_grad_input(state, g, gy, w, gx);
+  conv2d_grad_weight(state, g, gy, x, gw);
+}
+
 /* labels (int32) and row indices: idx is host memory, as gather_rows' */
 static void one_hot(int n, int k, const int32_t *labels, float *y) { fa_ref_one_hot(n, k, DEV(labels), DEV(y)); }
 
@@ -186,6 +192,7 @@ const fa_kernel_table fa_ref_kernel_table = {
     .conv2d_forward = conv2d_forward,
     .conv2d_grad_input = conv2d_grad_input,
     .conv2d_grad_weight = conv2d_grad_weight,
+    .conv2d_backward = conv2d_backward,
     .one_hot = one_hot,
     .gather_labels = gather_labels,
     .argmax_rows = argmax_rows,
