@@ -20,7 +20,6 @@
  *     inner copy made once when grad-input and grad-weight want the same
  *     layout (they do on ResNet-18's layers), each role's copy at the same
  *     workspace offset with gy's first, so that the two calls share it. */
-#include "backend/bf16.h"
 #include "backend/cpu/conv_impl.h"
 #include "backend/cpu/elementwise.h"
 
@@ -240,12 +239,6 @@ static void exec(dnnl_stream_t stream, dnnl_primitive_t p, int nargs, const dnnl
   dnnl_ok(dnnl_primitive_execute(p, stream, nargs, args), "execute");
 }
 
-/* v[0..n) rounded to bfloat16 in place (backend/bf16.h) */
-static void round_to_bf16(float *v, size_t n) {
-#pragma omp parallel for simd schedule(static) if (n > FA_CPU_PASS_PAR_MIN)
-  for (size_t i = 0; i < n; i++) v[i] = fa_bf16_round(v[i]);
-}
-
 /* Runs e on data[ROLES] (x, w, y) with its inner copies in ws; y_ready: y's inner copy is in ws already. */
 static void run(fa_cpu_dnnl *d, const conv_entry *e, float *const data[ROLES], char *ws, bool y_ready) {
   const fa_conv_dir dir = e->dir;
@@ -257,7 +250,8 @@ static void run(fa_cpu_dnnl *d, const conv_entry *e, float *const data[ROLES], c
     exec(d->stream, e->reorder[r], 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, user[r]}, {DNNL_ARG_TO, inner[r]}});
     if (e->round_factors) {
       dnnl_ok(dnnl_stream_wait(d->stream), "stream_wait");
-      round_to_bf16((float *)(ws + e->offset[r]), dnnl_memory_desc_get_size(&e->inner[r]) / sizeof(float));
+      float *copy = (float *)(ws + e->offset[r]);
+      fa_cpu_round_bf16(dnnl_memory_desc_get_size(&e->inner[r]) / sizeof(float), copy, copy);
     }
   }
   dnnl_memory_desc_t scratch_md;

@@ -2,6 +2,8 @@
  * softmax, threaded with OpenMP. Reductions accumulate in double. */
 #include "backend/cpu/elementwise.h"
 
+#include "backend/bf16.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -261,6 +263,11 @@ void fa_cpu_channel_sq_dev(const int xs[4], const float *x, const float *mean, f
 void fa_cpu_fill(size_t n, float value, float *y) {
 #pragma omp parallel for simd schedule(static) if (parallel : n > FA_CPU_PASS_PAR_MIN)
   for (size_t i = 0; i < n; i++) y[i] = value;
+}
+
+void fa_cpu_round_bf16(size_t n, const float *x, float *y) {
+#pragma omp parallel for simd schedule(static) if (parallel : n > FA_CPU_PASS_PAR_MIN)
+  for (size_t i = 0; i < n; i++) y[i] = fa_bf16_round(x[i]);
 }
 
 void fa_cpu_axpy(size_t n, float alpha, const float *x, float *y) {

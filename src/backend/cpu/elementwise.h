@@ -22,6 +22,8 @@ void fa_cpu_channel_fma(const int x_shape[4], const float *a, const float *s, co
 void fa_cpu_channel_dot(const int x_shape[4], const float *a, const float *b, const float *mask, float *y);
 void fa_cpu_channel_sq_dev(const int x_shape[4], const float *x, const float *mean, float *y);
 void fa_cpu_fill(size_t n, float value, float *y);
+/* y = x rounded to bfloat16 (backend/bf16.h), kept in float32; y may be x */
+void fa_cpu_round_bf16(size_t n, const float *x, float *y);
 void fa_cpu_axpy(size_t n, float alpha, const float *x, float *y);
 void fa_cpu_row_dot(int rows, size_t cols, const float *a, const float *b, float *y);
 void fa_cpu_row_combine(int rows, size_t cols, const float *a, const float *alpha, const float *b, const float *beta,

@@ -5,7 +5,6 @@
 #include <cblas.h>
 #include <omp.h>
 
-#include "backend/bf16.h"
 #include "backend/cpu/conv_impl.h"
 #include "backend/cpu/elementwise.h"
 #include "backend/cpu/gemm_impl.h"
@@ -40,11 +39,6 @@ void fa_cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, 
   }
 }
 
-static void round_to_bf16(size_t n, const float *x, float *y) {
-#pragma omp parallel for simd schedule(static) if (parallel : n > FA_CPU_PASS_PAR_MIN)
-  for (size_t i = 0; i < n; i++) y[i] = fa_bf16_round(x[i]);
-}
-
 void fa_cpu_sgemm_bf16(fa_cpu_state *s, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                        const float *a, const float *b, float beta, float *c) {
   if (m <= 0 || n <= 0 || k <= 0) {
@@ -53,7 +47,7 @@ void fa_cpu_sgemm_bf16(fa_cpu_state *s, bool trans_a, bool trans_b, int m, int n
   }
   const size_t na = (size_t)m * k, nb = (size_t)k * n, na_padded = (na + 15) / 16 * 16; /* 64-byte rows */
   float *ra = fa_cpu_conv_workspace(s, (na_padded + nb) * sizeof(float)), *rb = ra + na_padded;
-  round_to_bf16(na, a, ra);
-  round_to_bf16(nb, b, rb);
+  fa_cpu_round_bf16(na, a, ra);
+  fa_cpu_round_bf16(nb, b, rb);
   fa_cpu_sgemm(trans_a, trans_b, m, n, k, alpha, ra, rb, beta, c);
 }
