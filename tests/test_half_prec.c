@@ -84,14 +84,7 @@ static fa_tensor *load_labels(fa_st_file *f, int n, int n_classes) {
 
 /* the relative error of got against the fixture's key (its float64 values) */
 static double error_of(fa_st_file *f, const char *key, const float *got, size_t n) {
-  const fa_st_tensor *ref = fa_st_find(f, key);
-  FA_CHECK(ref && ref->nbytes / fa_st_dtype_size(ref->dtype) == n, "%s: missing or wrong size", key);
-  if (!ref || ref->nbytes / fa_st_dtype_size(ref->dtype) != n) return INFINITY;
-  double *r = malloc(n * sizeof *r);
-  fa_st_copy(f, key, FA_DTYPE_F64, ref->ndim, ref->shape, r);
-  double err = fa_test_rel_err(got, r, n);
-  free(r);
-  return err;
+  return fa_test_fixture_err(f, 1, (const char *[]){key}, got, n);
 }
 
 /* d CE(f(x + d)) / d d at d = 0 (through the clip to [0, 1] when clip), recorded for double backprop */
@@ -183,17 +176,11 @@ static void check_gradalign(void) {
   for (int i = 0; i < fa_store_count(store); i++) {
     fa_tensor *t = fa_store_get(store, i);
     if (!fa_tensor_requires_grad(t)) continue;
-    size_t n = fa_tensor_numel(t);
-    double *total = malloc(n * sizeof *total), *part = malloc(n * sizeof *part);
-    char key[256];
-    const fa_st_tensor *ce = fa_st_find(f, (snprintf(key, sizeof key, "grad_ce.%s", fa_tensor_name(t)), key));
-    fa_st_copy(f, key, FA_DTYPE_F64, ce->ndim, ce->shape, total);
-    snprintf(key, sizeof key, "grad_reg.%s", fa_tensor_name(t));
-    fa_st_copy(f, key, FA_DTYPE_F64, ce->ndim, ce->shape, part);
-    for (size_t j = 0; j < n; j++) total[j] += part[j];
-    err[GRAD_TOTAL] = fmax(err[GRAD_TOTAL], fa_test_rel_err(fa_test_values(fa_tensor_grad(t)), total, n));
-    free(total);
-    free(part);
+    char ce[256], part[256];
+    snprintf(ce, sizeof ce, "grad_ce.%s", fa_tensor_name(t));
+    snprintf(part, sizeof part, "grad_reg.%s", fa_tensor_name(t));
+    err[GRAD_TOTAL] = fmax(err[GRAD_TOTAL], fa_test_fixture_err(f, 2, (const char *[]){ce, part},
+                                                                fa_test_values(fa_tensor_grad(t)), fa_tensor_numel(t)));
   }
   for (int k = 0; k < N_GA; k++) check_bound(&ga_bounds[k], err[k]);
   fa_model_destroy(model);

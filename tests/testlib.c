@@ -43,6 +43,22 @@ double fa_test_rel_err(const float *a, const double *b, size_t n) {
   return sqrt(diff / ref);
 }
 
+double fa_test_fixture_err(fa_st_file *f, int n_keys, const char *const keys[], const float *got, size_t n) {
+  double *sum = calloc(n ? n : 1, sizeof *sum), *part = malloc((n ? n : 1) * sizeof *part);
+  bool ok = sum && part;
+  for (int k = 0; k < n_keys && ok; k++) {
+    const fa_st_tensor *ref = fa_st_find(f, keys[k]);
+    ok = ref && ref->nbytes / fa_st_dtype_size(ref->dtype) == n &&
+         fa_st_copy(f, keys[k], FA_DTYPE_F64, ref->ndim, ref->shape, part) == FA_OK;
+    FA_CHECK(ok, "%s: missing or wrong size in the fixture", keys[k]);
+    for (size_t i = 0; ok && i < n; i++) sum[i] += part[i];
+  }
+  double err = ok ? fa_test_rel_err(got, sum, n) : INFINITY;
+  free(sum);
+  free(part);
+  return err;
+}
+
 double fa_test_rel_err_ff(const float *a, const float *b, size_t n) {
   double diff = 0, ref = 0;
   for (size_t i = 0; i < n; i++) {

@@ -29,6 +29,11 @@ extern int fa_test_checks;
  * 0 when both are zero, and when only the reference is zero the norm of a. */
 double fa_test_rel_err(const float *a, const double *b, size_t n);
 double fa_test_rel_err_ff(const float *a, const float *b, size_t n);
+/* fa_test_rel_err of got (n values) against a fixture: the sum of the
+ * float64 values of the tensors keys[0..n_keys) of f (one key: its values).
+ * INFINITY, and a failed check, when one is missing or not of n values. */
+struct fa_st_file;
+double fa_test_fixture_err(struct fa_st_file *f, int n_keys, const char *const keys[], const float *got, size_t n);
 
 /* Path of a file under the repository (FA_SOURCE_DIR) or shared data. */
 const char *fa_test_source_path(const char *rel);
