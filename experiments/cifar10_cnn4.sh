@@ -9,8 +9,7 @@ SEEDS=${SEEDS-0 1 2}
 GA_SEEDS=${GA_SEEDS-0}
 GA_LAMBDA=${GA_LAMBDA:-1.0}
 data=$(cifar10_dir)
-paper=(--dataset=cifar10 --data_dir="$data" --model=cnn --eps=10 --n_layers=1 --n_filters_cnn=4 --epochs=30
-       --eval_iter_freq=50 --lr_max=0.003 --n_final_eval=1000)
+read -r -a paper <<< "$(cnn4_command_flags "$data")"
 for seed in $SEEDS; do
   fa_run "$RUNS/cifar10_cnn4/fgsm_seed$seed" "${paper[@]}" $(method_flags fgsm) --seed="$seed"
 done

@@ -9,20 +9,18 @@
 source "$(dirname "$0")/lib.sh"
 SEEDS=${SEEDS-0 1 2}
 CNN4_SEEDS=${CNN4_SEEDS-0 1 2}
-demo=(--dataset=fmnist --model=cnn --n_layers=1 --n_filters_cnn=16 --epochs=5 --batch_size=128
-      --lr_schedule=constant --lr_max=0.001 --eps=51 --eval_iter_freq=200 --n_final_eval=1000)
+source scripts/demo_flags.sh  # demo_setup (lib.sh runs from the repository's root)
 for seed in $SEEDS; do
   for precision in f32 bf16; do
     half=(); [ $precision = bf16 ] && half=(--half_prec)
     for method in fgsm fgsm_ga nfgsm; do
-      fa_run "$RUNS/half_prec_demo/${method}_${precision}_seed$seed" "${demo[@]}" \
+      fa_run "$RUNS/half_prec_demo/${method}_${precision}_seed$seed" "${demo_setup[@]}" \
         $(method_flags $method 51 1.0) "${half[@]}" --seed="$seed"
     done
   done
 done
 data=$(cifar10_dir)
-paper=(--dataset=cifar10 --data_dir="$data" --model=cnn --eps=10 --n_layers=1 --n_filters_cnn=4 --epochs=30
-       --eval_iter_freq=50 --lr_max=0.003 --n_final_eval=1000)
 for seed in $CNN4_SEEDS; do
-  fa_run "$RUNS/half_prec_cnn4/fgsm_bf16_seed$seed" "${paper[@]}" $(method_flags fgsm) --half_prec --seed="$seed"
+  fa_run "$RUNS/half_prec_cnn4/fgsm_bf16_seed$seed" $(cnn4_command_flags "$data") $(method_flags fgsm) --half_prec \
+    --seed="$seed"
 done

@@ -10,8 +10,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # table TITLE RUN_DIR...: the plot's table of those runs (linked into one directory)
 table() {
-  local title=$1 d=$tmp/$RANDOM; shift
-  mkdir -p "$d"
+  local title=$1 d; shift
+  d=$(mktemp -d "$tmp/table.XXXXXX")
   for r in "$@"; do [ -d "$r" ] && ln -s "$(cd "$r" && pwd)" "$d/$(basename "$(dirname "$r")")_$(basename "$r")"; done
   echo "### $title"
   "$FASTADV" plot --kind=eps --runs="$d" --out="$d/figure" 2>/dev/null | grep -v '^wrote ' | sed -n '/^| method | eps/,/^$/p'

@@ -95,6 +95,14 @@ fa_run() {
   return $rc
 }
 
+# cnn4_command_flags DATA_DIR: the paper's CIFAR-10 command for the cnn with 4 filters, without
+# its method (FGSM at eps 10/255, Adam, cyclic lr up to 0.003, 30 epochs, statistics every
+# 50 iterations, PGD-50-10 on 1,000 test images); DATA_DIR holds no spaces
+cnn4_command_flags() {
+  echo "--dataset=cifar10 --data_dir=$1 --model=cnn --eps=10 --n_layers=1 --n_filters_cnn=4 --epochs=30" \
+       "--eval_iter_freq=50 --lr_max=0.003 --n_final_eval=1000"
+}
+
 # method_flags METHOD EPS LAMBDA K: the flags of one training method
 #   fgsm (zero init), fgsm_rs (random init, Wong et al.), fgsm_ga (fgsm + GradAlign lambda),
 #   pgd (K steps of 2.5 eps / K from a random start, Madry et al.), nfgsm (N-FGSM: noise in

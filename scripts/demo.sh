@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/demo}
 fastadv=build/fastadv
-common=(--dataset=fmnist --model=cnn --n_layers=1 --n_filters_cnn=16 --epochs=5 --batch_size=128
-        --lr_schedule=constant --lr_max=0.001 --eps=51 --eval_iter_freq=200 --n_final_eval=1000 --seed=0)
+source scripts/demo_flags.sh
+common=("${demo_setup[@]}" --seed=0)
 fgsm=(--attack=fgsm --attack_init=zero)
 rm -rf "$out/fgsm" "$out/fgsm_gradalign" "$out/nfgsm"
 start=$(date +%s)
