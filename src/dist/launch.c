@@ -5,13 +5,20 @@
 
 #define MAX_PROCESSES (1 << 24)
 
-/* The count in variable `name`: 0 when unset, -1 when not a count. */
-static int count_in(const char *name) {
+/* The whole number in variable `name`, from `least` to MAX_PROCESSES: -1
+ * when it is set but not one, -2 when unset. */
+static int number_in(const char *name, int least) {
   const char *text = getenv(name);
-  if (!text) return 0;
+  if (!text) return -2;
   char *end;
   long v = strtol(text, &end, 10);
-  return (*text && *end == '\0' && v >= 1 && v <= MAX_PROCESSES) ? (int)v : -1;
+  return (*text && *end == '\0' && v >= least && v <= MAX_PROCESSES) ? (int)v : -1;
+}
+
+/* The count in variable `name`: 0 when unset, -1 when not a count. */
+static int count_in(const char *name) {
+  int n = number_in(name, 1);
+  return n == -2 ? 0 : n;
 }
 
 fa_status fa_launch_detect(fa_launch *out) {
@@ -46,11 +53,8 @@ fa_status fa_launch_detect(fa_launch *out) {
 int fa_launch_rank(void) {
   static const char *const variables[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"};
   for (size_t i = 0; i < sizeof variables / sizeof variables[0]; i++) {
-    const char *text = getenv(variables[i]);
-    if (!text || !*text) continue;
-    char *end;
-    long v = strtol(text, &end, 10);
-    return *end == '\0' && v >= 0 && v < MAX_PROCESSES ? (int)v : 0;
+    int rank = number_in(variables[i], 0);
+    if (rank != -2) return rank > 0 ? rank : 0; /* the first set decides; not a rank: as rank 0 */
   }
   return 0;
 }
