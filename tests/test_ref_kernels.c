@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/bf16.h"
 #include "backend/ref/ref.h"
 #include "core/rng.h"
 #include "testlib.h"
@@ -239,7 +240,7 @@ static void check_device(void) {
 
 /* The kernels this file checks: a kernel appended to the table
  * (backend/backend.h) fails here until it has a ref version and a check. */
-enum { KERNELS_CHECKED = 37 };
+enum { KERNELS_CHECKED = 38 };
 
 /* ref's table is named and has every entry set, and there are as many
  * entries as this file checks. Reads the entries after `name` as one array
@@ -351,8 +352,8 @@ static void check_channel(const int xs[4]) {
   pair s = random_pair(c, -2.0f, 2.0f), t = random_pair(c, -2.0f, 2.0f), b = random_pair(c, -2.0f, 2.0f);
   for (int relu = 0; relu < 2; relu++) {
     pair y = output_pair(n);
-    cpu->channel_affine(xs, x.host, s.host, t.host, relu, y.host);
-    ref->channel_affine(xs, x.dev, s.dev, t.dev, relu, y.dev);
+    cpu->channel_affine(xs, x.host, s.host, t.host, relu, y.host, 0);
+    ref->channel_affine(xs, x.dev, s.dev, t.dev, relu, y.dev, 0);
     snprintf(what, sizeof what, "channel_affine c=%zu relu=%d", c, relu);
     expect_close(what, &y, EXACT);
     pair_free(&y);
@@ -360,9 +361,9 @@ static void check_channel(const int xs[4]) {
   for (int on = 0; on < 32; on++) { /* bits: a, s, x with t, b, mask */
     bool ha = on & 1, hs = on & 2, hx = on & 4, hb = on & 8, hm = on & 16;
     pair y = output_pair(n);
-    cpu->channel_fma(xs, HOST(a, ha), HOST(s, hs), HOST(x, hx), HOST(t, hx), HOST(b, hb), HOST(mask, hm), y.host);
+    cpu->channel_fma(xs, HOST(a, ha), HOST(s, hs), HOST(x, hx), HOST(t, hx), HOST(b, hb), HOST(mask, hm), y.host, 0);
     ref->channel_fma(xs, DEVICE(a, ha), DEVICE(s, hs), DEVICE(x, hx), DEVICE(t, hx), DEVICE(b, hb),
-                     DEVICE(mask, hm), y.dev);
+                     DEVICE(mask, hm), y.dev, 0);
     snprintf(what, sizeof what, "channel_fma c=%zu a=%d s=%d x,t=%d b=%d mask=%d", c, ha, hs, hx, hb, hm);
     expect_close(what, &y, EXACT);
     pair_free(&y);
@@ -370,15 +371,15 @@ static void check_channel(const int xs[4]) {
   for (int on = 0; on < 4; on++) { /* bits: b, mask */
     bool hb = on & 1, hm = on & 2;
     pair y = output_pair(c);
-    cpu->channel_dot(xs, a.host, HOST(x, hb), HOST(mask, hm), y.host);
-    ref->channel_dot(xs, a.dev, DEVICE(x, hb), DEVICE(mask, hm), y.dev);
+    cpu->channel_dot(xs, a.host, HOST(x, hb), HOST(mask, hm), y.host, NULL, 0);
+    ref->channel_dot(xs, a.dev, DEVICE(x, hb), DEVICE(mask, hm), y.dev, NULL, 0);
     snprintf(what, sizeof what, "channel_dot c=%zu b=%d mask=%d", c, hb, hm);
     expect_close(what, &y, TOL_PLANE);
     pair_free(&y);
   }
   pair y = output_pair(c);
-  cpu->channel_sq_dev(xs, x.host, t.host, y.host);
-  ref->channel_sq_dev(xs, x.dev, t.dev, y.dev);
+  cpu->channel_sq_dev(xs, x.host, t.host, y.host, 0);
+  ref->channel_sq_dev(xs, x.dev, t.dev, y.dev, 0);
   snprintf(what, sizeof what, "channel_sq_dev c=%zu", c);
   expect_close(what, &y, TOL_PLANE);
   pair_free(&y);
@@ -455,8 +456,8 @@ static void check_pools(const int xs[4], int k) {
   const int ys[4] = {xs[0], xs[1], xs[2] / k, xs[3] / k};
   char what[96];
   pair x = random_pair(numel(xs), -1.0f, 1.0f), y = output_pair(numel(ys)), back = output_pair(numel(xs));
-  cpu->avg_pool(xs, k, x.host, y.host);
-  ref->avg_pool(xs, k, x.dev, y.dev);
+  cpu->avg_pool(xs, k, x.host, y.host, 0);
+  ref->avg_pool(xs, k, x.dev, y.dev, 0);
   snprintf(what, sizeof what, "avg_pool (%d,%d,%d,%d) k=%d", xs[0], xs[1], xs[2], xs[3], k);
   expect_close(what, &y, TOL_ULP);
   pair gy = random_pair(numel(ys), -1.0f, 1.0f);
@@ -667,12 +668,25 @@ static void check_sgemm(bool bf16, bool ta, bool tb, int m, int n, int k, float 
 }
 
 /* forward without and with bias, grad-input, grad-weight; bf16 as check_sgemm's */
+/* a test convolution's geometry and the sizes of its x, w and y */
+typedef struct {
+  fa_conv_geom g;
+  size_t nx, nw, ny;
+} conv_case;
+
+static conv_case conv_case_of(bool bf16, int n, int c_in, int h, int w, int c_out, int k, int stride, int pad) {
+  conv_case cc = {.g = {.n = n, .c_in = c_in, .h_in = h, .w_in = w, .c_out = c_out, .k = k, .stride = stride,
+                        .pad = pad, .bf16 = bf16}};
+  fa_conv_geom_finish(&cc.g);
+  cc.nx = (size_t)n * c_in * h * w, cc.nw = (size_t)c_out * c_in * k * k;
+  cc.ny = (size_t)n * c_out * cc.g.h_out * cc.g.w_out;
+  return cc;
+}
+
 static void check_conv(bool bf16, int n, int c_in, int h, int w, int c_out, int k, int stride, int pad) {
-  fa_conv_geom g = {.n = n, .c_in = c_in, .h_in = h, .w_in = w, .c_out = c_out, .k = k, .stride = stride, .pad = pad,
-                    .bf16 = bf16};
-  fa_conv_geom_finish(&g);
-  const size_t nx = (size_t)n * c_in * h * w, nw = (size_t)c_out * c_in * k * k,
-               ny = (size_t)n * c_out * g.h_out * g.w_out;
+  const conv_case cc = conv_case_of(bf16, n, c_in, h, w, c_out, k, stride, pad);
+  const fa_conv_geom g = cc.g;
+  const size_t nx = cc.nx, nw = cc.nw, ny = cc.ny;
   pair x = random_pair(nx, -1.0f, 1.0f), wt = random_pair(nw, -1.0f, 1.0f), gy = random_pair(ny, -1.0f, 1.0f);
   pair bias = random_pair((size_t)c_out, -1.0f, 1.0f);
   pair y = output_pair(ny), gx = output_pair(nx), gw = output_pair(nw);
@@ -707,6 +721,191 @@ static void check_conv(bool bf16, int n, int c_in, int h, int w, int c_out, int 
   pair_free(&gx2), pair_free(&gw2);
 }
 
+/* ---- bfloat16 operands (backend/bf16.h): on each backend, a kernel given bfloat16 operands gives the
+ * bits it gives on float32 operands holding the same values, and a bfloat16 output is its float32
+ * output rounded ---- */
+
+/* one operand stored in bfloat16 on both backends (host bits for cpu, ref's device memory) */
+typedef struct {
+  uint16_t *host;
+  void *dev;
+  size_t n;
+} halves;
+
+/* n random values in [lo, hi) rounded to bfloat16, as a float32 pair */
+static pair rounded_pair(size_t n, float lo, float hi) {
+  pair p = random_pair(n, lo, hi);
+  for (size_t i = 0; i < n; i++) p.host[i] = fa_bf16_round(p.host[i]);
+  fa_ref_mem_to_device(p.dev, p.host, n * sizeof(float));
+  return p;
+}
+
+/* p's host values in bfloat16 on both backends (p's values are bfloat16 values: exact) */
+static halves halves_of(const pair *p) {
+  halves h = {malloc((p->n ? p->n : 1) * sizeof(uint16_t)), fa_ref_mem_alloc(p->n * sizeof(uint16_t)), p->n};
+  for (size_t i = 0; i < p->n; i++) h.host[i] = fa_bf16_from_float(p->host[i]);
+  fa_ref_mem_to_device(h.dev, h.host, p->n * sizeof(uint16_t));
+  return h;
+}
+
+static void halves_free(halves *h) {
+  free(h->host);
+  fa_ref_mem_free(h->dev, h->n * sizeof(uint16_t));
+}
+
+/* the same bits on cpu (a.host, b.host) and on ref (a.dev, b.dev) */
+static void expect_same(const char *what, const pair *a, const pair *b) {
+  float *ra = device_values(a), *rb = device_values(b);
+  FA_CHECK(!memcmp(a->host, b->host, a->n * sizeof(float)), "%s: cpu's bits differ", what);
+  FA_CHECK(!memcmp(ra, rb, a->n * sizeof(float)), "%s: ref's bits differ", what);
+  free(ra), free(rb);
+}
+
+/* h (a bfloat16 output) is p (the float32 output) rounded, on cpu and on ref */
+static void expect_rounded(const char *what, const halves *h, const pair *p) {
+  float *r = device_values(p);
+  uint16_t *rh = malloc((h->n ? h->n : 1) * sizeof *rh);
+  fa_ref_mem_to_host(rh, h->dev, h->n * sizeof *rh);
+  size_t bad_cpu = 0, bad_ref = 0;
+  for (size_t i = 0; i < h->n; i++) {
+    bad_cpu += h->host[i] != fa_bf16_from_float(p->host[i]);
+    bad_ref += rh[i] != fa_bf16_from_float(r[i]);
+  }
+  FA_CHECK(!bad_cpu && !bad_ref, "%s: %zu (cpu) and %zu (ref) of %zu bfloat16 values are not the float32 ones "
+           "rounded", what, bad_cpu, bad_ref, h->n);
+  free(r), free(rh);
+}
+
+#define HHOST(h, on) ((on) ? (const void *)(h).host : NULL)
+#define HDEV(h, on) ((on) ? (const void *)(h).dev : NULL)
+/* operand p of a call, as bfloat16 (h) when `half`, else as float32 */
+#define CPU_OP(p, h, half) ((half) ? (const void *)(h).host : (const void *)(p).host)
+#define REF_OP(p, h, half) ((half) ? (const void *)(h).dev : (const void *)(p).dev)
+
+static void check_channel_bf16(const int xs[4]) {
+  const size_t n = numel(xs), c = (size_t)xs[1];
+  char what[96];
+  pair x = rounded_pair(n, -2.0f, 2.0f), a = rounded_pair(n, -2.0f, 2.0f), mask = rounded_pair(n, -1.5f, 1.5f);
+  halves xh = halves_of(&x), ah = halves_of(&a), mh = halves_of(&mask);
+  pair s = random_pair(c, -2.0f, 2.0f), t = random_pair(c, -2.0f, 2.0f), b = random_pair(c, -2.0f, 2.0f);
+  for (int relu = 0; relu < 2; relu++) {
+    pair y = output_pair(n);
+    pair yh_bits = output_pair(n); /* room for n bfloat16 values */
+    halves yh = {(uint16_t *)(void *)yh_bits.host, yh_bits.dev, n};
+    cpu->channel_affine(xs, x.host, s.host, t.host, relu, y.host, 0);
+    ref->channel_affine(xs, x.dev, s.dev, t.dev, relu, y.dev, 0);
+    cpu->channel_affine(xs, xh.host, s.host, t.host, relu, yh.host, FA_BF16_X);
+    ref->channel_affine(xs, xh.dev, s.dev, t.dev, relu, yh.dev, FA_BF16_X);
+    snprintf(what, sizeof what, "channel_affine bf16 c=%zu relu=%d", c, relu);
+    expect_rounded(what, &yh, &y);
+    pair_free(&y), pair_free(&yh_bits);
+  }
+  for (unsigned on = 0; on < 8; on++) { /* which of a, x, mask are bfloat16 */
+    const bool ha = on & 1, hx = on & 2, hm = on & 4;
+    const unsigned bits = (ha ? FA_BF16_A : 0) | (hx ? FA_BF16_X : 0) | (hm ? FA_BF16_MASK : 0);
+    pair y = output_pair(n), yf = output_pair(n);
+    cpu->channel_fma(xs, a.host, s.host, x.host, t.host, b.host, mask.host, yf.host, 0);
+    ref->channel_fma(xs, a.dev, s.dev, x.dev, t.dev, b.dev, mask.dev, yf.dev, 0);
+    cpu->channel_fma(xs, CPU_OP(a, ah, ha), s.host, CPU_OP(x, xh, hx), t.host, b.host, CPU_OP(mask, mh, hm), y.host,
+                     bits);
+    ref->channel_fma(xs, REF_OP(a, ah, ha), s.dev, REF_OP(x, xh, hx), t.dev, b.dev, REF_OP(mask, mh, hm), y.dev, bits);
+    snprintf(what, sizeof what, "channel_fma bf16 c=%zu a=%d x=%d mask=%d", c, ha, hx, hm);
+    expect_same(what, &y, &yf);
+    pair dot = output_pair(c), dotf = output_pair(c), sum = output_pair(c), sumf = output_pair(c);
+    const unsigned dbits = (ha ? FA_BF16_A : 0) | (hx ? FA_BF16_B : 0) | (hm ? FA_BF16_MASK : 0);
+    cpu->channel_dot(xs, a.host, x.host, mask.host, dotf.host, NULL, 0);
+    ref->channel_dot(xs, a.dev, x.dev, mask.dev, dotf.dev, NULL, 0);
+    cpu->channel_dot(xs, a.host, NULL, mask.host, sumf.host, NULL, 0);
+    ref->channel_dot(xs, a.dev, NULL, mask.dev, sumf.dev, NULL, 0);
+    cpu->channel_dot(xs, CPU_OP(a, ah, ha), CPU_OP(x, xh, hx), CPU_OP(mask, mh, hm), dot.host, sum.host, dbits);
+    ref->channel_dot(xs, REF_OP(a, ah, ha), REF_OP(x, xh, hx), REF_OP(mask, mh, hm), dot.dev, sum.dev, dbits);
+    snprintf(what, sizeof what, "channel_dot bf16 c=%zu a=%d b=%d mask=%d", c, ha, hx, hm);
+    expect_same(what, &dot, &dotf);
+    snprintf(what, sizeof what, "channel_dot's second sum, bf16 c=%zu a=%d mask=%d", c, ha, hm);
+    expect_same(what, &sum, &sumf);
+    pair_free(&y), pair_free(&yf), pair_free(&dot), pair_free(&dotf), pair_free(&sum), pair_free(&sumf);
+  }
+  pair y = output_pair(c), yf = output_pair(c);
+  cpu->channel_sq_dev(xs, x.host, t.host, yf.host, 0);
+  ref->channel_sq_dev(xs, x.dev, t.dev, yf.dev, 0);
+  cpu->channel_sq_dev(xs, xh.host, t.host, y.host, FA_BF16_X);
+  ref->channel_sq_dev(xs, xh.dev, t.dev, y.dev, FA_BF16_X);
+  snprintf(what, sizeof what, "channel_sq_dev bf16 c=%zu", c);
+  expect_same(what, &y, &yf);
+  pair_free(&y), pair_free(&yf);
+  /* add_to_bf16: y (bfloat16, a's values) += x in either storage: a + x rounded */
+  for (int hx = 0; hx < 2; hx++) {
+    pair sumf = pair_of(a.host, n);
+    cpu->axpy(n, 1.0f, x.host, sumf.host);
+    ref->axpy(n, 1.0f, x.dev, sumf.dev);
+    halves yh = halves_of(&a);
+    cpu->add_to_bf16(n, CPU_OP(x, xh, hx), yh.host, hx ? FA_BF16_X : 0);
+    ref->add_to_bf16(n, REF_OP(x, xh, hx), yh.dev, hx ? FA_BF16_X : 0);
+    snprintf(what, sizeof what, "add_to_bf16 n=%zu x bf16=%d", n, hx);
+    expect_rounded(what, &yh, &sumf);
+    pair_free(&sumf), halves_free(&yh);
+  }
+  pair_free(&x), pair_free(&a), pair_free(&mask), pair_free(&s), pair_free(&t), pair_free(&b);
+  halves_free(&xh), halves_free(&ah), halves_free(&mh);
+}
+
+static void check_avg_pool_bf16(const int xs[4], int k) {
+  const size_t ny = numel(xs) / ((size_t)k * k);
+  pair x = rounded_pair(numel(xs), -1.0f, 1.0f), y = output_pair(ny), yf = output_pair(ny);
+  halves xh = halves_of(&x);
+  cpu->avg_pool(xs, k, x.host, yf.host, 0);
+  ref->avg_pool(xs, k, x.dev, yf.dev, 0);
+  cpu->avg_pool(xs, k, xh.host, y.host, FA_BF16_X);
+  ref->avg_pool(xs, k, xh.dev, y.dev, FA_BF16_X);
+  expect_same("avg_pool bf16", &y, &yf);
+  pair_free(&x), pair_free(&y), pair_free(&yf), halves_free(&xh);
+}
+
+/* a convolution's x (forward, grad-weight) and y (forward) stored in bfloat16, with bfloat16 products
+ * (bf16) or float32 ones */
+static void check_conv_bf16_storage(bool bf16, int n, int c_in, int h, int w, int c_out, int k, int stride, int pad) {
+  const conv_case cc = conv_case_of(bf16, n, c_in, h, w, c_out, k, stride, pad);
+  const fa_conv_geom g = cc.g;
+  const size_t nx = cc.nx, nw = cc.nw, ny = cc.ny;
+  pair x = rounded_pair(nx, -1.0f, 1.0f), wt = random_pair(nw, -1.0f, 1.0f), gy = random_pair(ny, -1.0f, 1.0f);
+  halves xh = halves_of(&x);
+  pair yf = output_pair(ny), y = output_pair(ny), yh_bits = output_pair(ny), gwf = output_pair(nw),
+       gw = output_pair(nw), gx = output_pair(nx), gw2 = output_pair(nw);
+  halves yh = {(uint16_t *)(void *)yh_bits.host, yh_bits.dev, ny};
+  char what[128];
+  const int len = snprintf(what, sizeof what, "conv%s, bf16 storage: n=%d %d->%d %dx%d k=%d stride=%d pad=%d",
+                           bf16 ? " bf16" : "", n, c_in, c_out, h, w, k, stride, pad);
+  fa_conv_geom gx_half = g, gy_half = g, gxy_half = g;
+  gx_half.x_bf16 = 1, gy_half.y_bf16 = 1, gxy_half.x_bf16 = gxy_half.y_bf16 = 1;
+  /* the float32 reference runs with bfloat16 storage's kernels: x_bf16 alone routes cpu to oneDNN */
+  cpu->conv2d_forward(cpu_state, &gy_half, x.host, wt.host, NULL, yh.host);
+  ref->conv2d_forward(ref_state, &gy_half, x.dev, wt.dev, NULL, yh.dev);
+  cpu->conv2d_forward(cpu_state, &g, x.host, wt.host, NULL, yf.host);
+  ref->conv2d_forward(ref_state, &g, x.dev, wt.dev, NULL, yf.dev);
+  cpu->conv2d_forward(cpu_state, &gx_half, xh.host, wt.host, NULL, y.host);
+  ref->conv2d_forward(ref_state, &gx_half, xh.dev, wt.dev, NULL, y.dev);
+  snprintf(what + len, sizeof what - len, ": forward, x bfloat16");
+  expect_close(what, &y, TOL_GEMM); /* cpu against ref */
+  if (bf16) expect_same(what, &y, &yf); /* float32 x takes other kernels (cpu) when bf16 is off */
+  cpu->conv2d_forward(cpu_state, &gxy_half, xh.host, wt.host, NULL, yh.host);
+  ref->conv2d_forward(ref_state, &gxy_half, xh.dev, wt.dev, NULL, yh.dev);
+  snprintf(what + len, sizeof what - len, ": forward, x and y bfloat16");
+  expect_rounded(what, &yh, &y);
+  cpu->conv2d_grad_weight(cpu_state, &g, gy.host, x.host, gwf.host);
+  ref->conv2d_grad_weight(ref_state, &g, gy.dev, x.dev, gwf.dev);
+  cpu->conv2d_grad_weight(cpu_state, &gx_half, gy.host, xh.host, gw.host);
+  ref->conv2d_grad_weight(ref_state, &gx_half, gy.dev, xh.dev, gw.dev);
+  snprintf(what + len, sizeof what - len, ": grad_weight, x bfloat16");
+  expect_close(what, &gw, TOL_GEMM);
+  if (bf16) expect_same(what, &gw, &gwf);
+  cpu->conv2d_backward(cpu_state, &gx_half, gy.host, xh.host, wt.host, gx.host, gw2.host);
+  ref->conv2d_backward(ref_state, &gx_half, gy.dev, xh.dev, wt.dev, gx.dev, gw2.dev);
+  snprintf(what + len, sizeof what - len, ": backward, x bfloat16");
+  expect_same(what, &gw2, &gw);
+  pair_free(&x), pair_free(&wt), pair_free(&gy), pair_free(&yf), pair_free(&y), pair_free(&yh_bits);
+  pair_free(&gwf), pair_free(&gw), pair_free(&gx), pair_free(&gw2), halves_free(&xh);
+}
+
 int main(void) {
   rng = fa_rng_stream(14, FA_STREAM_INIT);
   cpu_dev = fa_backend_find("cpu");
@@ -728,6 +927,11 @@ int main(void) {
   check_sum_to_expand();
   check_channel((const int[4]){8, 16, 8, 8});
   check_channel((const int[4]){2, 3, 32, 32});
+  check_channel((const int[4]){2, 3, 40, 40}); /* planes of more than one chunk (cpu) */
+  check_channel_bf16((const int[4]){8, 16, 8, 8});
+  check_channel_bf16((const int[4]){2, 3, 40, 40});
+  check_avg_pool_bf16((const int[4]){4, 64, 4, 4}, 4);
+  check_avg_pool_bf16((const int[4]){2, 3, 9, 6}, 3);
   check_vector_kernels();
   check_attack_step();
   check_log_softmax(8, 10, 5.0f);
@@ -772,6 +976,13 @@ int main(void) {
     check_conv(bf16, 2, 1, 28, 28, 32, 5, 1, 2);  /* lenet's first layer */
     check_conv(bf16, 2, 32, 14, 14, 64, 5, 1, 2); /* lenet's second */
     check_conv(bf16, 0, 3, 8, 8, 4, 3, 1, 1);     /* an empty batch: grad-weight is zero */
+    /* n c_in h w c_out k stride pad, x and y in bfloat16: resnet's stem, blocks (8x8: Winograd under
+     * bf16 on cpu), a downsampling conv and its shortcut */
+    check_conv_bf16_storage(bf16, 2, 3, 32, 32, 64, 3, 1, 1);
+    check_conv_bf16_storage(bf16, 2, 64, 16, 16, 64, 3, 1, 1);
+    check_conv_bf16_storage(bf16, 8, 64, 8, 8, 64, 3, 1, 1);
+    check_conv_bf16_storage(bf16, 4, 64, 8, 8, 128, 3, 2, 1);
+    check_conv_bf16_storage(bf16, 4, 64, 8, 8, 128, 1, 2, 0);
   }
   cpu_dev->destroy(cpu_state);
   ref_dev->destroy(ref_state);

@@ -6,7 +6,10 @@
  *
  * Kernels work on raw float32 arrays in the device's memory (device
  * addresses: host code never reads them) and know nothing of autograd or
- * tensors. Shapes are right-aligned to 4 dims (leading 1s). A kernel that
+ * tensors. The few that a model's activations reach under --half_prec also
+ * take full operands stored in bfloat16 (backend/bf16.h): a bit of their
+ * `bf16` argument per operand says which (fa_bf16_operand), and those
+ * operands are `void *`. Shapes are right-aligned to 4 dims (leading 1s). A kernel that
  * needs the context's state (the convolutions' caches and workspace, the
  * operation counters) takes it first; the others need none. Nothing here
  * belongs to one backend: backend/cpu fills this table with host memory,
@@ -38,6 +41,15 @@ typedef enum {
   FA_BINARY_MUL_POSITIVE, /* a * (b > 0 ? 1 : 0) */
 } fa_binary_kind;
 
+/* Which full operands of a kernel are stored in bfloat16 (backend/bf16.h), one bit each; the others
+ * are float32. Each kernel says which bits it takes. */
+typedef enum {
+  FA_BF16_A = 1u << 0,
+  FA_BF16_B = 1u << 1,
+  FA_BF16_X = 1u << 2,
+  FA_BF16_MASK = 1u << 3,
+} fa_bf16_operand;
+
 typedef struct fa_kernel_table {
   const char *name;
   /* y[i] = f(x[i]; p0, p1); y may be x */
@@ -49,19 +61,26 @@ typedef struct fa_kernel_table {
   void (*sum_to)(const int x_shape[4], const float *x, const int y_shape[4], float *y);
   /* y = x repeated along the dims where x_shape is 1 */
   void (*expand)(const int x_shape[4], const float *x, const int y_shape[4], float *y);
-  /* y = x * scale[c] + shift[c] per channel c of x (n, c, h, w), then max(y, 0) when relu */
-  void (*channel_affine)(const int x_shape[4], const float *x, const float *scale, const float *shift, bool relu,
-                         float *y);
+  /* y = x * scale[c] + shift[c] per channel c of x (n, c, h, w), then max(y, 0) when relu;
+   * bf16 FA_BF16_X: x and y both bfloat16 (y rounded) */
+  void (*channel_affine)(const int x_shape[4], const void *x, const float *scale, const float *shift, bool relu,
+                         void *y, unsigned bf16);
   /* y = s[c] * a * m + t[c] * x + b[c] per channel c of y (n, c, h, w), m = mask > 0 ? 1 : 0.
-   * Optional (NULL): a (then 1), mask (then 1), the s term, the t term (x and t), b. */
-  void (*channel_fma)(const int y_shape[4], const float *a, const float *s, const float *x, const float *t,
-                      const float *b, const float *mask, float *y);
-  /* y[c] = sum over n, h, w of a * b * m, m = mask > 0 ? 1 : 0; b and mask optional (then 1) */
-  void (*channel_dot)(const int x_shape[4], const float *a, const float *b, const float *mask, float *y);
-  /* y[c] = sum over n, h, w of (x - mean[c])^2, x (n, c, h, w) */
-  void (*channel_sq_dev)(const int x_shape[4], const float *x, const float *mean, float *y);
+   * Optional (NULL): a (then 1), mask (then 1), the s term, the t term (x and t), b.
+   * bf16: FA_BF16_A, FA_BF16_X, FA_BF16_MASK; y float32 */
+  void (*channel_fma)(const int y_shape[4], const void *a, const float *s, const void *x, const float *t,
+                      const float *b, const void *mask, float *y, unsigned bf16);
+  /* y[c] = sum over n, h, w of a * b * m, m = mask > 0 ? 1 : 0; b and mask optional (then 1);
+   * y_a optional: y_a[c] = sum of a * m as well, in the same pass over a and mask (batch norm's backward
+   * wants both), with the bits a call without b would give; bf16: FA_BF16_A, FA_BF16_B, FA_BF16_MASK */
+  void (*channel_dot)(const int x_shape[4], const void *a, const void *b, const void *mask, float *y, float *y_a,
+                      unsigned bf16);
+  /* y[c] = sum over n, h, w of (x - mean[c])^2, x (n, c, h, w); bf16: FA_BF16_X */
+  void (*channel_sq_dev)(const int x_shape[4], const void *x, const float *mean, float *y, unsigned bf16);
   /* y += alpha * x */
   void (*axpy)(size_t n, float alpha, const float *x, float *y);
+  /* y = y + x, y bfloat16 (rounded); bf16 FA_BF16_X: x bfloat16 too, else float32 */
+  void (*add_to_bf16)(size_t n, const void *x, void *y, unsigned bf16);
   /* y[r] = sum_j a[r][j] b[r][j] for rows x cols, summed in double */
   void (*row_dot)(int rows, size_t cols, const float *a, const float *b, float *y);
   /* y[r][j] = a[r][j] alpha[r] + b[r][j] beta[r]; b NULL: the first term alone */
@@ -78,8 +97,8 @@ typedef struct fa_kernel_table {
                       bool box_first);
   /* row-wise log-softmax of a (rows, cols) matrix */
   void (*log_softmax)(int rows, int cols, const float *x, float *y);
-  /* x (n, c, h, w) -> y (n, c, h/k, w/k): window means */
-  void (*avg_pool)(const int x_shape[4], int k, const float *x, float *y);
+  /* x (n, c, h, w) -> y (n, c, h/k, w/k): window means; bf16: FA_BF16_X, y float32 */
+  void (*avg_pool)(const int x_shape[4], int k, const void *x, float *y, unsigned bf16);
   /* the adjoint: g (n, c, h/k, w/k) -> x (n, c, h, w), each value / k^2 */
   void (*avg_pool_adjoint)(const int x_shape[4], int k, const float *g, float *x);
   /* y = window maxima, mask (x's shape) = 1 at the first maximum of each window */
@@ -93,17 +112,18 @@ typedef struct fa_kernel_table {
   void (*sgemm)(void *state, bool bf16, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                 const float *a, const float *b, float beta, float *c);
   /* The convolutions: the two factors rounded to bfloat16 first when g->bf16 (backend/bf16.h), the
-   * bias and the output float32 either way.
+   * bias float32. x is stored in bfloat16 when g->x_bf16 (forward and grad-weight), y when g->y_bf16
+   * (forward); every other operand is float32.
    * y = conv2d(x, w) (cross-correlation) plus bias (c_out) per output channel, or NULL */
-  void (*conv2d_forward)(void *state, const fa_conv_geom *g, const float *x, const float *w, const float *bias,
-                         float *y);
+  void (*conv2d_forward)(void *state, const fa_conv_geom *g, const void *x, const float *w, const float *bias,
+                         void *y);
   /* gx = d<gy, conv2d(x, w)>/dx (the transposed convolution of gy with w) */
   void (*conv2d_grad_input)(void *state, const fa_conv_geom *g, const float *gy, const float *w, float *gx);
   /* gw = d<gy, conv2d(x, w)>/dw */
-  void (*conv2d_grad_weight)(void *state, const fa_conv_geom *g, const float *gy, const float *x, float *gw);
+  void (*conv2d_grad_weight)(void *state, const fa_conv_geom *g, const float *gy, const void *x, float *gw);
   /* both of one convolution's gradients (its backward pass): the same values as conv2d_grad_input into
    * gx and conv2d_grad_weight into gw, in one call, so that a backend may prepare gy once for the two */
-  void (*conv2d_backward)(void *state, const fa_conv_geom *g, const float *gy, const float *x, const float *w,
+  void (*conv2d_backward)(void *state, const fa_conv_geom *g, const float *gy, const void *x, const float *w,
                           float *gx, float *gw);
 
   /* ---- labels (int32), in-place updates and statistics: what the layers

@@ -2,7 +2,7 @@
  * backend's convolution kernels (backend/backend.h):
  *   x (n, c_in, h_in, w_in)   w (c_out, c_in, k, k)   y (n, c_out, h_out, w_out)
  * with h_out = (h_in + 2 pad - k) / stride + 1 (likewise w_out), zero padding,
- * and the precision of the products (bf16: backend/bf16.h). */
+ * the precision of the products and the storage of x and y (bf16: backend/bf16.h). */
 #ifndef FA_BACKEND_CONV_GEOM_H
 #define FA_BACKEND_CONV_GEOM_H
 
@@ -11,6 +11,7 @@ typedef struct {
   int c_out, k, stride, pad;
   int h_out, w_out;
   int bf16; /* 1: each factor rounded to bfloat16, products summed in float32 (backend/bf16.h) */
+  int x_bf16, y_bf16; /* 1: x (the input: forward, grad-weight), y (the forward's output) stored in bfloat16 */
 } fa_conv_geom;
 
 /* Fills h_out and w_out from the other fields. */

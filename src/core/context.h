@@ -53,8 +53,10 @@ void fa_context_synchronize(fa_context *ctx);
  * when on, the convolutions (forward, grad-input, grad-weight, so also the
  * backward passes recorded for double backpropagation) and matrix products
  * round their two factors to bfloat16 and sum in float32
- * (backend/bf16.h); every tensor, every other op and the optimiser stay
- * float32. Off when a context is made. Returns the previous setting. */
+ * (backend/bf16.h), and the convolution layers that ask for it keep their
+ * outputs in bfloat16 (nn/layers.h); every other tensor, op and the
+ * optimiser stay float32. Off when a context is made. Returns the previous
+ * setting. */
 bool fa_context_set_bf16(fa_context *ctx, bool on);
 bool fa_context_bf16(const fa_context *ctx);
 /* Whether ctx's device runs those bfloat16 products at least as fast as

@@ -50,12 +50,20 @@ static inline void fa_device_fill(fa_context *ctx, float *dst, float value, size
  *      constructors with an explicit context: an op makes its result on its
  *      inputs' device) ---- */
 fa_tensor *fa_tensor_new_on(fa_context *ctx, int ndim, const int *shape); /* uninitialised */
+/* The same with elements of dtype FA_F32 or FA_BF16 (a model's activations under --half_prec,
+ * backend/bf16.h); a bfloat16 tensor lives in the arena, never in a gradient pool. */
+fa_tensor *fa_tensor_new_as_on(fa_context *ctx, fa_dtype dtype, int ndim, const int *shape);
 fa_tensor *fa_full_on(fa_context *ctx, int ndim, const int *shape, float value);
 fa_tensor *fa_tensor_from_on(fa_context *ctx, int ndim, const int *shape, const float *host_data);
 
-/* True when the non-NULL tensors of t[0..n) share one context; else false
- * with FA_ERR_INVALID naming `op` (an op computes on one device). */
+/* True when the non-NULL tensors of t[0..n) share one context and none is
+ * bfloat16; else false with FA_ERR_INVALID naming `op` (an op computes on
+ * one device, and only the ops that say so read bfloat16 tensors). */
 bool fa_one_device(const fa_tensor *const *t, int n, const char *op);
+/* The same for the ops that read bfloat16 tensors too (docs/PERFORMANCE.md, "bfloat16 activations"). */
+bool fa_one_device_bf16(const fa_tensor *const *t, int n, const char *op);
+/* `bit` (a backend/backend.h fa_bf16_operand) when t is a bfloat16 tensor, else 0 (NULL too). */
+unsigned fa_bf16_bit(const fa_tensor *t, unsigned bit);
 
 /* True with *numel = the product when ndim and shape make a tensor (each dim
  * positive, at most 2^40 elements); false with FA_ERR_INVALID otherwise. */

@@ -60,6 +60,9 @@ fa_tensor *fa_scatter_rows(fa_tensor *x, int n_rows, int n_idx, const int *idx);
 fa_tensor *fa_matmul(fa_tensor *a, fa_tensor *b, bool trans_a, bool trans_b);
 /* x (N,Ci,H,W), w (Co,Ci,k,k), b (Co) or NULL -> (N,Co,Ho,Wo); zero padding. */
 fa_tensor *fa_conv2d(fa_tensor *x, fa_tensor *w, fa_tensor *b, int stride, int pad);
+/* The same with the output stored as out_dtype: FA_F32, or FA_BF16 without a bias (a model's
+ * activations under --half_prec, backend/bf16.h). x may be bfloat16 in both; gradients are float32. */
+fa_tensor *fa_conv2d_as(fa_tensor *x, fa_tensor *w, fa_tensor *b, int stride, int pad, fa_dtype out_dtype);
 /* The gradient of conv2d with respect to its input: gy (N,Co,Ho,Wo) with w
  * -> (N,Ci,h_in,w_in). */
 fa_tensor *fa_conv2d_grad_input(fa_tensor *gy, fa_tensor *w, int h_in, int w_in, int stride, int pad);
@@ -97,6 +100,9 @@ fa_tensor *fa_channel_fma(fa_tensor *a, fa_tensor *s, fa_tensor *x, fa_tensor *t
 /* The sum over N, H, W of a * b * [mask > 0]: (1,C,1,1); b, mask optional (then 1). */
 fa_tensor *fa_channel_dot(fa_tensor *a, fa_tensor *b, fa_tensor *mask);
 fa_tensor *fa_channel_sum(fa_tensor *a, fa_tensor *mask);  /* fa_channel_dot(a, NULL, mask) */
+/* Both, from one pass over a and mask: returns fa_channel_dot(a, b, mask), *sum = fa_channel_sum(a, mask)
+ * (the same values, each recorded as its own op); NULL (and *sum NULL or not) on failure. */
+fa_tensor *fa_channel_sum_dot(fa_tensor *a, fa_tensor *b, fa_tensor *mask, fa_tensor **sum);
 
 /* ---- layers composed of the ops above ---- */
 /* x (N, in) w (out, in) b (out) or NULL -> (N, out) */

@@ -9,7 +9,9 @@
  * built from them keep one full tensor per pass (the mask, a non-differentiable
  * tensor, is one that exists anyway, e.g. a ReLU's output). All backward
  * rules are written with the public ops, so they are differentiable again
- * (double backpropagation through batch norm). */
+ * (double backpropagation through batch norm). Their full tensors may be
+ * bfloat16 (a model's activations, backend/bf16.h): channel_affine keeps
+ * x's storage, the others make float32; the per-channel vectors are float32. */
 #include "core/device.h"
 #include "core/error.h"
 #include "core/op_def.h"
@@ -41,10 +43,12 @@ static const fa_op_def channel_affine_def = {"channel_affine", channel_affine_ba
 static fa_tensor *channel_affine(fa_tensor *x, fa_tensor *s, fa_tensor *b, bool relu) {
   if (FA_ANY_NULL2(x, s) || !b) return NULL;
   if (!check(x, s, b, relu ? "channel_affine_relu" : "channel_affine")) return NULL;
-  if (!fa_one_device((const fa_tensor *[]){x, s, b}, 3, relu ? "channel_affine_relu" : "channel_affine")) return NULL;
-  fa_tensor *out = fa_tensor_new_on(x->ctx, 4, x->shape);
+  const char *op = relu ? "channel_affine_relu" : "channel_affine";
+  if (!fa_one_device((const fa_tensor *[]){s, b}, 2, op) || !fa_one_device_bf16((const fa_tensor *[]){x, s}, 2, op))
+    return NULL;
+  fa_tensor *out = fa_tensor_new_as_on(x->ctx, x->dtype, 4, x->shape); /* x's storage */
   if (!out) return NULL;
-  x->ctx->k->channel_affine(x->shape, x->data, s->data, b->data, relu, out->data);
+  x->ctx->k->channel_affine(x->shape, x->data, s->data, b->data, relu, out->data, fa_bf16_bit(x, FA_BF16_X));
   fa_tensor *inputs[3] = {x, s, b};
   fa_op_attrs attrs = {.ints = {relu}};
   return fa_record(out, &channel_affine_def, 3, inputs, &attrs);
@@ -71,12 +75,14 @@ static const fa_op_def channel_variance_def = {"channel_variance", channel_varia
 fa_tensor *fa_channel_variance(fa_tensor *x, fa_tensor *m) {
   if (FA_ANY_NULL2(x, m)) return NULL;
   if (!check(x, m, NULL, "channel_variance")) return NULL;
-  if (!fa_one_device((const fa_tensor *[]){x, m}, 2, "channel_variance")) return NULL;
+  if (!fa_one_device((const fa_tensor *[]){m}, 1, "channel_variance") ||
+      !fa_one_device_bf16((const fa_tensor *[]){x, m}, 2, "channel_variance"))
+    return NULL;
   fa_tensor *out = fa_tensor_new_on(x->ctx, 4, m->shape);
   if (!out) return NULL;
   int xs[4];
   fa_shape4(x, xs);
-  x->ctx->k->channel_sq_dev(xs, x->data, m->data, out->data);
+  x->ctx->k->channel_sq_dev(xs, x->data, m->data, out->data, fa_bf16_bit(x, FA_BF16_X));
   x->ctx->k->unary(FA_UNARY_AFFINE, out->numel, out->data, out->data,
                       1.0f / (float)(x->numel / (size_t)x->shape[1]), 0.0f);
   fa_tensor *inputs[2] = {x, m};
@@ -118,11 +124,14 @@ fa_tensor *fa_channel_fma(fa_tensor *a, fa_tensor *s, fa_tensor *x, fa_tensor *t
     return fa_error_set(FA_ERR_INVALID, "channel_fma needs a, x or a mask (for the shape), and x with t"), NULL;
   const fa_tensor *full[3] = {a, x, mask}, *vec[3] = {s, t, b};
   if (!check_fused(like, full, 3, vec, 3, "channel_fma")) return NULL;
-  if (!fa_one_device((const fa_tensor *[]){a, s, x, t, b, mask}, 6, "channel_fma")) return NULL;
+  if (!fa_one_device((const fa_tensor *[]){s, t, b}, 3, "channel_fma") ||
+      !fa_one_device_bf16((const fa_tensor *[]){a, s, x, t, b, mask}, 6, "channel_fma"))
+    return NULL;
   fa_tensor *out = fa_tensor_new_on(like->ctx, 4, like->shape);
   if (!out) return NULL;
   like->ctx->k->channel_fma(like->shape, a ? a->data : NULL, s ? s->data : NULL, x ? x->data : NULL,
-                            t ? t->data : NULL, b ? b->data : NULL, mask ? mask->data : NULL, out->data);
+                            t ? t->data : NULL, b ? b->data : NULL, mask ? mask->data : NULL, out->data,
+                            fa_bf16_bit(a, FA_BF16_A) | fa_bf16_bit(x, FA_BF16_X) | fa_bf16_bit(mask, FA_BF16_MASK));
   fa_tensor *inputs[5] = {a, s, x, t, b};
   fa_op_attrs attrs = {.saved = mask};
   return fa_record(out, &channel_fma_def, 5, inputs, &attrs);
@@ -137,17 +146,30 @@ static void channel_dot_backward(const fa_node *node, fa_tensor *g, const bool *
 }
 static const fa_op_def channel_dot_def = {"channel_dot", channel_dot_backward, true};
 
-fa_tensor *fa_channel_dot(fa_tensor *a, fa_tensor *b, fa_tensor *mask) {
+/* channel_dot(a, b, mask) and, when sum is not NULL, channel_dot(a, NULL, mask) into *sum: one kernel
+ * call, each result recorded as its own op */
+static fa_tensor *channel_dots(fa_tensor *a, fa_tensor *b, fa_tensor *mask, fa_tensor **sum) {
   if (!a) return NULL;
   const fa_tensor *full[2] = {b, mask};
   if (!check_fused(a, full, 2, NULL, 0, "channel_dot")) return NULL;
-  if (!fa_one_device((const fa_tensor *[]){a, b, mask}, 3, "channel_dot")) return NULL;
+  if (!fa_one_device_bf16((const fa_tensor *[]){a, b, mask}, 3, "channel_dot")) return NULL;
   fa_tensor *out = fa_tensor_new_on(a->ctx, 4, (int[]){1, a->shape[1], 1, 1});
-  if (!out) return NULL;
-  a->ctx->k->channel_dot(a->shape, a->data, b ? b->data : NULL, mask ? mask->data : NULL, out->data);
-  fa_tensor *inputs[2] = {a, b};
+  fa_tensor *out_sum = sum && out ? fa_tensor_new_on(a->ctx, 4, out->shape) : NULL;
+  if (!out || (sum && !out_sum)) return NULL;
+  a->ctx->k->channel_dot(a->shape, a->data, b ? b->data : NULL, mask ? mask->data : NULL, out->data,
+                         out_sum ? out_sum->data : NULL,
+                         fa_bf16_bit(a, FA_BF16_A) | fa_bf16_bit(b, FA_BF16_B) | fa_bf16_bit(mask, FA_BF16_MASK));
   fa_op_attrs attrs = {.saved = mask};
-  return fa_record(out, &channel_dot_def, 2, inputs, &attrs);
+  if (sum) *sum = fa_record(out_sum, &channel_dot_def, 2, (fa_tensor *[]){a, NULL}, &attrs);
+  return fa_record(out, &channel_dot_def, 2, (fa_tensor *[]){a, b}, &attrs);
 }
 
+fa_tensor *fa_channel_dot(fa_tensor *a, fa_tensor *b, fa_tensor *mask) { return channel_dots(a, b, mask, NULL); }
+
 fa_tensor *fa_channel_sum(fa_tensor *a, fa_tensor *mask) { return fa_channel_dot(a, NULL, mask); }
+
+fa_tensor *fa_channel_sum_dot(fa_tensor *a, fa_tensor *b, fa_tensor *mask, fa_tensor **sum) {
+  *sum = NULL;
+  fa_tensor *dot = channel_dots(a, b, mask, sum);
+  return dot && *sum ? dot : NULL;
+}

@@ -70,10 +70,17 @@ fa_tensor *fa_add_into(fa_tensor *a, fa_tensor *b) {
   if (a->node && !a->node->op->output_overwritable)
     return fa_error_set(FA_ERR_INVALID, "add_into: the output of %s is read by its backward rule", a->node->op->name),
            NULL;
-  if (!fa_one_device((const fa_tensor *[]){a, b}, 2, "add_into")) return NULL;
+  /* a bfloat16 a (a model's activations, backend/bf16.h) takes b in either storage, a float32 a float32 b */
+  const bool half = a->dtype == FA_BF16;
+  if (half ? !fa_one_device_bf16((const fa_tensor *[]){a, b}, 2, "add_into")
+           : !fa_one_device((const fa_tensor *[]){a, b}, 2, "add_into"))
+    return NULL;
   fa_tensor *out = fa_detach(a); /* a's buffer, now a + b; a's own value is gone */
   if (!out) return NULL;
-  out->ctx->k->axpy(b->numel, 1.0f, b->data, out->data);
+  if (half)
+    out->ctx->k->add_to_bf16(b->numel, b->data, out->data, fa_bf16_bit(b, FA_BF16_X));
+  else
+    out->ctx->k->axpy(b->numel, 1.0f, b->data, out->data);
   fa_tensor *inputs[2] = {a, b};
   return fa_record(out, &add_def, 2, inputs, NULL);
 }
@@ -105,7 +112,7 @@ fa_tensor *fa_div(fa_tensor *a, fa_tensor *b) { return binary(FA_BINARY_DIV, &di
 /* ---- unary maps ---- */
 
 static fa_tensor *unary(fa_unary_kind kind, const fa_op_def *def, fa_tensor *x, float p0, float p1) {
-  if (!x) return NULL;
+  if (!x || !fa_one_device((const fa_tensor *[]){x}, 1, def ? def->name : "sign or step")) return NULL;
   fa_tensor *out = fa_tensor_new_on(x->ctx, x->ndim, x->shape);
   if (!out) return NULL;
   x->ctx->k->unary(kind, x->numel, x->data, out->data, p0, p1);

@@ -39,18 +39,24 @@ static fa_tensor *normalize(fa_tensor *x, fa_tensor *mean, fa_tensor *var, fa_te
  *   dbeta = sum(gz)    dgamma = sum(gz * (x - mu) * r) = r (sum(gz x) - mu sum(gz))
  *   dx = gamma r (gz - dbeta / M - (x - mu) r dgamma / M)
  *      = channel_fma(g, gamma r, x, -gamma r^2 dgamma / M, gamma r (r mu dgamma - dbeta) / M, mask)
- * The statistics are recomputed from x with ops, so that dx is differentiable
- * in x again. inputs {x, gamma, beta}: (N, C, H, W), (1, C, 1, 1) each or NULL. */
+ * When the backward pass builds a graph (double backpropagation), the
+ * statistics are recomputed from x with ops, so that dx is differentiable in
+ * x again; otherwise the forward's (the same values: the same ops on the same
+ * x) are used, saving two passes over x. dbeta and sum(g x m) come from one
+ * pass over g and the mask. inputs {x, gamma, beta, mean, var}: (N, C, H, W),
+ * (1, C, 1, 1) each or NULL, and the forward's statistics (constants). */
 static void batch_norm_train_backward(const fa_node *node, fa_tensor *g, const bool *want, fa_tensor **grad_in) {
   fa_tensor *x = node->inputs[0], *gamma = node->inputs[1];
   fa_tensor *mask = node->attrs.ints[0] ? node->output : NULL;
   const int stat_shape[4] = {1, x->shape[1], 1, 1};
   float inv_count = (float)x->shape[1] / (float)x->numel;
-  fa_tensor *mean = fa_mean_to(x, 4, stat_shape);
-  fa_tensor *r = fa_div(fa_full_on(x->ctx, 4, stat_shape, 1.0f), fa_sqrt(fa_affine(fa_channel_variance(x, mean), 1.0f,
-                                                                         node->attrs.floats[0])));
-  fa_tensor *dbeta = fa_channel_sum(g, mask);
-  fa_tensor *dgamma = fa_mul(r, fa_sub(fa_channel_dot(g, x, mask), fa_mul(mean, dbeta)));
+  const bool graph = fa_grad_enabled();
+  fa_tensor *mean = graph ? fa_mean_to(x, 4, stat_shape) : node->inputs[3];
+  fa_tensor *var = graph ? fa_channel_variance(x, mean) : node->inputs[4];
+  fa_tensor *r = fa_div(fa_full_on(x->ctx, 4, stat_shape, 1.0f), fa_sqrt(fa_affine(var, 1.0f, node->attrs.floats[0])));
+  fa_tensor *dbeta;
+  fa_tensor *dot = fa_channel_sum_dot(g, x, mask, &dbeta);
+  fa_tensor *dgamma = fa_mul(r, fa_sub(dot, fa_mul(mean, dbeta)));
   if (want[1]) grad_in[1] = dgamma;
   if (want[2]) grad_in[2] = dbeta;
   if (!want[0]) return;
@@ -79,9 +85,9 @@ static fa_tensor *batch_norm_train(fa_tensor *x, fa_tensor *gamma, fa_tensor *be
     update_running(running_mean, mean, momentum, 1.0f);
     update_running(running_var, var, momentum, (float)n / (float)(n - 1));
   }
-  fa_tensor *inputs[3] = {x, gamma, beta};
+  fa_tensor *inputs[5] = {x, gamma, beta, mean, var}; /* mean, var: constants (made without a graph) */
   fa_op_attrs attrs = {.ints = {relu}, .floats = {eps}};
-  return fa_record(out, &batch_norm_train_def, 3, inputs, &attrs);
+  return fa_record(out, &batch_norm_train_def, 5, inputs, &attrs);
 }
 
 static fa_tensor *batch_norm(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, fa_tensor *running_mean,

@@ -83,6 +83,7 @@ static void conv2d_grads(fa_tensor *gy, fa_tensor *x, fa_tensor *w, int stride, 
   fa_tensor *gx_out = grad_input_out(gy, w, x->shape[2], x->shape[3], stride, pad, &geom);
   fa_tensor *gw_out = gx_out ? grad_weight_out(gy, x, w->shape[2], stride, pad, &geom) : NULL; /* geom again */
   if (!gw_out) return; /* the message is set */
+  /* geom is grad-weight's, with x's storage; the backend's grad-input ignores x_bf16 (its x is gx) */
   gy->ctx->k->conv2d_backward(gy->ctx->state, &geom, gy->data, x->data, w->data, gx_out->data, gw_out->data);
   *gx = record_grad_input(gx_out, gy, w, stride, pad);
   *gw = record_grad_weight(gw_out, gy, x, stride, pad);
@@ -106,14 +107,24 @@ static const fa_op_def conv2d_def = {"conv2d", conv2d_backward, true};
 /* conv(x, w) + b per output channel, b NULL for none: one pass, the kernel
  * adding b to each finished sum (the floats of conv then add) */
 fa_tensor *fa_conv2d(fa_tensor *x, fa_tensor *w, fa_tensor *b, int stride, int pad) {
+  return fa_conv2d_as(x, w, b, stride, pad, FA_F32);
+}
+
+fa_tensor *fa_conv2d_as(fa_tensor *x, fa_tensor *w, fa_tensor *b, int stride, int pad, fa_dtype out_dtype) {
   if (FA_ANY_NULL2(x, w)) return NULL;
   if (!is4d(x, "conv2d", "the input") || !is4d(w, "conv2d", "the filters")) return NULL;
   if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))
     return fa_error_set(FA_ERR_INVALID, "conv2d: the bias must have one value per filter (%d)", w->shape[0]), NULL;
+  if ((out_dtype != FA_F32 && out_dtype != FA_BF16) || (out_dtype == FA_BF16 && b))
+    return fa_error_set(FA_ERR_INVALID, "conv2d: outputs are f32, or bf16 without a bias, not %s%s",
+                        fa_dtype_name(out_dtype), b ? " with a bias" : ""), NULL;
   fa_conv_geom geom;
   if (!conv_geometry(x->ctx, x->shape, w->shape, stride, pad, &geom, "conv2d")) return NULL;
-  if (!fa_one_device((const fa_tensor *[]){x, w, b}, 3, "conv2d")) return NULL;
-  fa_tensor *out = fa_tensor_new_on(x->ctx, 4, (int[]){geom.n, geom.c_out, geom.h_out, geom.w_out});
+  if (!fa_one_device((const fa_tensor *[]){w, b}, 2, "conv2d") ||
+      !fa_one_device_bf16((const fa_tensor *[]){x, w}, 2, "conv2d"))
+    return NULL;
+  geom.x_bf16 = x->dtype == FA_BF16, geom.y_bf16 = out_dtype == FA_BF16;
+  fa_tensor *out = fa_tensor_new_as_on(x->ctx, out_dtype, 4, (int[]){geom.n, geom.c_out, geom.h_out, geom.w_out});
   if (!out) return NULL;
   x->ctx->k->conv2d_forward(x->ctx->state, &geom, x->data, w->data, b ? b->data : NULL, out->data);
   fa_tensor *inputs[3] = {x, w, b};
@@ -175,7 +186,10 @@ static fa_tensor *grad_weight_out(fa_tensor *gy, fa_tensor *x, int k, int stride
   if (geom->n != gy->shape[0] || geom->h_out != gy->shape[2] || geom->w_out != gy->shape[3])
     return fa_error_set(FA_ERR_INVALID, "conv2d_grad_weight: the output gradient does not match the geometry"),
            NULL;
-  if (!fa_one_device((const fa_tensor *[]){gy, x}, 2, "conv2d_grad_weight")) return NULL;
+  if (!fa_one_device((const fa_tensor *[]){gy}, 1, "conv2d_grad_weight") ||
+      !fa_one_device_bf16((const fa_tensor *[]){gy, x}, 2, "conv2d_grad_weight"))
+    return NULL;
+  geom->x_bf16 = x->dtype == FA_BF16;
   return fa_tensor_new_on(gy->ctx, 4, ws);
 }
 

@@ -19,6 +19,7 @@ fa_tensor *fa_log_softmax(fa_tensor *x) {
   if (x->ndim != 2)
     return fa_error_set(FA_ERR_INVALID, "log_softmax works on rows of a 2-D tensor, not %s",
                         fa_shape_str(x, buf, sizeof buf)), NULL;
+  if (!fa_one_device((const fa_tensor *[]){x}, 1, "log_softmax")) return NULL;
   fa_tensor *out = fa_tensor_new_on(x->ctx, 2, x->shape);
   if (!out) return NULL;
   x->ctx->k->log_softmax(x->shape[0], x->shape[1], x->data, out->data);

@@ -40,6 +40,21 @@ static bool has_context(const fa_context *ctx) {
   return false;
 }
 
+fa_tensor *fa_tensor_new_as_on(fa_context *ctx, fa_dtype dtype, int ndim, const int *shape) {
+  if (dtype == FA_F32) return fa_tensor_new_on(ctx, ndim, shape);
+  size_t numel;
+  if (dtype != FA_BF16)
+    return fa_error_set(FA_ERR_INVALID, "a step tensor of %s: only f32 and bf16 are made", fa_dtype_name(dtype)), NULL;
+  if (!has_context(ctx) || !fa_valid_shape(ndim, shape, &numel)) return NULL;
+  fa_tensor *t = fa_arena_alloc(ctx->arena, sizeof *t);
+  void *data = t ? fa_arena_alloc_data(ctx->arena, numel * fa_dtype_size(dtype)) : NULL;
+  if (!data) return NULL;
+  set_shape(t, ctx, ndim, shape, numel);
+  t->dtype = dtype;
+  t->data = data;
+  return t;
+}
+
 fa_tensor *fa_tensor_new_on(fa_context *ctx, int ndim, const int *shape) {
   size_t numel;
   if (!has_context(ctx) || !fa_valid_shape(ndim, shape, &numel)) return NULL;
@@ -84,6 +99,7 @@ fa_tensor *fa_detach(const fa_tensor *x) {
   fa_tensor *t = fa_arena_alloc(x->ctx->arena, sizeof *t);
   if (!t) return NULL;
   set_shape(t, x->ctx, x->ndim, x->shape, x->numel);
+  t->dtype = x->dtype;
   t->data = x->data;
   return t;
 }
@@ -94,16 +110,28 @@ fa_tensor *fa_tensor_keep_only(fa_tensor *t, fa_arena_mark mark) {
   fa_arena *arena = t->ctx->arena;
   fa_arena_release(arena, mark);
   fa_tensor *moved = fa_arena_alloc(arena, sizeof *moved);
-  float *data = moved ? fa_arena_alloc_data(arena, kept.numel * sizeof(float)) : NULL;
+  const size_t bytes = kept.numel * fa_dtype_size(kept.dtype);
+  float *data = moved ? fa_arena_alloc_data(arena, bytes) : NULL;
   if (!data) return NULL;
   /* data <= kept.data: the slab grows upwards (the copy may overlap) */
-  fa_device_copy(kept.ctx, data, kept.data, kept.numel * sizeof(float));
+  fa_device_copy(kept.ctx, data, kept.data, bytes);
   *moved = kept;
   moved->data = data;
   return moved;
 }
 
 bool fa_one_device(const fa_tensor *const *t, int n, const char *op) {
+  for (int i = 0; i < n; i++)
+    if (t[i] && t[i]->dtype == FA_BF16) {
+      fa_error_set(FA_ERR_INVALID, "%s takes no bfloat16 tensors (keep this layer's activations in float32)", op);
+      return false;
+    }
+  return fa_one_device_bf16(t, n, op);
+}
+
+unsigned fa_bf16_bit(const fa_tensor *t, unsigned bit) { return t && t->dtype == FA_BF16 ? bit : 0; }
+
+bool fa_one_device_bf16(const fa_tensor *const *t, int n, const char *op) {
   const fa_context *ctx = NULL;
   for (int i = 0; i < n; i++) {
     if (!t[i]) continue;

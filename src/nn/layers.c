@@ -15,6 +15,7 @@ fa_status fa_conv_layer_make(fa_conv_layer *l, fa_store *s, const char *prefix, 
   l->bias = bias ? named(s, prefix, "bias", true, 1, &c_out) : NULL;
   l->stride = stride;
   l->pad = pad;
+  l->bf16_output = false;
   return l->weight && (!bias || l->bias) ? FA_OK : fa_error_code();
 }
 
@@ -33,7 +34,9 @@ fa_status fa_linear_layer_make(fa_linear_layer *l, fa_store *s, const char *pref
 }
 
 fa_tensor *fa_conv_layer_forward(const fa_conv_layer *l, fa_tensor *x) {
-  return fa_conv2d(x, l->weight, l->bias, l->stride, l->pad);
+  if (!x) return NULL;
+  const bool half = l->bf16_output && !l->bias && fa_context_bf16(fa_tensor_context(x));
+  return fa_conv2d_as(x, l->weight, l->bias, l->stride, l->pad, half ? FA_BF16 : FA_F32);
 }
 
 fa_tensor *fa_bn_relu_layer_forward(const fa_bn_layer *l, fa_tensor *x, bool training) {

@@ -2,7 +2,10 @@
  *   conv1 3x3 (in -> w) ; layer1..layer4: two pre-activation blocks each with
  *   w, 2w, 4w, 8w planes and strides 1, 2, 2, 2 ; 4x4 average pool ; linear.
  * A block: out = conv1(relu(bn1(x))); out = conv2(relu(bn2(out))) + shortcut,
- * shortcut = x, or a 1x1 strided conv of the raw x when the shape changes. */
+ * shortcut = x, or a 1x1 strided conv of the raw x when the shape changes.
+ * Under --half_prec every convolution's output is stored in bfloat16, so the
+ * batch norms, residual sums and the pool read bfloat16, as PyTorch's
+ * autocast runs this model (docs/PERFORMANCE.md, "bfloat16 activations"). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -40,6 +43,7 @@ static fa_status block_make(preact_block *b, fa_store *s, const char *prefix, in
     snprintf(name, sizeof name, "%s.shortcut.0", prefix);
     if ((st = fa_conv_layer_make(&b->shortcut, s, name, in, planes, 1, stride, 0, false))) return st;
   }
+  b->conv1.bf16_output = b->conv2.bf16_output = b->shortcut.bf16_output = true;
   return FA_OK;
 }
 
@@ -76,6 +80,7 @@ fa_status fa_resnet18_build(fa_model *model) {
   model->arch_data = r;
   model->forward = resnet18_forward;
   fa_status st = fa_conv_layer_make(&r->conv1, model->store, "conv1", c->in_channels, w, 3, 1, 1, false);
+  r->conv1.bf16_output = true;
   int in = w;
   for (int stage = 0; stage < 4 && st == FA_OK; stage++) {
     int planes = w << stage;

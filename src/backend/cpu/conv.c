@@ -4,6 +4,7 @@
  *   stride 1, <= 16 channels in and out (rules in conv_small.c)   conv_small.c (direct, on NCHW)
  *   everything else       conv_dnnl.c (oneDNN, Winograd for 3x3 stride 1)
  *   bf16 (any geometry)   conv_dnnl.c (oneDNN's bfloat16 kernels)
+ *   bfloat16 x or y       conv_dnnl.c (its reorders convert)
  * and both gradients in one call (fa_cpu_conv2d_backward) where oneDNN runs them.
  * A state is not re-entrant: call with one state from one thread at a time;
  * each call is itself OpenMP-parallel over omp_get_max_threads() threads, but
@@ -71,12 +72,14 @@ static bool dnnl_serial(const fa_conv_geom *g, fa_conv_dir dir) {
   return dir != FA_CONV_GRAD_WEIGHT && conv_flops(g) < FA_DNNL_SERIAL_MAX_FLOPS && omp_get_max_threads() > 1;
 }
 
-static bool is_pointwise(const fa_conv_geom *g) { return !g->bf16 && g->k == 1 && g->pad == 0; }
+/* oneDNN alone: bfloat16 products, or an operand stored in bfloat16 */
+static bool dnnl_only(const fa_conv_geom *g) { return g->bf16 || g->x_bf16 || g->y_bf16; }
+static bool is_pointwise(const fa_conv_geom *g) { return !dnnl_only(g) && g->k == 1 && g->pad == 0; }
 static bool is_small(const fa_conv_geom *g, fa_conv_dir dir) {
-  return !g->bf16 && !is_pointwise(g) && fa_cpu_conv_small_fits(g, dir);
+  return !dnnl_only(g) && !is_pointwise(g) && fa_cpu_conv_small_fits(g, dir);
 }
 
-static void conv_dnnl_threads(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y) {
+static void conv_dnnl_threads(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, void *x, float *w, void *y) {
   const int threads = omp_get_max_threads();
   const bool serial = dnnl_serial(g, dir);
   if (serial) omp_set_num_threads(1); /* oneDNN caches a primitive per thread count (conv_dnnl.c) */
@@ -84,8 +87,8 @@ static void conv_dnnl_threads(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_di
   if (serial) omp_set_num_threads(threads);
 }
 
-/* bias: forward only, or NULL */
-static void conv(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y,
+/* bias: forward only, or NULL; x and y float32 but where g says bfloat16 (oneDNN's path alone) */
+static void conv(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, void *x, float *w, void *y,
                  const float *bias) {
   if (g->n == 0) { /* an empty batch: only grad-weight has an output, zero */
     if (dir == FA_CONV_GRAD_WEIGHT) memset(w, 0, sizeof(float) * g->c_out * g->c_in * g->k * g->k);
@@ -100,24 +103,25 @@ static void conv(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float 
     fa_cpu_conv_pointwise(s, g, dir, x, w, y);
   else
     conv_dnnl_threads(s, g, dir, x, w, y);
-  if (bias) add_channel_bias(g, bias, y);
+  if (bias && !(dir == FA_CONV_FORWARD && g->y_bf16)) add_channel_bias(g, bias, y);
+  else if (bias) abort(); /* the op layer makes no bfloat16 output with a bias (core/ops_linalg.c) */
 }
 
 /* The inputs are only read; the roles share one signature, hence the casts. */
-void fa_cpu_conv2d_forward(fa_cpu_state *s, const fa_conv_geom *g, const float *x, const float *w, const float *bias,
-                           float *y) {
-  conv(s, g, FA_CONV_FORWARD, (float *)x, (float *)w, y, bias);
+void fa_cpu_conv2d_forward(fa_cpu_state *s, const fa_conv_geom *g, const void *x, const float *w, const float *bias,
+                           void *y) {
+  conv(s, g, FA_CONV_FORWARD, (void *)x, (float *)w, y, bias);
 }
 
 void fa_cpu_conv2d_grad_input(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const float *w, float *gx) {
   conv(s, g, FA_CONV_GRAD_INPUT, gx, (float *)w, (float *)gy, NULL);
 }
 
-void fa_cpu_conv2d_grad_weight(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const float *x, float *gw) {
-  conv(s, g, FA_CONV_GRAD_WEIGHT, (float *)x, gw, (float *)gy, NULL);
+void fa_cpu_conv2d_grad_weight(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const void *x, float *gw) {
+  conv(s, g, FA_CONV_GRAD_WEIGHT, (void *)x, gw, (float *)gy, NULL);
 }
 
-void fa_cpu_conv2d_backward(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const float *x, const float *w,
+void fa_cpu_conv2d_backward(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const void *x, const float *w,
                             float *gx, float *gw) {
   if (g->n == 0 || is_small(g, FA_CONV_GRAD_INPUT) || is_small(g, FA_CONV_GRAD_WEIGHT) || is_pointwise(g) ||
       dnnl_serial(g, FA_CONV_GRAD_INPUT)) {
@@ -126,7 +130,7 @@ void fa_cpu_conv2d_backward(fa_cpu_state *s, const fa_conv_geom *g, const float 
     return;
   }
   fa_cpu_count_flops(s, 2 * conv_flops(g));
-  fa_cpu_conv_dnnl_backward(s, g, (float *)gy, (float *)x, (float *)w, gx, gw);
+  fa_cpu_conv_dnnl_backward(s, g, (float *)gy, (void *)x, (float *)w, gx, gw);
 }
 
 void fa_cpu_conv_release(fa_cpu_state *s) {

@@ -26,16 +26,17 @@ void fa_cpu_state_destroy(fa_cpu_state *s);
 
 /* y = conv2d(x, w) (cross-correlation, zero padding), plus bias (c_out) per
  * output channel unless bias is NULL (added to each finished sum: the same
- * floats as a separate addition) */
-void fa_cpu_conv2d_forward(fa_cpu_state *s, const fa_conv_geom *g, const float *x, const float *w, const float *bias,
-                           float *y);
+ * floats as a separate addition; no bias with a bfloat16 y). x and y are
+ * float32, or bfloat16 as g->x_bf16 and g->y_bf16 say (backend/backend.h). */
+void fa_cpu_conv2d_forward(fa_cpu_state *s, const fa_conv_geom *g, const void *x, const float *w, const float *bias,
+                           void *y);
 /* gx = d<gy, conv2d(x, w)>/dx, i.e. the transposed convolution of gy with w */
 void fa_cpu_conv2d_grad_input(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const float *w, float *gx);
 /* gw = d<gy, conv2d(x, w)>/dw */
-void fa_cpu_conv2d_grad_weight(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const float *x, float *gw);
+void fa_cpu_conv2d_grad_weight(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const void *x, float *gw);
 /* Both: the same bits as fa_cpu_conv2d_grad_input then fa_cpu_conv2d_grad_weight, gy converted into
  * oneDNN's layout once for the two where they share it (docs/PERFORMANCE.md, "bfloat16") */
-void fa_cpu_conv2d_backward(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const float *x, const float *w,
+void fa_cpu_conv2d_backward(fa_cpu_state *s, const fa_conv_geom *g, const float *gy, const void *x, const float *w,
                             float *gx, float *gw);
 
 /* Bytes of scratch the state's convolutions hold now: one workspace that

@@ -12,7 +12,8 @@
  *     (see algorithm());
  *   - bfloat16 (the geometry's bf16, backend/bf16.h): the same, with the
  *     two factors' inner copies in bfloat16 (the reorders round them) and
- *     the output float32; direct, oneDNN's bfloat16 kernels accumulate in
+ *     the output float32, or bfloat16 when our output tensor is (y_bf16);
+ *     an input tensor in bfloat16 (x_bf16) is reordered as it is; direct, oneDNN's bfloat16 kernels accumulate in
  *     float32; but where float32 Winograd measured faster than them (see
  *     bf16_on_winograd()), Winograd on float32 inner copies rounded to
  *     bfloat16 after the reorders;
@@ -124,11 +125,14 @@ static dnnl_alg_kind_t algorithm(const fa_conv_geom *g, bool round_factors) {
 
 /* The memory descriptors of e's three roles with layouts tag[ROLES] (dnnl_format_tag_any: the
  * primitive's choice): float32, or with bf16 the two factors of e's direction in bfloat16 (the reorders
- * into the primitive's layout round them) and its output float32. A forward hint (hint: true) has all
- * three in bfloat16 then, as oneDNN's forward kernels take no float32 source with bfloat16 weights. */
+ * into the primitive's layout round them) and its output float32, or bfloat16 when the user's output is
+ * (a forward's y_bf16). A forward hint (hint: true) has all three in bfloat16 then, as oneDNN's forward
+ * kernels take no float32 source with bfloat16 weights. */
 static void role_mds(const conv_entry *e, const dnnl_format_tag_t tag[ROLES], bool hint, dnnl_memory_desc_t md[ROLES]) {
   for (int r = 0; r < ROLES; r++) {
-    dnnl_data_type_t type = e->g.bf16 && !e->round_factors && (hint || r != out_role[e->dir]) ? dnnl_bf16 : dnnl_f32;
+    const bool out_half = r == out_role[e->dir] && e->user[r].data_type == dnnl_bf16;
+    dnnl_data_type_t type =
+        e->g.bf16 && !e->round_factors && (hint || r != out_role[e->dir] || out_half) ? dnnl_bf16 : dnnl_f32;
     dnnl_ok(dnnl_memory_desc_init_by_tag(&md[r], 4, e->user[r].dims, type, tag[r]), "md");
   }
 }
@@ -172,9 +176,12 @@ static void build_entry(dnnl_engine_t engine, conv_entry *e) {
   const fa_conv_geom *g = &e->g;
   dnnl_dims_t xd = {g->n, g->c_in, g->h_in, g->w_in}, wd = {g->c_out, g->c_in, g->k, g->k},
               yd = {g->n, g->c_out, g->h_out, g->w_out};
-  dnnl_ok(dnnl_memory_desc_init_by_tag(&e->user[ROLE_X], 4, xd, dnnl_f32, dnnl_nchw), "md");
+  /* the user's storage: x bfloat16 when the geometry says so (not gx: grad-input's output is float32),
+   * y when it is a forward's output in bfloat16 (the reorders between layouts convert) */
+  const bool x_half = g->x_bf16 && e->dir != FA_CONV_GRAD_INPUT, y_half = g->y_bf16 && e->dir == FA_CONV_FORWARD;
+  dnnl_ok(dnnl_memory_desc_init_by_tag(&e->user[ROLE_X], 4, xd, x_half ? dnnl_bf16 : dnnl_f32, dnnl_nchw), "md");
   dnnl_ok(dnnl_memory_desc_init_by_tag(&e->user[ROLE_W], 4, wd, dnnl_f32, dnnl_oihw), "md");
-  dnnl_ok(dnnl_memory_desc_init_by_tag(&e->user[ROLE_Y], 4, yd, dnnl_f32, dnnl_nchw), "md");
+  dnnl_ok(dnnl_memory_desc_init_by_tag(&e->user[ROLE_Y], 4, yd, y_half ? dnnl_bf16 : dnnl_f32, dnnl_nchw), "md");
   const bool plain = e->dir == FA_CONV_GRAD_INPUT && g->c_in < 16;
   const dnnl_format_tag_t tag[ROLES] = {plain ? dnnl_nchw : dnnl_format_tag_any,
                                         plain ? dnnl_oihw : dnnl_format_tag_any,
@@ -240,7 +247,7 @@ static void exec(dnnl_stream_t stream, dnnl_primitive_t p, int nargs, const dnnl
 }
 
 /* Runs e on data[ROLES] (x, w, y) with its inner copies in ws; y_ready: y's inner copy is in ws already. */
-static void run(fa_cpu_dnnl *d, const conv_entry *e, float *const data[ROLES], char *ws, bool y_ready) {
+static void run(fa_cpu_dnnl *d, const conv_entry *e, void *const data[ROLES], char *ws, bool y_ready) {
   const fa_conv_dir dir = e->dir;
   dnnl_memory_t user[ROLES], inner[ROLES];
   for (int r = 0; r < ROLES; r++) {
@@ -273,13 +280,13 @@ static void run(fa_cpu_dnnl *d, const conv_entry *e, float *const data[ROLES], c
   }
 }
 
-void fa_cpu_conv_dnnl(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y) {
+void fa_cpu_conv_dnnl(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, void *x, float *w, void *y) {
   fa_cpu_dnnl *d = dnnl_of(s);
   const conv_entry *e = lookup(d, g, dir);
-  run(d, e, (float *[]){x, w, y}, fa_cpu_conv_workspace(s, e->bytes), false);
+  run(d, e, (void *[]){x, w, y}, fa_cpu_conv_workspace(s, e->bytes), false);
 }
 
-void fa_cpu_conv_dnnl_backward(fa_cpu_state *s, const fa_conv_geom *g, float *gy, float *x, float *w, float *gx,
+void fa_cpu_conv_dnnl_backward(fa_cpu_state *s, const fa_conv_geom *g, float *gy, void *x, float *w, float *gx,
                                float *gw) {
   fa_cpu_dnnl *d = dnnl_of(s);
   lookup(d, g, FA_CONV_GRAD_INPUT); /* both built before taking pointers: a lookup may move the cache */
@@ -287,8 +294,8 @@ void fa_cpu_conv_dnnl_backward(fa_cpu_state *s, const fa_conv_geom *g, float *gy
   const bool share = gx_e->reorder[ROLE_Y] && gw_e->reorder[ROLE_Y] &&
                      dnnl_memory_desc_equal(&gx_e->inner[ROLE_Y], &gw_e->inner[ROLE_Y]);
   char *ws = fa_cpu_conv_workspace(s, gx_e->bytes > gw_e->bytes ? gx_e->bytes : gw_e->bytes);
-  run(d, gx_e, (float *[]){gx, w, gy}, ws, false);
-  run(d, gw_e, (float *[]){x, gw, gy}, ws, share); /* gy's copy at offset 0 of both */
+  run(d, gx_e, (void *[]){gx, w, gy}, ws, false);
+  run(d, gw_e, (void *[]){x, gw, gy}, ws, share); /* gy's copy at offset 0 of both */
 }
 
 void fa_cpu_conv_dnnl_release(fa_cpu_state *s) {

@@ -24,10 +24,10 @@ struct fa_cpu_state {
 };
 
 /* oneDNN primitives, cached in s per geometry, direction and thread count. */
-void fa_cpu_conv_dnnl(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, float *x, float *w, float *y);
+void fa_cpu_conv_dnnl(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, void *x, float *w, void *y);
 /* Grad-input into gx, then grad-weight into gw, the same bits as the two calls above, gy's inner copy
  * made once where the two primitives want the same layout. */
-void fa_cpu_conv_dnnl_backward(fa_cpu_state *s, const fa_conv_geom *g, float *gy, float *x, float *w, float *gx,
+void fa_cpu_conv_dnnl_backward(fa_cpu_state *s, const fa_conv_geom *g, float *gy, void *x, float *w, float *gx,
                                float *gw);
 /* Frees s's oneDNN objects (s->dnnl becomes NULL). */
 void fa_cpu_conv_dnnl_release(fa_cpu_state *s);

@@ -60,8 +60,8 @@ static bool cpu_bf16_fast(void *state) {
   return (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
 }
 
-static void conv2d_forward(void *state, const fa_conv_geom *g, const float *x, const float *w, const float *bias,
-                           float *y) {
+static void conv2d_forward(void *state, const fa_conv_geom *g, const void *x, const float *w, const float *bias,
+                           void *y) {
   fa_cpu_conv2d_forward(state, g, x, w, bias, y);
 }
 
@@ -69,11 +69,11 @@ static void conv2d_grad_input(void *state, const fa_conv_geom *g, const float *g
   fa_cpu_conv2d_grad_input(state, g, gy, w, gx);
 }
 
-static void conv2d_grad_weight(void *state, const fa_conv_geom *g, const float *gy, const float *x, float *gw) {
+static void conv2d_grad_weight(void *state, const fa_conv_geom *g, const float *gy, const void *x, float *gw) {
   fa_cpu_conv2d_grad_weight(state, g, gy, x, gw);
 }
 
-static void conv2d_backward(void *state, const fa_conv_geom *g, const float *gy, const float *x, const float *w,
+static void conv2d_backward(void *state, const fa_conv_geom *g, const float *gy, const void *x, const float *w,
                             float *gx, float *gw) {
   fa_cpu_conv2d_backward(state, g, gy, x, w, gx, gw);
 }
@@ -89,6 +89,7 @@ static const fa_kernel_table cpu_kernels = {
     .channel_dot = fa_cpu_channel_dot,
     .channel_sq_dev = fa_cpu_channel_sq_dev,
     .axpy = fa_cpu_axpy,
+    .add_to_bf16 = fa_cpu_add_to_bf16,
     .row_dot = fa_cpu_row_dot,
     .row_combine = fa_cpu_row_combine,
     .add_clamp = fa_cpu_add_clamp,

@@ -1,12 +1,54 @@
 /* ref's kernel table (ref.h): each entry takes the device addresses of its
  * tensor arguments off their tag (tag.h) and runs the plain loop of loops.h.
  * An entry handed a host address stops the program with a message (tag.h). */
+#include "backend/bf16.h"
 #include "backend/ref/loops.h"
 #include "backend/ref/ref.h"
 #include "backend/ref/tag.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 /* the host address behind a tensor argument of the kernel this is used in */
 #define DEV(p) fa_ref_untag((p), __func__)
+
+/* ---- operands stored in bfloat16 (backend/bf16.h): ref widens them into float32 copies, runs its
+ * float32 loops, and rounds a bfloat16 output from a float32 one ---- */
+
+static float *host_floats(size_t n, const char *what) {
+  float *f = malloc((n ? n : 1) * sizeof *f);
+  if (!f) {
+    fprintf(stderr, "fastadv: ref: out of memory widening %zu bfloat16 values in %s\n", n, what);
+    abort();
+  }
+  return f;
+}
+
+/* The n values of the device operand p as float32 host memory: its own when !half, else a widened copy
+ * in *copy (free it); NULL for NULL. */
+static const float *widen(const void *p, bool half, size_t n, float **copy, const char *what) {
+  *copy = NULL;
+  const void *host = p ? fa_ref_untag(p, what) : NULL;
+  if (!host || !half) return host;
+  *copy = host_floats(n, what);
+  for (size_t i = 0; i < n; i++) (*copy)[i] = fa_bf16_to_float(((const uint16_t *)host)[i]);
+  return *copy;
+}
+
+/* Where a kernel writes n values of the device operand p: its own memory when !half, else a float32
+ * host buffer that narrow() rounds into it. */
+static float *out_floats(void *p, bool half, size_t n, const char *what) {
+  return half ? host_floats(n, what) : fa_ref_untag(p, what);
+}
+
+static void narrow(float *v, bool half, size_t n, void *p, const char *what) {
+  if (!half) return;
+  uint16_t *h = fa_ref_untag(p, what);
+  for (size_t i = 0; i < n; i++) h[i] = fa_bf16_from_float(v[i]);
+  free(v);
+}
+
+static size_t numel4(const int s[4]) { return (size_t)s[0] * s[1] * s[2] * s[3]; }
 
 static void unary(fa_unary_kind kind, size_t n, const float *x, float *y, float p0, float p1) {
   fa_ref_unary(kind, n, DEV(x), DEV(y), p0, p1);
@@ -25,25 +67,52 @@ static void expand(const int xs[4], const float *x, const int ys[4], float *y) {
   fa_ref_expand(xs, DEV(x), ys, DEV(y));
 }
 
-static void channel_affine(const int xs[4], const float *x, const float *scale, const float *shift, bool relu,
-                           float *y) {
-  fa_ref_channel_affine(xs, DEV(x), DEV(scale), DEV(shift), relu, DEV(y));
+static void channel_affine(const int xs[4], const void *x, const float *scale, const float *shift, bool relu,
+                           void *y, unsigned bf16) {
+  const size_t n = numel4(xs);
+  const bool half = bf16 & FA_BF16_X;
+  float *xc, *yv = out_floats(y, half, n, __func__);
+  fa_ref_channel_affine(xs, widen(x, half, n, &xc, __func__), DEV(scale), DEV(shift), relu, yv);
+  narrow(yv, half, n, y, __func__);
+  free(xc);
 }
 
-static void channel_fma(const int ys[4], const float *a, const float *s, const float *x, const float *t,
-                        const float *b, const float *mask, float *y) {
-  fa_ref_channel_fma(ys, DEV(a), DEV(s), DEV(x), DEV(t), DEV(b), DEV(mask), DEV(y));
+static void channel_fma(const int ys[4], const void *a, const float *s, const void *x, const float *t,
+                        const float *b, const void *mask, float *y, unsigned bf16) {
+  const size_t n = numel4(ys);
+  float *ac, *xc, *mc;
+  fa_ref_channel_fma(ys, widen(a, bf16 & FA_BF16_A, n, &ac, __func__), DEV(s),
+                     widen(x, bf16 & FA_BF16_X, n, &xc, __func__), DEV(t), DEV(b),
+                     widen(mask, bf16 & FA_BF16_MASK, n, &mc, __func__), DEV(y));
+  free(ac), free(xc), free(mc);
 }
 
-static void channel_dot(const int xs[4], const float *a, const float *b, const float *mask, float *y) {
-  fa_ref_channel_dot(xs, DEV(a), DEV(b), DEV(mask), DEV(y));
+static void channel_dot(const int xs[4], const void *a, const void *b, const void *mask, float *y, float *y_a,
+                        unsigned bf16) {
+  const size_t n = numel4(xs);
+  float *ac, *bc, *mc;
+  const float *av = widen(a, bf16 & FA_BF16_A, n, &ac, __func__), *mv = widen(mask, bf16 & FA_BF16_MASK, n, &mc, __func__);
+  fa_ref_channel_dot(xs, av, widen(b, bf16 & FA_BF16_B, n, &bc, __func__), mv, DEV(y));
+  if (y_a) fa_ref_channel_dot(xs, av, NULL, mv, DEV(y_a));
+  free(ac), free(bc), free(mc);
 }
 
-static void channel_sq_dev(const int xs[4], const float *x, const float *mean, float *y) {
-  fa_ref_channel_sq_dev(xs, DEV(x), DEV(mean), DEV(y));
+static void channel_sq_dev(const int xs[4], const void *x, const float *mean, float *y, unsigned bf16) {
+  float *xc;
+  fa_ref_channel_sq_dev(xs, widen(x, bf16 & FA_BF16_X, numel4(xs), &xc, __func__), DEV(mean), DEV(y));
+  free(xc);
 }
 
 static void axpy(size_t n, float alpha, const float *x, float *y) { fa_ref_axpy(n, alpha, DEV(x), DEV(y)); }
+
+static void add_to_bf16(size_t n, const void *x, void *y, unsigned bf16) {
+  float *xc, *yc;
+  const float *xv = widen(x, bf16 & FA_BF16_X, n, &xc, __func__);
+  float *sum = (float *)widen(y, true, n, &yc, __func__);
+  fa_ref_axpy(n, 1.0f, xv, sum);
+  narrow(sum, true, n, y, __func__);
+  free(xc);
+}
 
 static void row_dot(int rows, size_t cols, const float *a, const float *b, float *y) {
   fa_ref_row_dot(rows, cols, DEV(a), DEV(b), DEV(y));
@@ -71,7 +140,11 @@ static void log_softmax(int rows, int cols, const float *x, float *y) {
   fa_ref_log_softmax(rows, cols, DEV(x), DEV(y));
 }
 
-static void avg_pool(const int xs[4], int k, const float *x, float *y) { fa_ref_avg_pool(xs, k, DEV(x), DEV(y)); }
+static void avg_pool(const int xs[4], int k, const void *x, float *y, unsigned bf16) {
+  float *xc;
+  fa_ref_avg_pool(xs, k, widen(x, bf16 & FA_BF16_X, numel4(xs), &xc, __func__), DEV(y));
+  free(xc);
+}
 
 static void avg_pool_adjoint(const int xs[4], int k, const float *g, float *x) {
   fa_ref_avg_pool_adjoint(xs, k, DEV(g), DEV(x));
@@ -97,10 +170,16 @@ static void sgemm(void *state, bool bf16, bool trans_a, bool trans_b, int m, int
   fa_ref_sgemm(bf16, trans_a, trans_b, m, n, k, alpha, DEV(a), DEV(b), beta, DEV(c));
 }
 
-static void conv2d_forward(void *state, const fa_conv_geom *g, const float *x, const float *w, const float *bias,
-                           float *y) {
+static size_t conv_x_numel(const fa_conv_geom *g) { return (size_t)g->n * g->c_in * g->h_in * g->w_in; }
+
+static void conv2d_forward(void *state, const fa_conv_geom *g, const void *x, const float *w, const float *bias,
+                           void *y) {
   (void)state;
-  fa_ref_conv2d_forward(g, DEV(x), DEV(w), DEV(bias), DEV(y));
+  const size_t ny = (size_t)g->n * g->c_out * g->h_out * g->w_out;
+  float *xc, *yv = out_floats(y, g->y_bf16, ny, __func__);
+  fa_ref_conv2d_forward(g, widen(x, g->x_bf16, conv_x_numel(g), &xc, __func__), DEV(w), DEV(bias), yv);
+  narrow(yv, g->y_bf16, ny, y, __func__);
+  free(xc);
 }
 
 static void conv2d_grad_input(void *state, const fa_conv_geom *g, const float *gy, const float *w, float *gx) {
@@ -108,12 +187,14 @@ static void conv2d_grad_input(void *state, const fa_conv_geom *g, const float *g
   fa_ref_conv2d_grad_input(g, DEV(gy), DEV(w), DEV(gx));
 }
 
-static void conv2d_grad_weight(void *state, const fa_conv_geom *g, const float *gy, const float *x, float *gw) {
+static void conv2d_grad_weight(void *state, const fa_conv_geom *g, const float *gy, const void *x, float *gw) {
   (void)state;
-  fa_ref_conv2d_grad_weight(g, DEV(gy), DEV(x), DEV(gw));
+  float *xc;
+  fa_ref_conv2d_grad_weight(g, DEV(gy), widen(x, g->x_bf16, conv_x_numel(g), &xc, __func__), DEV(gw));
+  free(xc);
 }
 
-static void conv2d_backward(void *state, const fa_conv_geom *g, const float *gy, const float *x, const float *w,
+static void conv2d_backward(void *state, const fa_conv_geom *g, const float *gy, const void *x, const float *w,
                             float *gx, float *gw) {
   conv2d_grad_input(state, g, gy, w, gx);
   conv2d_grad_weight(state, g, gy, x, gw);
@@ -177,6 +258,7 @@ const fa_kernel_table fa_ref_kernel_table = {
     .channel_dot = channel_dot,
     .channel_sq_dev = channel_sq_dev,
     .axpy = axpy,
+    .add_to_bf16 = add_to_bf16,
     .row_dot = row_dot,
     .row_combine = row_combine,
     .add_clamp = add_clamp,
