@@ -109,13 +109,14 @@ static bool winograd_fits(const fa_conv_geom *g) {
 }
 
 /* bfloat16 products on float32 Winograd (factors rounded to bfloat16 first): where it was faster than
- * oneDNN's bfloat16 direct kernels on ResNet-18 at batch 128 (docs/PERFORMANCE.md, "bfloat16"), the 8x8
- * layers' forward and grad-input (1.2-1.5x); the 16x16 and 32x32 layers and the 4x4 forward and
- * grad-input are faster in bfloat16. The 4x4 and 8x8 grad-weights were faster on Winograd too, but its
- * scratchpads (134 and 71 MB at batch 128, against 48 MB for the largest bfloat16 call) would raise the
- * step's peak memory above PyTorch's autocast. */
+ * oneDNN's bfloat16 direct kernels on ResNet-18 at batch 128 (docs/PERFORMANCE.md, "bfloat16"): the 8x8
+ * layers' three passes (forward and grad-input 1.2-1.5x, grad-weight 1.2x) and the 4x4 layers'
+ * grad-weight (1.6x); the 16x16 and 32x32 layers, and the 4x4 forward and grad-input, are faster in
+ * bfloat16. Winograd's grad-weight scratchpads (134 MB for the 4x4 layer at batch 128) keep the step's
+ * peak memory below PyTorch's autocast now that the activations are bfloat16. */
 static bool bf16_on_winograd(const fa_conv_geom *g, fa_conv_dir dir) {
-  return g->bf16 && dir != FA_CONV_GRAD_WEIGHT && g->h_out == 8 && g->w_out == 8 && winograd_fits(g);
+  const bool small_image = g->h_out == 8 || (g->h_out == 4 && dir == FA_CONV_GRAD_WEIGHT);
+  return g->bf16 && small_image && g->w_out == g->h_out && winograd_fits(g);
 }
 
 static dnnl_alg_kind_t algorithm(const fa_conv_geom *g, bool round_factors) {
