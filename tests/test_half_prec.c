@@ -19,6 +19,7 @@
  * float32 gives on these fixtures (test_train_step, test_gradalign): the
  * bfloat16 products are in use. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@
 #include "core/autograd.h"
 #include "core/context.h"
 #include "core/ops.h"
+#include "core/rng.h"
 #include "io/safetensors.h"
 #include "nn/model.h"
 #include "testlib.h"
@@ -187,6 +189,52 @@ static void check_gradalign(void) {
   fa_st_close(f);
 }
 
+/* The activations ResNet-18 keeps in bfloat16 (docs/PERFORMANCE.md, "bfloat16"): the evaluation-mode
+ * forward pass without a graph (each block's output moved down the arena, fa_tensor_keep_only) gives
+ * the float32 pass's logits within bfloat16's error, and an op that takes no bfloat16 refuses such a
+ * tensor with a message instead of reading its bits as float32. */
+static void check_bf16_activations(const fa_model_config *mc) {
+  fa_context *ctx = fa_context_current();
+  fa_model *model = fa_test_hashed_model(mc);
+  const int shape[4] = {8, mc->in_channels, mc->height, mc->width};
+  const size_t n = (size_t)8 * mc->in_channels * mc->height * mc->width;
+  float *host = malloc(n * sizeof *host), logits[2][80];
+  fa_rng rng = fa_rng_stream(17, FA_STREAM_INIT);
+  fa_rng_fill_uniform(&rng, host, n, 0.0f, 1.0f);
+  fa_arena_mark mark = fa_arena_get_mark(fa_arena_current());
+  fa_tensor *x = fa_tensor_from(4, shape, host);
+  const bool was = fa_set_grad_enabled(false);
+  for (int half = 0; half < 2; half++) {
+    fa_context_set_bf16(ctx, half);
+    fa_tensor *out = fa_model_forward(model, x, false);
+    FA_CHECK(out && fa_tensor_read(out, 0, 80, logits[half]) == FA_OK, "eval forward (bf16 %d): %s", half,
+             fa_error_message());
+  }
+  fa_set_grad_enabled(was);
+  const double err = fa_test_rel_err_ff(logits[1], logits[0], 80);
+  FA_CHECK(err > FLOAT32_BELOW && err < 0.05, "eval forward in bfloat16 against float32: rel err %.3g", err);
+  printf("resnet18 eval forward, bfloat16 activations against float32: rel err %.3g\n", err);
+
+  const int w_shape[4] = {4, mc->in_channels, 3, 3}, b_shape[1] = {4};
+  fa_tensor *w = fa_full(4, w_shape, 0.1f), *bias = fa_full(1, b_shape, 0.5f);
+  fa_tensor *y = fa_conv2d_as(x, w, NULL, 1, 1, FA_BF16);
+  FA_CHECK(y && fa_tensor_dtype(y) == FA_BF16, "conv2d_as bf16: %s", fa_error_message());
+  fa_tensor *r = fa_relu(y);
+  FA_CHECK(!r && strstr(fa_error_message(), "bfloat16"), "relu of a bfloat16 tensor: %s", fa_error_message());
+  fa_error_clear();
+  float v;
+  FA_CHECK(fa_tensor_read(y, 0, 1, &v) != FA_OK && strstr(fa_error_message(), "bf16"),
+           "reading a bfloat16 tensor as float32: %s", fa_error_message());
+  fa_error_clear();
+  FA_CHECK(!fa_conv2d_as(x, w, bias, 1, 1, FA_BF16) && strstr(fa_error_message(), "bias"),
+           "a bfloat16 convolution output with a bias: %s", fa_error_message());
+  fa_error_clear();
+  fa_context_set_bf16(ctx, true);
+  fa_arena_release(fa_arena_current(), mark);
+  free(host);
+  fa_model_destroy(model);
+}
+
 int main(void) {
   fa_arena *arena = fa_arena_create((size_t)4 << 30);
   fa_arena_set_current(arena);
@@ -198,6 +246,7 @@ int main(void) {
   check_step("cnn", &cnn, step_bounds[0]);
   check_step("resnet18", &resnet, step_bounds[1]);
   check_gradalign();
+  check_bf16_activations(&resnet);
   fa_arena_destroy(arena);
   return fa_test_exit();
 }
