@@ -60,8 +60,9 @@ fa_tensor *fa_tensor_from_on(fa_context *ctx, int ndim, const int *shape, const 
  * bfloat16; else false with FA_ERR_INVALID naming `op` (an op computes on
  * one device, and only the ops that say so read bfloat16 tensors). */
 bool fa_one_device(const fa_tensor *const *t, int n, const char *op);
-/* The same for the ops that read bfloat16 tensors too (docs/PERFORMANCE.md, "bfloat16 activations"). */
-bool fa_one_device_bf16(const fa_tensor *const *t, int n, const char *op);
+/* The same, but t[i] may be bfloat16 where bit i of may_be_bf16 is set: the ops that read bfloat16
+ * operands (docs/ARCHITECTURE.md, "Element types"). */
+bool fa_one_device_bf16(const fa_tensor *const *t, int n, unsigned may_be_bf16, const char *op);
 /* `bit` (a backend/backend.h fa_bf16_operand) when t is a bfloat16 tensor, else 0 (NULL too). */
 unsigned fa_bf16_bit(const fa_tensor *t, unsigned bit);
 

@@ -44,8 +44,7 @@ static fa_tensor *channel_affine(fa_tensor *x, fa_tensor *s, fa_tensor *b, bool 
   if (FA_ANY_NULL2(x, s) || !b) return NULL;
   if (!check(x, s, b, relu ? "channel_affine_relu" : "channel_affine")) return NULL;
   const char *op = relu ? "channel_affine_relu" : "channel_affine";
-  if (!fa_one_device((const fa_tensor *[]){s, b}, 2, op) || !fa_one_device_bf16((const fa_tensor *[]){x, s}, 2, op))
-    return NULL;
+  if (!fa_one_device_bf16((const fa_tensor *[]){x, s, b}, 3, 1u, op)) return NULL; /* x may be */
   fa_tensor *out = fa_tensor_new_as_on(x->ctx, x->dtype, 4, x->shape); /* x's storage */
   if (!out) return NULL;
   x->ctx->k->channel_affine(x->shape, x->data, s->data, b->data, relu, out->data, fa_bf16_bit(x, FA_BF16_X));
@@ -75,9 +74,7 @@ static const fa_op_def channel_variance_def = {"channel_variance", channel_varia
 fa_tensor *fa_channel_variance(fa_tensor *x, fa_tensor *m) {
   if (FA_ANY_NULL2(x, m)) return NULL;
   if (!check(x, m, NULL, "channel_variance")) return NULL;
-  if (!fa_one_device((const fa_tensor *[]){m}, 1, "channel_variance") ||
-      !fa_one_device_bf16((const fa_tensor *[]){x, m}, 2, "channel_variance"))
-    return NULL;
+  if (!fa_one_device_bf16((const fa_tensor *[]){x, m}, 2, 1u, "channel_variance")) return NULL; /* x may be */
   fa_tensor *out = fa_tensor_new_on(x->ctx, 4, m->shape);
   if (!out) return NULL;
   int xs[4];
@@ -124,9 +121,8 @@ fa_tensor *fa_channel_fma(fa_tensor *a, fa_tensor *s, fa_tensor *x, fa_tensor *t
     return fa_error_set(FA_ERR_INVALID, "channel_fma needs a, x or a mask (for the shape), and x with t"), NULL;
   const fa_tensor *full[3] = {a, x, mask}, *vec[3] = {s, t, b};
   if (!check_fused(like, full, 3, vec, 3, "channel_fma")) return NULL;
-  if (!fa_one_device((const fa_tensor *[]){s, t, b}, 3, "channel_fma") ||
-      !fa_one_device_bf16((const fa_tensor *[]){a, s, x, t, b, mask}, 6, "channel_fma"))
-    return NULL;
+  /* a, x and the mask may be bfloat16 */
+  if (!fa_one_device_bf16((const fa_tensor *[]){a, s, x, t, b, mask}, 6, 1u | 4u | 32u, "channel_fma")) return NULL;
   fa_tensor *out = fa_tensor_new_on(like->ctx, 4, like->shape);
   if (!out) return NULL;
   like->ctx->k->channel_fma(like->shape, a ? a->data : NULL, s ? s->data : NULL, x ? x->data : NULL,
@@ -152,7 +148,7 @@ static fa_tensor *channel_dots(fa_tensor *a, fa_tensor *b, fa_tensor *mask, fa_t
   if (!a) return NULL;
   const fa_tensor *full[2] = {b, mask};
   if (!check_fused(a, full, 2, NULL, 0, "channel_dot")) return NULL;
-  if (!fa_one_device_bf16((const fa_tensor *[]){a, b, mask}, 3, "channel_dot")) return NULL;
+  if (!fa_one_device_bf16((const fa_tensor *[]){a, b, mask}, 3, 7u, "channel_dot")) return NULL; /* all may be */
   fa_tensor *out = fa_tensor_new_on(a->ctx, 4, (int[]){1, a->shape[1], 1, 1});
   fa_tensor *out_sum = sum && out ? fa_tensor_new_on(a->ctx, 4, out->shape) : NULL;
   if (!out || (sum && !out_sum)) return NULL;

@@ -72,9 +72,7 @@ fa_tensor *fa_add_into(fa_tensor *a, fa_tensor *b) {
            NULL;
   /* a bfloat16 a (a model's activations, backend/bf16.h) takes b in either storage, a float32 a float32 b */
   const bool half = a->dtype == FA_BF16;
-  if (half ? !fa_one_device_bf16((const fa_tensor *[]){a, b}, 2, "add_into")
-           : !fa_one_device((const fa_tensor *[]){a, b}, 2, "add_into"))
-    return NULL;
+  if (!fa_one_device_bf16((const fa_tensor *[]){a, b}, 2, half ? 3u : 0u, "add_into")) return NULL;
   fa_tensor *out = fa_detach(a); /* a's buffer, now a + b; a's own value is gone */
   if (!out) return NULL;
   if (half)

@@ -20,6 +20,12 @@ static void update_running(fa_tensor *running, const fa_tensor *batch_stat, floa
   running->ctx->k->axpy(running->numel, momentum * factor, batch_stat->data, running->data);
 }
 
+/* x's per-channel means (1, C, 1, 1), x (N, C, H, W) in float32 or bfloat16: a channel sum (each plane
+ * in float, the planes in double) over the count */
+static fa_tensor *channel_mean(fa_tensor *x) {
+  return fa_scale(fa_channel_sum(x, NULL), (float)x->shape[1] / (float)x->numel);
+}
+
 /* The per-channel affine map of batch norm: y = x * scale + shift with
  * scale = gamma / sqrt(var + eps), shift = beta - mean * scale (gamma, beta
  * (1, C, 1, 1) or NULL), fused with the ReLU when asked. */
@@ -51,7 +57,7 @@ static void batch_norm_train_backward(const fa_node *node, fa_tensor *g, const b
   const int stat_shape[4] = {1, x->shape[1], 1, 1};
   float inv_count = (float)x->shape[1] / (float)x->numel;
   const bool graph = fa_grad_enabled();
-  fa_tensor *mean = graph ? fa_mean_to(x, 4, stat_shape) : node->inputs[3];
+  fa_tensor *mean = graph ? channel_mean(x) : node->inputs[3];
   fa_tensor *var = graph ? fa_channel_variance(x, mean) : node->inputs[4];
   fa_tensor *r = fa_div(fa_full_on(x->ctx, 4, stat_shape, 1.0f), fa_sqrt(fa_affine(var, 1.0f, node->attrs.floats[0])));
   fa_tensor *dbeta;
@@ -68,15 +74,15 @@ static void batch_norm_train_backward(const fa_node *node, fa_tensor *g, const b
 }
 static const fa_op_def batch_norm_train_def = {"batch_norm_train", batch_norm_train_backward, false};
 
-/* The forward value is the composite's, computed without a graph; the node records x, gamma, beta. */
+/* The forward value is the composite's, computed without a graph; the node records x, gamma, beta and
+ * the batch statistics. */
 static fa_tensor *batch_norm_train(fa_tensor *x, fa_tensor *gamma, fa_tensor *beta, fa_tensor *running_mean,
                                    fa_tensor *running_var, float momentum, float eps, bool relu) {
   int c = x->shape[1];
-  const int stat_shape[4] = {1, c, 1, 1};
   size_t n = x->numel / (size_t)c;
   if (n < 2) return fa_error_set(FA_ERR_INVALID, "batch_norm in training needs more than 1 value per channel"), NULL;
   bool was = fa_set_grad_enabled(false);
-  fa_tensor *mean = fa_mean_to(x, 4, stat_shape);
+  fa_tensor *mean = channel_mean(x);
   fa_tensor *var = fa_channel_variance(x, mean);
   fa_tensor *out = var ? normalize(x, mean, var, gamma, beta, eps, relu) : NULL;
   fa_set_grad_enabled(was);

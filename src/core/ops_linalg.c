@@ -120,9 +120,7 @@ fa_tensor *fa_conv2d_as(fa_tensor *x, fa_tensor *w, fa_tensor *b, int stride, in
                         fa_dtype_name(out_dtype), b ? " with a bias" : ""), NULL;
   fa_conv_geom geom;
   if (!conv_geometry(x->ctx, x->shape, w->shape, stride, pad, &geom, "conv2d")) return NULL;
-  if (!fa_one_device((const fa_tensor *[]){w, b}, 2, "conv2d") ||
-      !fa_one_device_bf16((const fa_tensor *[]){x, w}, 2, "conv2d"))
-    return NULL;
+  if (!fa_one_device_bf16((const fa_tensor *[]){x, w, b}, 3, 1u, "conv2d")) return NULL; /* x may be */
   geom.x_bf16 = x->dtype == FA_BF16, geom.y_bf16 = out_dtype == FA_BF16;
   fa_tensor *out = fa_tensor_new_as_on(x->ctx, out_dtype, 4, (int[]){geom.n, geom.c_out, geom.h_out, geom.w_out});
   if (!out) return NULL;
@@ -186,9 +184,7 @@ static fa_tensor *grad_weight_out(fa_tensor *gy, fa_tensor *x, int k, int stride
   if (geom->n != gy->shape[0] || geom->h_out != gy->shape[2] || geom->w_out != gy->shape[3])
     return fa_error_set(FA_ERR_INVALID, "conv2d_grad_weight: the output gradient does not match the geometry"),
            NULL;
-  if (!fa_one_device((const fa_tensor *[]){gy}, 1, "conv2d_grad_weight") ||
-      !fa_one_device_bf16((const fa_tensor *[]){gy, x}, 2, "conv2d_grad_weight"))
-    return NULL;
+  if (!fa_one_device_bf16((const fa_tensor *[]){gy, x}, 2, 2u, "conv2d_grad_weight")) return NULL; /* x may be */
   geom->x_bf16 = x->dtype == FA_BF16;
   return fa_tensor_new_on(gy->ctx, 4, ws);
 }

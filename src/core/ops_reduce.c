@@ -36,25 +36,16 @@ static void sum_to_backward(const fa_node *node, fa_tensor *g, const bool *want,
 }
 static const fa_op_def sum_to_def = {"sum_to", sum_to_backward, true};
 
-/* (1, C, 1, 1) for x (N, C, H, W): batch norm's per-channel sums, the sum a bfloat16 x takes */
-static bool per_channel_of(const fa_tensor *x, int ndim, const int *shape) {
-  return x->ndim == 4 && ndim == 4 && shape[0] == 1 && shape[1] == x->shape[1] && shape[2] == 1 && shape[3] == 1;
-}
-
 fa_tensor *fa_sum_to(fa_tensor *x, int ndim, const int *shape) {
   if (!x) return NULL;
   if (!fits_into(NULL, ndim, shape, x, x->ndim, x->shape, "sum_to")) return NULL;
-  const bool half = x->dtype == FA_BF16 && per_channel_of(x, ndim, shape);
-  if (!half && !fa_one_device((const fa_tensor *[]){x}, 1, "sum_to (but per channel)")) return NULL;
+  if (!fa_one_device((const fa_tensor *[]){x}, 1, "sum_to")) return NULL;
   fa_tensor *out = fa_tensor_new_on(x->ctx, ndim, shape);
   if (!out) return NULL;
   int xs[4], ys[4];
   fa_shape4(x, xs);
   shape4_of(ndim, shape, ys);
-  if (half)
-    x->ctx->k->channel_dot(xs, x->data, NULL, NULL, out->data, NULL, FA_BF16_A);
-  else
-    x->ctx->k->sum_to(xs, x->data, ys, out->data);
+  x->ctx->k->sum_to(xs, x->data, ys, out->data);
   return fa_record(out, &sum_to_def, 1, &x, NULL);
 }
 

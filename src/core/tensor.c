@@ -120,21 +120,19 @@ fa_tensor *fa_tensor_keep_only(fa_tensor *t, fa_arena_mark mark) {
   return moved;
 }
 
-bool fa_one_device(const fa_tensor *const *t, int n, const char *op) {
-  for (int i = 0; i < n; i++)
-    if (t[i] && t[i]->dtype == FA_BF16) {
-      fa_error_set(FA_ERR_INVALID, "%s takes no bfloat16 tensors (keep this layer's activations in float32)", op);
-      return false;
-    }
-  return fa_one_device_bf16(t, n, op);
-}
+bool fa_one_device(const fa_tensor *const *t, int n, const char *op) { return fa_one_device_bf16(t, n, 0, op); }
 
 unsigned fa_bf16_bit(const fa_tensor *t, unsigned bit) { return t && t->dtype == FA_BF16 ? bit : 0; }
 
-bool fa_one_device_bf16(const fa_tensor *const *t, int n, const char *op) {
+bool fa_one_device_bf16(const fa_tensor *const *t, int n, unsigned may_be_bf16, const char *op) {
   const fa_context *ctx = NULL;
   for (int i = 0; i < n; i++) {
     if (!t[i]) continue;
+    if (t[i]->dtype == FA_BF16 && !(may_be_bf16 >> i & 1u)) {
+      fa_error_set(FA_ERR_INVALID, "%s takes no bfloat16 tensor there (keep this layer's activations in float32)",
+                   op);
+      return false;
+    }
     if (!ctx) ctx = t[i]->ctx;
     if (t[i]->ctx != ctx) {
       fa_error_set(FA_ERR_INVALID, "%s: its inputs are in different contexts (%s and %s): compute on one device", op,

@@ -213,12 +213,11 @@ void fa_cpu_add_to_bf16(size_t n, const void *x, void *y, unsigned bf16) {
 #pragma omp parallel for schedule(static) if (n > FA_CPU_PASS_PAR_MIN)
   for (size_t at = 0; at < n; at += CHUNK) {
     const size_t m = min_size(CHUNK, n - at);
-    float xbuf[CHUNK], ybuf[CHUNK];
+    float xbuf[CHUNK], sum[CHUNK];
     const float *restrict xp = load(x, half, at, m, xbuf);
-    const float *restrict yp = load(y, true, at, m, ybuf);
-    float sum[CHUNK];
+    load(y, true, at, m, sum); /* y's values widened into sum */
 #pragma omp simd
-    for (size_t i = 0; i < m; i++) sum[i] = yp[i] + xp[i];
+    for (size_t i = 0; i < m; i++) sum[i] += xp[i];
     store_bf16(m, sum, (uint16_t *)y + at);
   }
 }

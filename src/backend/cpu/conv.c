@@ -103,8 +103,10 @@ static void conv(fa_cpu_state *s, const fa_conv_geom *g, fa_conv_dir dir, void *
     fa_cpu_conv_pointwise(s, g, dir, x, w, y);
   else
     conv_dnnl_threads(s, g, dir, x, w, y);
-  if (bias && !(dir == FA_CONV_FORWARD && g->y_bf16)) add_channel_bias(g, bias, y);
-  else if (bias) abort(); /* the op layer makes no bfloat16 output with a bias (core/ops_linalg.c) */
+  if (bias) {
+    if (g->y_bf16) abort(); /* the op layer makes no bfloat16 output with a bias (core/ops_linalg.c) */
+    add_channel_bias(g, bias, y);
+  }
 }
 
 /* The inputs are only read; the roles share one signature, hence the casts. */

@@ -13,8 +13,8 @@
  *   - bfloat16 (the geometry's bf16, backend/bf16.h): the same, with the
  *     two factors' inner copies in bfloat16 (the reorders round them) and
  *     the output float32, or bfloat16 when our output tensor is (y_bf16);
- *     an input tensor in bfloat16 (x_bf16) is reordered as it is; direct, oneDNN's bfloat16 kernels accumulate in
- *     float32; but where float32 Winograd measured faster than them (see
+ *     an input tensor in bfloat16 (x_bf16) is reordered as it is;
+ *     direct, oneDNN's bfloat16 kernels accumulate in float32; but where float32 Winograd measured faster than them (see
  *     bf16_on_winograd()), Winograd on float32 inner copies rounded to
  *     bfloat16 after the reorders;
  *   - both gradients of one convolution (fa_cpu_conv_dnnl_backward): gy's
